@@ -1,0 +1,436 @@
+"""The two-stage resilience MIP of design section 2, as a Pyomo model.
+
+The model is built by :func:`build_model` as a sequence of ``add_*`` functions, one per
+constraint family, each stating its mathematics. Names are stable: researchers read and
+export this model, and the solver driver finds the decisions by these names.
+
+Scaling (why the numbers below are not in currency or people). Written in raw units, the
+resilience coefficients are a weight over a loss in millions, about 1e-8: below HiGHS's
+dual feasibility tolerance, and HiGHS then reports "optimal" far from the optimum. So:
+
+* money is a share of ``money_scale`` (the budget when it is positive): every cost
+  coefficient is ``cost / money_scale`` and the budget row reads ``cost <= 1``;
+* second-stage flows are fractions of their scenario's totals: ``g`` is a share of the
+  scenario's weighted need ``Q_s = sum_ik om_k q_sik``, ``v`` a share of its evacuees
+  ``E_s = sum_i e_si`` and ``econ_s`` a share of its loss ``L_s = sum_i L_si``;
+* a capacity row is divided by the capacity, so its coefficients are volumes per capacity.
+
+With that, every term of R_s is a sum of the scaled flows times a weight in [0, 1].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyomo.environ as pyo
+
+from optimizer.data import Instance
+from optimizer.reachability import ScenarioReach, intact_shelter_reach, scenario_pairs
+from optimizer.schema import ObjectiveKind
+
+
+@dataclass(frozen=True, eq=False)
+class ModelData:
+    """Index sets and scaled totals the formulation is written over."""
+
+    instance: Instance
+    money_scale: float
+    reach: list[ScenarioReach]
+    supply_total: np.ndarray  # (S,) Q_s, weighted need
+    evacuee_total: np.ndarray  # (S,) E_s
+    loss_total: np.ndarray  # (S,) L_s
+    intact_shelters: np.ndarray  # (N, H) bool
+    # One entry per supply flow variable g[j]: scenario, depot, zone, commodity.
+    g_scenario: np.ndarray
+    g_depot: np.ndarray
+    g_zone: np.ndarray
+    g_commodity: np.ndarray
+    # One entry per shelter flow variable v[j]: scenario, zone, shelter.
+    v_scenario: np.ndarray
+    v_zone: np.ndarray
+    v_shelter: np.ndarray
+
+    @property
+    def num_scenarios(self) -> int:
+        return len(self.instance.scenarios)
+
+
+def prepare(instance: Instance) -> ModelData:
+    """Reachability and scaling, computed once per instance (no Pyomo here)."""
+    om = instance.commodity_weights
+    reach = scenario_pairs(instance)
+    K = len(instance.commodities)
+    g_parts: list[tuple[np.ndarray, ...]] = []
+    v_parts: list[tuple[np.ndarray, ...]] = []
+    for s, (scenario, r) in enumerate(zip(instance.scenarios, reach, strict=True)):
+        # A supply variable for every reachable (d, i) and commodity k with q_sik > 0.
+        need = scenario.need[r.supply_zone] * om  # (pairs, K) weighted
+        pair_idx, k_idx = np.nonzero(need > 0)
+        g_parts.append((np.full(len(pair_idx), s), r.supply_depot[pair_idx],
+                        r.supply_zone[pair_idx], k_idx))
+        v_parts.append((np.full(len(r.shelter_zone), s), r.shelter_zone, r.shelter_index))
+    del K
+
+    def stack(parts: list[tuple[np.ndarray, ...]], n: int) -> list[np.ndarray]:
+        if not parts:
+            return [np.zeros(0, dtype=np.int64) for _ in range(n)]
+        return [np.concatenate([p[c] for p in parts]).astype(np.int64) for c in range(n)]
+
+    g = stack(g_parts, 4)
+    v = stack(v_parts, 3)
+    return ModelData(
+        instance=instance,
+        money_scale=instance.budget if instance.budget > 0 else 1.0,
+        reach=reach,
+        supply_total=np.array([s.weighted_need(om) for s in instance.scenarios]),
+        evacuee_total=np.array([s.evacuees.sum() for s in instance.scenarios]),
+        loss_total=np.array([s.economic_loss.sum() for s in instance.scenarios]),
+        intact_shelters=intact_shelter_reach(instance),
+        g_scenario=g[0], g_depot=g[1], g_zone=g[2], g_commodity=g[3],
+        v_scenario=v[0], v_zone=v[1], v_shelter=v[2],
+    )
+
+
+def _groups(keys: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """(key, member indices) for each distinct key, keys ascending."""
+    if len(keys) == 0:
+        return []
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    cuts = np.flatnonzero(np.diff(sorted_keys)) + 1
+    return [(int(sorted_keys[c[0]]), order_part)
+            for c, order_part in zip(np.split(np.arange(len(keys)), cuts),
+                                     np.split(order, cuts), strict=True)]
+
+
+# --------------------------------------------------------------------------- first stage
+
+
+def add_first_stage_variables(m: pyo.ConcreteModel, md: ModelData) -> None:
+    r"""Decisions taken before the event.
+
+    y_d \in \{0,1\} open depot d (fixed to 1 when it exists);
+    x_{dk} \ge 0 units of commodity k bought for depot d (integer unless the instance says
+    otherwise), at most C_d / vol_k;
+    z_h \in \{0,1\} open shelter h (fixed to 1 when it exists);
+    m_h \in \{0..U_h\} capacity modules;
+    pool \in [0, P_{max}/M] compensation pool as a share of the money scale M.
+    """
+    inst = md.instance
+    D, K, H = len(inst.depots), len(inst.commodities), len(inst.shelters)
+    m.D, m.K, m.H = pyo.RangeSet(0, D - 1), pyo.RangeSet(0, K - 1), pyo.RangeSet(0, H - 1)
+    m.S = pyo.RangeSet(0, md.num_scenarios - 1)
+    m.y = pyo.Var(m.D, domain=pyo.Binary)
+    stock_domain = pyo.NonNegativeIntegers if inst.policy.integer_stock else pyo.NonNegativeReals
+
+    def stock_bounds(_m: pyo.ConcreteModel, d: int, k: int) -> tuple[float, float]:
+        room = inst.depots[d].capacity / inst.commodities[k].unit_volume
+        return (0.0, float(np.floor(room + 1e-9)) if inst.policy.integer_stock else room)
+
+    m.x = pyo.Var(m.D, m.K, domain=stock_domain, bounds=stock_bounds)
+    m.z = pyo.Var(m.H, domain=pyo.Binary)
+    m.modules = pyo.Var(m.H, domain=pyo.NonNegativeIntegers,
+                        bounds=lambda _m, h: (0, inst.shelters[h].max_modules))
+    m.pool = pyo.Var(bounds=(0.0, inst.max_pool / md.money_scale))
+    for d, depot in enumerate(inst.depots):
+        if depot.existing:
+            m.y[d].fix(1)
+    for h, shelter in enumerate(inst.shelters):
+        if shelter.existing:
+            m.z[h].fix(1)
+
+
+def add_cost(m: pyo.ConcreteModel, md: ModelData) -> None:
+    r"""Total first-stage cost as a share of the money scale M, and the budget.
+
+    cost = (\sum_{d \notin existing} F_d y_d + \sum_{dk} c_{dk} x_{dk}
+            + \sum_{h \notin existing} G_h z_h + \sum_h Q_h m_h) / M + pool
+    cost \le Bud / M
+    Existing facilities cost nothing to keep open.
+    """
+    inst, M = md.instance, md.money_scale
+    m.cost = pyo.Var(bounds=(0.0, None))
+    expr = m.pool + sum(
+        (0 if d.existing else d.fixed_cost / M) * m.y[j]
+        + sum(d.unit_cost[k] / M * m.x[j, k] for k in m.K if d.unit_cost[k] > 0)
+        for j, d in enumerate(inst.depots)
+    ) + sum(
+        (0 if h.existing else h.fixed_cost / M) * m.z[j] + h.module_cost / M * m.modules[j]
+        for j, h in enumerate(inst.shelters)
+    )
+    m.cost_definition = pyo.Constraint(expr=m.cost == expr)
+    m.budget = pyo.Constraint(expr=m.cost <= inst.budget / M)
+
+
+def add_depot_capacity(m: pyo.ConcreteModel, md: ModelData) -> None:
+    r"""Volume capacity of a depot, scaled by the capacity C_d.
+
+    \sum_k (vol_k / C_d) x_{dk} \le y_d - \sum_k vol_k existing_{dk} / C_d
+    (a depot with C_d = 0 has x_{dk} \le 0 by its bounds and no row).
+    """
+    inst = md.instance
+
+    def rule(_m: pyo.ConcreteModel, d: int) -> pyo.Expression:
+        depot = inst.depots[d]
+        if depot.capacity <= 0:
+            return pyo.Constraint.Skip
+        existing = sum(c.unit_volume * q for c, q in
+                       zip(inst.commodities, depot.existing_stock, strict=True))
+        return sum(c.unit_volume / depot.capacity * m.x[d, k]
+                   for k, c in enumerate(inst.commodities)) <= (
+            m.y[d] - existing / depot.capacity)
+
+    m.depot_capacity = pyo.Constraint(m.D, rule=rule)
+
+
+def add_shelter_modules(m: pyo.ConcreteModel, md: ModelData) -> None:
+    r"""Modules only at open shelters: m_h \le U_h z_h."""
+    inst = md.instance
+    m.shelter_modules = pyo.Constraint(
+        m.H, rule=lambda _m, h: m.modules[h] <= inst.shelters[h].max_modules * m.z[h]
+        if inst.shelters[h].max_modules > 0 else pyo.Constraint.Skip)
+
+
+def add_shelter_redundancy(m: pyo.ConcreteModel, md: ModelData) -> None:
+    r"""Institutional policy: every zone with people has r open shelters within reach.
+
+    \sum_{h : dist(i, h) \le evacuation\_reach} z_h \ge r   for every i with pop_i > 0,
+    distances on the intact network.
+    """
+    inst = md.instance
+    r = inst.policy.shelter_redundancy
+    zones = [i for i in range(inst.network.num_nodes) if inst.network.population[i] > 0]
+    if r <= 0:
+        zones = []
+
+    def rule(_m: pyo.ConcreteModel, i: int) -> pyo.Expression:
+        near = np.flatnonzero(md.intact_shelters[i])
+        return sum(m.z[int(h)] for h in near) >= r
+
+    m.shelter_redundancy = pyo.Constraint(zones, rule=rule)
+
+
+# -------------------------------------------------------------------------- second stage
+
+
+def add_recourse_variables(m: pyo.ConcreteModel, md: ModelData) -> None:
+    r"""Second-stage flows, only for reachable pairs, in scaled units.
+
+    g_j = om_k g_{sdik} / Q_s (supply of commodity k from depot d to zone i in scenario s,
+    for reachable (d, i) with q_{sik} > 0); v_j = v_{sih} / E_s (evacuees of zone i sheltered
+    at h, for reachable (i, h) with e_{si} > 0); econ_s \in [0, 1] compensation paid as a
+    share of L_s; r_s \in [0, 1] the resilience of scenario s.
+    """
+    m.G = pyo.RangeSet(0, len(md.g_scenario) - 1)
+    m.V = pyo.RangeSet(0, len(md.v_scenario) - 1)
+    m.g = pyo.Var(m.G, bounds=(0.0, None))
+    m.v = pyo.Var(m.V, bounds=(0.0, None))
+    m.econ = pyo.Var(m.S, bounds=(0.0, 1.0))
+    m.r = pyo.Var(m.S, bounds=(0.0, 1.0))
+
+
+def add_depot_stock(m: pyo.ConcreteModel, md: ModelData) -> None:
+    r"""A depot ships at most what survives of its stock.
+
+    \sum_i g_{sdik} \le (1 - loss_{sd}) (om_k / Q_s) (x_{dk} + existing_{dk})
+    """
+    inst = md.instance
+    D, K = len(inst.depots), len(inst.commodities)
+    om = inst.commodity_weights
+    key = (md.g_scenario * D + md.g_depot) * K + md.g_commodity
+    rows = _groups(key)
+
+    def rule(_m: pyo.ConcreteModel, row: int) -> pyo.Expression:
+        flat, members = rows[row]
+        s, rest = divmod(flat, D * K)
+        d, k = divmod(rest, K)
+        scenario = inst.scenarios[s]
+        coef = (1 - scenario.depot_loss[d]) * om[k] / md.supply_total[s]
+        existing = coef * inst.depots[d].existing_stock[k]
+        return sum(m.g[int(j)] for j in members) - coef * m.x[d, k] <= existing
+
+    m.depot_stock = pyo.Constraint(range(len(rows)), rule=rule)
+
+
+def add_zone_need(m: pyo.ConcreteModel, md: ModelData) -> None:
+    r"""A zone receives at most what it needs: \sum_d g_{sdik} \le om_k q_{sik} / Q_s."""
+    inst = md.instance
+    N, K = inst.network.num_nodes, len(inst.commodities)
+    om = inst.commodity_weights
+    key = (md.g_scenario * N + md.g_zone) * K + md.g_commodity
+    rows = _groups(key)
+
+    def rule(_m: pyo.ConcreteModel, row: int) -> pyo.Expression:
+        flat, members = rows[row]
+        s, rest = divmod(flat, N * K)
+        i, k = divmod(rest, K)
+        need = om[k] * inst.scenarios[s].need[i, k] / md.supply_total[s]
+        return sum(m.g[int(j)] for j in members) <= need
+
+    m.zone_need = pyo.Constraint(range(len(rows)), rule=rule)
+
+
+def add_zone_evacuees(m: pyo.ConcreteModel, md: ModelData) -> None:
+    r"""A zone shelters at most its evacuees: \sum_h v_{sih} \le e_{si} / E_s."""
+    inst = md.instance
+    N = inst.network.num_nodes
+    rows = _groups(md.v_scenario * N + md.v_zone)
+
+    def rule(_m: pyo.ConcreteModel, row: int) -> pyo.Expression:
+        flat, members = rows[row]
+        s, i = divmod(flat, N)
+        return sum(m.v[int(j)] for j in members) <= (
+            inst.scenarios[s].evacuees[i] / md.evacuee_total[s])
+
+    m.zone_evacuees = pyo.Constraint(range(len(rows)), rule=rule)
+
+
+def add_shelter_capacity(m: pyo.ConcreteModel, md: ModelData) -> None:
+    r"""A shelter takes at most what survives of its capacity.
+
+    \sum_i v_{sih} \le (1 - loss_{sh}) (B_h z_h + M_h m_h) / E_s
+    """
+    inst = md.instance
+    H = len(inst.shelters)
+    rows = _groups(md.v_scenario * H + md.v_shelter)
+
+    def rule(_m: pyo.ConcreteModel, row: int) -> pyo.Expression:
+        flat, members = rows[row]
+        s, h = divmod(flat, H)
+        shelter = inst.shelters[h]
+        keep = (1 - inst.scenarios[s].shelter_loss[h]) / md.evacuee_total[s]
+        capacity = keep * shelter.capacity * m.z[h]
+        if shelter.max_modules > 0 and shelter.module_size > 0:
+            capacity = capacity + keep * shelter.module_size * m.modules[h]
+        return sum(m.v[int(j)] for j in members) <= capacity
+
+    m.shelter_capacity = pyo.Constraint(range(len(rows)), rule=rule)
+
+
+def add_compensation(m: pyo.ConcreteModel, md: ModelData) -> None:
+    r"""Compensation paid in a scenario comes out of the pool.
+
+    econ_s \le pool M / L_s (with econ_s \le 1 by its bounds). Any split of the payment
+    over zones with comp_{si} \le L_{si} reaches min(P, L_s), so the per-zone variables of
+    section 2 reduce to this one share per scenario.
+    """
+    loss = md.loss_total
+
+    def rule(_m: pyo.ConcreteModel, s: int) -> pyo.Expression:
+        if loss[s] <= 0:
+            return pyo.Constraint.Skip
+        return m.econ[s] <= md.money_scale / loss[s] * m.pool
+
+    m.compensation = pyo.Constraint(m.S, rule=rule)
+
+
+def add_resilience(m: pyo.ConcreteModel, md: ModelData) -> None:
+    r"""Resilience of each scenario.
+
+    r_s = w_sup \sum g_{s.} + w_sh \sum v_{s.} + w_eco econ_s,
+    where a term whose scenario total (Q_s, E_s or L_s) is 0 counts as 1.
+    """
+    w = md.instance.weights
+    g_rows = dict(_groups(md.g_scenario))
+    v_rows = dict(_groups(md.v_scenario))
+
+    def rule(_m: pyo.ConcreteModel, s: int) -> pyo.Expression:
+        supply = (sum(m.g[int(j)] for j in g_rows.get(s, ())) if md.supply_total[s] > 0
+                  else 1.0)
+        shelter = (sum(m.v[int(j)] for j in v_rows.get(s, ())) if md.evacuee_total[s] > 0
+                   else 1.0)
+        economic = m.econ[s] if md.loss_total[s] > 0 else 1.0
+        return m.r[s] == w.supply * supply + w.shelter * shelter + w.economic * economic
+
+    m.resilience = pyo.Constraint(m.S, rule=rule)
+
+
+# ---------------------------------------------------------------------------- objectives
+
+
+def add_worst_case(m: pyo.ConcreteModel, md: ModelData) -> None:
+    r"""t \le r_s for every s: t is the worst-case resilience."""
+    m.worst = pyo.Var(bounds=(0.0, 1.0))
+    m.worst_case = pyo.Constraint(m.S, rule=lambda _m, s: m.worst <= m.r[s])
+
+
+def add_cvar(m: pyo.ConcreteModel, md: ModelData, alpha: float) -> None:
+    r"""Conditional value at risk of the lower tail (Rockafellar and Uryasev).
+
+    CVaR_alpha(R) = max_eta  eta - \sum_s p_s u_s / (1 - alpha),
+    u_s \ge eta - r_s, u_s \ge 0: the mean of the worst (1 - alpha) probability mass of R.
+    """
+    p = md.instance.probabilities
+    m.eta = pyo.Var(bounds=(0.0, 1.0))
+    m.shortfall = pyo.Var(m.S, bounds=(0.0, None))
+    m.cvar_shortfall = pyo.Constraint(
+        m.S, rule=lambda _m, s: m.shortfall[s] >= m.eta - m.r[s])
+    m.cvar = pyo.Expression(expr=m.eta - sum(
+        float(p[s]) / (1 - alpha) * m.shortfall[s] for s in m.S if p[s] > 0))
+
+
+def add_objectives(m: pyo.ConcreteModel, md: ModelData) -> None:
+    r"""The objective of the instance, and the tie-breaks that follow it (deactivated).
+
+    worst_case: max t; expected: max \sum_s p_s r_s; cvar: max CVaR_alpha;
+    min_cost: min cost subject to r_s \ge T for every s.
+    Tie-breaks, solved in order after the primary objective is held at its optimum:
+    ``tiebreak_expected`` (max \sum_s p_s r_s) and ``tiebreak_cost`` (min cost).
+    """
+    objective = md.instance.objective
+    p = md.instance.probabilities
+    expected = sum(float(p[s]) * m.r[s] for s in m.S if p[s] > 0)
+    kind = objective.kind
+    if kind is ObjectiveKind.WORST_CASE:
+        add_worst_case(m, md)
+        m.objective = pyo.Objective(expr=m.worst, sense=pyo.maximize)
+    elif kind is ObjectiveKind.EXPECTED:
+        m.objective = pyo.Objective(expr=expected, sense=pyo.maximize)
+    elif kind is ObjectiveKind.CVAR:
+        add_cvar(m, md, objective.alpha)
+        m.objective = pyo.Objective(expr=m.cvar, sense=pyo.maximize)
+    elif kind is ObjectiveKind.MIN_COST:
+        target = float(objective.target or 0.0)
+        m.target = pyo.Constraint(m.S, rule=lambda _m, s: m.r[s] >= target)
+        m.objective = pyo.Objective(expr=m.cost, sense=pyo.minimize)
+    else:  # pragma: no cover - the enum is closed
+        raise ValueError(kind)
+    m.tiebreak_expected = pyo.Objective(expr=expected, sense=pyo.maximize)
+    m.tiebreak_cost = pyo.Objective(expr=m.cost, sense=pyo.minimize)
+    m.tiebreak_expected.deactivate()
+    m.tiebreak_cost.deactivate()
+
+
+def tiebreaks(kind: ObjectiveKind) -> tuple[str, ...]:
+    """Names of the objectives solved after the primary, in order (design section 2)."""
+    if kind is ObjectiveKind.EXPECTED:
+        return ("tiebreak_cost",)
+    if kind is ObjectiveKind.MIN_COST:
+        return ("tiebreak_expected",)
+    return ("tiebreak_expected", "tiebreak_cost")
+
+
+CONSTRAINT_FAMILIES = (
+    add_cost,
+    add_depot_capacity,
+    add_shelter_modules,
+    add_shelter_redundancy,
+    add_depot_stock,
+    add_zone_need,
+    add_zone_evacuees,
+    add_shelter_capacity,
+    add_compensation,
+    add_resilience,
+)
+
+
+def build_model(md: ModelData) -> pyo.ConcreteModel:
+    """The extensive form over every scenario of ``md``."""
+    m = pyo.ConcreteModel(name=md.instance.name)
+    add_first_stage_variables(m, md)
+    add_recourse_variables(m, md)
+    for add in CONSTRAINT_FAMILIES:
+        add(m, md)
+    add_objectives(m, md)
+    return m

@@ -1,0 +1,191 @@
+"""The instance file format (design section 3) as pydantic models.
+
+These classes are the file boundary only: they check types, ranges and unknown fields, one
+field at a time. Rules that relate fields to each other live in ``optimizer.checks`` and the
+engine itself works on the frozen dataclasses of ``optimizer.data``.
+``instances/instance.schema.json`` is generated from :class:`InstanceFile` (see
+``python -m optimizer.schema``) and a test keeps it in sync.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+SCHEMA_VERSION = 1
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "instances" / "instance.schema.json"
+
+Id = Annotated[str, Field(min_length=1, max_length=200, description="An identifier.")]
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+Coordinate = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class _Strict(BaseModel):
+    """Unknown fields are errors: a typo must not silently become a default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Node(_Strict):
+    id: Id
+    x: Coordinate | None = None
+    y: Coordinate | None = None
+    population: NonNegative = 0.0
+    economic_exposure: NonNegative = 0.0
+
+
+class Edge(_Strict):
+    id: Id | None = Field(None, description="Defaults to 'FROM-TO'.")
+    from_: Id = Field(alias="from")
+    to: Id
+    length: NonNegative = 1.0
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Network(_Strict):
+    nodes: list[Node] = Field(min_length=1)
+    edges: list[Edge] = []
+
+
+class Commodity(_Strict):
+    id: Id
+    per_capita_need: NonNegative = 1.0
+    unit_volume: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1.0
+    weight: NonNegative = 1.0
+
+
+class Depot(_Strict):
+    id: Id
+    node: Id
+    fixed_cost: NonNegative = 0.0
+    capacity: NonNegative = Field(description="Volume the depot can hold when open.")
+    unit_cost: dict[Id, NonNegative] = Field(
+        default_factory=dict, description="Cost per unit stocked, by commodity (default 0)."
+    )
+    existing_stock: dict[Id, NonNegative] = Field(
+        default_factory=dict, description="Units already in an existing depot, by commodity."
+    )
+    existing: bool = False
+
+
+class Shelter(_Strict):
+    id: Id
+    node: Id
+    fixed_cost: NonNegative = 0.0
+    capacity: NonNegative = Field(description="Base capacity in people when open.")
+    module_size: NonNegative = 0.0
+    module_cost: NonNegative = 0.0
+    max_modules: Annotated[int, Field(ge=0)] = 0
+    existing: bool = False
+
+
+class Compensation(_Strict):
+    max_pool: NonNegative = 0.0
+
+
+class Policy(_Strict):
+    supply_reach: NonNegative | None = Field(
+        None, description="Longest depot-to-zone distance; none means unlimited."
+    )
+    evacuation_reach: NonNegative | None = Field(
+        None, description="Longest zone-to-shelter distance; none means unlimited."
+    )
+    shelter_redundancy: Annotated[int, Field(ge=0)] = 0
+    integer_stock: bool = True
+
+
+class Weights(_Strict):
+    supply: Fraction = 1 / 3
+    shelter: Fraction = 1 / 3
+    economic: Fraction = 1 / 3
+
+
+class Resilience(_Strict):
+    weights: Weights = Weights()
+
+
+class ObjectiveKind(StrEnum):
+    WORST_CASE = "worst_case"
+    EXPECTED = "expected"
+    CVAR = "cvar"
+    MIN_COST = "min_cost"
+
+
+class Objective(_Strict):
+    kind: ObjectiveKind = ObjectiveKind.WORST_CASE
+    alpha: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = 0.9
+    target: Fraction | None = None
+
+
+class Scenario(_Strict):
+    id: Id
+    probability: NonNegative | None = Field(
+        None, description="Omitted on every scenario: all equally likely."
+    )
+    failed_edges: list[Id] = []
+    failed_nodes: list[Id] = []
+    depot_loss: dict[Id, Fraction] = {}
+    shelter_loss: dict[Id, Fraction] = {}
+    affected: dict[Id, Fraction] = Field(
+        default_factory=dict, description="Zone (node id) -> fraction of its people affected."
+    )
+    evacuation_rate: Fraction = 1.0
+    economic_loss_rate: Fraction = 1.0
+    need: dict[Id, dict[Id, NonNegative]] | None = Field(
+        None, description="Override: zone -> commodity -> units needed."
+    )
+    evacuees: dict[Id, NonNegative] | None = None
+    economic_loss: dict[Id, NonNegative] | None = None
+
+
+class InstanceFile(_Strict):
+    """A whole instance file, ``schema_version`` 1."""
+
+    schema_version: Literal[1] = 1
+    name: str | None = None
+    description: str = ""
+    network: Network
+    commodities: list[Commodity] = Field(
+        default_factory=list, description="Defaults to one commodity 'kit'."
+    )
+    depots: list[Depot] = []
+    shelters: list[Shelter] = []
+    compensation: Compensation = Compensation()
+    budget: NonNegative
+    policy: Policy = Policy()
+    resilience: Resilience = Resilience()
+    objective: Objective = Objective()
+    scenarios: list[Scenario] = Field(min_length=1)
+
+    @field_validator("commodities")
+    @classmethod
+    def _default_commodity(cls, value: list[Commodity]) -> list[Commodity]:
+        return value or [Commodity(id="kit")]
+
+
+def json_schema() -> dict:
+    """The JSON Schema of an instance file, as shipped in ``instances/``."""
+    schema = InstanceFile.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "Community resilience instance"
+    return schema
+
+
+def render_json_schema() -> str:
+    return json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
+
+
+def is_finite(value: float) -> bool:
+    return math.isfinite(value)
+
+
+if __name__ == "__main__":
+    SCHEMA_PATH.write_text(render_json_schema(), encoding="utf-8")
+    print(f"wrote {SCHEMA_PATH}")
