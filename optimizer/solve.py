@@ -12,7 +12,6 @@ each scenario can do under the plan, which is what the independent evaluation co
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import sys
 import time
@@ -27,8 +26,8 @@ from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 from models.resilience import ModelData, build_model, prepare, tiebreaks
 from optimizer.data import Instance
 from optimizer.errors import InfeasibleError, SolverFailure
-from optimizer.outcome import ScenarioOutcome
-from optimizer.plan import Plan
+from optimizer.outcome import ResilienceSummary, ScenarioOutcome
+from optimizer.plan import Plan, plan_cost
 from optimizer.presolve import prove_infeasible
 from optimizer.schema import ObjectiveKind
 from optimizer.status import Status, from_highs
@@ -80,29 +79,18 @@ class Solution:
 
 
 @contextlib.contextmanager
-def _stdout_to_stderr() -> Iterator[None]:
+def _quiet_stdout() -> Iterator[None]:
     """HiGHS prints its banner from C on file descriptor 1; stdout must stay clean."""
     sys.stdout.flush()
     saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
     try:
-        os.dup2(2, 1)
+        os.dup2(devnull, 1)
         yield
     finally:
-        sys.stdout.flush()
         os.dup2(saved, 1)
         os.close(saved)
-
-
-def highs_version() -> str:
-    return f"{highspy.HIGHS_VERSION_MAJOR}.{highspy.HIGHS_VERSION_MINOR}." \
-           f"{highspy.HIGHS_VERSION_PATCH}" if hasattr(highspy, "HIGHS_VERSION_MAJOR") else \
-        _version_from_instance()
-
-
-def _version_from_instance() -> str:
-    with _stdout_to_stderr():
-        h = highspy.Highs()
-    return f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
+        os.close(devnull)
 
 
 @dataclass
@@ -144,7 +132,7 @@ def _compile(model: pyo.ConcreteModel, names: list[str], options: SolveOptions) 
     objectives = {obj.local_name: c[j] for j, obj in enumerate(info.objectives)}
     offsets = {obj.local_name: float(info.c_offset[j]) for j, obj in enumerate(info.objectives)}
 
-    with _stdout_to_stderr():
+    with _quiet_stdout():
         h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("mip_rel_gap", options.mip_gap)
@@ -196,7 +184,7 @@ def _plan_from(c: _Compiled, model: pyo.ConcreteModel, md: ModelData, x: np.ndar
         open_depots=opened,
         stock=stock,
         open_shelters=tuple(round(_value_of(c, model.z[h], x)) == 1 for h in model.H),
-        modules=tuple(int(round(_value_of(c, model.modules[h], x))) for h in model.H),
+        modules=tuple(round(_value_of(c, model.modules[h], x)) for h in model.H),
         compensation_pool=max(0.0, _value_of(c, model.pool, x)) * md.money_scale,
     )
 
@@ -260,6 +248,15 @@ def _objective_value(kind: ObjectiveKind, minimised: float, money_scale: float) 
     return minimised * money_scale if kind is ObjectiveKind.MIN_COST else -minimised
 
 
+def _stage_value(name: str, minimised: float, kind: ObjectiveKind, money_scale: float) -> float:
+    """A stage's objective in user units: money for cost, resilience otherwise."""
+    if name == "tiebreak_cost":
+        return minimised * money_scale
+    if name == "tiebreak_expected":
+        return -minimised
+    return _objective_value(kind, minimised, money_scale)
+
+
 def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
     """Solve ``instance`` with its objective; raise when no plan can exist or HiGHS fails."""
     options = options or SolveOptions()
@@ -303,10 +300,12 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
             raise InfeasibleError(
                 "the solver stopped at its limit before finding any feasible plan"
                 if limit else "no plan satisfies the budget, capacities and policies")
-        raise SolverFailure(f"HiGHS failed: {c.highs.modelStatusToString(c.highs.getModelStatus())}")
+        reason = c.highs.modelStatusToString(c.highs.getModelStatus())
+        raise SolverFailure(f"HiGHS failed: {reason}")
     primary = float(info.objective_function_value)
     bound = float(info.mip_dual_bound) if c.integer.any() else primary
-    stages.append(Stage("objective", status.value, primary, seconds))
+    stages.append(Stage("objective", status.value,
+                        _objective_value(kind, primary, md.money_scale), seconds))
     log(f"{kind.value}: {_objective_value(kind, primary, md.money_scale):.6g} "
         f"({status.value}, {seconds:.2f} s)")
 
@@ -334,9 +333,10 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
             stages.append(Stage(name, stage_status.value, None, seconds))
             c.highs.setSolution(start)
             break
-        stages.append(Stage(name, stage_status.value,
-                            float(c.highs.getInfo().objective_function_value), seconds))
-        log(f"{name}: {stages[-1].value:.6g} ({stage_status.value}, {seconds:.2f} s)")
+        stage_value = _stage_value(name, float(c.highs.getInfo().objective_function_value),
+                                   kind, md.money_scale)
+        stages.append(Stage(name, stage_status.value, stage_value, seconds))
+        log(f"{name}: {stage_value:.6g} ({stage_status.value}, {seconds:.2f} s)")
         previous = name
     x = np.array(c.highs.getSolution().col_value)
     plan = _plan_from(c, model, md, x)
@@ -366,7 +366,7 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
     x = np.array(c.highs.getSolution().col_value)
     outcomes = _outcomes_from(c, model, md, x)
 
-    value = _final_value(instance, plan, outcomes, md.money_scale)
+    value = _final_value(instance, plan, outcomes)
     bound_user = _objective_value(kind, bound, md.money_scale)
     if status is Status.OPTIMAL:
         bound_user = value if kind is ObjectiveKind.MIN_COST else max(bound_user, value)
@@ -387,21 +387,15 @@ def _version(h: highspy.Highs) -> str:
     return f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
 
 
-def _final_value(instance: Instance, plan: Plan, outcomes: list[ScenarioOutcome],
-                 money_scale: float) -> float:
+def _final_value(instance: Instance, plan: Plan, outcomes: list[ScenarioOutcome]) -> float:
     """The primary objective at the final plan and recourse."""
-    from optimizer.outcome import ResilienceSummary
-    from optimizer.plan import plan_cost
-
     kind = instance.objective.kind
     if kind is ObjectiveKind.MIN_COST:
         return plan_cost(instance, plan).total
     summary = ResilienceSummary.of(np.array([o.resilience for o in outcomes]),
                                    instance.probabilities, instance.objective.alpha)
-    del money_scale
     return {ObjectiveKind.WORST_CASE: summary.worst_case,
             ObjectiveKind.EXPECTED: summary.expected,
             ObjectiveKind.CVAR: summary.cvar}[kind]
 
 
-__all__ = ["Solution", "SolveOptions", "Stage", "math", "solve"]

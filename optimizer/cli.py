@@ -1,0 +1,236 @@
+"""The ``resilience`` command: parse options, call the library, print, map errors to exits.
+
+Exit codes (design section 4): 0 a plan was produced, 2 bad input or usage, 3 infeasible
+or no plan found, 4 solver or internal failure (including a failed independent check).
+Standard output carries only what a command prints as its answer; progress and warnings go
+to standard error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+from rich.console import Console
+
+from optimizer.data import Instance
+from optimizer.errors import ExitCode, InfeasibleError, ResilienceError, UsageError
+from optimizer.evaluate import evaluate_plan, plan_violations
+from optimizer.outcome import ResilienceSummary
+from optimizer.pipeline import VERIFICATION_TOL, solve_and_verify
+from optimizer.reading import load_instance
+from optimizer.result import dumps, failure_document, read_plan, write_atomic
+from optimizer.schema import ObjectiveKind
+from optimizer.solve import SolveOptions
+from optimizer.summary import print_summary
+
+err = Console(stderr=True, highlight=False)
+
+
+def _fail(message: str, code: ExitCode) -> None:
+    err.print(f"[bold red]error:[/bold red] {message}", markup=True, soft_wrap=True)
+    sys.exit(int(code))
+
+
+def _handled(command: Callable[..., None]) -> Callable[..., None]:
+    """Turn our exceptions into one clear message and the documented exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            command(*args, **kwargs)
+        except ResilienceError as exc:
+            _fail(str(exc).replace("[", r"\["), exc.exit_code)
+        except KeyboardInterrupt:
+            err.print("interrupted")
+            sys.exit(130)
+        except Exception as exc:
+            if os.environ.get("RESILIENCE_DEBUG"):
+                raise
+            _fail(f"internal error: {type(exc).__name__}: {exc} (set RESILIENCE_DEBUG=1 for "
+                  "the traceback, and please report it)", ExitCode.SOLVER_FAILURE)
+
+    return wrapper
+
+
+def _warn(instance: Instance) -> None:
+    for w in instance.warnings:
+        err.print(f"[yellow]warning:[/yellow] {w}", soft_wrap=True)
+
+
+def _output_path(out: str | None, instance_path: str, suffix: str) -> str:
+    path = out or f"{Path(instance_path).stem}{suffix}"
+    if path != "-" and Path(path).resolve() == Path(instance_path).resolve():
+        raise UsageError(f"the output {path} is the input file; choose another -o")
+    if path != "-" and not Path(path).resolve().parent.is_dir():
+        raise UsageError(f"cannot write {path}: folder {Path(path).parent} does not exist")
+    return path
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="community-resilience")
+def main() -> None:
+    """Plan supplies, shelters and a compensation pool for a community's worst days."""
+
+
+@main.command()
+@click.argument("instance", type=click.Path(dir_okay=False))
+@_handled
+def validate(instance: str) -> None:
+    """Check an instance file and say what it holds (exit 2 when it is invalid)."""
+    inst = load_instance(instance)
+    _warn(inst)
+    n_failed = sum(1 for s in inst.scenarios if s.failed_edges)
+    click.echo(
+        f"{instance}: valid. {inst.name}: {inst.network.num_nodes} nodes, "
+        f"{inst.network.num_edges} roads, {len(inst.commodities)} commodities, "
+        f"{len(inst.depots)} depots, {len(inst.shelters)} shelters, "
+        f"{len(inst.scenarios)} scenarios ({n_failed} with failed roads), "
+        f"budget {inst.budget:,.2f}, objective {inst.objective.kind.value}."
+    )
+
+
+def _apply_overrides(inst: Instance, objective: str | None, alpha: float | None,
+                     target: float | None, budget: float | None) -> Instance:
+    o = inst.objective
+    kind = ObjectiveKind(objective) if objective else o.kind
+    new_objective = dataclasses.replace(
+        o, kind=kind, alpha=o.alpha if alpha is None else alpha,
+        target=o.target if target is None else target)
+    if kind is ObjectiveKind.MIN_COST and new_objective.target is None:
+        raise UsageError("min_cost needs a target: give --target T or objective.target")
+    changes: dict[str, Any] = {"objective": new_objective}
+    if budget is not None:
+        changes["budget"] = budget
+    return dataclasses.replace(inst, **changes)
+
+
+@main.command()
+@click.argument("instance", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", help="Result file (default INSTANCE_NAME.result.json here; "
+              "'-' prints the JSON and sends the summary to standard error).")
+@click.option("--objective", type=click.Choice([k.value for k in ObjectiveKind]),
+              help="Override the instance's objective.")
+@click.option("--alpha", type=click.FloatRange(0, 1, max_open=True),
+              help="CVaR level: the mean of the worst 1-alpha probability mass.")
+@click.option("--target", type=click.FloatRange(0, 1), help="Worst-case target for min_cost.")
+@click.option("--budget", type=click.FloatRange(0), help="Override the instance's budget.")
+@click.option("--solver", type=click.Choice(["highs"]), default="highs", show_default=True,
+              help="MIP solver (HiGHS, embedded).")
+@click.option("--method", type=click.Choice(["auto", "extensive"]), default="auto",
+              show_default=True, help="Solution method; auto picks the extensive form.")
+@click.option("--time-limit", type=click.FloatRange(0, min_open=True),
+              help="Seconds, counted from the start of the command.")
+@click.option("--mip-gap", type=click.FloatRange(0), default=1e-4, show_default=True,
+              help="Relative MIP gap at which to stop.")
+@click.option("--threads", type=click.IntRange(1), help="Threads for HiGHS.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines on standard error.")
+@_handled
+def solve(instance: str, output: str | None, objective: str | None, alpha: float | None,
+          target: float | None, budget: float | None, solver: str, method: str,
+          time_limit: float | None, mip_gap: float, threads: int | None, quiet: bool) -> None:
+    """Solve INSTANCE, check the plan independently, write the result and print a summary."""
+    options = SolveOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads,
+                           log=None if quiet else (lambda m: err.print(f"[dim]{m}[/dim]")))
+    inst = _apply_overrides(load_instance(instance), objective, alpha, target, budget)
+    path = _output_path(output, instance, ".result.json")
+    _warn(inst)
+    if method == "auto" and not quiet:
+        err.print("[dim]method auto: extensive form[/dim]")
+    del solver  # HiGHS is the only solver offered so far
+
+    def write(doc: dict[str, Any]) -> None:
+        if path == "-":
+            click.echo(dumps(doc), nl=False)
+        else:
+            write_atomic(path, dumps(doc))
+
+    try:
+        solved = solve_and_verify(inst, options)
+    except ResilienceError as exc:
+        status = "infeasible" if isinstance(exc, InfeasibleError) else "error"
+        write(failure_document(inst, status, str(exc)))
+        raise
+    write(solved.document)
+    summary_console = err if path == "-" else Console(highlight=False)
+    print_summary(solved.document, summary_console)
+    if path != "-":
+        summary_console.print(f"result written to {path}")
+    if not solved.verified:
+        _fail(solved.failure(), ExitCode.SOLVER_FAILURE)
+
+
+@main.command()
+@click.argument("instance", type=click.Path(dir_okay=False))
+@click.argument("result", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", help="Write the evaluation as JSON ('-' for standard output).")
+@_handled
+def evaluate(instance: str, result: str, output: str | None) -> None:
+    """Re-evaluate a result's plan on INSTANCE by max flow, without the solver.
+
+    Compares every scenario's resilience with what RESULT states; exits 4 when they differ
+    by more than 1e-6 or the plan breaks a rule of the instance.
+    """
+    inst = load_instance(instance)
+    _warn(inst)
+    plan, doc = read_plan(result, inst)
+    if doc.get("instance", {}).get("sha256") not in (None, "", inst.sha256):
+        err.print(f"[yellow]warning:[/yellow] {result} was solved from a different version "
+                  f"of {instance} (sha256 differs)")
+    budget = (doc.get("instance") or {}).get("budget")
+    if isinstance(budget, int | float) and budget != inst.budget:
+        inst = dataclasses.replace(inst, budget=float(budget))
+    outcomes = evaluate_plan(inst, plan)
+    claimed = {s.get("id"): s.get("resilience") for s in doc.get("scenarios") or []
+               if isinstance(s, dict)}
+    rows = []
+    for s, o in zip(inst.scenarios, outcomes, strict=True):
+        c = claimed.get(s.id)
+        rows.append({"id": s.id, "resilience": o.resilience, "supply": o.supply,
+                     "shelter": o.shelter, "economic": o.economic, "claimed": c,
+                     "difference": None if c is None else abs(c - o.resilience)})
+    diffs = [r["difference"] for r in rows if r["difference"] is not None]
+    max_difference = max(diffs) if diffs else None
+    violations = plan_violations(inst, plan)
+    summary = ResilienceSummary.of(np.array([o.resilience for o in outcomes]),
+                                   inst.probabilities, inst.objective.alpha)
+    report = {
+        "instance": {"name": inst.name, "sha256": inst.sha256, "budget": inst.budget},
+        "result": str(result),
+        "method": "networkx maximum flow",
+        "resilience": {"worst_case": summary.worst_case, "expected": summary.expected,
+                       "cvar": {"alpha": summary.cvar_alpha, "value": summary.cvar}},
+        "max_difference": max_difference,
+        "plan_violations": violations,
+        "scenarios": rows,
+    }
+    if output:
+        path = _output_path(output, instance, ".evaluation.json")
+        if path == "-":
+            click.echo(dumps(report), nl=False)
+        else:
+            write_atomic(path, dumps(report))
+    console = err if output == "-" else Console(highlight=False)
+    console.print(f"worst case {summary.worst_case:.6f}   expected {summary.expected:.6f}   "
+                  f"CVaR({summary.cvar_alpha:g}) {summary.cvar:.6f}")
+    if max_difference is None:
+        console.print(f"{result} states no scenario resilience to compare with")
+    else:
+        worst = max(rows, key=lambda r: r["difference"] or 0.0)
+        console.print(f"max difference from {result}: {max_difference:.1e} "
+                      f"(scenario {worst['id']})")
+    for v in violations:
+        console.print(f"plan violation: {v}")
+    if violations or (max_difference is not None and max_difference > VERIFICATION_TOL):
+        _fail("the result does not stand up to independent evaluation", ExitCode.SOLVER_FAILURE)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,220 @@
+"""The result file (design section 3): building it, writing it safely, reading it back."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from optimizer.data import Instance
+from optimizer.errors import InputError, Problem
+from optimizer.evaluate import Verification
+from optimizer.outcome import ResilienceSummary, ScenarioOutcome
+from optimizer.plan import Plan, plan_cost
+from optimizer.reading import parse_json
+from optimizer.solve import Solution
+
+RESULT_SCHEMA_VERSION = 1
+# Units below this are rounding noise from the solver, not unmet need worth reporting.
+REPORT_TOL = 1e-7
+
+
+def _clean(value: float, digits: int = 10) -> float:
+    """Round away solver noise so results read well and compare byte for byte."""
+    rounded = round(float(value), digits)
+    return 0.0 if rounded == 0 else rounded
+
+
+def decisions(instance: Instance, plan: Plan) -> dict[str, Any]:
+    capacity = plan.shelter_capacity(instance)
+    return {
+        "depots": [
+            {"id": d.id, "open": bool(plan.open_depots[j]),
+             "stock": {c.id: _clean(plan.stock[j, k])
+                       for k, c in enumerate(instance.commodities)}}
+            for j, d in enumerate(instance.depots)
+        ],
+        "shelters": [
+            {"id": h.id, "open": bool(plan.open_shelters[j]), "modules": int(plan.modules[j]),
+             "capacity": _clean(capacity[j])}
+            for j, h in enumerate(instance.shelters)
+        ],
+        "compensation_pool": _clean(plan.compensation_pool),
+    }
+
+
+def cost_section(instance: Instance, plan: Plan) -> dict[str, float]:
+    c = plan_cost(instance, plan)
+    return {"depots": _clean(c.depots), "stock": _clean(c.stock), "shelters": _clean(c.shelters),
+            "modules": _clean(c.modules), "compensation_pool": _clean(c.compensation_pool),
+            "total": _clean(c.total), "budget": _clean(c.budget)}
+
+
+def scenario_section(instance: Instance, outcomes: list[ScenarioOutcome]) -> list[dict]:
+    zones = instance.network.node_ids
+    out = []
+    for s, o in zip(instance.scenarios, outcomes, strict=True):
+        need = {
+            zones[i]: {c.id: _clean(o.unmet_need[i, k], 6)
+                       for k, c in enumerate(instance.commodities)
+                       if o.unmet_need[i, k] > REPORT_TOL}
+            for i in range(len(zones)) if (o.unmet_need[i] > REPORT_TOL).any()
+        }
+        evacuees = {zones[i]: _clean(o.unmet_evacuees[i], 6)
+                    for i in range(len(zones)) if o.unmet_evacuees[i] > REPORT_TOL}
+        out.append({
+            "id": s.id, "probability": _clean(s.probability),
+            "resilience": _clean(o.resilience), "supply": _clean(o.supply),
+            "shelter": _clean(o.shelter), "economic": _clean(o.economic),
+            "unmet": {"need": need, "evacuees": evacuees},
+        })
+    return out
+
+
+def resilience_section(instance: Instance, outcomes: list[ScenarioOutcome]) -> dict[str, Any]:
+    summary = ResilienceSummary.of(np.array([o.resilience for o in outcomes]),
+                                   instance.probabilities, instance.objective.alpha)
+    return {"worst_case": _clean(summary.worst_case), "expected": _clean(summary.expected),
+            "cvar": {"alpha": summary.cvar_alpha, "value": _clean(summary.cvar)}}
+
+
+def instance_section(instance: Instance) -> dict[str, Any]:
+    return {"name": instance.name, "sha256": instance.sha256, "budget": instance.budget}
+
+
+def objective_section(instance: Instance, solution: Solution | None) -> dict[str, Any]:
+    o = instance.objective
+    return {
+        "kind": o.kind.value, "alpha": o.alpha, "target": o.target,
+        "value": None if solution is None or solution.objective_value is None
+        else _clean(solution.objective_value),
+        "bound": None if solution is None or solution.bound is None else _clean(solution.bound),
+        "gap": None if solution is None or solution.gap is None else _clean(solution.gap),
+    }
+
+
+def solver_section(solution: Solution) -> dict[str, Any]:
+    return {
+        "name": "highs", "version": solution.solver_version, "method": "extensive",
+        "build_seconds": round(solution.build_seconds, 4),
+        "handoff_seconds": round(solution.handoff_seconds, 4),
+        "solve_seconds": round(solution.solve_seconds, 4),
+        "nodes": solution.nodes, "iterations": solution.iterations,
+        "size": solution.size,
+        "stages": [{"objective": st.objective, "status": st.status,
+                    "value": None if st.value is None else _clean(st.value),
+                    "seconds": round(st.seconds, 4)} for st in solution.stages],
+    }
+
+
+def result_document(instance: Instance, solution: Solution,
+                    verification: Verification) -> dict[str, Any]:
+    """The full result of a solve that produced a plan."""
+    assert solution.plan is not None and solution.outcomes is not None
+    return {
+        "schema_version": RESULT_SCHEMA_VERSION,
+        "instance": instance_section(instance),
+        "status": solution.status.value,
+        "message": solution.message,
+        "objective": objective_section(instance, solution),
+        "decisions": decisions(instance, solution.plan),
+        "cost": cost_section(instance, solution.plan),
+        "resilience": resilience_section(instance, solution.outcomes),
+        "scenarios": scenario_section(instance, solution.outcomes),
+        "recovery": None,
+        "solver": solver_section(solution),
+        "verification": {"method": verification.method,
+                         "max_difference": float(f"{verification.max_difference:.3e}"),
+                         "plan_violations": list(verification.violations)},
+        "warnings": list(instance.warnings),
+    }
+
+
+def failure_document(instance: Instance, status: str, message: str) -> dict[str, Any]:
+    """What is written when no plan was found: the status and why, nothing invented."""
+    return {
+        "schema_version": RESULT_SCHEMA_VERSION,
+        "instance": instance_section(instance),
+        "status": status,
+        "message": message,
+        "objective": objective_section(instance, None),
+        "decisions": None, "cost": None, "resilience": None, "scenarios": [],
+        "recovery": None, "solver": None, "verification": None,
+        "warnings": list(instance.warnings),
+    }
+
+
+def dumps(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, allow_nan=False) + "\n"
+
+
+def write_atomic(path: str | Path, text: str) -> None:
+    """Write to a temporary file in the same folder, then rename: never half a file."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_plan(path: str | Path, instance: Instance) -> tuple[Plan, dict[str, Any]]:
+    """The plan a result file states, checked against ``instance``'s ids."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(path, [Problem("", f"cannot read: {exc.strerror}")]) from None
+    doc = parse_json(path, raw)
+    problems: list[Problem] = []
+    if not isinstance(doc, dict) or not isinstance(doc.get("decisions"), dict):
+        raise InputError(path, [Problem("decisions", "no plan in this result (status "
+                                        f"{doc.get('status') if isinstance(doc, dict) else '?'})")])
+    dec = doc["decisions"]
+    depot_index = {d.id: j for j, d in enumerate(instance.depots)}
+    shelter_index = {h.id: j for j, h in enumerate(instance.shelters)}
+    commodity_index = {c.id: k for k, c in enumerate(instance.commodities)}
+    opened = [d.existing for d in instance.depots]
+    stock = np.zeros((len(instance.depots), len(instance.commodities)))
+    shelters_open = [h.existing for h in instance.shelters]
+    modules = [0] * len(instance.shelters)
+
+    def number(where: str, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            problems.append(Problem(where, f"must be a number (got {value!r})"))
+            return 0.0
+        return float(value)
+
+    for j, entry in enumerate(dec.get("depots") or []):
+        at = f"decisions.depots[{j}]"
+        d = depot_index.get(entry.get("id")) if isinstance(entry, dict) else None
+        if d is None:
+            problems.append(Problem(f"{at}.id", f"unknown depot {entry!r:.60}"))
+            continue
+        opened[d] = bool(entry.get("open", False))
+        for k_id, units in (entry.get("stock") or {}).items():
+            if k_id not in commodity_index:
+                problems.append(Problem(f"{at}.stock.{k_id}", "unknown commodity"))
+                continue
+            stock[d, commodity_index[k_id]] = number(f"{at}.stock.{k_id}", units)
+    for j, entry in enumerate(dec.get("shelters") or []):
+        at = f"decisions.shelters[{j}]"
+        h = shelter_index.get(entry.get("id")) if isinstance(entry, dict) else None
+        if h is None:
+            problems.append(Problem(f"{at}.id", f"unknown shelter {entry!r:.60}"))
+            continue
+        shelters_open[h] = bool(entry.get("open", False))
+        modules[h] = int(number(f"{at}.modules", entry.get("modules", 0)))
+    pool = number("decisions.compensation_pool", dec.get("compensation_pool", 0.0))
+    if problems:
+        raise InputError(path, problems)
+    plan = Plan(tuple(opened), stock, tuple(shelters_open), tuple(modules), pool)
+    return plan, doc

@@ -1,0 +1,76 @@
+"""The terminal summary of a result document, drawn with rich."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+WORST_SHOWN = 5
+
+
+def _money(value: float) -> str:
+    return f"{value:,.2f}"
+
+
+def _share(value: float) -> str:
+    return f"{value:.4f}"
+
+
+def print_summary(doc: dict[str, Any], console: Console) -> None:
+    """Objective, bound, gap, cost lines, plan, worst scenarios and the three terms."""
+    obj = doc["objective"]
+    head = (f"[bold]{doc['instance']['name']}[/bold]  status [bold]{doc['status']}[/bold]  "
+            f"objective {obj['kind']}")
+    if obj["kind"] == "cvar":
+        head += f" (alpha {obj['alpha']:g})"
+    if obj["kind"] == "min_cost":
+        head += f" (target {obj['target']:g})"
+    console.print(head)
+    if doc.get("decisions") is None:
+        console.print(doc.get("message", ""))
+        return
+    value_fmt = _money if obj["kind"] == "min_cost" else _share
+    console.print(f"value {value_fmt(obj['value'])}   bound {value_fmt(obj['bound'])}   "
+                  f"gap {obj['gap']:.2e}")
+
+    cost = Table(title="Cost", show_edge=False, title_justify="left")
+    cost.add_column("line")
+    cost.add_column("amount", justify="right")
+    for line in ("depots", "stock", "shelters", "modules", "compensation_pool"):
+        cost.add_row(line.replace("_", " "), _money(doc["cost"][line]))
+    cost.add_row("[bold]total[/bold]", f"[bold]{_money(doc['cost']['total'])}[/bold]")
+    cost.add_row("budget", _money(doc["cost"]["budget"]))
+    console.print(cost)
+
+    plan = Table(title="Plan (open facilities)", show_edge=False, title_justify="left")
+    plan.add_column("facility")
+    plan.add_column("what it holds", justify="right")
+    for d in doc["decisions"]["depots"]:
+        if d["open"]:
+            stock = ", ".join(f"{k} {v:g}" for k, v in d["stock"].items() if v) or "no new stock"
+            plan.add_row(f"depot {d['id']}", stock)
+    for h in doc["decisions"]["shelters"]:
+        if h["open"]:
+            plan.add_row(f"shelter {h['id']}",
+                         f"{h['capacity']:g} places ({h['modules']} modules)")
+    plan.add_row("compensation pool", _money(doc["decisions"]["compensation_pool"]))
+    console.print(plan)
+
+    res = doc["resilience"]
+    console.print(f"resilience: worst case {_share(res['worst_case'])}   expected "
+                  f"{_share(res['expected'])}   CVaR({res['cvar']['alpha']:g}) "
+                  f"{_share(res['cvar']['value'])}")
+    worst = sorted(doc["scenarios"], key=lambda s: (s["resilience"], s["id"]))[:WORST_SHOWN]
+    table = Table(title="Worst scenarios", show_edge=False, title_justify="left")
+    for col in ("scenario", "resilience", "supply", "shelter", "economic"):
+        table.add_column(col, justify="left" if col == "scenario" else "right")
+    for s in worst:
+        table.add_row(s["id"], _share(s["resilience"]), _share(s["supply"]),
+                      _share(s["shelter"]), _share(s["economic"]))
+    console.print(table)
+    ver = doc["verification"]
+    console.print(f"verified by {ver['method']}: max difference {ver['max_difference']:.1e}"
+                  + ("" if not ver.get("plan_violations") else
+                     f"; plan violations: {'; '.join(ver['plan_violations'])}"))
