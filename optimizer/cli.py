@@ -19,6 +19,7 @@ from typing import Any
 import click
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 
 from optimizer.data import Instance
 from optimizer.errors import ExitCode, InfeasibleError, ResilienceError, UsageError
@@ -31,11 +32,11 @@ from optimizer.schema import ObjectiveKind
 from optimizer.solve import SolveOptions
 from optimizer.summary import print_summary
 
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, emoji=False)
 
 
 def _fail(message: str, code: ExitCode) -> None:
-    err.print(f"[bold red]error:[/bold red] {message}", markup=True, soft_wrap=True)
+    err.print(f"[bold red]error:[/bold red] {escape(message)}", soft_wrap=True)
     sys.exit(int(code))
 
 
@@ -47,7 +48,7 @@ def _handled(command: Callable[..., None]) -> Callable[..., None]:
         try:
             command(*args, **kwargs)
         except ResilienceError as exc:
-            _fail(str(exc).replace("[", r"\["), exc.exit_code)
+            _fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
             err.print("interrupted")
             sys.exit(130)
@@ -62,7 +63,7 @@ def _handled(command: Callable[..., None]) -> Callable[..., None]:
 
 def _warn(instance: Instance) -> None:
     for w in instance.warnings:
-        err.print(f"[yellow]warning:[/yellow] {w}", soft_wrap=True)
+        err.print(f"[yellow]warning:[/yellow] {escape(w)}", soft_wrap=True)
 
 
 def _output_path(out: str | None, instance_path: str, suffix: str) -> str:
@@ -159,7 +160,7 @@ def solve(instance: str, output: str | None, objective: str | None, alpha: float
         write(failure_document(inst, status, str(exc)))
         raise
     write(solved.document)
-    summary_console = err if path == "-" else Console(highlight=False)
+    summary_console = err if path == "-" else Console(highlight=False, emoji=False)
     print_summary(solved.document, summary_console)
     if path != "-":
         summary_console.print(f"result written to {path}")
@@ -184,9 +185,16 @@ def evaluate(instance: str, result: str, output: str | None) -> None:
     if doc.get("instance", {}).get("sha256") not in (None, "", inst.sha256):
         err.print(f"[yellow]warning:[/yellow] {result} was solved from a different version "
                   f"of {instance} (sha256 differs)")
+    # Judge the plan under the budget and CVaR level it was solved with.
     budget = (doc.get("instance") or {}).get("budget")
     if isinstance(budget, int | float) and budget != inst.budget:
+        err.print(f"[yellow]warning:[/yellow] judging the plan under the budget the result "
+                  f"states ({budget:,.2f}), not the instance's ({inst.budget:,.2f})")
         inst = dataclasses.replace(inst, budget=float(budget))
+    alpha = (doc.get("objective") or {}).get("alpha")
+    if isinstance(alpha, int | float) and 0 <= alpha < 1:
+        inst = dataclasses.replace(inst, objective=dataclasses.replace(inst.objective,
+                                                                       alpha=float(alpha)))
     outcomes = evaluate_plan(inst, plan)
     claimed = {s.get("id"): s.get("resilience") for s in doc.get("scenarios") or []
                if isinstance(s, dict)}
@@ -217,7 +225,7 @@ def evaluate(instance: str, result: str, output: str | None) -> None:
             click.echo(dumps(report), nl=False)
         else:
             write_atomic(path, dumps(report))
-    console = err if output == "-" else Console(highlight=False)
+    console = err if output == "-" else Console(highlight=False, emoji=False)
     console.print(f"worst case {summary.worst_case:.6f}   expected {summary.expected:.6f}   "
                   f"CVaR({summary.cvar_alpha:g}) {summary.cvar:.6f}")
     if max_difference is None:

@@ -32,9 +32,11 @@ def cvar(values: np.ndarray, probabilities: np.ndarray, alpha: float) -> float:
     taken = 0.0
     total = 0.0
     for s in order:
-        share = min(probabilities[s], mass - taken)
-        if share <= 0:
+        if taken >= mass:
             break
+        share = min(probabilities[s], mass - taken)
+        if share <= 0:  # a scenario with no probability carries no mass
+            continue
         total += share * values[s]
         taken += share
     return total / mass if taken > 0 else float(values.min())

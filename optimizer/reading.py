@@ -7,6 +7,7 @@ a syntax error) and what is wrong.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import hashlib
 import json
@@ -36,20 +37,6 @@ def json_path(loc: tuple[Any, ...]) -> str:
     return out
 
 
-def _field_names(model: type[BaseModel], seen: set[type] | None = None) -> set[str]:
-    """Every field name (by alias) of the file format, for 'did you mean' hints."""
-    seen = seen if seen is not None else set()
-    if model in seen:
-        return set()
-    seen.add(model)
-    names: set[str] = set()
-    for name, info in model.model_fields.items():
-        names.add(info.alias or name)
-        for sub in _nested_models(info.annotation):
-            names |= _field_names(sub, seen)
-    return names
-
-
 def _nested_models(annotation: Any) -> list[type[BaseModel]]:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return [annotation]
@@ -59,7 +46,51 @@ def _nested_models(annotation: Any) -> list[type[BaseModel]]:
     return found
 
 
-FIELD_NAMES = _field_names(InstanceFile)
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The file-format model of the object at ``loc`` (list indices skipped)."""
+    model: type[BaseModel] = InstanceFile
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        fields = {info.alias or name: info for name, info in model.model_fields.items()}
+        nested = _nested_models(fields[part].annotation) if part in fields else []
+        if not nested:
+            return None
+        model = nested[0]
+    return model
+
+
+def _field_places(model: type[BaseModel], at: str = "") -> dict[str, list[str]]:
+    """Field name (by alias) -> the objects that have it, as JSON paths (``depots[i]``)."""
+    places: dict[str, list[str]] = {}
+    for name, info in model.model_fields.items():
+        key = info.alias or name
+        places.setdefault(key, []).append(at)
+        sub_at = f"{at}.{key}" if at else key
+        if getattr(info.annotation, "__origin__", None) is list:
+            sub_at += "[i]"
+        for sub in _nested_models(info.annotation):
+            for field, where in _field_places(sub, sub_at).items():
+                places.setdefault(field, []).extend(where)
+    return places
+
+
+FIELD_PLACES = _field_places(InstanceFile)
+
+
+def _unknown_field_hint(loc: tuple[Any, ...]) -> str:
+    """A near name among the fields allowed here, or where an exact name belongs instead."""
+    name = str(loc[-1])
+    model = _model_at(loc[:-1])
+    if model is not None:
+        here = sorted(info.alias or n for n, info in model.model_fields.items())
+        near = difflib.get_close_matches(name, here, n=1, cutoff=0.75)
+        if near:
+            return f" (did you mean {near[0]!r}?)"
+    elsewhere = [p or "the top level" for p in FIELD_PLACES.get(name, [])]
+    if elsewhere:
+        return f" (it belongs in {' or '.join(elsewhere)}, not here)"
+    return ""
 
 
 def _problem_from_pydantic(error: Any) -> Problem:
@@ -67,38 +98,122 @@ def _problem_from_pydantic(error: Any) -> Problem:
     kind = error["type"]
     if kind == "extra_forbidden":
         name = str(error["loc"][-1])
-        near = difflib.get_close_matches(name, sorted(FIELD_NAMES), n=1, cutoff=0.75)
-        hint = f" (did you mean {near[0]!r}?)" if near else ""
-        return Problem(path, f"unknown field {name!r}{hint}")
+        return Problem(path, f"unknown field {name!r}{_unknown_field_hint(tuple(error['loc']))}")
     if kind == "missing":
         return Problem(path, "required field is missing")
+    value = error.get("input")
+    if kind in {"model_type", "dict_type", "list_type"}:
+        wanted = "an array" if kind == "list_type" else "an object"
+        return Problem(path, f"must be {wanted}, not {_json_kind(value)}")
     message = error["msg"]
     if kind in {"finite_number"}:
         message = "must be a finite number (not NaN or infinity)"
-    return Problem(path, f"{message} (got {error.get('input')!r})"
-                   if kind not in {"model_type", "dict_type", "list_type"} else message)
+    shown = json.dumps(value, default=repr)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    return Problem(path, f"{message} (got {shown})")
 
 
-def _reject_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a number JSON allows")
+def _json_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "an object"
+    return {list: "an array", str: "a string", bool: "true or false",
+            type(None): "null"}.get(type(value), "a number")
+
+
+class _NotJson:
+    """Stands for a NaN or Infinity literal until its JSON path is known."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+class _Object(dict):
+    """A JSON object that remembers the keys its text gave more than once."""
+
+    repeated: tuple[str, ...] = ()
+
+
+def _object(pairs: list[tuple[str, Any]]) -> _Object:
+    obj = _Object(pairs)
+    if len(obj) < len(pairs):
+        keys = [k for k, _ in pairs]
+        obj.repeated = tuple(dict.fromkeys(k for i, k in enumerate(keys) if k in keys[:i]))
+    return obj
+
+
+def _literal_problems(value: Any, loc: tuple[Any, ...] = ()) -> list[Problem]:
+    """NaN/Infinity literals and repeated keys: Python's json accepts them, JSON does not.
+
+    A repeated key would silently keep its last value, so it is an error too.
+    """
+    if isinstance(value, _NotJson):
+        return [Problem(json_path(loc), f"{value.name} is not a number JSON allows; "
+                                        "write a finite number")]
+    if isinstance(value, dict):
+        problems = [Problem(json_path((*loc, k)), "key given more than once in the same "
+                            "object; keep one") for k in getattr(value, "repeated", ())]
+        for k, item in value.items():
+            problems += _literal_problems(item, (*loc, k))
+        return problems
+    if isinstance(value, list):
+        return [p for i, item in enumerate(value) for p in _literal_problems(item, (*loc, i))]
+    return []
 
 
 def parse_json(path: Path, raw: bytes) -> Any:
-    """Decode and parse, naming the byte, line and column of the first error."""
+    """Decode and parse, naming the line and column (or JSON path) of every error."""
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InputError(path, [Problem("", f"not UTF-8 text: byte {exc.start} is "
-                                            f"0x{raw[exc.start]:02x}")]) from None
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - raw.rfind(b"\n", 0, exc.start)
+        raise InputError(path, [Problem("", f"not UTF-8 text: byte 0x{raw[exc.start]:02x} at "
+                                            f"line {line}, column {column}; save the file "
+                                            "as UTF-8")]) from None
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        document = json.loads(text, parse_constant=_NotJson, object_pairs_hook=_object)
+        problems = _literal_problems(document)
     except json.JSONDecodeError as exc:
         raise InputError(path, [Problem("", f"invalid JSON at line {exc.lineno}, column "
                                             f"{exc.colno}: {exc.msg}")]) from None
-    except ValueError as exc:  # NaN / Infinity literals
-        raise InputError(path, [Problem("", f"invalid JSON: {exc}")]) from None
     except RecursionError:
         raise InputError(path, [Problem("", "invalid JSON: nested too deeply")]) from None
+    if problems:
+        raise InputError(path, problems)
+    return document
+
+
+def _overlaps(a: str, b: str) -> bool:
+    """Whether one JSON path lies inside the other (or they are the same)."""
+    return a == b or any(x.startswith(y + sep) for x, y in ((a, b), (b, a)) for sep in ".[")
+
+
+def _problems_despite(document: dict[str, Any], errors: list[Any]) -> list[Problem]:
+    """Cross-field problems of a file pydantic rejected, so a user sees them all at once.
+
+    The checks run on the file with every rejected value left out, and only when that
+    leaves a valid file (the rejected fields all have defaults). Problems inside an object
+    that held a rejected value are dropped: they may only follow from leaving it out.
+    """
+    trimmed = copy.deepcopy(document)
+    for error in errors:
+        *parents, last = error["loc"]
+        parent: Any = trimmed
+        try:
+            for part in parents:
+                parent = parent[part]
+        except (KeyError, IndexError, TypeError):
+            return []
+        if not isinstance(parent, dict) or last not in parent:
+            return []
+        del parent[last]
+    try:
+        parsed = InstanceFile.model_validate(trimmed)
+    except ValidationError:
+        return []
+    touched = [json_path(tuple(e["loc"][:-1])) for e in errors]
+    return [p for p in run_checks(parsed)
+            if not any(t and _overlaps(p.path, t) for t in touched)]
 
 
 def read_instance_file(path: str | Path) -> tuple[InstanceFile, bytes]:
@@ -114,11 +229,14 @@ def read_instance_file(path: str | Path) -> tuple[InstanceFile, bytes]:
         raise InputError(path, [Problem("", f"cannot read: {exc.strerror}")]) from None
     document = parse_json(path, raw)
     if not isinstance(document, dict):
-        raise InputError(path, [Problem("", "the top level must be a JSON object")])
+        raise InputError(path, [Problem("", "the top level must be a JSON object, not "
+                                            f"{_json_kind(document)}")])
     try:
         parsed = InstanceFile.model_validate(document)
     except ValidationError as exc:
-        raise InputError(path, [_problem_from_pydantic(e) for e in exc.errors()]) from None
+        errors = exc.errors()
+        raise InputError(path, [_problem_from_pydantic(e) for e in errors]
+                         + _problems_despite(document, errors)) from None
     problems = run_checks(parsed)
     if problems:
         raise InputError(path, problems)

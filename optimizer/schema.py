@@ -10,7 +10,6 @@ engine itself works on the frozen dataclasses of ``optimizer.data``.
 from __future__ import annotations
 
 import json
-import math
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
@@ -21,9 +20,13 @@ SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "instances" / "instance.schema.json"
 
 Id = Annotated[str, Field(min_length=1, max_length=200, description="An identifier.")]
-NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
-Coordinate = Annotated[float, Field(allow_inf_nan=False)]
+# Numbers and booleans are strict: pydantic's lax mode would turn "150" into 150 and "yes"
+# into true, which the shipped JSON Schema rejects; a file must mean what it says.
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False, strict=True)]
+Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, strict=True)]
+Coordinate = Annotated[float, Field(allow_inf_nan=False, strict=True)]
+Count = Annotated[int, Field(ge=0, strict=True)]
+Flag = Annotated[bool, Field(strict=True)]
 
 
 class _Strict(BaseModel):
@@ -57,7 +60,7 @@ class Network(_Strict):
 class Commodity(_Strict):
     id: Id
     per_capita_need: NonNegative = 1.0
-    unit_volume: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1.0
+    unit_volume: Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True)] = 1.0
     weight: NonNegative = 1.0
 
 
@@ -72,7 +75,7 @@ class Depot(_Strict):
     existing_stock: dict[Id, NonNegative] = Field(
         default_factory=dict, description="Units already in an existing depot, by commodity."
     )
-    existing: bool = False
+    existing: Flag = False
 
 
 class Shelter(_Strict):
@@ -82,8 +85,8 @@ class Shelter(_Strict):
     capacity: NonNegative = Field(description="Base capacity in people when open.")
     module_size: NonNegative = 0.0
     module_cost: NonNegative = 0.0
-    max_modules: Annotated[int, Field(ge=0)] = 0
-    existing: bool = False
+    max_modules: Count = 0
+    existing: Flag = False
 
 
 class Compensation(_Strict):
@@ -97,8 +100,8 @@ class Policy(_Strict):
     evacuation_reach: NonNegative | None = Field(
         None, description="Longest zone-to-shelter distance; none means unlimited."
     )
-    shelter_redundancy: Annotated[int, Field(ge=0)] = 0
-    integer_stock: bool = True
+    shelter_redundancy: Count = 0
+    integer_stock: Flag = True
 
 
 class Weights(_Strict):
@@ -120,7 +123,7 @@ class ObjectiveKind(StrEnum):
 
 class Objective(_Strict):
     kind: ObjectiveKind = ObjectiveKind.WORST_CASE
-    alpha: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = 0.9
+    alpha: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False, strict=True)] = 0.9
     target: Fraction | None = None
 
 
@@ -180,10 +183,6 @@ def json_schema() -> dict:
 
 def render_json_schema() -> str:
     return json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
-
-
-def is_finite(value: float) -> bool:
-    return math.isfinite(value)
 
 
 if __name__ == "__main__":

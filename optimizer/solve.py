@@ -32,9 +32,9 @@ from optimizer.presolve import prove_infeasible
 from optimizer.schema import ObjectiveKind
 from optimizer.status import Status, from_highs
 
-# The tie-break rows hold an objective within this of the value already reached; it is
-# the size of HiGHS's primal feasibility tolerance, on objectives scaled to about 1.
-LEXICOGRAPHIC_TOL = 1e-7
+# The tie-break rows hold an objective within this of the value already reached (objectives
+# are scaled to about 1). Looser, and the cost stage spends the slack on a smaller pool.
+LEXICOGRAPHIC_TOL = 1e-9
 
 
 @dataclass(frozen=True)

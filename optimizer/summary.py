@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 WORST_SHOWN = 5
@@ -21,7 +22,7 @@ def _share(value: float) -> str:
 def print_summary(doc: dict[str, Any], console: Console) -> None:
     """Objective, bound, gap, cost lines, plan, worst scenarios and the three terms."""
     obj = doc["objective"]
-    head = (f"[bold]{doc['instance']['name']}[/bold]  status [bold]{doc['status']}[/bold]  "
+    head = (f"[bold]{escape(doc['instance']['name'])}[/bold]  status [bold]{doc['status']}[/bold]  "
             f"objective {obj['kind']}")
     if obj["kind"] == "cvar":
         head += f" (alpha {obj['alpha']:g})"
@@ -29,7 +30,7 @@ def print_summary(doc: dict[str, Any], console: Console) -> None:
         head += f" (target {obj['target']:g})"
     console.print(head)
     if doc.get("decisions") is None:
-        console.print(doc.get("message", ""))
+        console.print(escape(doc.get("message", "")))
         return
     value_fmt = _money if obj["kind"] == "min_cost" else _share
     console.print(f"value {value_fmt(obj['value'])}   bound {value_fmt(obj['bound'])}   "
@@ -50,10 +51,10 @@ def print_summary(doc: dict[str, Any], console: Console) -> None:
     for d in doc["decisions"]["depots"]:
         if d["open"]:
             stock = ", ".join(f"{k} {v:g}" for k, v in d["stock"].items() if v) or "no new stock"
-            plan.add_row(f"depot {d['id']}", stock)
+            plan.add_row(escape(f"depot {d['id']}"), escape(stock))
     for h in doc["decisions"]["shelters"]:
         if h["open"]:
-            plan.add_row(f"shelter {h['id']}",
+            plan.add_row(escape(f"shelter {h['id']}"),
                          f"{h['capacity']:g} places ({h['modules']} modules)")
     plan.add_row("compensation pool", _money(doc["decisions"]["compensation_pool"]))
     console.print(plan)
@@ -67,10 +68,10 @@ def print_summary(doc: dict[str, Any], console: Console) -> None:
     for col in ("scenario", "resilience", "supply", "shelter", "economic"):
         table.add_column(col, justify="left" if col == "scenario" else "right")
     for s in worst:
-        table.add_row(s["id"], _share(s["resilience"]), _share(s["supply"]),
+        table.add_row(escape(s["id"]), _share(s["resilience"]), _share(s["supply"]),
                       _share(s["shelter"]), _share(s["economic"]))
     console.print(table)
     ver = doc["verification"]
     console.print(f"verified by {ver['method']}: max difference {ver['max_difference']:.1e}"
                   + ("" if not ver.get("plan_violations") else
-                     f"; plan violations: {'; '.join(ver['plan_violations'])}"))
+                     f"; plan violations: {escape('; '.join(ver['plan_violations']))}"))

@@ -342,9 +342,11 @@ def _scenario(rng: np.random.Generator, s: int, xy: np.ndarray,
         v = np.array([e[1] for e in edges])
         mid = (xy[u] + xy[v]) / 2
         mid_dist = np.hypot(mid[:, 0] - centre[0], mid[:, 1] - centre[1])
-        draws = rng.random(len(edges))  # drawn for every edge so the stream does not
-        failed = [f"e{j}" for j in np.flatnonzero((mid_dist < radius)  # depend on the hit
-                                                   & (draws < severity(mid_dist)))]
+        # One draw for every edge, hit or not, so that the random stream (and with it every
+        # later scenario) does not depend on how many roads this hazard happens to cover.
+        draws = rng.random(len(edges))
+        hit = (mid_dist < radius) & (draws < severity(mid_dist))
+        failed = [f"e{j}" for j in np.flatnonzero(hit)]
     # Facilities near the centre lose more; a few percent is noise, not damage.
     depot_loss = {f"d{d}": _fraction(severity(from_centre[node]))
                   for d, node in enumerate(depot_sites)

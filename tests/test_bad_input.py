@@ -1,0 +1,174 @@
+"""One bad instance file per failure mode, and the message each must produce.
+
+Every file in ``tests/data/bad/`` is ``instances/tiny.json`` with one thing wrong (its
+``description`` says what), except ``several_problems.json``, whose message must list all
+of its problems at once. The table below is the contract: for each file, the JSON path of
+every problem and the words that say what is wrong. Files with no JSON path (bytes that are
+not UTF-8, a syntax error) name a line and column instead.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from optimizer.cli import main
+from optimizer.errors import InputError
+from optimizer.reading import load_instance
+
+BAD = Path(__file__).resolve().parent / "data" / "bad"
+TINY = Path(__file__).resolve().parent.parent / "instances" / "tiny.json"
+
+# file -> [(JSON path or None, [substrings of that problem's message]), ...]
+EXPECTED: dict[str, list[tuple[str | None, list[str]]]] = {
+    # Not JSON at all, or not an object.
+    "syntax_error.json": [(None, ["invalid JSON at line 28, column 3", "Expecting ',' delimiter"])],
+    "not_utf8.json": [(None, ["not UTF-8", "0xe9", "line 4, column 50"])],
+    "top_level_array.json": [(None, ["top level must be a JSON object", "not an array"])],
+    "nan_literal.json": [("budget", ["NaN is not a number JSON allows"])],
+    "infinity_literal.json": [("depots[0].capacity", ["Infinity is not a number JSON allows"])],
+    "duplicate_key.json": [("budget", ["given more than once"])],
+    # One field at a time (pydantic).
+    "budget_string.json": [("budget", ["valid number", '"a lot"'])],
+    "missing_budget.json": [("budget", ["required field is missing"])],
+    "missing_node_id.json": [("network.nodes[0].id", ["required field is missing"])],
+    "unknown_field_near_name.json": [
+        ("budget", ["required field is missing"]),
+        ("budgett", ["unknown field 'budgett'", "did you mean 'budget'?"]),
+    ],
+    "unknown_nested_field.json": [
+        ("policy.supply_rech", ["unknown field 'supply_rech'", "did you mean 'supply_reach'?"]),
+    ],
+    "misplaced_field.json": [("weights", ["unknown field 'weights'", "belongs in resilience"])],
+    "negative_capacity.json": [("depots[0].capacity", ["greater than or equal to 0", "-100"])],
+    "fraction_over_one.json": [("scenarios[0].affected.A", ["less than or equal to 1", "1.5"])],
+    "alpha_one.json": [("objective.alpha", ["less than 1", "got 1"])],
+    "no_scenarios.json": [("scenarios", ["at least 1 item"])],
+    "no_nodes.json": [("network.nodes", ["at least 1 item"])],
+    # Fields against each other (optimizer.checks).
+    "edge_unknown_node.json": [("network.edges[1].to", ["unknown node 'D'"])],
+    "depot_unknown_node.json": [("depots[1].node", ["unknown node 'Z'"])],
+    "duplicate_node_id.json": [("network.nodes[3].id", ["duplicate id 'B'", "network.nodes[1]"])],
+    "duplicate_depot_id.json": [("depots[1].id", ["duplicate id 'depot_A'", "depots[0]"])],
+    "unknown_failed_edge.json": [("scenarios[0].failed_edges[0]", ["unknown edge 'AX'"])],
+    "unknown_depot_loss.json": [("scenarios[1].depot_loss.depot_B", ["unknown depot 'depot_B'"])],
+    "unknown_unit_cost_commodity.json": [
+        ("depots[0].unit_cost.water", ["unknown commodity 'water'"]),
+    ],
+    "weights_sum_far_from_one.json": [("resilience.weights", ["weights sum to 1.5", "not 1"])],
+    "probabilities_sum_far_from_one.json": [("scenarios", ["probabilities sum to 0.8", "not 1"])],
+    "probabilities_partly_given.json": [
+        ("scenarios", ["every scenario a probability or none", "missing on 'east_cut'"]),
+    ],
+    "min_cost_without_target.json": [("objective.target", ["min_cost needs a target"])],
+    "stock_at_new_depot.json": [("depots[0].existing_stock", ["depot is not existing"])],
+    "stock_over_capacity.json": [
+        ("depots[0].existing_stock", ["volume 150", "more than the depot's capacity 100"]),
+    ],
+    # Several at once: a field problem does not hide the cross-field ones.
+    "several_problems.json": [
+        ("scenarios[0].affected.A", ["less than or equal to 1", "1.5"]),
+        ("network.nodes[3].id", ["duplicate id 'B'"]),
+        ("depots[1].node", ["unknown node 'Z'"]),
+    ],
+}
+
+CASES = sorted(EXPECTED)
+
+
+def _assert_names_everything(text: str, name: str) -> None:
+    assert str(BAD / name) in text
+    for path, words in EXPECTED[name]:
+        if path is not None:
+            assert f"{path}: " in text, f"{path!r} not in {text!r}"
+        for w in words:
+            assert w in text, f"{w!r} not in {text!r}"
+
+
+def test_every_bad_file_has_an_expected_message() -> None:
+    on_disk = {p.name for p in BAD.glob("*.json")}
+    assert on_disk == set(EXPECTED)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_load_instance_names_file_path_and_problem(name: str) -> None:
+    with pytest.raises(InputError) as info:
+        load_instance(BAD / name)
+    exc = info.value
+    assert exc.file == str(BAD / name)
+    assert len(exc.problems) == len(EXPECTED[name]), [str(p) for p in exc.problems]
+    assert sorted(p.path for p in exc.problems) == sorted(p or "" for p, _ in EXPECTED[name])
+    _assert_names_everything(str(exc), name)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_validate_exits_2_with_the_message_on_stderr(name: str) -> None:
+    result = CliRunner().invoke(main, ["validate", str(BAD / name)])
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)
+    assert result.stdout == ""
+    assert "Traceback" not in result.output
+    _assert_names_everything(result.stderr, name)
+
+
+def test_headline_dangling_depot_node() -> None:
+    """The issue's case: a depot at a node that does not exist."""
+    result = CliRunner().invoke(main, ["validate", str(BAD / "depot_unknown_node.json")])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"error: {BAD / 'depot_unknown_node.json'}: depots[1].node: unknown node 'Z'")
+
+
+def _tiny_with(tmp_path: Path, change) -> Path:
+    doc = json.loads(TINY.read_text(encoding="utf-8"))
+    change(doc)
+    path = tmp_path / "instance.json"
+    path.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    return path
+
+
+def test_probabilities_near_one_are_rescaled_with_a_warning(tmp_path: Path) -> None:
+    path = _tiny_with(tmp_path, lambda d: d["scenarios"][1].update(probability=0.495))
+    inst = load_instance(path)
+    assert sum(s.probability for s in inst.scenarios) == pytest.approx(1)
+    assert inst.scenarios[0].probability == pytest.approx(0.5 / 0.995)
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "rescaled" in result.stderr and "probabilities sum to 0.995" in result.stderr
+    assert "valid" in result.stdout
+
+
+def test_weights_near_one_are_rescaled_with_a_warning(tmp_path: Path) -> None:
+    path = _tiny_with(tmp_path, lambda d: d["resilience"]["weights"].update(
+        supply=0.5, shelter=0.3, economic=0.195))
+    inst = load_instance(path)
+    w = inst.weights
+    assert w.supply + w.shelter + w.economic == pytest.approx(1)
+    assert w.supply == pytest.approx(0.5 / 0.995)
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "rescaled" in result.stderr and "resilience.weights" in result.stderr
+
+
+def test_missing_file_exits_2(tmp_path: Path) -> None:
+    path = tmp_path / "nowhere.json"
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 2
+    assert str(path) in result.stderr and "cannot read" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_byte_order_mark_is_accepted(tmp_path: Path) -> None:
+    """Editors on Windows often save UTF-8 with a BOM; that is still UTF-8."""
+    path = tmp_path / "bom.json"
+    path.write_bytes(b"\xef\xbb\xbf" + TINY.read_bytes())
+    assert load_instance(path).name == "tiny"
+
+
+def test_number_given_as_a_string_is_rejected(tmp_path: Path) -> None:
+    path = _tiny_with(tmp_path, lambda d: d.update(budget="150"))
+    with pytest.raises(InputError, match="budget"):
+        load_instance(path)
