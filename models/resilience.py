@@ -60,7 +60,6 @@ def prepare(instance: Instance) -> ModelData:
     """Reachability and scaling, computed once per instance (no Pyomo here)."""
     om = instance.commodity_weights
     reach = scenario_pairs(instance)
-    K = len(instance.commodities)
     g_parts: list[tuple[np.ndarray, ...]] = []
     v_parts: list[tuple[np.ndarray, ...]] = []
     for s, (scenario, r) in enumerate(zip(instance.scenarios, reach, strict=True)):
@@ -70,7 +69,6 @@ def prepare(instance: Instance) -> ModelData:
         g_parts.append((np.full(len(pair_idx), s), r.supply_depot[pair_idx],
                         r.supply_zone[pair_idx], k_idx))
         v_parts.append((np.full(len(r.shelter_zone), s), r.shelter_zone, r.shelter_index))
-    del K
 
     def stack(parts: list[tuple[np.ndarray, ...]], n: int) -> list[np.ndarray]:
         if not parts:

@@ -35,6 +35,10 @@ from optimizer.status import Status, from_highs
 # The tie-break rows hold an objective within this of the value already reached (objectives
 # are scaled to about 1). Looser, and the cost stage spends the slack on a smaller pool.
 LEXICOGRAPHIC_TOL = 1e-9
+# Each tie-break solve gets at most this many times the primary solve's time (and no less
+# than TIEBREAK_MIN_SECONDS): on large instances a tie-break can take 20x the primary.
+TIEBREAK_FACTOR = 2.0
+TIEBREAK_MIN_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -151,10 +155,11 @@ def _compile(model: pyo.ConcreteModel, names: list[str], options: SolveOptions) 
                      offsets, integer, len(info.rows), a.nnz)
 
 
-def _run(c: _Compiled, options: SolveOptions) -> tuple[Status, float]:
-    remaining = options.remaining()
-    c.highs.setOptionValue("time_limit", highspy.kHighsInf if remaining is None
-                           else max(remaining, 1e-3))
+def _run(c: _Compiled, options: SolveOptions, cap: float | None = None) -> tuple[Status, float]:
+    """One HiGHS run within what is left of the time limit (and ``cap`` seconds, if given)."""
+    limits = [t for t in (options.remaining(), cap) if t is not None]
+    c.highs.setOptionValue("time_limit", max(min(limits), 1e-3) if limits
+                           else highspy.kHighsInf)
     started = time.monotonic()
     c.highs.run()
     seconds = time.monotonic() - started
@@ -243,6 +248,16 @@ def _outcomes_from(c: _Compiled, model: pyo.ConcreteModel, md: ModelData,
     return outcomes
 
 
+def _message(status: Status, unfinished: list[str]) -> str:
+    text = ("optimal within the MIP gap" if status is Status.OPTIMAL else
+            "stopped at the time limit; the plan is the best found, with its bound and gap")
+    if unfinished:
+        text += ("; tie-breaks not finished within their time (" + ", ".join(unfinished)
+                 + "): among plans as good, another may have higher expected resilience or "
+                 "cost less")
+    return text
+
+
 def _objective_value(kind: ObjectiveKind, minimised: float, money_scale: float) -> float:
     """Objective in the units a user reads: resilience, or money for min_cost."""
     return minimised * money_scale if kind is ObjectiveKind.MIN_COST else -minimised
@@ -289,6 +304,9 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
         nodes += max(0, int(info.mip_node_count))
         iterations += max(0, int(info.simplex_iteration_count))
 
+    # HiGHS keeps one thread pool per process; a solve with another thread count than the
+    # last one fails unless the pool is reset.
+    highspy.Highs.resetGlobalScheduler(True)
     status, seconds = _run(c, options)
     solve_seconds += seconds
     account()
@@ -309,13 +327,18 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
     log(f"{kind.value}: {_objective_value(kind, primary, md.money_scale):.6g} "
         f"({status.value}, {seconds:.2f} s)")
 
-    # Lexicographic tie-breaks: hold each solved objective at its value, solve the next.
+    # Lexicographic tie-breaks: hold each solved objective at its value, solve the next,
+    # starting from the plan in hand. Each is capped in time; one that stops early still
+    # returns a plan at least as good as its start, so the primary objective never suffers.
+    x = np.array(c.highs.getSolution().col_value)
+    cap = max(TIEBREAK_MIN_SECONDS, TIEBREAK_FACTOR * stages[0].seconds)
+    unfinished: list[str] = []
     previous = names[0]
     for name in names[1:]:
         if options.remaining() == 0.0:
             log(f"time limit reached: {name} skipped")
-            break
-        x = np.array(c.highs.getSolution().col_value)
+            unfinished.append(name)
+            continue
         value = float(c.objectives[previous] @ x)
         nz = np.flatnonzero(c.objectives[previous])
         c.highs.addRow(-highspy.kHighsInf, value + LEXICOGRAPHIC_TOL, len(nz),
@@ -326,19 +349,20 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
         start.col_value = list(x)
         start.value_valid = True
         c.highs.setSolution(start)
-        stage_status, seconds = _run(c, options)
+        stage_status, seconds = _run(c, options, cap)
         solve_seconds += seconds
         account()
-        if not stage_status.has_plan:  # keep the plan we had; say why
+        if stage_status is not Status.OPTIMAL:
+            unfinished.append(name)
+        if not stage_status.has_plan:  # keep the plan we had
             stages.append(Stage(name, stage_status.value, None, seconds))
-            c.highs.setSolution(start)
             break
+        x = np.array(c.highs.getSolution().col_value)
         stage_value = _stage_value(name, float(c.highs.getInfo().objective_function_value),
                                    kind, md.money_scale)
         stages.append(Stage(name, stage_status.value, stage_value, seconds))
         log(f"{name}: {stage_value:.6g} ({stage_status.value}, {seconds:.2f} s)")
         previous = name
-    x = np.array(c.highs.getSolution().col_value)
     plan = _plan_from(c, model, md, x)
 
     # Recourse polish: first stage fixed, every scenario's resilience maximised.
@@ -373,8 +397,7 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
     gap = abs(bound_user - value) / max(abs(value), 1e-10)
     return Solution(
         status=status,
-        message="optimal within the MIP gap" if status is Status.OPTIMAL else
-        "stopped at the time limit; the plan is the best found, with its bound and gap",
+        message=_message(status, unfinished),
         plan=plan, objective_value=value, bound=bound_user,
         gap=0.0 if gap < 1e-9 else gap, outcomes=outcomes,
         solver_version=_version(c.highs), build_seconds=build_seconds,
