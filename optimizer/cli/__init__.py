@@ -9,18 +9,13 @@ to standard error.
 from __future__ import annotations
 
 import dataclasses
-import functools
-import os
-import sys
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import click
 import numpy as np
 from rich.console import Console
-from rich.markup import escape
 
+from optimizer.cli.common import err, fail, handled, output_path, warn
 from optimizer.data import Instance
 from optimizer.errors import ExitCode, InfeasibleError, ResilienceError, UsageError
 from optimizer.evaluate import evaluate_plan, plan_violations
@@ -32,48 +27,6 @@ from optimizer.schema import ObjectiveKind
 from optimizer.solve import SolveOptions
 from optimizer.summary import print_summary
 
-err = Console(stderr=True, highlight=False, emoji=False)
-
-
-def _fail(message: str, code: ExitCode) -> None:
-    err.print(f"[bold red]error:[/bold red] {escape(message)}", soft_wrap=True)
-    sys.exit(int(code))
-
-
-def _handled(command: Callable[..., None]) -> Callable[..., None]:
-    """Turn our exceptions into one clear message and the documented exit code."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        try:
-            command(*args, **kwargs)
-        except ResilienceError as exc:
-            _fail(str(exc), exc.exit_code)
-        except KeyboardInterrupt:
-            err.print("interrupted")
-            sys.exit(130)
-        except Exception as exc:
-            if os.environ.get("RESILIENCE_DEBUG"):
-                raise
-            _fail(f"internal error: {type(exc).__name__}: {exc} (set RESILIENCE_DEBUG=1 for "
-                  "the traceback, and please report it)", ExitCode.SOLVER_FAILURE)
-
-    return wrapper
-
-
-def _warn(instance: Instance) -> None:
-    for w in instance.warnings:
-        err.print(f"[yellow]warning:[/yellow] {escape(w)}", soft_wrap=True)
-
-
-def _output_path(out: str | None, instance_path: str, suffix: str) -> str:
-    path = out or f"{Path(instance_path).stem}{suffix}"
-    if path != "-" and Path(path).resolve() == Path(instance_path).resolve():
-        raise UsageError(f"the output {path} is the input file; choose another -o")
-    if path != "-" and not Path(path).resolve().parent.is_dir():
-        raise UsageError(f"cannot write {path}: folder {Path(path).parent} does not exist")
-    return path
-
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="community-resilience")
@@ -83,11 +36,11 @@ def main() -> None:
 
 @main.command()
 @click.argument("instance", type=click.Path(dir_okay=False))
-@_handled
+@handled
 def validate(instance: str) -> None:
     """Check an instance file and say what it holds (exit 2 when it is invalid)."""
     inst = load_instance(instance)
-    _warn(inst)
+    warn(inst)
     n_failed = sum(1 for s in inst.scenarios if s.failed_edges)
     click.echo(
         f"{instance}: valid. {inst.name}: {inst.network.num_nodes} nodes, "
@@ -133,7 +86,7 @@ def _apply_overrides(inst: Instance, objective: str | None, alpha: float | None,
               help="Relative MIP gap at which to stop.")
 @click.option("--threads", type=click.IntRange(1), help="Threads for HiGHS.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines on standard error.")
-@_handled
+@handled
 def solve(instance: str, output: str | None, objective: str | None, alpha: float | None,
           target: float | None, budget: float | None, solver: str, method: str,
           time_limit: float | None, mip_gap: float, threads: int | None, quiet: bool) -> None:
@@ -141,8 +94,8 @@ def solve(instance: str, output: str | None, objective: str | None, alpha: float
     options = SolveOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads,
                            log=None if quiet else (lambda m: err.print(f"[dim]{m}[/dim]")))
     inst = _apply_overrides(load_instance(instance), objective, alpha, target, budget)
-    path = _output_path(output, instance, ".result.json")
-    _warn(inst)
+    path = output_path(output, instance, ".result.json")
+    warn(inst)
     if method == "auto" and not quiet:
         err.print("[dim]method auto: extensive form[/dim]")
     del solver  # HiGHS is the only solver offered so far
@@ -165,14 +118,14 @@ def solve(instance: str, output: str | None, objective: str | None, alpha: float
     if path != "-":
         summary_console.print(f"result written to {path}")
     if not solved.verified:
-        _fail(solved.failure(), ExitCode.SOLVER_FAILURE)
+        fail(solved.failure(), ExitCode.SOLVER_FAILURE)
 
 
 @main.command()
 @click.argument("instance", type=click.Path(dir_okay=False))
 @click.argument("result", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", help="Write the evaluation as JSON ('-' for standard output).")
-@_handled
+@handled
 def evaluate(instance: str, result: str, output: str | None) -> None:
     """Re-evaluate a result's plan on INSTANCE by max flow, without the solver.
 
@@ -180,7 +133,7 @@ def evaluate(instance: str, result: str, output: str | None) -> None:
     by more than 1e-6 or the plan breaks a rule of the instance.
     """
     inst = load_instance(instance)
-    _warn(inst)
+    warn(inst)
     plan, doc = read_plan(result, inst)
     if doc.get("instance", {}).get("sha256") not in (None, "", inst.sha256):
         err.print(f"[yellow]warning:[/yellow] {result} was solved from a different version "
@@ -220,7 +173,7 @@ def evaluate(instance: str, result: str, output: str | None) -> None:
         "scenarios": rows,
     }
     if output:
-        path = _output_path(output, instance, ".evaluation.json")
+        path = output_path(output, instance, ".evaluation.json")
         if path == "-":
             click.echo(dumps(report), nl=False)
         else:
@@ -237,7 +190,7 @@ def evaluate(instance: str, result: str, output: str | None) -> None:
     for v in violations:
         console.print(f"plan violation: {v}")
     if violations or (max_difference is not None and max_difference > VERIFICATION_TOL):
-        _fail("the result does not stand up to independent evaluation", ExitCode.SOLVER_FAILURE)
+        fail("the result does not stand up to independent evaluation", ExitCode.SOLVER_FAILURE)
 
 
 if __name__ == "__main__":  # pragma: no cover
