@@ -164,7 +164,15 @@ def check_objective(inst: InstanceFile) -> list[Problem]:
     return []
 
 
+def check_has_scenarios(inst: InstanceFile) -> list[Problem]:
+    if inst.scenarios or inst.scenario_generators:
+        return []
+    return [Problem("scenarios", "no scenarios: give at least one in scenarios, or a "
+                    "scenario_generators entry")]
+
+
 CHECKS: tuple[Callable[[InstanceFile], list[Problem]], ...] = (
+    check_has_scenarios,
     check_unique_ids,
     check_edge_endpoints,
     check_facility_nodes,

@@ -146,6 +146,102 @@ class Scenario(_Strict):
     )
     evacuees: dict[Id, NonNegative] | None = None
     economic_loss: dict[Id, NonNegative] | None = None
+    origin: dict | None = Field(None, description="Set on generated scenarios: the "
+                                "generator's name, kind and parameters.")
+
+
+# ------------------------------------------------------------------ scenario generators
+# Each generator expands, when the file is loaded, into scenarios appended after the explicit
+# ones (``optimizer.generators``). Generated ids are ``NAME-1``, ``NAME-2``, ... (or
+# ``NAME-ZONE`` for hazard zones). ``probability`` is the total probability mass of the
+# generator's scenarios, split equally among them; omit it on every scenario and generator
+# and all scenarios are equally likely.
+
+Seed = Annotated[int, Field(ge=0, strict=True)]
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True)]
+
+
+class Fragility(_Strict):
+    """Failure probability of a road by the distance of its midpoint from the epicentre.
+
+    Distances are shares of the scenario's radius; ``median`` is where the probability is
+    0.5, ``spread`` the logistic scale or the lognormal dispersion (beta).
+    """
+
+    curve: Literal["logistic", "lognormal"] = "logistic"
+    median: Positive = 0.5
+    spread: Positive = 0.15
+
+
+class _Generator(_Strict):
+    name: Id
+    probability: NonNegative | None = None
+    evacuation_rate: Fraction = 0.3
+    economic_loss_rate: Fraction = 0.5
+
+
+class HazardFootprint(_Generator):
+    """Hazards with a random epicentre and radius: roads fail by a fragility curve,
+    facilities lose stock or capacity and zones are affected less the further they are.
+    Without coordinates, distances are graph distances from an epicentre node."""
+
+    kind: Literal["hazard_footprint"]
+    count: Annotated[int, Field(ge=1, strict=True)]
+    seed: Seed = 0
+    epicentres: Literal["uniform", "population"] = "uniform"
+    radius: tuple[NonNegative, NonNegative] = Field(
+        description="Smallest and largest radius, in coordinate (or length) units.")
+    fragility: Fragility = Fragility()
+    facility_loss: Fraction = Field(0.5, description="Loss at the epicentre, falling to 0 "
+                                    "at the radius.")
+    affected: Fraction = Field(0.8, description="Share of people affected at the epicentre, "
+                               "falling to 0 at the radius.")
+
+
+class RandomFailures(_Generator):
+    """Independent failures: each road, depot and shelter fails with its probability."""
+
+    kind: Literal["random_failures"]
+    count: Annotated[int, Field(ge=1, strict=True)]
+    seed: Seed = 0
+    edge_failure: Fraction = 0.05
+    depot_failure: Fraction = 0.0
+    shelter_failure: Fraction = 0.0
+    affected: Fraction = Field(0.2, description="Share of every zone's people affected.")
+
+
+class Targeted(_Generator):
+    """One scenario: the ``edges`` roads whose loss hurts most, by ``measure``."""
+
+    kind: Literal["targeted"]
+    edges: Annotated[int, Field(ge=1, strict=True)]
+    measure: Literal["betweenness", "stress"] = "betweenness"
+    affected: Fraction = Field(0.5, description="Share of every zone's people affected.")
+
+
+class HazardZone(_Strict):
+    """A polygon (GeoJSON geometry, Feature or FeatureCollection, inline or in a file next
+    to the instance) in the instance's coordinates."""
+
+    id: Id
+    geometry: dict | None = None
+    geojson: str | None = Field(None, description="Path relative to the instance file; "
+                                "it must stay inside the instance's folder.")
+    affected: Fraction = 0.5
+    facility_loss: Fraction = 1.0
+
+
+class HazardZones(_Generator):
+    """One scenario per polygon: roads crossing it and facilities inside fail, zones inside
+    are affected."""
+
+    kind: Literal["hazard_zones"]
+    zones: list[HazardZone] = Field(min_length=1)
+
+
+ScenarioGenerator = Annotated[
+    HazardFootprint | RandomFailures | Targeted | HazardZones, Field(discriminator="kind")
+]
 
 
 class InstanceFile(_Strict):
@@ -165,7 +261,8 @@ class InstanceFile(_Strict):
     policy: Policy = Policy()
     resilience: Resilience = Resilience()
     objective: Objective = Objective()
-    scenarios: list[Scenario] = Field(min_length=1)
+    scenarios: list[Scenario] = []
+    scenario_generators: list[ScenarioGenerator] = []
 
     @field_validator("commodities")
     @classmethod

@@ -46,7 +46,7 @@ EXPECTED: dict[str, list[tuple[str | None, list[str]]]] = {
     "negative_capacity.json": [("depots[0].capacity", ["greater than or equal to 0", "-100"])],
     "fraction_over_one.json": [("scenarios[0].affected.A", ["less than or equal to 1", "1.5"])],
     "alpha_one.json": [("objective.alpha", ["less than 1", "got 1"])],
-    "no_scenarios.json": [("scenarios", ["at least 1 item"])],
+    "no_scenarios.json": [("scenarios", ["no scenarios", "scenario_generators"])],
     "no_nodes.json": [("network.nodes", ["at least 1 item"])],
     # Fields against each other (optimizer.checks).
     "edge_unknown_node.json": [("network.edges[1].to", ["unknown node 'D'"])],
