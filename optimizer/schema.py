@@ -275,6 +275,11 @@ def json_schema() -> dict:
     schema = InstanceFile.model_json_schema(by_alias=True)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "Community resilience instance"
+    # At least one scenario, given or generated (optimizer.checks.check_has_scenarios).
+    schema["anyOf"] = [
+        {"required": [key], "properties": {key: {"minItems": 1}}}
+        for key in ("scenarios", "scenario_generators")
+    ]
     return schema
 
 
