@@ -206,6 +206,14 @@ def _first_stage_columns(c: _Compiled, model: pyo.ConcreteModel) -> list[tuple[i
 
 def _fix_plan(c: _Compiled, model: pyo.ConcreteModel, md: ModelData, plan: Plan) -> None:
     """Fix the first-stage columns at the (rounded) plan for the recourse polish."""
+    value = _first_stage_values(model, md, plan)
+    for j, var in _first_stage_columns(c, model):
+        c.highs.changeColBounds(j, value[id(var)], value[id(var)])
+
+
+def _first_stage_values(model: pyo.ConcreteModel, md: ModelData,
+                        plan: Plan) -> dict[int, float]:
+    """id(VarData) -> the plan's value, in the model's (scaled) units."""
     value: dict[int, float] = {}
     for d in model.D:
         value[id(model.y[d])] = 1.0 if plan.open_depots[d] else 0.0
@@ -215,9 +223,15 @@ def _fix_plan(c: _Compiled, model: pyo.ConcreteModel, md: ModelData, plan: Plan)
         value[id(model.z[h])] = 1.0 if plan.open_shelters[h] else 0.0
         value[id(model.modules[h])] = float(plan.modules[h])
     value[id(model.pool)] = plan.compensation_pool / md.money_scale
-    for j, var in _first_stage_columns(c, model):
-        v = value[id(var)]
-        c.highs.changeColBounds(j, v, v)
+    return value
+
+
+def _give_start(c: _Compiled, model: pyo.ConcreteModel, md: ModelData, plan: Plan) -> None:
+    value = _first_stage_values(model, md, plan)
+    columns = _first_stage_columns(c, model)
+    if columns:
+        c.highs.setSolution(len(columns), np.array([j for j, _ in columns], dtype=np.int32),
+                            np.array([value[id(v)] for _, v in columns], dtype=float))
 
 
 def _outcomes_from(c: _Compiled, model: pyo.ConcreteModel, md: ModelData,
@@ -307,6 +321,10 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
     # HiGHS keeps one thread pool per process; a solve with another thread count than the
     # last one fails unless the pool is reset.
     highspy.Highs.resetGlobalScheduler(True)
+    if kind is not ObjectiveKind.MIN_COST and instance.policy.shelter_redundancy == 0:
+        # Doing nothing is then always feasible: as a start, a time limit never ends
+        # empty-handed. HiGHS completes the second stage of a partial start itself.
+        _give_start(c, model, md, Plan.nothing(instance))
     status, seconds = _run(c, options)
     solve_seconds += seconds
     account()
@@ -315,9 +333,15 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
         stages.append(Stage("objective", status.value, None, seconds))
         if status is Status.INFEASIBLE:
             limit = c.highs.getModelStatus() != highspy.HighsModelStatus.kInfeasible
-            raise InfeasibleError(
-                "the solver stopped at its limit before finding any feasible plan"
-                if limit else "no plan satisfies the budget, capacities and policies")
+            if limit:
+                raise InfeasibleError("the solver stopped at its limit before finding any "
+                                      "feasible plan; allow more time (--time-limit)")
+            if kind is ObjectiveKind.MIN_COST:
+                raise InfeasibleError(
+                    f"no plan within the budget {instance.budget:,.2f} reaches the worst-case "
+                    f"target {instance.objective.target:g}; lower the target or raise the budget")
+            raise InfeasibleError("no plan satisfies the budget, capacities and policies "
+                                  "together")
         reason = c.highs.modelStatusToString(c.highs.getModelStatus())
         raise SolverFailure(f"HiGHS failed: {reason}")
     primary = float(info.objective_function_value)
