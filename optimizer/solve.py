@@ -48,6 +48,9 @@ class SolveOptions:
     threads: int | None = None
     started: float = field(default_factory=time.monotonic)
     log: Callable[[str], None] | None = None  # progress lines (standard error in the CLI)
+    # A plan to start from (say, the previous solve of a budget sweep); it must fit this
+    # instance's ids. Without one, the do-nothing plan where it is surely feasible.
+    start: Plan | None = None
 
     def remaining(self) -> float | None:
         if self.time_limit is None:
@@ -321,9 +324,12 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
     # HiGHS keeps one thread pool per process; a solve with another thread count than the
     # last one fails unless the pool is reset.
     highspy.Highs.resetGlobalScheduler(True)
-    if kind is not ObjectiveKind.MIN_COST and instance.policy.shelter_redundancy == 0:
+    if options.start is not None:
+        _give_start(c, model, md, options.start)
+    elif kind is not ObjectiveKind.MIN_COST and instance.policy.shelter_redundancy == 0:
         # Doing nothing is then always feasible: as a start, a time limit never ends
-        # empty-handed. HiGHS completes the second stage of a partial start itself.
+        # empty-handed. HiGHS completes the second stage of a partial start itself (and
+        # ignores a start that is not feasible).
         _give_start(c, model, md, Plan.nothing(instance))
     status, seconds = _run(c, options)
     solve_seconds += seconds
