@@ -64,10 +64,12 @@ def describe(doc: dict[str, Any]) -> str:
         f"{policy['supply_reach']:g} is 0.4 of the network's diameter; {evacuation} "
         "Budget: 30% of the cost of opening everything, filling every depot, adding every "
         "module and reserving the largest compensation pool. Each of the "
-        f"{len(doc['scenarios'])} equally likely scenarios is a circular hazard whose damage "
-        "falls linearly from a random epicentre: roads whose midpoint lies inside fail at "
-        "random, facilities inside lose a share of stock or places, zones inside have a "
-        "share of their people affected, 20-40% of whom evacuate."
+        f"{len(doc['scenarios'])} equally likely scenarios is a circular hazard (the "
+        "hazard_footprint generator, optimizer.synthetic.HAZARD) of radius 0.1-0.3 around an "
+        "epicentre at a zone drawn by population: roads fail by a logistic fragility curve "
+        "of their midpoint's distance, facilities inside lose up to 75% of stock or places "
+        "and zones inside up to 75% of their people affected, both falling linearly to 0 at "
+        "the radius; 30% of the people affected evacuate."
     )
 
 

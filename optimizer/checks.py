@@ -8,16 +8,31 @@ the repair itself happens in ``optimizer.reading`` when the data are built.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Callable, Iterable
 
-from optimizer.errors import Problem
-from optimizer.schema import Edge, InstanceFile, ObjectiveKind
+from optimizer.errors import Problem, UsageError
+from optimizer.schema import (
+    Edge,
+    HazardFootprint,
+    HazardZones,
+    InstanceFile,
+    ObjectiveKind,
+    ScenarioGenerator,
+    Targeted,
+)
 
 # Sums this close to 1 are rescaled with a warning; further off is an error, since it is
 # more likely a mistake (a missing scenario, a typo) than rounding.
 SUM_TOLERANCE = 0.01
 EXACT = 1e-9
+
+# Most scenarios the generators of one file may make together: each scenario is a copy of
+# the second stage in the model, so a typo such as ``count: 1000000`` must stop at reading
+# rather than exhaust memory in the model builder. RESILIENCE_MAX_SCENARIOS overrides it.
+MAX_GENERATED_SCENARIOS = 10_000
+MAX_SCENARIOS_ENV = "RESILIENCE_MAX_SCENARIOS"
 
 
 def _duplicates(section: str, ids: Iterable[str]) -> list[Problem]:
@@ -34,7 +49,7 @@ def _duplicates(section: str, ids: Iterable[str]) -> list[Problem]:
 
 
 def check_unique_ids(inst: InstanceFile) -> list[Problem]:
-    return (
+    problems = (
         _duplicates("network.nodes", (n.id for n in inst.network.nodes))
         + _duplicates("network.edges", (edge_id(e) for e in inst.network.edges))
         + _duplicates("commodities", (c.id for c in inst.commodities))
@@ -42,6 +57,70 @@ def check_unique_ids(inst: InstanceFile) -> list[Problem]:
         + _duplicates("shelters", (h.id for h in inst.shelters))
         + _duplicates("scenarios", (s.id for s in inst.scenarios))
     )
+    names = [g.name for g in inst.scenario_generators]
+    problems += [Problem(p.path.removesuffix(".id") + ".name",
+                         p.message.replace("duplicate id", "duplicate name", 1))
+                 for p in _duplicates("scenario_generators", names)]
+    for i, g in enumerate(inst.scenario_generators):
+        if isinstance(g, HazardZones):
+            problems += _duplicates(f"scenario_generators[{i}].zones", (z.id for z in g.zones))
+    return problems + _generated_id_clashes(inst)
+
+
+def generated_count(generator: ScenarioGenerator) -> int:
+    """How many scenarios a generator makes."""
+    if isinstance(generator, HazardZones):
+        return len(generator.zones)
+    if isinstance(generator, Targeted):
+        return 1
+    return generator.count
+
+
+def generated_ids(generator: ScenarioGenerator) -> list[str]:
+    """The ids of a generator's scenarios: ``NAME-1..NAME-count``, or ``NAME-ZONE``."""
+    if isinstance(generator, HazardZones):
+        return [f"{generator.name}-{z.id}" for z in generator.zones]
+    return [f"{generator.name}-{i}" for i in range(1, generated_count(generator) + 1)]
+
+
+def max_generated_scenarios() -> int:
+    """The limit in force: :data:`MAX_GENERATED_SCENARIOS` or ``RESILIENCE_MAX_SCENARIOS``."""
+    raw = os.environ.get(MAX_SCENARIOS_ENV, "").strip()
+    if not raw:
+        return MAX_GENERATED_SCENARIOS
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise UsageError(f"{MAX_SCENARIOS_ENV} must be a whole number of at least 1, not "
+                         f"{raw!r}")
+    return value
+
+
+def _generated_id_clashes(inst: InstanceFile) -> list[Problem]:
+    """Generated ids that an explicit scenario or an earlier generator already has."""
+    if sum(map(generated_count, inst.scenario_generators)) > max_generated_scenarios():
+        return []  # check_generators reports the limit; the ids are not worth listing
+    owner = {s.id: f"scenarios[{i}]" for i, s in enumerate(inst.scenarios)}
+    problems = []
+    names: set[str] = set()
+    for i, g in enumerate(inst.scenario_generators):
+        at = f"scenario_generators[{i}]"
+        if g.name in names:
+            continue  # a duplicate name, reported as such
+        names.add(g.name)
+        clashes = []
+        for sid in generated_ids(g):
+            if sid in owner and owner[sid] != at:
+                clashes.append(f"{sid!r} (also {owner[sid]})")
+            owner.setdefault(sid, at)
+        if clashes:
+            problems.append(Problem(f"{at}.name", "makes scenario ids that are already "
+                                    f"taken: {', '.join(clashes[:3])}"
+                                    + (" ..." if len(clashes) > 3 else "")
+                                    + "; rename the generator or the scenario"))
+    return problems
 
 
 def edge_id(edge: Edge) -> str:
@@ -145,17 +224,35 @@ def check_weights(inst: InstanceFile) -> list[Problem]:
                        [w.supply, w.shelter, w.economic])[0]
 
 
+def _probabilities(inst: InstanceFile) -> list[tuple[str, str, float | None]]:
+    """(JSON path, label, probability) of every scenario and every scenario generator.
+
+    A generator's probability is the total of its scenarios', so for these rules it counts
+    as one scenario.
+    """
+    return ([(f"scenarios[{i}]", repr(s.id), s.probability)
+             for i, s in enumerate(inst.scenarios)]
+            + [(f"scenario_generators[{i}].probability", f"generator {g.name!r}", g.probability)
+               for i, g in enumerate(inst.scenario_generators)])
+
+
 def check_probabilities(inst: InstanceFile) -> list[Problem]:
-    given = [s.probability is not None for s in inst.scenarios]
+    entries = _probabilities(inst)
+    given = [p is not None for _, _, p in entries]
     if not any(given):
         return []
     if not all(given):
-        missing = [s.id for s in inst.scenarios if s.probability is None]
-        return [Problem("scenarios", "give every scenario a probability or none (then all "
-                        f"are equally likely); missing on {', '.join(map(repr, missing[:5]))}"
+        missing = [(path, label) for path, label, p in entries if p is None]
+        where = "scenarios" if missing[0][0].startswith("scenarios") else missing[0][0]
+        also = ("; a scenario generator's probability is the total of its scenarios', "
+                "shared equally" if inst.scenario_generators else "")
+        return [Problem(where, "give every scenario a probability or none (then all are "
+                        f"equally likely){also}; missing on "
+                        f"{', '.join(label for _, label in missing[:5])}"
                         + (" ..." if len(missing) > 5 else ""))]
-    return _sum_to_one("scenarios", "the scenario probabilities",
-                       [s.probability or 0.0 for s in inst.scenarios])[0]
+    what = ("the probabilities of the scenarios and scenario generators"
+            if inst.scenario_generators else "the scenario probabilities")
+    return _sum_to_one("scenarios", what, [p or 0.0 for _, _, p in entries])[0]
 
 
 def check_objective(inst: InstanceFile) -> list[Problem]:
@@ -171,6 +268,41 @@ def check_has_scenarios(inst: InstanceFile) -> list[Problem]:
                     "scenario_generators entry")]
 
 
+def check_generators(inst: InstanceFile) -> list[Problem]:
+    """Generator settings that contradict each other or the network, and the size limit."""
+    problems = []
+    no_xy = [n.id for n in inst.network.nodes if n.x is None or n.y is None]
+    limit = max_generated_scenarios()
+    total = 0
+    for i, g in enumerate(inst.scenario_generators):
+        at = f"scenario_generators[{i}]"
+        if isinstance(g, HazardFootprint) and g.radius[0] > g.radius[1]:
+            problems.append(Problem(f"{at}.radius", f"the smallest radius {g.radius[0]:g} "
+                                    f"is larger than the largest {g.radius[1]:g}"))
+        if isinstance(g, Targeted) and g.edges > len(inst.network.edges):
+            problems.append(Problem(f"{at}.edges", f"asks for {g.edges} roads but the "
+                                    f"network has {len(inst.network.edges)}"))
+        if isinstance(g, HazardZones):
+            if no_xy:
+                problems.append(Problem(at, "hazard_zones needs x and y on every node (the "
+                                        "polygons are in the nodes' coordinates); missing on "
+                                        f"{', '.join(map(repr, no_xy[:5]))}"
+                                        + (" ..." if len(no_xy) > 5 else "")))
+            for j, z in enumerate(g.zones):
+                if (z.geometry is None) == (z.geojson is None):
+                    problems.append(Problem(f"{at}.zones[{j}]", "give exactly one of "
+                                            "geometry (inline GeoJSON) and geojson (a file "
+                                            "path)"))
+        before = total
+        total += generated_count(g)
+        if total > limit >= before:
+            field = {"hazard_zones": ".zones", "targeted": ""}.get(g.kind, ".count")
+            problems.append(Problem(f"{at}{field}", f"the scenario generators would make "
+                                    f"{total:,} scenarios up to here, more than the limit of "
+                                    f"{limit:,} (set {MAX_SCENARIOS_ENV} to change it)"))
+    return problems
+
+
 CHECKS: tuple[Callable[[InstanceFile], list[Problem]], ...] = (
     check_has_scenarios,
     check_unique_ids,
@@ -178,6 +310,7 @@ CHECKS: tuple[Callable[[InstanceFile], list[Problem]], ...] = (
     check_facility_nodes,
     check_depot_commodities,
     check_scenario_references,
+    check_generators,
     check_weights,
     check_probabilities,
     check_objective,
@@ -197,7 +330,8 @@ def normalisation_warnings(inst: InstanceFile) -> list[str]:
     w = inst.resilience.weights
     warnings = _sum_to_one("resilience.weights", "the resilience weights",
                            [w.supply, w.shelter, w.economic])[1]
-    if all(s.probability is not None for s in inst.scenarios):
+    entries = _probabilities(inst)
+    if all(p is not None for _, _, p in entries):
         warnings += _sum_to_one("scenarios", "the scenario probabilities",
-                                [s.probability or 0.0 for s in inst.scenarios])[1]
+                                [p or 0.0 for _, _, p in entries])[1]
     return warnings

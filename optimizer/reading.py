@@ -1,8 +1,12 @@
 """Reading instance files: bytes -> JSON -> checked file model -> :class:`Instance`.
 
-This is the only module that reads instance files from disk. Every problem it reports names
-the file, the place in it (a JSON path such as ``depots[1].node``, or a line and column for
-a syntax error) and what is wrong.
+This is the only module that reads instance files from disk (and the GeoJSON files their
+hazard zones name). Every problem it reports names the file, the place in it (a JSON path
+such as ``depots[1].node``, or a line and column for a syntax error) and what is wrong.
+
+Scenario generators are expanded here, once the file passed its checks: the generated
+scenarios are appended after the explicit ones and the cross-field checks run again on the
+whole list, so everything downstream sees plain scenarios.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
-from optimizer import data
+from optimizer import data, generators
 from optimizer.checks import edge_id, normalisation_warnings, run_checks
 from optimizer.errors import InputError, Problem
 from optimizer.schema import InstanceFile
@@ -102,6 +106,10 @@ def _problem_from_pydantic(error: Any) -> Problem:
     if kind == "missing":
         return Problem(path, "required field is missing")
     value = error.get("input")
+    if kind == "union_tag_invalid":  # e.g. a scenario generator of an unknown kind
+        ctx = error.get("ctx") or {}
+        return Problem(path, f"unknown {ctx.get('discriminator', 'kind').strip(chr(39))} "
+                             f"{ctx.get('tag')!r}; use one of {ctx.get('expected_tags')}")
     if kind in {"model_type", "dict_type", "list_type"}:
         wanted = "an array" if kind == "list_type" else "an object"
         return Problem(path, f"must be {wanted}, not {_json_kind(value)}")
@@ -216,17 +224,72 @@ def _problems_despite(document: dict[str, Any], errors: list[Any]) -> list[Probl
             if not any(t and _overlaps(p.path, t) for t in touched)]
 
 
-def read_instance_file(path: str | Path) -> tuple[InstanceFile, bytes]:
-    """Parse and check a file; raise :class:`InputError` listing every problem."""
-    path = Path(path)
+def _read_bytes(path: Path) -> bytes:
+    """The file's bytes, or an :class:`InputError` about this file."""
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise InputError(path, [Problem("", f"file is {size} bytes, over the limit of "
                                                 f"{MAX_FILE_BYTES}")])
-        raw = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise InputError(path, [Problem("", f"cannot read: {exc.strerror}")]) from None
+
+
+def geojson_reader(folder: Path, file: str | Path) -> generators.GeoJsonReader:
+    """Reads hazard-zone files named in instance ``file``, which lies in ``folder``.
+
+    A path is relative to the folder, and must stay inside it once resolved (symbolic links
+    followed): an instance file someone sent must not be able to make the engine read
+    ``../../secret.json``. Problems name the instance file and the ``geojson`` field.
+    """
+    root = folder.resolve()
+
+    def read(written: str, at: str) -> Any:
+        target = (root / written).resolve()  # an absolute path replaces root
+        if not target.is_relative_to(root):
+            raise InputError(file, [Problem(at, f"{written!r} lies outside the instance's "
+                                                f"folder {root}; keep hazard zone files in "
+                                                "that folder or below it")])
+        try:
+            return parse_json(target, _read_bytes(target))
+        except InputError as exc:
+            raise InputError(file, [Problem(at, f"{written}: {p}") for p in exc.problems]
+                             ) from None
+
+    return read
+
+
+def expand_generators(f: InstanceFile, *, folder: Path | None = None,
+                      file: str | Path = "<memory>") -> InstanceFile:
+    """The file with its generated scenarios, checked again as a whole.
+
+    Parameters
+    ----------
+    f
+        A parsed file whose cross-field checks passed.
+    folder
+        Where hazard-zone paths start (the instance file's folder); default the current one.
+    file
+        The instance file's name, for messages.
+    """
+    if not f.scenario_generators:
+        return f
+    expanded = generators.expand(f, file=file,
+                                 read_geojson=geojson_reader(folder or Path.cwd(), file))
+    problems = run_checks(expanded)
+    if problems:
+        raise InputError(file, problems)
+    return expanded
+
+
+def read_instance_file(path: str | Path) -> tuple[InstanceFile, bytes]:
+    """Parse, check and expand a file; raise :class:`InputError` listing every problem.
+
+    The returned file holds the explicit and the generated scenarios, and no generators.
+    """
+    path = Path(path)
+    raw = _read_bytes(path)
     document = parse_json(path, raw)
     if not isinstance(document, dict):
         raise InputError(path, [Problem("", "the top level must be a JSON object, not "
@@ -240,7 +303,7 @@ def read_instance_file(path: str | Path) -> tuple[InstanceFile, bytes]:
     problems = run_checks(parsed)
     if problems:
         raise InputError(path, problems)
-    return parsed, raw
+    return expand_generators(parsed, folder=path.parent, file=path), raw
 
 
 def load_instance(path: str | Path) -> data.Instance:
@@ -253,8 +316,13 @@ def load_instance(path: str | Path) -> data.Instance:
 
 
 def build_instance(f: InstanceFile, *, source: str = "<memory>", sha256: str = "",
-                   default_name: str = "instance") -> data.Instance:
-    """Turn a checked file model into indexed arrays, applying every default."""
+                   default_name: str = "instance", folder: Path | None = None) -> data.Instance:
+    """Turn a checked file model into indexed arrays, applying every default.
+
+    Scenario generators still in ``f`` are expanded first (see :func:`expand_generators`;
+    ``folder`` is where their hazard-zone paths start).
+    """
+    f = expand_generators(f, folder=folder, file=source)
     node_index = {n.id: i for i, n in enumerate(f.network.nodes)}
     commodity_index = {c.id: k for k, c in enumerate(f.commodities)}
     depot_index = {d.id: j for j, d in enumerate(f.depots)}

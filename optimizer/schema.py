@@ -183,7 +183,8 @@ class _Generator(_Strict):
 class HazardFootprint(_Generator):
     """Hazards with a random epicentre and radius: roads fail by a fragility curve,
     facilities lose stock or capacity and zones are affected less the further they are.
-    Without coordinates, distances are graph distances from an epicentre node."""
+    Roads whose midpoint lies beyond the radius never fail. Without coordinates on every
+    node, the epicentre is a node and distances are shortest-path lengths from it."""
 
     kind: Literal["hazard_footprint"]
     count: Annotated[int, Field(ge=1, strict=True)]
@@ -199,7 +200,8 @@ class HazardFootprint(_Generator):
 
 
 class RandomFailures(_Generator):
-    """Independent failures: each road, depot and shelter fails with its probability."""
+    """Independent failures: each road, depot and shelter fails with its probability (a
+    failed depot or shelter loses all its stock or places)."""
 
     kind: Literal["random_failures"]
     count: Annotated[int, Field(ge=1, strict=True)]
@@ -211,7 +213,8 @@ class RandomFailures(_Generator):
 
 
 class Targeted(_Generator):
-    """One scenario: the ``edges`` roads whose loss hurts most, by ``measure``."""
+    """One scenario: the ``edges`` roads whose loss hurts most, by ``measure``
+    (``betweenness``: length-weighted edge betweenness, ties to the earlier road)."""
 
     kind: Literal["targeted"]
     edges: Annotated[int, Field(ge=1, strict=True)]
@@ -224,7 +227,8 @@ class HazardZone(_Strict):
     to the instance) in the instance's coordinates."""
 
     id: Id
-    geometry: dict | None = None
+    geometry: dict | None = Field(None, description="Inline GeoJSON (give this or "
+                                  "geojson); its polygons are united.")
     geojson: str | None = Field(None, description="Path relative to the instance file; "
                                 "it must stay inside the instance's folder.")
     affected: Fraction = 0.5
@@ -232,8 +236,9 @@ class HazardZone(_Strict):
 
 
 class HazardZones(_Generator):
-    """One scenario per polygon: roads crossing it and facilities inside fail, zones inside
-    are affected."""
+    """One scenario per polygon: roads whose straight segment touches it fail, facilities
+    at nodes inside lose ``facility_loss``, zones inside are affected. Needs x and y on
+    every node."""
 
     kind: Literal["hazard_zones"]
     zones: list[HazardZone] = Field(min_length=1)
@@ -252,7 +257,8 @@ class InstanceFile(_Strict):
     description: str = ""
     network: Network
     commodities: list[Commodity] = Field(
-        default_factory=list, description="Defaults to one commodity 'kit'."
+        default_factory=lambda: [Commodity(id="kit")],
+        description="Defaults to one commodity 'kit'.",
     )
     depots: list[Depot] = []
     shelters: list[Shelter] = []

@@ -1,8 +1,10 @@
-"""Seeded synthetic instances: a random geometric road network and hazard scenarios.
+"""Seeded synthetic instances: a random geometric or lattice road network and hazards.
 
 Pure data: numpy with a local :class:`numpy.random.Generator` (never the global one, so two
 calls with the same seed give the same instance whatever else ran in between), scipy's
-csgraph for the graph algorithms, and no Pyomo. The result is a plain JSON-able ``dict`` in
+csgraph for the graph algorithms, and no Pyomo. The hazards are a ``hazard_footprint``
+scenario generator (``optimizer.generators``), written either as the generator itself or as
+the scenarios it expands to. The result is a plain JSON-able ``dict`` in
 the instance file format of design section 3; :func:`write_instance` writes it to disk.
 
 The numbers are chosen so that every part of the model competes for the same budget: a unit
@@ -12,6 +14,7 @@ roughly comparable rates, so the optimum mixes them instead of ignoring a dimens
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from pathlib import Path
@@ -20,6 +23,9 @@ from typing import Any
 import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import minimum_spanning_tree, shortest_path
+
+from optimizer.generators import expand
+from optimizer.schema import InstanceFile
 
 # Commodity catalogue: (id, per-capita need, unit volume, weight, base unit cost). The first
 # ``commodities`` entries are used; needs, volumes and costs differ so that a depot's volume
@@ -39,10 +45,9 @@ REACH_SHARE = 0.4
 # Share of nodes that are road junctions or industrial sites with nobody living there, so
 # that the rules about "zones with people" are exercised.
 JUNCTION_SHARE = 0.1
-# Decimal places kept in the file: coordinates and lengths to 1e-4 of the unit square,
-# fractions to 1e-3. Rounding makes files readable and diffs small.
+# Decimal places kept in the file: coordinates and lengths to 1e-4 of the unit square.
+# Rounding makes files readable and diffs small.
 COORD_DIGITS = 4
-FRACTION_DIGITS = 3
 
 
 def _connection_radius(nodes: int) -> float:
@@ -56,8 +61,10 @@ def _connection_radius(nodes: int) -> float:
     return 1.3 * math.sqrt(math.log(n) / (math.pi * n))
 
 
-def _edges(xy: np.ndarray) -> list[tuple[int, int, float]]:
+def _edges(xy: np.ndarray, density: float = 1.0) -> list[tuple[int, int, float]]:
     """Edges ``(i, j, length)`` with ``i < j``: the geometric graph plus a spanning tree.
+
+    ``density`` multiplies the connection radius (1 gives an average degree of about 5-8).
 
     The minimum spanning tree over all node pairs guarantees connectivity whatever the
     radius; its edges are short, so they look like the roads the radius missed.
@@ -66,7 +73,7 @@ def _edges(xy: np.ndarray) -> list[tuple[int, int, float]]:
     if n < 2:
         return []
     dist = np.hypot(xy[:, None, 0] - xy[None, :, 0], xy[:, None, 1] - xy[None, :, 1])
-    near = np.triu(dist <= _connection_radius(n), k=1)
+    near = np.triu(dist <= density * _connection_radius(n), k=1)
     # Coincident points would give a zero distance, which csgraph reads as "no edge"; a
     # tiny positive length keeps them in the tree.
     tree = minimum_spanning_tree(csr_matrix(np.triu(np.maximum(dist, 1e-12), k=1))).tocoo()
@@ -93,8 +100,30 @@ def _round_up(value: float, digits: int = COORD_DIGITS) -> float:
     return math.ceil(value * scale) / scale
 
 
-def _fraction(value: float) -> float:
-    return round(float(min(max(value, 0.0), 1.0)), FRACTION_DIGITS)
+# The hazards of every synthetic instance, in unit-square coordinates: circles of radius
+# 0.1-0.3 centred on a zone drawn by population (so every scenario has people at stake),
+# roads failing by a logistic fragility curve (73% likely at the epicentre, 34% half-way
+# out, 9% at the edge), facilities losing up to 75% and zones up to 75% of their people
+# affected, of whom 30% evacuate. Milder than this and most scenarios leave everyone served;
+# harsher and the medium instance no longer solves in about a second.
+HAZARD: dict[str, Any] = {
+    "kind": "hazard_footprint",
+    "name": "hazard",
+    "epicentres": "population",
+    "radius": [0.1, 0.3],
+    "fragility": {"curve": "logistic", "median": 0.3, "spread": 0.3},
+    "facility_loss": 0.75,
+    "affected": 0.75,
+    "evacuation_rate": 0.3,
+    "economic_loss_rate": 0.5,
+}
+
+
+def hazard_generator(count: int, seed: int) -> dict[str, Any]:
+    """The synthetic instances' ``hazard_footprint`` generator, ``count`` scenarios."""
+    spec = copy.deepcopy(HAZARD)
+    return {"kind": spec.pop("kind"), "name": spec.pop("name"), "count": count, "seed": seed,
+            **spec}
 
 
 def geometric_instance(
@@ -112,6 +141,9 @@ def geometric_instance(
     existing_shelters: int = 0,
     name: str | None = None,
     reach_share: float = REACH_SHARE,
+    density: float = 1.0,
+    population: tuple[int, int] = (100, 2000),
+    scenario_generators: bool = False,
 ) -> dict[str, Any]:
     """A synthetic instance on a random geometric graph in the unit square.
 
@@ -120,7 +152,8 @@ def geometric_instance(
     nodes, scenarios
         Number of network nodes (zones) and of hazard scenarios.
     seed
-        Seed of the local random generator; the same arguments always give an equal dict.
+        Seed of the local random generator (and of the hazard generator); the same
+        arguments always give an equal dict.
     commodities
         Number of commodities, taken in order from :data:`COMMODITIES` ("water", "food",
         "kit", ...); ids ``c5``, ``c6``, ... beyond the catalogue.
@@ -144,6 +177,14 @@ def geometric_instance(
         Instance name; default ``geometric-{nodes}x{scenarios}-s{seed}``.
     reach_share
         Supply and evacuation reach as a share of the intact network's weighted diameter.
+    density
+        Multiplies the connection radius of the geometric graph (more roads above 1).
+    population
+        Smallest and largest population of a populated zone (about 10% of the nodes are
+        unpopulated junctions).
+    scenario_generators
+        Write the hazards as a ``scenario_generators`` entry (:func:`hazard_generator`)
+        instead of the explicit scenarios it expands to.
 
     Returns
     -------
@@ -158,25 +199,150 @@ def geometric_instance(
     """
     depots = max(1, nodes // 10) if depots is None else depots
     shelters = max(1, nodes // 10) if shelters is None else shelters
-    _check_arguments(nodes, scenarios, commodities, depots, shelters, budget_share,
-                     money_scale, redundancy, existing_depots, existing_shelters, reach_share)
+    problems = _argument_problems(nodes, scenarios, commodities, depots, shelters,
+                                  budget_share, money_scale, redundancy, existing_depots,
+                                  existing_shelters, reach_share, population)
+    if not (math.isfinite(density) and density > 0):
+        problems.append(f"density must be a finite number > 0 (got {density})")
+    if problems:
+        raise ValueError("; ".join(problems))
     rng = np.random.default_rng(seed)
-
-    # ------------------------------------------------------------------ network
     xy = np.round(rng.random((nodes, 2)), COORD_DIGITS)
-    edges = _edges(xy)
+    edges = _edges(xy, density)
+    call = (f"geometric_instance(nodes={nodes}, scenarios={scenarios}, seed={seed}, "
+            f"commodities={commodities}, depots={depots}, shelters={shelters}, "
+            f"budget_share={budget_share}, money_scale={money_scale}, "
+            f"redundancy={redundancy}, existing_depots={existing_depots}, "
+            f"existing_shelters={existing_shelters}, reach_share={reach_share}, "
+            f"density={density}, population={tuple(population)})")
+    return _assemble(
+        rng, xy, edges, scenarios=scenarios, seed=seed, commodities=commodities,
+        depots=depots, shelters=shelters, budget_share=budget_share, money_scale=money_scale,
+        redundancy=redundancy, existing_depots=existing_depots,
+        existing_shelters=existing_shelters, reach_share=reach_share, population=population,
+        scenario_generators=scenario_generators,
+        name=name or f"geometric-{nodes}x{scenarios}-s{seed}",
+        description=(f"Synthetic instance from optimizer.synthetic.{call}: a random geometric "
+                     "road network in the unit square and circular hazards."))
+
+
+def grid_instance(
+    rows: int,
+    cols: int,
+    scenarios: int,
+    *,
+    seed: int = 0,
+    commodities: int = 1,
+    depots: int | None = None,
+    shelters: int | None = None,
+    budget_share: float = 0.3,
+    money_scale: float = 1.0,
+    redundancy: int = 0,
+    existing_depots: int = 0,
+    existing_shelters: int = 0,
+    name: str | None = None,
+    reach_share: float = REACH_SHARE,
+    diagonals: float = 0.0,
+    population: tuple[int, int] = (100, 2000),
+    scenario_generators: bool = False,
+) -> dict[str, Any]:
+    """A synthetic instance on a ``rows`` x ``cols`` street lattice in the unit square.
+
+    Node ``n{r * cols + c}`` stands at ``(c, r)`` times the spacing ``1 / (max(rows, cols)
+    - 1)``; roads join horizontal and vertical neighbours, with Euclidean lengths.
+
+    Parameters
+    ----------
+    rows, cols
+        Lattice size (``rows * cols`` nodes).
+    scenarios
+        Number of hazard scenarios.
+    diagonals
+        Share of the lattice's cells that get one diagonal road as well (in a random
+        direction), for a denser, less regular network.
+    seed, commodities, depots, shelters, budget_share, money_scale, redundancy, \
+existing_depots, existing_shelters, reach_share, population, scenario_generators
+        As for :func:`geometric_instance`.
+    name
+        Instance name; default ``grid-{rows}x{cols}x{scenarios}-s{seed}``.
+
+    Returns
+    -------
+    dict
+        An instance file (``schema_version`` 1) made of JSON types only.
+
+    Raises
+    ------
+    ValueError
+        If the sizes or counts are inconsistent.
+    """
+    nodes = rows * cols
+    depots = max(1, nodes // 10) if depots is None else depots
+    shelters = max(1, nodes // 10) if shelters is None else shelters
+    problems = []
+    if rows < 1 or cols < 1:
+        problems.append(f"rows and cols must be at least 1 (got {rows}, {cols})")
+    if not (math.isfinite(diagonals) and 0 <= diagonals <= 1):
+        problems.append(f"diagonals must be a share in [0, 1] (got {diagonals})")
+    problems += _argument_problems(max(nodes, 1), scenarios, commodities, depots, shelters,
+                                   budget_share, money_scale, redundancy, existing_depots,
+                                   existing_shelters, reach_share, population)
+    if problems:
+        raise ValueError("; ".join(problems))
+    rng = np.random.default_rng(seed)
+    spacing = 1.0 / (max(rows, cols) - 1) if max(rows, cols) > 1 else 1.0
+    xy = np.round(np.array([(c * spacing, r * spacing) for r in range(rows)
+                            for c in range(cols)], dtype=float), COORD_DIGITS)
+    pairs = [(r * cols + c, r * cols + c + 1) for r in range(rows) for c in range(cols - 1)]
+    pairs += [(r * cols + c, (r + 1) * cols + c) for r in range(rows - 1) for c in range(cols)]
+    for r in range(rows - 1):
+        for c in range(cols - 1):
+            # Two draws per cell whether or not it gets a diagonal: the stream's shape does
+            # not depend on the share.
+            gets, direction = rng.random(2)
+            if gets < diagonals:
+                pairs.append((r * cols + c, (r + 1) * cols + c + 1) if direction < 0.5
+                             else (r * cols + c + 1, (r + 1) * cols + c))
+    edges = [(i, j, round(float(np.hypot(*(xy[i] - xy[j]))), COORD_DIGITS))
+             for i, j in sorted(pairs)]
+    call = (f"grid_instance(rows={rows}, cols={cols}, scenarios={scenarios}, seed={seed}, "
+            f"commodities={commodities}, depots={depots}, shelters={shelters}, "
+            f"budget_share={budget_share}, money_scale={money_scale}, "
+            f"redundancy={redundancy}, existing_depots={existing_depots}, "
+            f"existing_shelters={existing_shelters}, reach_share={reach_share}, "
+            f"diagonals={diagonals}, population={tuple(population)})")
+    return _assemble(
+        rng, xy, edges, scenarios=scenarios, seed=seed, commodities=commodities,
+        depots=depots, shelters=shelters, budget_share=budget_share, money_scale=money_scale,
+        redundancy=redundancy, existing_depots=existing_depots,
+        existing_shelters=existing_shelters, reach_share=reach_share, population=population,
+        scenario_generators=scenario_generators,
+        name=name or f"grid-{rows}x{cols}x{scenarios}-s{seed}",
+        description=(f"Synthetic instance from optimizer.synthetic.{call}: a street lattice "
+                     "in the unit square and circular hazards."))
+
+
+def _assemble(rng: np.random.Generator, xy: np.ndarray, edges: list[tuple[int, int, float]],
+              *, scenarios: int, seed: int, commodities: int, depots: int, shelters: int,
+              budget_share: float, money_scale: float, redundancy: int,
+              existing_depots: int, existing_shelters: int, reach_share: float,
+              population: tuple[int, int], scenario_generators: bool, name: str,
+              description: str) -> dict[str, Any]:
+    """Zones, commodities, facilities, money, reach and hazards on a given road network."""
+    nodes = len(xy)
+    pop_low, pop_high = population
     dist = _distances(nodes, edges)
     diameter = float(dist[np.isfinite(dist)].max()) if nodes > 1 else 1.0
     diameter = diameter if diameter > 0 else 1.0
 
-    population = rng.integers(100, 2001, size=nodes).astype(float)
-    population[rng.random(nodes) < JUNCTION_SHARE] = 0.0
-    if not (population > 0).any():  # one populated zone at least, or nothing is at stake
-        population[0] = float(rng.integers(100, 2001))
+    residents = rng.integers(pop_low, pop_high + 1, size=nodes).astype(float)
+    residents[rng.random(nodes) < JUNCTION_SHARE] = 0.0
+    if not (residents > 0).any():  # one populated zone at least, or nothing is at stake
+        residents[0] = float(max(rng.integers(pop_low, pop_high + 1), 1))
     # Exposure per resident, in money: chosen so a unit of money in the compensation pool
     # buys about as much resilience as a unit in stock or shelter places.
-    exposure = np.round(population * rng.uniform(20.0, 60.0, size=nodes))
-    populated = population > 0
+    exposure = np.round(residents * rng.uniform(20.0, 60.0, size=nodes))
+    populated = residents > 0
 
     # ---------------------------------------------------------------- commodities
     catalogue = [COMMODITIES[k] if k < len(COMMODITIES) else
@@ -188,7 +354,7 @@ def geometric_instance(
     volume = np.array([c[2] for c in catalogue])
     base_cost = np.array([c[4] for c in catalogue])
     volume_per_person = float(need @ volume)
-    total_volume = float(population.sum()) * volume_per_person
+    total_volume = float(residents.sum()) * volume_per_person
 
     # ----------------------------------------------------------------- facilities
     sites = rng.choice(nodes, size=depots + shelters, replace=False)
@@ -226,7 +392,7 @@ def geometric_instance(
         full_cost += fill_share * capacity * cost_per_volume
         depot_docs.append(doc)
 
-    total_people = float(population.sum())
+    total_people = float(residents.sum())
     shelter_docs = []
     for h, node in enumerate(shelter_sites):
         # Base places for 5-15% of an equal share of everyone: a scenario's evacuees
@@ -270,31 +436,20 @@ def geometric_instance(
         evacuation_reach = max(evacuation_reach, _round_up(needed + 10.0**-COORD_DIGITS))
 
     # ------------------------------------------------------------------ scenarios
-    scenario_docs = [
-        _scenario(rng, s, xy, edges, population, depot_sites, shelter_sites)
-        for s in range(scenarios)
-    ]
+    hazards = hazard_generator(scenarios, seed)
 
     node_docs = [
         {"id": f"n{i}", "x": float(xy[i, 0]), "y": float(xy[i, 1]),
-         "population": float(population[i]),
+         "population": float(residents[i]),
          "economic_exposure": float(exposure[i]) * money_scale}
         for i in range(nodes)
     ]
     edge_docs = [{"id": f"e{j}", "from": f"n{u}", "to": f"n{v}", "length": length}
                  for j, (u, v, length) in enumerate(edges)]
-    name = name or f"geometric-{nodes}x{scenarios}-s{seed}"
-    return {
+    doc: dict[str, Any] = {
         "schema_version": 1,
         "name": name,
-        "description": (
-            f"Synthetic instance from optimizer.synthetic.geometric_instance(nodes={nodes}, "
-            f"scenarios={scenarios}, seed={seed}, commodities={commodities}, depots={depots}, "
-            f"shelters={shelters}, budget_share={budget_share}, money_scale={money_scale}, "
-            f"redundancy={redundancy}, existing_depots={existing_depots}, "
-            f"existing_shelters={existing_shelters}, reach_share={reach_share}): a random "
-            "geometric road network in the unit square and circular hazards."
-        ),
+        "description": description,
         "network": {"nodes": node_docs, "edges": edge_docs},
         "commodities": [
             {"id": c[0], "per_capita_need": c[1], "unit_volume": c[2], "weight": c[3]}
@@ -312,72 +467,23 @@ def geometric_instance(
         },
         "resilience": {"weights": {"supply": 0.4, "shelter": 0.4, "economic": 0.2}},
         "objective": {"kind": "worst_case"},
-        "scenarios": scenario_docs,
+        "scenario_generators": [hazards],
     }
+    if not scenario_generators:
+        # The generator's scenarios, written out: the file stands alone, and a reader sees
+        # each hazard's damage (and, in its origin, its epicentre and radius).
+        expanded = expand(InstanceFile.model_validate(doc))
+        del doc["scenario_generators"]
+        doc["scenarios"] = [s.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+                            for s in expanded.scenarios]
+    return doc
 
 
-def _scenario(rng: np.random.Generator, s: int, xy: np.ndarray,
-              edges: list[tuple[int, int, float]], population: np.ndarray,
-              depot_sites: np.ndarray, shelter_sites: np.ndarray) -> dict[str, Any]:
-    """One circular hazard: damage falls linearly from the epicentre to the radius.
-
-    The intensity scales every effect, so a scenario is mild or severe as a whole, the way
-    one storm is stronger than another.
-    """
-    centre = rng.random(2)
-    radius = float(rng.uniform(0.15, 0.35))
-    intensity = float(rng.uniform(0.5, 1.0))
-    from_centre = np.hypot(xy[:, 0] - centre[0], xy[:, 1] - centre[1])
-    populated = np.flatnonzero(population > 0)
-    # A hazard over empty land would be a scenario with nothing at stake: stretch the
-    # radius to reach the nearest populated zone.
-    radius = max(radius, 1.25 * float(from_centre[populated].min()))
-
-    def severity(distance: np.ndarray | float) -> np.ndarray:
-        return intensity * np.clip(1.0 - np.asarray(distance) / radius, 0.0, 1.0)
-
-    failed = []
-    if edges:
-        u = np.array([e[0] for e in edges])
-        v = np.array([e[1] for e in edges])
-        mid = (xy[u] + xy[v]) / 2
-        mid_dist = np.hypot(mid[:, 0] - centre[0], mid[:, 1] - centre[1])
-        # One draw for every edge, hit or not, so that the random stream (and with it every
-        # later scenario) does not depend on how many roads this hazard happens to cover.
-        draws = rng.random(len(edges))
-        hit = (mid_dist < radius) & (draws < severity(mid_dist))
-        failed = [f"e{j}" for j in np.flatnonzero(hit)]
-    # Facilities near the centre lose more; a few percent is noise, not damage.
-    depot_loss = {f"d{d}": _fraction(severity(from_centre[node]))
-                  for d, node in enumerate(depot_sites)
-                  if severity(from_centre[node]) >= 0.05}
-    shelter_loss = {f"h{h}": _fraction(severity(from_centre[node]))
-                    for h, node in enumerate(shelter_sites)
-                    if severity(from_centre[node]) >= 0.05}
-    affected = {}
-    for i in populated:
-        share = _fraction(severity(from_centre[i]))
-        if share > 0:
-            affected[f"n{int(i)}"] = share
-    if not affected:  # the stretched radius reaches the nearest zone, but rounding may not
-        nearest = int(populated[np.argmin(from_centre[populated])])
-        affected[f"n{nearest}"] = _fraction(max(0.1 * intensity, 10.0**-FRACTION_DIGITS))
-    return {
-        "id": f"s{s}",
-        "failed_edges": failed,
-        "depot_loss": depot_loss,
-        "shelter_loss": shelter_loss,
-        "affected": affected,
-        "evacuation_rate": _fraction(rng.uniform(0.2, 0.4)),
-        "economic_loss_rate": _fraction(rng.uniform(0.4, 0.6)),
-    }
-
-
-def _check_arguments(nodes: int, scenarios: int, commodities: int, depots: int,
-                     shelters: int, budget_share: float, money_scale: float,
-                     redundancy: int, existing_depots: int, existing_shelters: int,
-                     reach_share: float) -> None:
-    """Reject inconsistent counts with a message that names the argument."""
+def _argument_problems(nodes: int, scenarios: int, commodities: int, depots: int,
+                       shelters: int, budget_share: float, money_scale: float,
+                       redundancy: int, existing_depots: int, existing_shelters: int,
+                       reach_share: float, population: tuple[int, int]) -> list[str]:
+    """Inconsistent counts, each said with the argument's name."""
     problems = []
     if nodes < 1:
         problems.append(f"nodes must be at least 1 (got {nodes})")
@@ -404,8 +510,10 @@ def _check_arguments(nodes: int, scenarios: int, commodities: int, depots: int,
         problems.append(f"money_scale must be a finite number > 0 (got {money_scale})")
     if not (math.isfinite(reach_share) and reach_share > 0):
         problems.append(f"reach_share must be a finite number > 0 (got {reach_share})")
-    if problems:
-        raise ValueError("; ".join(problems))
+    if not (len(population) == 2 and 0 <= population[0] <= population[1]):
+        problems.append(f"population must be (smallest, largest) with 0 <= smallest <= "
+                        f"largest (got {population})")
+    return problems
 
 
 def write_instance(doc: dict[str, Any], path: str | Path) -> None:
@@ -427,4 +535,5 @@ def write_instance(doc: dict[str, Any], path: str | Path) -> None:
     Path(path).write_text(text, encoding="utf-8")
 
 
-__all__ = ["COMMODITIES", "geometric_instance", "write_instance"]
+__all__ = ["COMMODITIES", "HAZARD", "geometric_instance", "grid_instance",
+           "hazard_generator", "write_instance"]

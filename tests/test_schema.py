@@ -58,3 +58,19 @@ def test_instance_matches_the_json_schema(path: Path) -> None:
 def test_json_schema_rejects_field_level_mistakes(name: str) -> None:
     document = json.loads((BAD / name).read_text(encoding="utf-8"))
     assert not _validator().is_valid(document)
+
+
+def test_omitted_commodities_default_to_one_kit() -> None:
+    """DESIGN section 3: one commodity `kit` when none is given (omitted or empty)."""
+    import json
+
+    from optimizer.schema import InstanceFile
+
+    doc = json.loads((INSTANCES / "tiny.json").read_text())
+    for variant in ("omitted", "empty"):
+        if variant == "omitted":
+            doc.pop("commodities", None)
+        else:
+            doc["commodities"] = []
+        ids = [c.id for c in InstanceFile.model_validate(doc).commodities]
+        assert ids == ["kit"], variant
