@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,6 +10,9 @@ import numpy as np
 
 from optimizer.data import Instance
 from optimizer.evaluate import Verification, verify
+from optimizer.outcome import ScenarioOutcome
+from optimizer.plan import Plan
+from optimizer.recovery import ScenarioRecovery, recovery
 from optimizer.result import result_document
 from optimizer.solve import Solution, SolveOptions, solve
 
@@ -39,8 +43,32 @@ class Solved:
         return "; ".join(reasons)
 
 
+def _recovery(instance: Instance, plan: Plan, outcomes: list[ScenarioOutcome],
+              options: SolveOptions | None) -> tuple[list[ScenarioRecovery] | None, str]:
+    """Design section 5 for the verified plan (read only: the plan does not change).
+
+    A failure here must not cost the user a finished solve: the result is written without
+    the section and says why.
+    """
+    log = options.log if options is not None else None
+    started = time.perf_counter()
+    try:
+        recovered = recovery(instance, plan, outcomes)
+    except Exception as exc:  # reported in the result's warnings, never swallowed
+        problem = (f"recovery analysis failed ({type(exc).__name__}: {exc}); the recovery "
+                   "section is omitted, please report it")
+        if log is not None:
+            log(problem)
+        return None, problem
+    if log is not None:
+        log(f"recovery paths of {len(recovered)} scenarios in "
+            f"{time.perf_counter() - started:.2f} s")
+    return recovered, ""
+
+
 def solve_and_verify(instance: Instance, options: SolveOptions | None = None) -> Solved:
-    """Solve, re-check every scenario by max flow, and build the result document.
+    """Solve, re-check every scenario by max flow, measure recovery paths (design section
+    5) and build the result document.
 
     A check that fails does not raise here: the caller writes the document (status
     ``error``) as evidence and then reports the failure.
@@ -48,8 +76,11 @@ def solve_and_verify(instance: Instance, options: SolveOptions | None = None) ->
     solution = solve(instance, options)
     assert solution.plan is not None and solution.outcomes is not None
     claimed = np.array([o.resilience for o in solution.outcomes])
-    verification, _ = verify(instance, solution.plan, claimed)
-    document = result_document(instance, solution, verification)
+    verification, outcomes = verify(instance, solution.plan, claimed)
+    recovered, problem = _recovery(instance, solution.plan, outcomes, options)
+    document = result_document(instance, solution, verification, recovered)
+    if problem:
+        document["warnings"].append(problem)
     solved = Solved(solution, verification, document)
     if not solved.verified:
         document["status"] = "error"

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
+import math
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from optimizer.evaluate import Verification
 from optimizer.outcome import ResilienceSummary, ScenarioOutcome
 from optimizer.plan import Plan, plan_cost
 from optimizer.reading import parse_json
+from optimizer.recovery import KINDS, ScenarioRecovery
 from optimizer.solve import Solution
 
 RESULT_SCHEMA_VERSION = 1
@@ -111,8 +111,37 @@ def solver_section(solution: Solution) -> dict[str, Any]:
     }
 
 
-def result_document(instance: Instance, solution: Solution,
-                    verification: Verification) -> dict[str, Any]:
+def _ratio(value: float) -> float | None:
+    return None if math.isinf(value) or math.isnan(value) else _clean(value)
+
+
+def recovery_section(instance: Instance,
+                     recoveries: list[ScenarioRecovery]) -> list[dict[str, Any]]:
+    """Design section 5, one entry per scenario, with ids; ``null`` for infinite values
+    (a detour ratio when cut off, disjoint paths when the zone hosts the facility)."""
+    zones = instance.network.node_ids
+    roads = instance.network.edge_ids
+    out = []
+    for r in recoveries:
+        out.append({
+            "id": r.scenario_id,
+            "cut_off": {kind: [zones[z] for z in r.cut_off[kind]] for kind in KINDS},
+            "out_of_reach": {kind: [zones[z] for z in r.out_of_reach[kind]] for kind in KINDS},
+            "detour_ratio": {zones[z]: {kind: _ratio(r.detour_ratio[z][kind]) for kind in KINDS}
+                             for z in r.affected},
+            "disjoint_paths": {zones[z]: {kind: r.disjoint_paths[z][kind] for kind in KINDS}
+                               for z in r.affected},
+            "restoration": [{"period": step.period,
+                             "repaired_edge": None if step.edge is None else roads[step.edge],
+                             "resilience": _clean(step.resilience)}
+                            for step in r.restoration],
+            "recovery_area": _clean(r.area),
+        })
+    return out
+
+
+def result_document(instance: Instance, solution: Solution, verification: Verification,
+                    recovery: list[ScenarioRecovery] | None = None) -> dict[str, Any]:
     """The full result of a solve that produced a plan."""
     assert solution.plan is not None and solution.outcomes is not None
     return {
@@ -125,7 +154,7 @@ def result_document(instance: Instance, solution: Solution,
         "cost": cost_section(instance, solution.plan),
         "resilience": resilience_section(instance, solution.outcomes),
         "scenarios": scenario_section(instance, solution.outcomes),
-        "recovery": None,
+        "recovery": None if recovery is None else recovery_section(instance, recovery),
         "solver": solver_section(solution),
         "verification": {"method": verification.method,
                          "max_difference": float(f"{verification.max_difference:.3e}"),
@@ -150,20 +179,6 @@ def failure_document(instance: Instance, status: str, message: str) -> dict[str,
 
 def dumps(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2, allow_nan=False) + "\n"
-
-
-def write_atomic(path: str | Path, text: str) -> None:
-    """Write to a temporary file in the same folder, then rename: never half a file."""
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def read_plan(path: str | Path, instance: Instance) -> tuple[Plan, dict[str, Any]]:
@@ -218,3 +233,4 @@ def read_plan(path: str | Path, instance: Instance) -> tuple[Plan, dict[str, Any
         raise InputError(path, problems)
     plan = Plan(tuple(opened), stock, tuple(shelters_open), tuple(modules), pool)
     return plan, doc
+

@@ -19,6 +19,29 @@ def _share(value: float) -> str:
     return f"{value:.4f}"
 
 
+def _recovery_line(recovery: Any) -> str:
+    """The scenario slowest to recover (lowest recovery area) and what restores it."""
+    if not isinstance(recovery, list) or not recovery:
+        return ""
+    hit = [r for r in recovery if len(r.get("restoration") or []) > 1]
+    if not hit:
+        return "recovery: no scenario cuts a road"
+    worst = min(hit, key=lambda r: (r["recovery_area"], r["id"]))
+    curve = worst["restoration"]
+    final = curve[-1]["resilience"]
+    needed = next(step["period"] for step in curve if step["resilience"] >= final - 1e-9)
+    cut = {z for kind in ("supply", "shelter") for z in worst["cut_off"][kind]}
+    roads = len(curve) - 1
+    repairs = (f"none of its {roads} failed road{'s' if roads > 1 else ''} matters to this "
+               "plan" if needed == 0 else
+               f"{needed} of its {roads} road repairs restore it fully")
+    return (f"recovery: lowest area {_share(worst['recovery_area'])} in scenario "
+            f"{escape(worst['id'])} ({_share(curve[0]['resilience'])} -> {_share(final)}); "
+            + repairs
+            + (f"; {len(cut)} affected zone{'s' if len(cut) > 1 else ''} cut off" if cut
+               else ""))
+
+
 def print_summary(doc: dict[str, Any], console: Console) -> None:
     """Objective, bound, gap, cost lines, plan, worst scenarios and the three terms."""
     obj = doc["objective"]
@@ -71,6 +94,9 @@ def print_summary(doc: dict[str, Any], console: Console) -> None:
         table.add_row(escape(s["id"]), _share(s["resilience"]), _share(s["supply"]),
                       _share(s["shelter"]), _share(s["economic"]))
     console.print(table)
+    recovery_line = _recovery_line(doc.get("recovery"))
+    if recovery_line:
+        console.print(recovery_line)
     ver = doc["verification"]
     console.print(f"verified by {ver['method']}: max difference {ver['max_difference']:.1e}"
                   + ("" if not ver.get("plan_violations") else

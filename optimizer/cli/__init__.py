@@ -9,20 +9,27 @@ to standard error.
 from __future__ import annotations
 
 import dataclasses
+import os
+from pathlib import Path
 from typing import Any
 
 import click
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
 
 from optimizer.cli.common import err, fail, handled, output_path, warn
 from optimizer.data import Instance
 from optimizer.errors import ExitCode, InfeasibleError, ResilienceError, UsageError
 from optimizer.evaluate import evaluate_plan, plan_violations
+from optimizer.files import write_atomic
+from optimizer.out_of_sample import data_warnings, with_scenarios_of
 from optimizer.outcome import ResilienceSummary
 from optimizer.pipeline import VERIFICATION_TOL, solve_and_verify
 from optimizer.reading import load_instance
-from optimizer.result import dumps, failure_document, read_plan, write_atomic
+from optimizer.report import REPORT_FORMATS, format_of, write_report
+from optimizer.result import dumps, failure_document, read_plan
 from optimizer.schema import ObjectiveKind
 from optimizer.solve import SolveOptions
 from optimizer.summary import print_summary
@@ -85,11 +92,14 @@ def _apply_overrides(inst: Instance, objective: str | None, alpha: float | None,
 @click.option("--mip-gap", type=click.FloatRange(0), default=1e-4, show_default=True,
               help="Relative MIP gap at which to stop.")
 @click.option("--threads", type=click.IntRange(1), help="Threads for HiGHS.")
+@click.option("--report", "report_path", help="Also write a report of the result: .html, "
+              ".md, .csv or .geojson by extension.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines on standard error.")
 @handled
 def solve(instance: str, output: str | None, objective: str | None, alpha: float | None,
           target: float | None, budget: float | None, solver: str, method: str,
-          time_limit: float | None, mip_gap: float, threads: int | None, quiet: bool) -> None:
+          time_limit: float | None, mip_gap: float, threads: int | None, report_path: str | None,
+          quiet: bool) -> None:
     """Solve INSTANCE, check the plan independently, write the result and print a summary."""
     options = SolveOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads,
                            log=None if quiet else (lambda m: err.print(f"[dim]{m}[/dim]")))
@@ -106,17 +116,27 @@ def solve(instance: str, output: str | None, objective: str | None, alpha: float
         else:
             write_atomic(path, dumps(doc))
 
+    if report_path is not None:
+        format_of(report_path, REPORT_FORMATS)  # a bad extension fails before the solve
+        output_path(report_path, instance, "")
     try:
         solved = solve_and_verify(inst, options)
     except ResilienceError as exc:
         status = "infeasible" if isinstance(exc, InfeasibleError) else "error"
         write(failure_document(inst, status, str(exc)))
         raise
+    # Where the instance is, seen from the result's folder, so a report can find it later.
+    solved.document["instance"]["path"] = (
+        instance if path == "-" else os.path.relpath(Path(instance).resolve(),
+                                                     Path(path).resolve().parent))
     write(solved.document)
     summary_console = err if path == "-" else Console(highlight=False, emoji=False)
     print_summary(solved.document, summary_console)
     if path != "-":
         summary_console.print(f"result written to {path}")
+    if report_path is not None:
+        write_report(solved.document, report_path, inst, source=Path(path).name)
+        summary_console.print(f"report written to {report_path}")
     if not solved.verified:
         fail(solved.failure(), ExitCode.SOLVER_FAILURE)
 
@@ -124,13 +144,18 @@ def solve(instance: str, output: str | None, objective: str | None, alpha: float
 @main.command()
 @click.argument("instance", type=click.Path(dir_okay=False))
 @click.argument("result", type=click.Path(dir_okay=False))
+@click.option("--scenarios", "other", type=click.Path(dir_okay=False),
+              help="Also evaluate the plan on this instance file's scenarios (out of sample; "
+              "same node, edge, depot, shelter and commodity ids as INSTANCE).")
 @click.option("-o", "--output", help="Write the evaluation as JSON ('-' for standard output).")
 @handled
-def evaluate(instance: str, result: str, output: str | None) -> None:
+def evaluate(instance: str, result: str, other: str | None, output: str | None) -> None:
     """Re-evaluate a result's plan on INSTANCE by max flow, without the solver.
 
     Compares every scenario's resilience with what RESULT states; exits 4 when they differ
-    by more than 1e-6 or the plan breaks a rule of the instance.
+    by more than 1e-6 or the plan breaks a rule of the instance. With --scenarios OTHER, also
+    evaluates the plan on OTHER's scenarios and sets in-sample against out-of-sample
+    worst-case, expected and CVaR resilience.
     """
     inst = load_instance(instance)
     warn(inst)
@@ -148,6 +173,15 @@ def evaluate(instance: str, result: str, output: str | None) -> None:
     if isinstance(alpha, int | float) and 0 <= alpha < 1:
         inst = dataclasses.replace(inst, objective=dataclasses.replace(inst.objective,
                                                                        alpha=float(alpha)))
+    foreign: Instance | None = None
+    other_inst: Instance | None = None
+    if other is not None:
+        other_inst = load_instance(other)
+        for w in other_inst.warnings:
+            err.print(f"[yellow]warning:[/yellow] {escape(other)}: {escape(w)}", soft_wrap=True)
+        foreign = with_scenarios_of(inst, other_inst)  # InputError (exit 2) names what differs
+        for w in data_warnings(inst, other_inst):
+            err.print(f"[yellow]warning:[/yellow] {escape(other)}: {escape(w)}", soft_wrap=True)
     outcomes = evaluate_plan(inst, plan)
     claimed = {s.get("id"): s.get("resilience") for s in doc.get("scenarios") or []
                if isinstance(s, dict)}
@@ -162,16 +196,36 @@ def evaluate(instance: str, result: str, output: str | None) -> None:
     violations = plan_violations(inst, plan)
     summary = ResilienceSummary.of(np.array([o.resilience for o in outcomes]),
                                    inst.probabilities, inst.objective.alpha)
-    report = {
+    report: dict[str, Any] = {
         "instance": {"name": inst.name, "sha256": inst.sha256, "budget": inst.budget},
         "result": str(result),
         "method": "networkx maximum flow",
-        "resilience": {"worst_case": summary.worst_case, "expected": summary.expected,
-                       "cvar": {"alpha": summary.cvar_alpha, "value": summary.cvar}},
+        "resilience": _summary_json(summary),
         "max_difference": max_difference,
         "plan_violations": violations,
         "scenarios": rows,
     }
+    out_summary = None
+    if foreign is not None and other_inst is not None:
+        out_outcomes = evaluate_plan(foreign, plan)
+        out_summary = ResilienceSummary.of(np.array([o.resilience for o in out_outcomes]),
+                                           foreign.probabilities, inst.objective.alpha)
+        report["out_of_sample"] = {
+            "scenarios_from": {"path": str(other), "name": other_inst.name,
+                               "sha256": other_inst.sha256},
+            "resilience": _summary_json(out_summary),
+            "scenarios": [{"id": s.id, "probability": s.probability,
+                           "resilience": o.resilience, "supply": o.supply,
+                           "shelter": o.shelter, "economic": o.economic}
+                          for s, o in zip(foreign.scenarios, out_outcomes, strict=True)],
+        }
+        report["in_sample_vs_out_of_sample"] = {
+            measure: {"in_sample": a, "out_of_sample": b, "difference": b - a}
+            for measure, a, b in (
+                ("worst_case", summary.worst_case, out_summary.worst_case),
+                ("expected", summary.expected, out_summary.expected),
+                ("cvar", summary.cvar, out_summary.cvar))
+        }
     if output:
         path = output_path(output, instance, ".evaluation.json")
         if path == "-":
@@ -179,8 +233,22 @@ def evaluate(instance: str, result: str, output: str | None) -> None:
         else:
             write_atomic(path, dumps(report))
     console = err if output == "-" else Console(highlight=False, emoji=False)
-    console.print(f"worst case {summary.worst_case:.6f}   expected {summary.expected:.6f}   "
-                  f"CVaR({summary.cvar_alpha:g}) {summary.cvar:.6f}")
+    if out_summary is None:
+        console.print(f"worst case {summary.worst_case:.6f}   expected {summary.expected:.6f}"
+                      f"   CVaR({summary.cvar_alpha:g}) {summary.cvar:.6f}")
+    else:
+        table = Table(show_edge=False)
+        for col in ("", "scenarios from", "count", "worst case", "expected",
+                    f"CVaR({summary.cvar_alpha:g})"):
+            table.add_column(col, justify="left" if col in ("", "scenarios from") else "right",
+                             no_wrap=True)
+        for label, path, scenarios, values in (
+                ("in sample", instance, inst.scenarios, summary),
+                ("out of sample", other, foreign.scenarios, out_summary)):
+            table.add_row(label, escape(Path(path).name), str(len(scenarios)),
+                          *(f"{v:.6f}" for v in (values.worst_case, values.expected,
+                                                 values.cvar)))
+        console.print(table)
     if max_difference is None:
         console.print(f"{result} states no scenario resilience to compare with")
     else:
@@ -191,6 +259,23 @@ def evaluate(instance: str, result: str, output: str | None) -> None:
         console.print(f"plan violation: {v}")
     if violations or (max_difference is not None and max_difference > VERIFICATION_TOL):
         fail("the result does not stand up to independent evaluation", ExitCode.SOLVER_FAILURE)
+
+
+def _summary_json(summary: ResilienceSummary) -> dict[str, Any]:
+    return {"worst_case": summary.worst_case, "expected": summary.expected,
+            "cvar": {"alpha": summary.cvar_alpha, "value": summary.cvar}}
+
+
+# Subcommands that live in their own modules.
+from optimizer.cli.generate import generate  # noqa: E402
+from optimizer.cli.generate_real import geojson, tntp  # noqa: E402
+from optimizer.cli.report import compare, report, sweep  # noqa: E402
+from optimizer.cli.stress import stress  # noqa: E402
+
+generate.add_command(tntp)
+generate.add_command(geojson)
+for _command in (generate, stress, report, compare, sweep):
+    main.add_command(_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

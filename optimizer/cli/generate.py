@@ -17,8 +17,8 @@ import click
 
 from optimizer.cli.common import err, handled
 from optimizer.errors import UsageError
+from optimizer.files import write_atomic
 from optimizer.reading import build_instance
-from optimizer.result import write_atomic
 from optimizer.schema import InstanceFile
 from optimizer.synthetic import geometric_instance, grid_instance
 

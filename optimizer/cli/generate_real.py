@@ -17,12 +17,12 @@ from rich.markup import escape
 from optimizer.checks import run_checks
 from optimizer.cli.common import err, handled
 from optimizer.errors import UsageError
+from optimizer.files import write_atomic
 from optimizer.importers import dumps_instance
 from optimizer.importers.city import CityOptions, city_instance
 from optimizer.importers.tntp import SOURCE as TNTP_SOURCE
 from optimizer.importers.tntp import TntpOptions, tntp_instance
 from optimizer.reading import build_instance, parse_json
-from optimizer.result import write_atomic
 from optimizer.schema import InstanceFile
 from optimizer.synthetic import REACH_SHARE
 

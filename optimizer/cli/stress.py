@@ -1,0 +1,78 @@
+"""``resilience stress INSTANCE RESULT --failures K``: attack a finished plan.
+
+Thin: read the instance and the plan, call :func:`optimizer.stress.stress_test`, print a
+short table of the worst scenarios, write the JSON (``-o``; ``-o -`` prints it and sends the
+table to standard error).
+"""
+
+from __future__ import annotations
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from optimizer.cli.common import err, handled, output_path, warn
+from optimizer.files import write_atomic
+from optimizer.reading import load_instance
+from optimizer.result import dumps, read_plan
+from optimizer.stress import EXACT_UP_TO, stress_document, stress_test
+
+WORST_SHOWN = 5
+ROADS_SHOWN = 4
+
+
+@click.command()
+@click.argument("instance", type=click.Path(dir_okay=False))
+@click.argument("result", type=click.Path(dir_okay=False))
+@click.option("-k", "--failures", type=click.IntRange(1), required=True,
+              help=f"Additional road failures per scenario (exact up to {EXACT_UP_TO}, "
+              "greedy above).")
+@click.option("-o", "--output", help="Write the stress test as JSON ('-' for standard output).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines on standard error.")
+@handled
+def stress(instance: str, result: str, failures: int, output: str | None, quiet: bool) -> None:
+    """For each scenario, the K more road failures that lower RESULT's resilience the most.
+
+    K = 1 and 2 are found exactly (every road that could matter is tried, pairs included);
+    larger K adds the most damaging road one at a time and is labelled "heuristic".
+    """
+    inst = load_instance(instance)
+    warn(inst)
+    plan, doc = read_plan(result, inst)
+    if doc.get("instance", {}).get("sha256") not in (None, "", inst.sha256):
+        err.print(f"[yellow]warning:[/yellow] {escape(result)} was solved from a different "
+                  f"version of {escape(instance)} (sha256 differs)")
+    path = output_path(output, instance, ".stress.json") if output else None
+    report = stress_test(inst, plan, failures,
+                         progress=None if quiet else (lambda m: err.print(f"[dim]{m}[/dim]")))
+    document = stress_document(inst, report)
+    document["result"] = str(result)
+    if path == "-":
+        click.echo(dumps(document), nl=False)
+    elif path is not None:
+        write_atomic(path, dumps(document))
+
+    console = err if path == "-" else Console(highlight=False, emoji=False)
+    rows = sorted(document["scenarios"], key=lambda r: (r["resilience"], r["id"]))
+    table = Table(title=f"Worst scenarios after {failures} more road failure"
+                  f"{'s' if failures > 1 else ''} ({report.method})", show_edge=False,
+                  title_justify="left")
+    for col in ("scenario", "before", "after", "drop", "failed roads", "candidates"):
+        table.add_column(col, justify="left" if col in ("scenario", "failed roads") else "right")
+    for r in rows[:WORST_SHOWN]:
+        roads = r["failed_edges"]
+        shown = ", ".join(roads[:ROADS_SHOWN]) + (", ..." if len(roads) > ROADS_SHOWN else "")
+        table.add_row(escape(r["id"]), f"{r['resilience_before']:.4f}",
+                      f"{r['resilience']:.4f}",
+                      f"{r['resilience_before'] - r['resilience']:.4f}", escape(shown),
+                      str(r["candidates_considered"]))
+    console.print(table)
+    worst = document["worst"]
+    if worst is not None:
+        console.print(f"worst: scenario {escape(worst['scenario'])} falls to "
+                      f"{worst['resilience']:.4f} when {escape(', '.join(worst['failed_edges']))}"
+                      f" fail{'s' if len(worst['failed_edges']) == 1 else ''} too "
+                      f"({len(rows)} scenarios in {report.seconds:.2f} s)")
+    if path not in (None, "-"):
+        console.print(f"stress test written to {path}")

@@ -1,0 +1,199 @@
+"""The result file (design section 3) as the reports read it: checked once, at the boundary.
+
+The engine writes result documents as dicts (``optimizer.result``); reports read them back
+through these pydantic models, so a hand-edited or truncated file fails with the file, the
+JSON path and what is wrong instead of a ``KeyError`` deep inside a renderer. Fields the
+reports do not use are ignored, so newer result files still read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from optimizer.errors import InputError, Problem
+from optimizer.reading import json_path, parse_json
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class InstanceRef(_Model):
+    name: str
+    sha256: str = ""
+    budget: float
+    path: str | None = None  # where the instance was read from, when the result records it
+
+
+class Objective(_Model):
+    kind: str
+    alpha: float | None = None
+    target: float | None = None
+    value: float | None = None
+    bound: float | None = None
+    gap: float | None = None
+
+
+class DepotDecision(_Model):
+    id: str
+    open: bool
+    stock: dict[str, float] = Field(default_factory=dict)  # units bought, per commodity
+
+
+class ShelterDecision(_Model):
+    id: str
+    open: bool
+    modules: int = 0
+    capacity: float = 0.0  # under the plan: 0 when closed
+
+
+class Decisions(_Model):
+    depots: list[DepotDecision]
+    shelters: list[ShelterDecision]
+    compensation_pool: float
+
+
+class Cost(_Model):
+    depots: float
+    stock: float
+    shelters: float
+    modules: float
+    compensation_pool: float
+    total: float
+    budget: float
+
+    LINES: ClassVar[tuple[str, ...]] = ("depots", "stock", "shelters", "modules",
+                                        "compensation_pool")
+
+
+class Cvar(_Model):
+    alpha: float
+    value: float
+
+
+class Resilience(_Model):
+    worst_case: float
+    expected: float
+    cvar: Cvar
+
+
+class Unmet(_Model):
+    need: dict[str, dict[str, float]] = Field(default_factory=dict)  # zone -> commodity -> units
+    evacuees: dict[str, float] = Field(default_factory=dict)  # zone -> people
+
+
+class ScenarioResult(_Model):
+    id: str
+    probability: float
+    resilience: float
+    supply: float
+    shelter: float
+    economic: float
+    unmet: Unmet = Field(default_factory=Unmet)
+
+
+class RestorationStep(_Model):
+    period: int
+    repaired_edge: Any = None
+    resilience: float
+
+
+class ScenarioRecovery(_Model):
+    """Design section 5 for one scenario; the measures are shown as the file gives them."""
+
+    id: str
+    cut_off: Any = None
+    out_of_reach: Any = None
+    detour_ratio: Any = None
+    disjoint_paths: Any = None
+    restoration: list[RestorationStep] = Field(default_factory=list)
+    recovery_area: float | None = None
+
+
+class Verification(_Model):
+    method: str = ""
+    max_difference: float | None = None
+    plan_violations: list[str] = Field(default_factory=list)
+
+
+class Solver(_Model):
+    name: str | None = None
+    version: str | None = None
+    method: str | None = None
+    solve_seconds: float | None = None
+
+
+class Result(_Model):
+    """A result document that holds a plan."""
+
+    schema_version: int
+    instance: InstanceRef
+    status: str
+    message: str = ""
+    objective: Objective
+    decisions: Decisions
+    cost: Cost
+    resilience: Resilience
+    scenarios: list[ScenarioResult]
+    recovery: list[ScenarioRecovery] | None = None
+    solver: Solver | None = None
+    verification: Verification | None = None
+    warnings: list[str] = Field(default_factory=list)
+
+    @field_validator("recovery", mode="before")
+    @classmethod
+    def _recovery_list(cls, value: Any) -> Any:
+        # Accept {"scenarios": [...]} as well as a bare list of per-scenario entries.
+        if isinstance(value, dict) and isinstance(value.get("scenarios"), list):
+            return value["scenarios"]
+        return value
+
+    @property
+    def commodities(self) -> tuple[str, ...]:
+        """Commodity ids in the order the depots list them."""
+        seen: dict[str, None] = {}
+        for d in self.decisions.depots:
+            seen.update(dict.fromkeys(d.stock))
+        for s in self.scenarios:
+            for by_commodity in s.unmet.need.values():
+                seen.update(dict.fromkeys(by_commodity))
+        return tuple(seen)
+
+    def ranked(self) -> list[ScenarioResult]:
+        """Scenarios from the worst up (ties by id), as the terminal summary lists them."""
+        return sorted(self.scenarios, key=lambda s: (s.resilience, s.id))
+
+
+def parse_result(document: Any, source: str | Path = "<result>") -> Result:
+    """Check a result document; raise :class:`InputError` naming every problem."""
+    if not isinstance(document, dict):
+        raise InputError(source, [Problem("", "not a result file (expected a JSON object)")])
+    if document.get("decisions") is None:
+        status = document.get("status", "?")
+        why = document.get("message") or ""
+        raise InputError(source, [Problem("decisions", f"no plan in this result (status "
+                                          f"{status}{': ' + why if why else ''})")])
+    try:
+        return Result.model_validate(document)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            message = error["msg"]
+            if error["type"] == "missing":
+                message = "missing; is this a result file written by `resilience solve`?"
+            problems.append(Problem(json_path(tuple(error["loc"])), message))
+        raise InputError(source, problems) from None
+
+
+def read_result(path: str | Path) -> tuple[Result, dict[str, Any]]:
+    """Read and check a result file: the checked view and the raw document."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(path, [Problem("", f"cannot read: {exc.strerror}")]) from None
+    document = parse_json(path, raw)
+    return parse_result(document, path), document

@@ -1,0 +1,104 @@
+"""GeoJSON for GIS tools: zones, roads, depots and shelters with what the plan puts there.
+
+One FeatureCollection. Every feature has ``kind`` (``zone``, ``road``, ``depot`` or
+``shelter``) and ``id``; properties are flat (one value each) so that any GIS tool can
+style and label by them:
+
+- zone (Point): ``population``; in the worst scenario (``scenario``): ``unmet_<commodity>``
+  units not delivered and ``unsheltered`` people; over all scenarios: the largest
+  ``max_unmet_<commodity>`` and ``max_unsheltered``.
+- road (LineString): ``length``, ``cut_in_worst_scenario``.
+- depot (Point): ``node``, ``open``, ``existing``, ``bought_<commodity>`` (units the plan
+  buys), ``on_hand_<commodity>`` (with existing stock), ``loss_in_worst_scenario``.
+- shelter (Point): ``node``, ``open``, ``existing``, ``capacity`` (places under the plan),
+  ``modules``, ``loss_in_worst_scenario``.
+
+Coordinates are the instance's ``x`` and ``y`` as given (GeoJSON readers take them as
+longitude and latitude; instances in projected units load as such in a GIS with the right
+CRS set by hand). The collection also carries a ``resilience`` member with the result's
+worst-case, expected and CVaR values and the worst scenario.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from optimizer.errors import UsageError
+from optimizer.report.facts import Facts
+
+
+def _point(x: float, y: float) -> dict[str, Any]:
+    return {"type": "Point", "coordinates": [float(x), float(y)]}
+
+
+def _feature(geometry: dict[str, Any], properties: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "Feature", "geometry": geometry, "properties": properties}
+
+
+def geojson(facts: Facts) -> str:
+    """The GeoJSON text; raises :class:`UsageError` without an instance with coordinates."""
+    instance = facts.instance
+    if instance is None:
+        raise UsageError("GeoJSON needs the instance for the positions of zones and "
+                         "facilities: give --instance INSTANCE")
+    net = instance.network
+    if net.x is None or net.y is None:
+        raise UsageError(f"{instance.source}: GeoJSON needs coordinates, and not every node "
+                         "has them; give network.nodes[].x and .y for every node")
+    xs, ys = net.x.tolist(), net.y.tolist()
+    index = {node: i for i, node in enumerate(net.node_ids)}
+    ks = facts.commodities
+    worst = facts.worst
+    features = []
+
+    largest: dict[str, dict[str, float]] = {z: dict.fromkeys([*ks, "people"], 0.0)
+                                            for z in net.node_ids}
+    for s in facts.result.scenarios:
+        for zone, need in s.unmet.need.items():
+            for k, units in need.items():
+                if zone in largest and k in largest[zone]:
+                    largest[zone][k] = max(largest[zone][k], units)
+        for zone, people in s.unmet.evacuees.items():
+            if zone in largest:
+                largest[zone]["people"] = max(largest[zone]["people"], people)
+    for i, zone in enumerate(net.node_ids):
+        need = worst.unmet.need.get(zone, {})
+        features.append(_feature(_point(xs[i], ys[i]), {
+            "kind": "zone", "id": zone, "population": float(net.population[i]),
+            "scenario": worst.id,
+            **{f"unmet_{k}": float(need.get(k, 0.0)) for k in ks},
+            "unsheltered": float(worst.unmet.evacuees.get(zone, 0.0)),
+            **{f"max_unmet_{k}": largest[zone][k] for k in ks},
+            "max_unsheltered": largest[zone]["people"],
+        }))
+    cut = set(facts.failed_roads or ())
+    for j, road in enumerate(net.edge_ids):
+        u, v = int(net.edge_from[j]), int(net.edge_to[j])
+        features.append(_feature(
+            {"type": "LineString", "coordinates": [[xs[u], ys[u]], [xs[v], ys[v]]]},
+            {"kind": "road", "id": road, "length": float(net.edge_length[j]),
+             "cut_in_worst_scenario": road in cut}))
+    for f in facts.facilities:
+        if f.node is None or f.node not in index:
+            continue
+        i = index[f.node]
+        props: dict[str, Any] = {"kind": f.kind, "id": f.id, "node": f.node, "open": f.open,
+                                 "existing": f.existing}
+        if f.kind == "depot":
+            props.update({f"bought_{k}": float(f.bought.get(k, 0.0)) for k in ks})
+            props.update({f"on_hand_{k}": float((f.on_hand or {}).get(k, 0.0)) for k in ks})
+        else:
+            props.update({"capacity": float(f.capacity), "modules": int(f.modules)})
+        props["loss_in_worst_scenario"] = f.loss_in_worst
+        features.append(_feature(_point(xs[i], ys[i]), props))
+    res = facts.result.resilience
+    collection = {
+        "type": "FeatureCollection",
+        "name": facts.result.instance.name,
+        "resilience": {"worst_case": res.worst_case, "expected": res.expected,
+                       "cvar": {"alpha": res.cvar.alpha, "value": res.cvar.value},
+                       "worst_scenario": worst.id},
+        "features": features,
+    }
+    return json.dumps(collection, indent=1, allow_nan=False) + "\n"

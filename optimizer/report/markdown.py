@@ -1,0 +1,114 @@
+"""The report and the comparison as Markdown for memos: the HTML's tables and sentences
+without the pictures, as GitHub-flavoured pipe tables."""
+
+from __future__ import annotations
+
+from optimizer.report import fmt, rows, words
+from optimizer.report.compare import Comparison
+from optimizer.report.facts import NO_INSTANCE, WORST_SHOWN, Facts
+from optimizer.report.rows import ALL_SCENARIOS_UP_TO, ZONES_SHOWN, Table
+
+
+def _cell(value: str) -> str:
+    return value.replace("|", "\\|").replace("\n", " ")
+
+
+def table(t: Table) -> str:
+    """A pipe table; "total" rows in bold."""
+    lines = ["| " + " | ".join(_cell(h) for h in t.headers) + " |",
+             "|" + "|".join("---:" if i in t.numeric else "---" for i in range(len(t.headers)))
+             + "|"]
+    for n, row in enumerate(t.rows):
+        bold = t.row_class(n) == "total"
+        cells = [f"**{_cell(v)}**" if bold and v else _cell(v) for v in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def report_markdown(facts: Facts) -> str:
+    """The report of one result as a Markdown memo."""
+    r = facts.result
+    out = [f"# Preparedness plan for {r.instance.name}\n",
+           f"{facts.source} · status {r.status} · objective {words.objective(r)} · budget "
+           f"{fmt.money(r.cost.budget)} · {len(r.scenarios)} scenarios\n"]
+    if r.status == "error":
+        out.append(f"> **The independent check rejected this result.** {r.message}\n")
+    elif r.status == "feasible":
+        out.append(f"> **The solver stopped at a limit:** this plan is the best it found, not "
+                   f"proven best. {r.message}\n")
+    if r.verification and r.verification.plan_violations:
+        out.append("> **Plan violations:** " + "; ".join(r.verification.plan_violations) + "\n")
+    out += [f"> {note}\n" for note in [*facts.notes, *r.warnings]]
+
+    out += ["## Key figures\n", table(rows.key_figures(facts)),
+            "Worst-case resilience gained per 1,000 over doing nothing: "
+            f"{fmt.per_1000(facts.gain_per_1000)}"
+            + ("" if facts.gain_per_1000 is not None else f" ({NO_INSTANCE})") + ".\n",
+            words.summary(facts) + "\n"]
+    if facts.baseline is not None:
+        out.append(words.against_nothing(facts) + "\n")
+
+    out += ["## Where the plan puts things\n", table(rows.facilities(facts))]
+    if facts.failed_roads:
+        out.append(f"The worst scenario, {facts.worst.id}, cuts these roads: "
+                   f"{', '.join(facts.failed_roads)}.\n")
+    out += ["## Cost against the budget\n", table(rows.costs(r.cost))]
+
+    every = len(facts.ranked) <= ALL_SCENARIOS_UP_TO
+    shown = facts.ranked if every else facts.ranked[:WORST_SHOWN]
+    out += ["## Resilience in every scenario\n",
+            "Worst first" + ("" if every else f" (the {WORST_SHOWN} worst of "
+                                              f"{len(facts.ranked)})") + ".\n",
+            table(rows.scenarios(facts, shown))]
+
+    out += ["## The three terms and the four dimensions\n",
+            "A scenario's resilience is the weighted sum of three shares: supply delivered, "
+            "evacuees sheltered and economic loss compensated.\n", table(rows.terms(facts))]
+    for d in facts.dimensions:
+        out += [f"### {d.name.capitalize()}\n", d.measured + "\n", table(rows.dimension(d))]
+        if facts.instance is None and any(m.value is None for m in d.metrics):
+            out.append(f"These measures {NO_INSTANCE}.\n")
+
+    out.append("## Who is left without help in the worst scenarios\n")
+    for shortfall in facts.shortfalls:
+        s = shortfall.scenario
+        out.append(f"### {s.id}: resilience {fmt.share(s.resilience)}, probability "
+                   f"{fmt.percent(s.probability)}\n")
+        if not shortfall.zones:
+            out.append("Nobody goes without: all need is delivered and every evacuee "
+                       "sheltered.\n")
+            continue
+        out.append(table(rows.shortfall(facts, shortfall)))
+        if len(shortfall.zones) > ZONES_SHOWN:
+            out.append(f"and {len(shortfall.zones) - ZONES_SHOWN} more zones (all are in the "
+                       "CSV export).\n")
+
+    out.append("## Recovery after the event\n")
+    if facts.recovery:
+        out.append(table(rows.recovery(facts)))
+    else:
+        out.append("This result has no recovery analysis.\n")
+    v = r.verification
+    if v is not None:
+        diff = fmt.MISSING if v.max_difference is None else f"{v.max_difference:.1e}"
+        out += ["---\n", f"Checked by {v.method}: largest difference {diff}. Instance sha256 "
+                f"{r.instance.sha256}.\n"]
+    return "\n".join(out)
+
+
+def comparison_markdown(c: Comparison) -> str:
+    """Several results side by side as a Markdown memo."""
+    first = c.options[0]
+    out = [f"# Comparing {len(c.options)} plans for {first.result.instance.name}\n",
+           "\n".join(f"- {o.label}: {o.source}" for o in c.options) + "\n"]
+    out += [f"> **Compared with --force:** {p}\n" for p in c.forced]
+    out += ["## What changes\n", "\n".join(f"- {line}" for line in c.summary()) + "\n",
+            "## Options\n", table(rows.options(c)),
+            "“Per 1,000”: resilience gained for each 1,000 of money, against doing nothing "
+            "(existing assets only) or against the next cheaper option.\n",
+            "## Cost lines\n", table(rows.cost_lines(c)),
+            "## Resilience\n", table(rows.resilience(c)),
+            "## What changes at each depot and shelter\n", table(rows.facility_changes(c)),
+            "## Scenario by scenario\n", f"Worst first under {first.label}.\n",
+            table(rows.scenario_differences(c))]
+    return "\n".join(out)

@@ -1,0 +1,199 @@
+"""The map of the network as hand-written SVG: zones, roads, depots and shelters.
+
+Zones are circles whose area follows population, orange when someone there goes without
+in the worst scenario; roads that scenario cuts are red and dashed; depots are squares and
+shelters triangles, filled when the plan keeps them open (dark when they already existed),
+outlined red when the worst scenario damages them. Every mark has a tooltip. An instance
+without coordinates is drawn with a seeded spring layout and says so.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+import networkx as nx
+import numpy as np
+
+from optimizer.data import Instance
+from optimizer.report import fmt
+from optimizer.report.facts import Facts
+
+WIDTH = 640.0
+PAD = 28.0
+LEGEND = 58.0
+ZONE_MIN, ZONE_MAX = 3.0, 15.0
+ROAD, ROAD_CUT = "#b9c0c8", "#d62728"
+ZONE, ZONE_SHORT = "#9ecae1", "#f28e2b"
+DEPOT_NEW, DEPOT_OLD = "#1f77b4", "#0b3d6b"
+SHELTER_NEW, SHELTER_OLD = "#2ca02c", "#15591a"
+
+
+def positions(instance: Instance) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Node coordinates (x, y) and whether they are the instance's own."""
+    net = instance.network
+    if net.x is not None and net.y is not None:
+        return np.asarray(net.x, dtype=float), np.asarray(net.y, dtype=float), True
+    graph = nx.Graph()
+    graph.add_nodes_from(range(net.num_nodes))
+    graph.add_edges_from(zip(net.edge_from.tolist(), net.edge_to.tolist(), strict=True))
+    layout = nx.spring_layout(graph, seed=7)
+    xy = np.array([layout[i] for i in range(net.num_nodes)], dtype=float).reshape(-1, 2)
+    return xy[:, 0], xy[:, 1], False
+
+
+def _attr(value: str) -> str:
+    return escape(value, quote=True)
+
+
+def _square(x: float, y: float, size: float, fill: str, stroke: str, tip: str) -> str:
+    h = size / 2
+    return (f'<rect x="{x - h:.1f}" y="{y - h:.1f}" width="{size:.1f}" height="{size:.1f}" '
+            f'fill="{fill}" stroke="{stroke}" stroke-width="1.5"><title>{escape(tip)}</title>'
+            "</rect>")
+
+
+def _triangle(x: float, y: float, size: float, fill: str, stroke: str, tip: str) -> str:
+    h = size * 0.6
+    points = f"{x:.1f},{y - h:.1f} {x - h:.1f},{y + h * 0.8:.1f} {x + h:.1f},{y + h * 0.8:.1f}"
+    return (f'<polygon points="{points}" fill="{fill}" stroke="{stroke}" '
+            f'stroke-width="1.5"><title>{escape(tip)}</title></polygon>')
+
+
+def _text(x: float, y: float, text: str, size: float = 10.5, anchor: str = "start",
+          weight: str = "normal") -> str:
+    return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" '
+            f'font-weight="{weight}" class="halo">{escape(text)}</text>')
+
+
+def _label(x: float, y: float, text: str) -> str:
+    """A facility's label beside it, on its left near the right edge of the map."""
+    if x > WIDTH - PAD - 110:
+        return _text(x - 9, y, text, anchor="end")
+    return _text(x + 9, y, text)
+
+
+def network_map(facts: Facts) -> str:
+    """The map as an ``<svg>`` element (no XML prolog), for inline use in HTML."""
+    instance = facts.instance
+    assert instance is not None, "the map needs the instance"
+    net = instance.network
+    xs, ys, own = positions(instance)
+    span_x = float(xs.max() - xs.min()) or 1.0
+    span_y = float(ys.max() - ys.min()) or 1.0
+    aspect = min(max(span_y / span_x, 0.45), 1.4)
+    inner_w = WIDTH - 2 * PAD
+    inner_h = inner_w * aspect
+    height = inner_h + 2 * PAD + LEGEND
+    scale_x = inner_w / span_x
+    scale_y = inner_h / span_y
+    px = PAD + (xs - xs.min()) * scale_x
+    py = PAD + inner_h - (ys - ys.min()) * scale_y  # north up
+
+    worst = facts.worst
+    cut = set(facts.failed_roads or ())
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH:.0f} {height:.0f}" '
+             f'class="map" role="img" aria-label="Map of the network of '
+             f'{_attr(instance.name)}">',
+             "<style>.halo{paint-order:stroke;stroke:#fff;stroke-width:3px;"
+             "stroke-linejoin:round;fill:#222;font-family:inherit}</style>"]
+
+    for j in range(net.num_edges):
+        u, v = int(net.edge_from[j]), int(net.edge_to[j])
+        road = net.edge_ids[j]
+        is_cut = road in cut
+        style = (f'stroke="{ROAD_CUT}" stroke-width="2.6" stroke-dasharray="6 3"' if is_cut
+                 else f'stroke="{ROAD}" stroke-width="1.4"')
+        tip = f"road {road} ({net.node_ids[u]}–{net.node_ids[v]}, length " \
+              f"{fmt.number(float(net.edge_length[j]))})" + (f", cut in {worst.id}" if is_cut
+                                                            else "")
+        parts.append(f'<line x1="{px[u]:.1f}" y1="{py[u]:.1f}" x2="{px[v]:.1f}" '
+                     f'y2="{py[v]:.1f}" {style}><title>{escape(tip)}</title></line>')
+
+    population = net.population
+    top = float(population.max()) if population.size and population.max() > 0 else 1.0
+    short = {z.zone: z for z in facts.shortfalls[0].zones} if facts.shortfalls else {}
+    for i, zone in enumerate(net.node_ids):
+        pop = float(population[i])
+        radius = ZONE_MIN + (ZONE_MAX - ZONE_MIN) * np.sqrt(pop / top) if pop > 0 else 2.0
+        tip = f"zone {zone}: population {fmt.units(pop)}"
+        fill = ZONE
+        if zone in short:
+            fill = ZONE_SHORT
+            z = short[zone]
+            missing = ", ".join(f"{fmt.units(u)} {k}" for k, u in z.need.items())
+            tip += f"; in {worst.id}: " + "; ".join(
+                p for p in (f"{missing} not delivered" if missing else "",
+                            f"{fmt.units(z.unsheltered)} people unsheltered"
+                            if z.unsheltered else "") if p)
+        parts.append(f'<circle cx="{px[i]:.1f}" cy="{py[i]:.1f}" r="{radius:.1f}" '
+                     f'fill="{fill}" fill-opacity="0.8" stroke="#fff" stroke-width="0.8">'
+                     f"<title>{escape(tip)}</title></circle>")
+
+    node_of = {}
+    for d in instance.depots:
+        node_of[("depot", d.id)] = d.node
+    for h in instance.shelters:
+        node_of[("shelter", h.id)] = h.node
+    at_node: dict[int, int] = {}
+    labels = []
+    for f in facts.facilities:
+        node = node_of.get((f.kind, f.id))
+        if node is None:
+            continue
+        slot = at_node.get(node, 0)
+        at_node[node] = slot + 1
+        x = px[node] + (slot - 0.5) * 14 if slot else px[node] - 7
+        y = py[node]
+        damaged = bool(f.loss_in_worst)
+        stroke = ROAD_CUT if damaged else ("#333" if f.open else "#888")
+        state = ("existing" if f.existing else "new") if f.open else "closed candidate"
+        loss = (f"; loses {fmt.percent(f.loss_in_worst)} in {worst.id}" if damaged else "")
+        if f.kind == "depot":
+            fill = (DEPOT_OLD if f.existing else DEPOT_NEW) if f.open else "#fff"
+            bought = sum(f.bought.values())
+            stock = ", ".join(f"{fmt.units(v)} {k}" for k, v in (f.on_hand or f.bought).items())
+            tip = f"depot {f.id} at {net.node_ids[node]} ({state}): " + (
+                f"{stock} on hand, {fmt.units(bought)} bought" if f.open else "not opened") + loss
+            parts.append(_square(x, y, 12, fill, stroke, tip))
+            if f.open:
+                labels.append(_label(x, y - 7, f"{f.id} +{fmt.units(bought)}"
+                                     if bought else f.id))
+        else:
+            fill = (SHELTER_OLD if f.existing else SHELTER_NEW) if f.open else "#fff"
+            tip = f"shelter {f.id} at {net.node_ids[node]} ({state}): " + (
+                f"{fmt.units(f.capacity)} places, {f.modules} modules" if f.open
+                else "not opened") + loss
+            parts.append(_triangle(x, y, 14, fill, stroke, tip))
+            if f.open:
+                labels.append(_label(x, y + 14, f"{f.id} {fmt.units(f.capacity)} pl."))
+    parts += labels
+
+    # Legend, inside the picture so that it prints with it.
+    ly = height - LEGEND + 18
+    lx = PAD
+    items = [
+        (f'<circle cx="{lx + 6}" cy="{ly}" r="6" fill="{ZONE}"/>', "zone (area ~ population)"),
+        (f'<circle cx="{lx + 6}" cy="{ly}" r="6" fill="{ZONE_SHORT}"/>',
+         f"zone short of help in {worst.id}"),
+        (f'<line x1="{lx}" y1="{ly}" x2="{lx + 16}" y2="{ly}" stroke="{ROAD_CUT}" '
+         'stroke-width="2.6" stroke-dasharray="6 3"/>', f"road cut in {worst.id}"),
+    ]
+    items2 = [
+        (_square(lx + 6, ly + 22, 11, DEPOT_NEW, "#333", "new depot"), "depot (new)"),
+        (_square(lx + 6, ly + 22, 11, DEPOT_OLD, "#333", "existing depot"), "depot (existing)"),
+        (_triangle(lx + 6, ly + 22, 13, SHELTER_NEW, "#333", "new shelter"), "shelter (new)"),
+        (_triangle(lx + 6, ly + 22, 13, SHELTER_OLD, "#333", "existing shelter"),
+         "shelter (existing)"),
+        (_square(lx + 6, ly + 22, 11, "#fff", "#888", "closed candidate"), "not opened"),
+    ]
+    for row, entries, step in ((0, items, 196), (22, items2, 118)):
+        for n, (mark, text) in enumerate(entries):
+            shift = n * step
+            parts.append(f'<g transform="translate({shift},0)">{mark}'
+                         f'<text x="{lx + 20}" y="{ly + row + 4}" font-size="10.5" '
+                         f'fill="#333">{escape(text)}</text></g>')
+    if not own:
+        parts.append(_text(WIDTH - PAD, PAD - 10, "schematic layout: the instance has no "
+                           "coordinates", anchor="end"))
+    parts.append("</svg>")
+    return "\n".join(parts)
