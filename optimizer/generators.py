@@ -17,6 +17,7 @@ raising ``count`` appends scenarios and leaves the earlier ones as they were.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -41,7 +42,9 @@ from optimizer.checks import (
     generated_ids,
     max_generated_scenarios,
 )
+from optimizer.data import Instance
 from optimizer.errors import InputError, Problem
+from optimizer.plan import Plan
 from optimizer.schema import (
     Fragility,
     HazardFootprint,
@@ -193,7 +196,11 @@ def generate(f: InstanceFile, *, file: str | Path = "<memory>",
                                             f"make {total:,} scenarios up to here, more than "
                                             f"the limit of {limit:,} (set {MAX_SCENARIOS_ENV} "
                                             "to change it)")])
-        made = _GENERATE[g.kind](g, net, _Place(file, at, read_geojson))
+        place = _Place(file, at, read_geojson)
+        if isinstance(g, Targeted) and g.measure == "stress":
+            made = _targeted_by_stress(g, f, net, place)
+        else:
+            made = _GENERATE[g.kind](g, net, place)
         scenarios += made
     return scenarios
 
@@ -429,9 +436,6 @@ def _networkx_betweenness(net: _Network) -> np.ndarray:
 
 def _targeted(g: Targeted, net: _Network, place: _Place) -> list[Scenario]:
     """One scenario: the ``edges`` most central roads fail (ties: the earlier road)."""
-    if g.measure == "stress":
-        raise place.error("measure 'stress' is not implemented yet; use 'betweenness'",
-                          ".measure")
     scores = edge_betweenness(net)
     order = sorted(range(len(scores)), key=lambda j: (-round(float(scores[j]), TIE_DIGITS), j))
     chosen = order[:g.edges]
@@ -440,6 +444,56 @@ def _targeted(g: Targeted, net: _Network, place: _Place) -> list[Scenario]:
     return [_scenario(g, place, generated_ids(g)[0], _probability(g, 1), net, sorted(chosen),
                       {}, {}, _fractions(net.node_ids, np.ones(net.num_nodes), g.affected),
                       origin)]
+
+
+def _targeted_by_stress(g: Targeted, f: InstanceFile, net: _Network,
+                        place: _Place) -> list[Scenario]:
+    """One scenario: the ``edges`` roads whose loss the stress search finds most damaging.
+
+    No plan exists while a file is loaded, so the roads are those that hurt most with every
+    candidate depot open and full, every shelter open with all its modules and the largest
+    pool: the network's own weak points, whatever the plan. Exact for up to two roads, a
+    greedy search beyond (``origin.method`` says which).
+    """
+    # Imported here: reading imports this module to expand generators while loading.
+    from optimizer.reading import build_instance
+    from optimizer.stress import most_damaging_edges
+
+    del place  # every input was checked before expansion
+    base = f.model_copy(update={"scenarios": [Scenario(id="reference")],
+                                "scenario_generators": []})
+    instance = build_instance(base)
+    share = g.affected
+    people = instance.network.population * share
+    per_capita = np.array([c.per_capita_need for c in instance.commodities])
+    reference = dataclasses.replace(
+        instance.scenarios[0], need=np.outer(people, per_capita),
+        evacuees=people * g.evacuation_rate,
+        economic_loss=instance.network.exposure * share * g.economic_loss_rate)
+    attack = most_damaging_edges(instance, everything_plan(instance), g.edges, reference)
+    chosen = sorted(attack.edges)
+    origin = {"measure": g.measure, "edges": g.edges, "method": attack.method,
+              "plan": "every candidate open and full",
+              "resilience_before": round(float(attack.resilience_before), TIE_DIGITS),
+              "resilience_after": round(float(attack.resilience), TIE_DIGITS)}
+    return [_scenario(g, _Place("<stress>", "", None), generated_ids(g)[0], _probability(g, 1),
+                      net, chosen, {}, {},
+                      _fractions(net.node_ids, np.ones(net.num_nodes), g.affected), origin)]
+
+
+def everything_plan(instance: Instance) -> Plan:
+    """Every candidate open, each depot filled to its volume (shared equally among the
+    commodities), every module added and the largest pool: the most a community could do."""
+    volumes = np.array([c.unit_volume for c in instance.commodities])
+    K = len(volumes)
+    stock = np.zeros((len(instance.depots), K))
+    for d, depot in enumerate(instance.depots):
+        room = depot.capacity - float(np.dot(depot.existing_stock, volumes))
+        stock[d] = np.floor(max(room, 0.0) / K / volumes)
+    return Plan(open_depots=tuple(True for _ in instance.depots), stock=stock,
+                open_shelters=tuple(True for _ in instance.shelters),
+                modules=tuple(h.max_modules for h in instance.shelters),
+                compensation_pool=instance.max_pool)
 
 
 # ------------------------------------------------------------------------- hazard zones

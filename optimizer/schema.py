@@ -214,7 +214,9 @@ class RandomFailures(_Generator):
 
 class Targeted(_Generator):
     """One scenario: the ``edges`` roads whose loss hurts most, by ``measure``
-    (``betweenness``: length-weighted edge betweenness, ties to the earlier road)."""
+    (``betweenness``: length-weighted edge betweenness, ties to the earlier road;
+    ``stress``: the stress search's most damaging roads with every candidate facility open
+    and full, exact for up to two roads)."""
 
     kind: Literal["targeted"]
     edges: Annotated[int, Field(ge=1, strict=True)]
