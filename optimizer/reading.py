@@ -283,10 +283,12 @@ def expand_generators(f: InstanceFile, *, folder: Path | None = None,
     return expanded
 
 
-def read_instance_file(path: str | Path) -> tuple[InstanceFile, bytes]:
+def read_instance_file(path: str | Path, *, reseed: int = 0) -> tuple[InstanceFile, bytes]:
     """Parse, check and expand a file; raise :class:`InputError` listing every problem.
 
     The returned file holds the explicit and the generated scenarios, and no generators.
+    ``reseed`` adds to every generator's seed: the same generators, other scenarios (for
+    out-of-sample evaluation).
     """
     path = Path(path)
     raw = _read_bytes(path)
@@ -303,13 +305,19 @@ def read_instance_file(path: str | Path) -> tuple[InstanceFile, bytes]:
     problems = run_checks(parsed)
     if problems:
         raise InputError(path, problems)
+    if reseed:
+        if not any(hasattr(g, "seed") for g in parsed.scenario_generators):
+            raise InputError(path, [Problem("scenario_generators", "no seeded scenario "
+                                            "generator to draw other scenarios from")])
+        parsed = generators.reseeded(parsed, reseed)
     return expand_generators(parsed, folder=path.parent, file=path), raw
 
 
-def load_instance(path: str | Path) -> data.Instance:
-    """Read, check and expand an instance file into the engine's data."""
+def load_instance(path: str | Path, *, reseed: int = 0) -> data.Instance:
+    """Read, check and expand an instance file into the engine's data (see
+    :func:`read_instance_file` for ``reseed``)."""
     path = Path(path)
-    parsed, raw = read_instance_file(path)
+    parsed, raw = read_instance_file(path, reseed=reseed)
     return build_instance(parsed, source=str(path),
                           sha256=hashlib.sha256(raw).hexdigest(),
                           default_name=path.stem)

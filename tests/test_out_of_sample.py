@@ -149,3 +149,26 @@ def test_help_mentions_scenarios() -> None:
     res = run("evaluate", "--help")
     assert res.exit_code == 0
     assert "--scenarios" in res.stdout
+
+
+def test_reseed_draws_other_scenarios_from_the_same_generators(tmp_path: Path) -> None:
+    medium = INSTANCES / "medium.json"
+    result = tmp_path / "medium.result.json"
+    assert run("solve", medium, "-o", result, "-q").exit_code == 0
+    out = tmp_path / "evaluation.json"
+    ran = run("evaluate", medium, result, "--reseed", 1, "-o", out)
+    assert ran.exit_code == 0, ran.output
+    report = json.loads(out.read_text())
+    inside = [s["resilience"] for s in report["scenarios"]]
+    outside = [s["resilience"] for s in report["out_of_sample"]["scenarios"]]
+    assert len(outside) == len(inside) == 20
+    assert outside != inside  # other hazards, not the same ones again
+    summary = report["in_sample_vs_out_of_sample"]["worst_case"]
+    assert summary["out_of_sample"] == pytest.approx(min(outside))
+
+
+def test_reseed_needs_seeded_generators(solved: tuple[Path, Path]) -> None:
+    instance, result = solved
+    ran = run("evaluate", instance, result, "--reseed", 1)
+    assert ran.exit_code == 2
+    assert "no seeded scenario generator" in ran.output

@@ -147,15 +147,20 @@ def solve(instance: str, output: str | None, objective: str | None, alpha: float
 @click.option("--scenarios", "other", type=click.Path(dir_okay=False),
               help="Also evaluate the plan on this instance file's scenarios (out of sample; "
               "same node, edge, depot, shelter and commodity ids as INSTANCE).")
+@click.option("--reseed", type=click.IntRange(1), help="Also evaluate the plan on the "
+              "scenarios INSTANCE's own generators draw with every seed plus this offset "
+              "(out of sample; explicit scenarios stay as they are).")
 @click.option("-o", "--output", help="Write the evaluation as JSON ('-' for standard output).")
 @handled
-def evaluate(instance: str, result: str, other: str | None, output: str | None) -> None:
+def evaluate(instance: str, result: str, other: str | None, reseed: int | None,
+             output: str | None) -> None:
     """Re-evaluate a result's plan on INSTANCE by max flow, without the solver.
 
     Compares every scenario's resilience with what RESULT states; exits 4 when they differ
     by more than 1e-6 or the plan breaks a rule of the instance. With --scenarios OTHER, also
-    evaluates the plan on OTHER's scenarios and sets in-sample against out-of-sample
-    worst-case, expected and CVaR resilience.
+    evaluates the plan on OTHER's scenarios (with --reseed N, on those INSTANCE's own
+    generators draw with other seeds) and sets in-sample against out-of-sample worst-case,
+    expected and CVaR resilience.
     """
     inst = load_instance(instance)
     warn(inst)
@@ -175,7 +180,13 @@ def evaluate(instance: str, result: str, other: str | None, output: str | None) 
                                                                        alpha=float(alpha)))
     foreign: Instance | None = None
     other_inst: Instance | None = None
-    if other is not None:
+    if other is not None and reseed is not None:
+        raise UsageError("give --scenarios or --reseed, not both")
+    if reseed is not None:
+        other_inst = load_instance(instance, reseed=reseed)
+        other = f"{instance} (seeds + {reseed})"
+        foreign = with_scenarios_of(inst, other_inst)
+    elif other is not None:
         other_inst = load_instance(other)
         for w in other_inst.warnings:
             err.print(f"[yellow]warning:[/yellow] {escape(other)}: {escape(w)}", soft_wrap=True)
