@@ -9,12 +9,13 @@ from typing import Any
 import numpy as np
 
 from optimizer.data import Instance
+from optimizer.dispatch import run
 from optimizer.evaluate import Verification, verify
 from optimizer.outcome import ScenarioOutcome
 from optimizer.plan import Plan
 from optimizer.recovery import ScenarioRecovery, recovery
 from optimizer.result import result_document
-from optimizer.solve import Solution, SolveOptions, solve
+from optimizer.solve import Solution, SolveOptions
 
 # Largest difference allowed between the model's R_s and the max-flow evaluation.
 VERIFICATION_TOL = 1e-6
@@ -73,7 +74,7 @@ def solve_and_verify(instance: Instance, options: SolveOptions | None = None) ->
     A check that fails does not raise here: the caller writes the document (status
     ``error``) as evidence and then reports the failure.
     """
-    solution = solve(instance, options)
+    solution = run(instance, options or SolveOptions())
     assert solution.plan is not None and solution.outcomes is not None
     claimed = np.array([o.resilience for o in solution.outcomes])
     verification, outcomes = verify(instance, solution.plan, claimed)

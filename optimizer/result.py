@@ -99,7 +99,8 @@ def objective_section(instance: Instance, solution: Solution | None) -> dict[str
 
 def solver_section(solution: Solution) -> dict[str, Any]:
     return {
-        "name": "highs", "version": solution.solver_version, "method": "extensive",
+        "name": solution.solver_name, "version": solution.solver_version,
+        "method": solution.method,
         "build_seconds": round(solution.build_seconds, 4),
         "handoff_seconds": round(solution.handoff_seconds, 4),
         "solve_seconds": round(solution.solve_seconds, 4),
@@ -108,6 +109,7 @@ def solver_section(solution: Solution) -> dict[str, Any]:
         "stages": [{"objective": st.objective, "status": st.status,
                     "value": None if st.value is None else _clean(st.value),
                     "seconds": round(st.seconds, 4)} for st in solution.stages],
+        "progress": list(solution.progress),
     }
 
 

@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import highspy
 import numpy as np
@@ -51,6 +52,13 @@ class SolveOptions:
     # A plan to start from (say, the previous solve of a budget sweep); it must fit this
     # instance's ids. Without one, the do-nothing plan where it is surely feasible.
     start: Plan | None = None
+    # How to solve: "extensive" (this module), "decomposition" (optimizer.decomposition),
+    # or "auto" (chosen by size in optimizer.dispatch); which MIP solver ("highs" here,
+    # others through Pyomo in optimizer.external); where scenario evaluations run.
+    method: str = "auto"
+    solver: str = "highs"
+    workers: int | None = None  # local processes; None: the number of cores
+    scheduler: str | None = None  # a Dask scheduler address, tcp://host:port
 
     def remaining(self) -> float | None:
         if self.time_limit is None:
@@ -83,6 +91,11 @@ class Solution:
     iterations: int
     stages: tuple[Stage, ...]
     size: dict[str, int]
+    solver_name: str = "highs"
+    method: str = "extensive"
+    # Per-iteration records of an iterative method (decomposition): iteration, active
+    # scenarios, bound, incumbent, gap, seconds.
+    progress: tuple[dict[str, Any], ...] = ()
 
 
 @contextlib.contextmanager
