@@ -52,6 +52,9 @@ class SolveOptions:
     # A plan to start from (say, the previous solve of a budget sweep); it must fit this
     # instance's ids. Without one, the do-nothing plan where it is surely feasible.
     start: Plan | None = None
+    # How the model reaches HiGHS: "pyomo" (models.resilience through Pyomo's standard-form
+    # compiler) or "direct" (models.direct: the same matrix straight from numpy arrays).
+    builder: str = "pyomo"
     # How to solve: "extensive" (this module), "decomposition" (optimizer.decomposition),
     # or "auto" (chosen by size in optimizer.dispatch); which MIP solver ("highs" here,
     # others through Pyomo in optimizer.external); where scenario evaluations run.
@@ -113,28 +116,90 @@ def _quiet_stdout() -> Iterator[None]:
         os.close(devnull)
 
 
-@dataclass
-class _Compiled:
-    """The model in HiGHS, with the map back to Pyomo's variables."""
+@dataclass(frozen=True, eq=False)
+class Layout:
+    """Where each variable family of the model sits among HiGHS's columns.
+
+    An index of -1 marks a variable the hand-off compiled away (fixed, or in no row): its
+    value is then the family's default (1 for an existing facility's open flag, else 0).
+    """
+
+    y: np.ndarray  # (D,) open depot
+    x: np.ndarray  # (D, K) stock bought
+    z: np.ndarray  # (H,) open shelter
+    modules: np.ndarray  # (H,)
+    pool: int
+    g: np.ndarray  # (G,) supply flows, ModelData's order
+    v: np.ndarray  # (V,) shelter flows
+    econ: np.ndarray  # (S,)
+    r: np.ndarray  # (S,) resilience of each scenario
+
+    @staticmethod
+    def values(index: np.ndarray, x: np.ndarray, default: np.ndarray | float = 0.0
+               ) -> np.ndarray:
+        index = np.asarray(index)
+        out = np.broadcast_to(np.asarray(default, dtype=float), index.shape).copy()
+        present = index >= 0
+        out[present] = x[index[present]]
+        return out
+
+    def first_stage(self) -> list[tuple[str, np.ndarray]]:
+        return [("y", self.y), ("x", self.x), ("z", self.z), ("modules", self.modules),
+                ("pool", np.array([self.pool]))]
+
+
+@dataclass(eq=False)
+class Compiled:
+    """The model in HiGHS: the solver instance, its layout and the stage objectives."""
 
     highs: highspy.Highs
-    columns: list  # Pyomo VarData per column
-    column_of: dict[int, int]  # id(VarData) -> column
+    layout: Layout
     objectives: dict[str, np.ndarray]  # name -> dense cost vector (minimisation form)
-    offsets: dict[str, float]
     integer: np.ndarray  # bool per column
     num_rows: int
     nnz: int
 
+    @property
+    def num_cols(self) -> int:
+        return len(self.integer)
 
-def _compile(model: pyo.ConcreteModel, names: list[str], options: SolveOptions) -> _Compiled:
+
+def new_highs(options: SolveOptions) -> highspy.Highs:
+    """A silent HiGHS instance with the options every route shares."""
+    with _quiet_stdout():
+        h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("mip_rel_gap", options.mip_gap)
+    h.setOptionValue("random_seed", 0)
+    if options.threads:
+        h.setOptionValue("threads", int(options.threads))
+    return h
+
+
+def pass_model(h: highspy.Highs, a_csc: Any, cost: np.ndarray, col_lower: np.ndarray,
+               col_upper: np.ndarray, row_lower: np.ndarray, row_upper: np.ndarray,
+               integer: np.ndarray) -> None:
+    """One ``passModel`` call with a column-wise matrix (minimisation)."""
+    h.passModel(
+        len(cost), len(row_lower), a_csc.nnz, int(highspy.MatrixFormat.kColwise),
+        int(highspy.ObjSense.kMinimize), 0.0,
+        np.asarray(cost, dtype=float), col_lower, col_upper, row_lower, row_upper,
+        a_csc.indptr.astype(np.int32), a_csc.indices.astype(np.int32),
+        a_csc.data.astype(float),
+        np.where(integer, int(highspy.HighsVarType.kInteger),
+                 int(highspy.HighsVarType.kContinuous)).astype(np.int32),
+    )
+
+
+def compile_pyomo(model: pyo.ConcreteModel, md: ModelData, names: list[str],
+                  options: SolveOptions) -> Compiled:
+    """Pyomo's standard-form compiler, then one ``passModel`` (see the module docstring)."""
     for name in names:
         model.component(name).activate()
     info = LinearStandardFormCompiler().write(model, mixed_form=True)
     for name in names[1:]:
         model.component(name).deactivate()
     columns = info.columns
-    n = len(columns)
     a = info.A.tocsc()
     row_lower = np.full(len(info.rows), -highspy.kHighsInf)
     row_upper = np.full(len(info.rows), highspy.kHighsInf)
@@ -150,28 +215,28 @@ def _compile(model: pyo.ConcreteModel, names: list[str], options: SolveOptions) 
     integer = np.array([v.is_integer() for v in columns], dtype=bool)
     c = info.c.toarray() if hasattr(info.c, "toarray") else np.asarray(info.c)
     objectives = {obj.local_name: c[j] for j, obj in enumerate(info.objectives)}
-    offsets = {obj.local_name: float(info.c_offset[j]) for j, obj in enumerate(info.objectives)}
 
-    with _quiet_stdout():
-        h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("mip_rel_gap", options.mip_gap)
-    h.setOptionValue("random_seed", 0)
-    if options.threads:
-        h.setOptionValue("threads", int(options.threads))
-    h.passModel(
-        n, len(info.rows), a.nnz, int(highspy.MatrixFormat.kColwise),
-        int(highspy.ObjSense.kMinimize), 0.0,
-        objectives[names[0]], col_lower, col_upper, row_lower, row_upper,
-        a.indptr.astype(np.int32), a.indices.astype(np.int32), a.data.astype(float),
-        np.where(integer, int(highspy.HighsVarType.kInteger),
-                 int(highspy.HighsVarType.kContinuous)).astype(np.int32),
+    column_of = {id(v): j for j, v in enumerate(columns)}
+
+    def index(component: Any, keys: Any) -> np.ndarray:
+        return np.array([column_of.get(id(component[k]), -1) for k in keys], dtype=np.int64)
+
+    D, K = len(md.instance.depots), len(md.instance.commodities)
+    layout = Layout(
+        y=index(model.y, model.D),
+        x=index(model.x, [(d, k) for d in model.D for k in model.K]).reshape(D, K),
+        z=index(model.z, model.H),
+        modules=index(model.modules, model.H),
+        pool=column_of.get(id(model.pool), -1),
+        g=index(model.g, model.G), v=index(model.v, model.V),
+        econ=index(model.econ, model.S), r=index(model.r, model.S),
     )
-    return _Compiled(h, columns, {id(v): j for j, v in enumerate(columns)}, objectives,
-                     offsets, integer, len(info.rows), a.nnz)
+    h = new_highs(options)
+    pass_model(h, a, objectives[names[0]], col_lower, col_upper, row_lower, row_upper, integer)
+    return Compiled(h, layout, objectives, integer, len(info.rows), a.nnz)
 
 
-def _run(c: _Compiled, options: SolveOptions, cap: float | None = None) -> tuple[Status, float]:
+def _run(c: Compiled, options: SolveOptions, cap: float | None = None) -> tuple[Status, float]:
     """One HiGHS run within what is left of the time limit (and ``cap`` seconds, if given)."""
     limits = [t for t in (options.remaining(), cap) if t is not None]
     c.highs.setOptionValue("time_limit", max(min(limits), 1e-3) if limits
@@ -184,30 +249,25 @@ def _run(c: _Compiled, options: SolveOptions, cap: float | None = None) -> tuple
     return from_highs(c.highs.getModelStatus(), has_solution), seconds
 
 
-def _value_of(c: _Compiled, var: pyo.Var, x: np.ndarray) -> float:
-    j = c.column_of.get(id(var))
-    if j is not None:
-        return float(x[j])
-    # Fixed or unused variables were compiled away: their value is fixed or irrelevant.
-    return float(var.value) if var.fixed and var.value is not None else float(var.lb or 0.0)
-
-
-def _plan_from(c: _Compiled, model: pyo.ConcreteModel, md: ModelData, x: np.ndarray) -> Plan:
+def _plan_from(c: Compiled, md: ModelData, x: np.ndarray) -> Plan:
     inst = md.instance
-    stock = np.array([[_value_of(c, model.x[d, k], x) for k in model.K] for d in model.D])
-    stock = stock.reshape(len(inst.depots), len(inst.commodities))
+    lay = c.layout
+    stock = Layout.values(lay.x, x)
     if inst.policy.integer_stock:
         stock = np.round(stock)
     stock = np.maximum(stock, 0.0)
-    opened = tuple(round(_value_of(c, model.y[d], x)) == 1 for d in model.D)
+    existing_depots = np.array([d.existing for d in inst.depots], dtype=float)
+    existing_shelters = np.array([h.existing for h in inst.shelters], dtype=float)
+    opened = tuple(bool(v) for v in np.round(Layout.values(lay.y, x, existing_depots)) == 1)
     stock[~np.array(opened, dtype=bool)] = 0.0
+    pool = float(Layout.values(np.array([lay.pool]), x)[0])
     plan = Plan(
         open_depots=opened,
         stock=stock,
-        open_shelters=tuple(round(_value_of(c, model.z[h], x)) == 1 for h in model.H),
-        modules=tuple(round(_value_of(c, model.modules[h], x)) for h in model.H),
-        compensation_pool=min(max(0.0, _value_of(c, model.pool, x)) * md.money_scale,
-                              inst.max_pool),
+        open_shelters=tuple(bool(v) for v in
+                            np.round(Layout.values(lay.z, x, existing_shelters)) == 1),
+        modules=tuple(int(v) for v in np.round(Layout.values(lay.modules, x))),
+        compensation_pool=min(max(0.0, pool) * md.money_scale, inst.max_pool),
     )
     # The budget row holds within HiGHS's feasibility tolerance, which on a budget in the
     # hundreds of thousands is a few cents over; a budget officer reads that as overspending.
@@ -218,52 +278,45 @@ def _plan_from(c: _Compiled, model: pyo.ConcreteModel, md: ModelData, x: np.ndar
     return plan
 
 
-def _first_stage_columns(c: _Compiled, model: pyo.ConcreteModel) -> list[tuple[int, pyo.Var]]:
-    out = []
-    for comp in (model.y, model.x, model.z, model.modules, model.pool):
-        for var in comp.values():
-            j = c.column_of.get(id(var))
-            if j is not None:
-                out.append((j, var))
-    return out
+def _first_stage_values(c: Compiled, md: ModelData, plan: Plan) -> tuple[np.ndarray,
+                                                                         np.ndarray]:
+    """(columns, values) of the plan's first stage, in the model's (scaled) units."""
+    lay = c.layout
+    values = {
+        "y": np.array(plan.open_depots, dtype=float),
+        "x": np.asarray(plan.stock, dtype=float),
+        "z": np.array(plan.open_shelters, dtype=float),
+        "modules": np.array(plan.modules, dtype=float),
+        "pool": np.array([plan.compensation_pool / md.money_scale]),
+    }
+    cols, vals = [], []
+    for name, index in lay.first_stage():
+        present = index >= 0
+        cols.append(index[present].ravel())
+        vals.append(values[name].reshape(index.shape)[present].ravel())
+    return (np.concatenate(cols).astype(np.int32) if cols else np.zeros(0, np.int32),
+            np.concatenate(vals) if vals else np.zeros(0))
 
 
-def _fix_plan(c: _Compiled, model: pyo.ConcreteModel, md: ModelData, plan: Plan) -> None:
+def _fix_plan(c: Compiled, md: ModelData, plan: Plan) -> None:
     """Fix the first-stage columns at the (rounded) plan for the recourse polish."""
-    value = _first_stage_values(model, md, plan)
-    for j, var in _first_stage_columns(c, model):
-        c.highs.changeColBounds(j, value[id(var)], value[id(var)])
+    cols, vals = _first_stage_values(c, md, plan)
+    if len(cols):
+        c.highs.changeColsBounds(len(cols), cols, vals, vals)
 
 
-def _first_stage_values(model: pyo.ConcreteModel, md: ModelData,
-                        plan: Plan) -> dict[int, float]:
-    """id(VarData) -> the plan's value, in the model's (scaled) units."""
-    value: dict[int, float] = {}
-    for d in model.D:
-        value[id(model.y[d])] = 1.0 if plan.open_depots[d] else 0.0
-        for k in model.K:
-            value[id(model.x[d, k])] = float(plan.stock[d, k])
-    for h in model.H:
-        value[id(model.z[h])] = 1.0 if plan.open_shelters[h] else 0.0
-        value[id(model.modules[h])] = float(plan.modules[h])
-    value[id(model.pool)] = plan.compensation_pool / md.money_scale
-    return value
+def _give_start(c: Compiled, md: ModelData, plan: Plan) -> None:
+    cols, vals = _first_stage_values(c, md, plan)
+    if len(cols):
+        c.highs.setSolution(len(cols), cols, vals)
 
 
-def _give_start(c: _Compiled, model: pyo.ConcreteModel, md: ModelData, plan: Plan) -> None:
-    value = _first_stage_values(model, md, plan)
-    columns = _first_stage_columns(c, model)
-    if columns:
-        c.highs.setSolution(len(columns), np.array([j for j, _ in columns], dtype=np.int32),
-                            np.array([value[id(v)] for _, v in columns], dtype=float))
-
-
-def _outcomes_from(c: _Compiled, model: pyo.ConcreteModel, md: ModelData,
-                   x: np.ndarray) -> list[ScenarioOutcome]:
+def _outcomes_from(c: Compiled, md: ModelData, x: np.ndarray) -> list[ScenarioOutcome]:
     inst = md.instance
     om = inst.commodity_weights
-    g = np.array([_value_of(c, model.g[j], x) for j in model.G]) if len(model.G) else np.zeros(0)
-    v = np.array([_value_of(c, model.v[j], x) for j in model.V]) if len(model.V) else np.zeros(0)
+    g = Layout.values(c.layout.g, x)
+    v = Layout.values(c.layout.v, x)
+    econ = Layout.values(c.layout.econ, x)
     w = inst.weights
     outcomes = []
     for s, scenario in enumerate(inst.scenarios):
@@ -276,7 +329,7 @@ def _outcomes_from(c: _Compiled, model: pyo.ConcreteModel, md: ModelData,
         np.add.at(sheltered, md.v_zone[vs], v[vs] * md.evacuee_total[s])
         supply = float(g[gs].sum()) if md.supply_total[s] > 0 else 1.0
         shelter = float(v[vs].sum()) if md.evacuee_total[s] > 0 else 1.0
-        economic = _value_of(c, model.econ[s], x) if md.loss_total[s] > 0 else 1.0
+        economic = float(econ[s]) if md.loss_total[s] > 0 else 1.0
         outcomes.append(ScenarioOutcome(
             supply=supply, shelter=shelter, economic=economic,
             resilience=w.supply * supply + w.shelter * shelter + w.economic * economic,
@@ -317,17 +370,23 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
     kind = instance.objective.kind
     prove_infeasible(instance)
 
+    names = ["objective", *tiebreaks(kind)]
     t0 = time.monotonic()
     md = prepare(instance)
-    model = build_model(md)
-    build_seconds = time.monotonic() - t0
-    log(f"built the model in {build_seconds:.2f} s")
+    if options.builder == "direct":
+        from models.direct import compile_direct
 
-    t0 = time.monotonic()
-    names = ["objective", *tiebreaks(kind)]
-    c = _compile(model, names, options)
+        build_seconds = time.monotonic() - t0
+        t0 = time.monotonic()
+        c = compile_direct(md, names, options)
+    else:
+        model = build_model(md)
+        build_seconds = time.monotonic() - t0
+        t0 = time.monotonic()
+        c = compile_pyomo(model, md, names, options)
     handoff_seconds = time.monotonic() - t0
-    size = {"variables": len(c.columns), "constraints": c.num_rows, "nonzeros": c.nnz,
+    log(f"built the model in {build_seconds:.2f} s ({options.builder})")
+    size = {"variables": c.num_cols, "constraints": c.num_rows, "nonzeros": c.nnz,
             "integer_variables": int(c.integer.sum()), "scenarios": md.num_scenarios}
     log(f"handed {size['variables']} variables, {size['constraints']} constraints and "
         f"{size['nonzeros']} non-zeros to HiGHS in {handoff_seconds:.2f} s")
@@ -346,12 +405,12 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
     # last one fails unless the pool is reset.
     highspy.Highs.resetGlobalScheduler(True)
     if options.start is not None:
-        _give_start(c, model, md, options.start)
+        _give_start(c, md, options.start)
     elif kind is not ObjectiveKind.MIN_COST and instance.policy.shelter_redundancy == 0:
         # Doing nothing is then always feasible: as a start, a time limit never ends
         # empty-handed. HiGHS completes the second stage of a partial start itself (and
         # ignores a start that is not feasible).
-        _give_start(c, model, md, Plan.nothing(instance))
+        _give_start(c, md, Plan.nothing(instance))
     status, seconds = _run(c, options)
     solve_seconds += seconds
     account()
@@ -394,7 +453,7 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
         nz = np.flatnonzero(c.objectives[previous])
         c.highs.addRow(-highspy.kHighsInf, value + LEXICOGRAPHIC_TOL, len(nz),
                        nz.astype(np.int32), c.objectives[previous][nz])
-        c.highs.changeColsCost(len(c.columns), np.arange(len(c.columns), dtype=np.int32),
+        c.highs.changeColsCost(c.num_cols, np.arange(c.num_cols, dtype=np.int32),
                                c.objectives[name])
         start = highspy.HighsSolution()
         start.col_value = list(x)
@@ -414,20 +473,17 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
         stages.append(Stage(name, stage_status.value, stage_value, seconds))
         log(f"{name}: {stage_value:.6g} ({stage_status.value}, {seconds:.2f} s)")
         previous = name
-    plan = _plan_from(c, model, md, x)
+    plan = _plan_from(c, md, x)
 
     # Recourse polish: first stage fixed, every scenario's resilience maximised.
-    _fix_plan(c, model, md, plan)
+    _fix_plan(c, md, plan)
     n_rows = c.highs.getNumRow()
     if n_rows > c.num_rows:
         c.highs.deleteRows(n_rows - c.num_rows,
                            np.arange(c.num_rows, n_rows, dtype=np.int32))
-    polish = np.zeros(len(c.columns))
-    for s in model.S:
-        j = c.column_of.get(id(model.r[s]))
-        if j is not None:
-            polish[j] = -1.0
-    c.highs.changeColsCost(len(c.columns), np.arange(len(c.columns), dtype=np.int32), polish)
+    polish = np.zeros(c.num_cols)
+    polish[c.layout.r[c.layout.r >= 0]] = -1.0
+    c.highs.changeColsCost(c.num_cols, np.arange(c.num_cols, dtype=np.int32), polish)
     c.highs.setOptionValue("time_limit", highspy.kHighsInf)
     t0 = time.monotonic()
     c.highs.run()
@@ -439,7 +495,7 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
                             + c.highs.modelStatusToString(c.highs.getModelStatus()))
     stages.append(Stage("recourse", Status.OPTIMAL.value, None, seconds))
     x = np.array(c.highs.getSolution().col_value)
-    outcomes = _outcomes_from(c, model, md, x)
+    outcomes = _outcomes_from(c, md, x)
 
     value = _final_value(instance, plan, outcomes)
     bound_user = _objective_value(kind, bound, md.money_scale)
