@@ -99,6 +99,7 @@ class Solution:
     # Per-iteration records of an iterative method (decomposition): iteration, active
     # scenarios, bound, incumbent, gap, seconds.
     progress: tuple[dict[str, Any], ...] = ()
+    interrupted: bool = False  # Ctrl-C stopped the solver; the CLI exits 130 after writing
 
 
 @contextlib.contextmanager
@@ -236,17 +237,31 @@ def compile_pyomo(model: pyo.ConcreteModel, md: ModelData, names: list[str],
     return Compiled(h, layout, objectives, integer, len(info.rows), a.nnz)
 
 
-def _run(c: Compiled, options: SolveOptions, cap: float | None = None) -> tuple[Status, float]:
-    """One HiGHS run within what is left of the time limit (and ``cap`` seconds, if given)."""
+def _run(c: Compiled, options: SolveOptions,
+         cap: float | None = None) -> tuple[Status, float, bool]:
+    """One HiGHS run within what is left of the time limit (and ``cap`` seconds, if given).
+
+    HiGHS runs in its own thread so that Ctrl-C reaches Python: it then asks HiGHS to stop
+    and waits for it, keeping the incumbent. Returns (status, seconds, interrupted).
+    """
     limits = [t for t in (options.remaining(), cap) if t is not None]
     c.highs.setOptionValue("time_limit", max(min(limits), 1e-3) if limits
                            else highspy.kHighsInf)
     started = time.monotonic()
-    c.highs.run()
+    interrupted = False
+    c.highs.HandleUserInterrupt = True
+    c.highs.startSolve()
+    while True:
+        try:
+            if c.highs.wait(0.1)[0]:
+                break
+        except KeyboardInterrupt:
+            interrupted = True
+            c.highs.cancelSolve()
     seconds = time.monotonic() - started
     info = c.highs.getInfo()
     has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
-    return from_highs(c.highs.getModelStatus(), has_solution), seconds
+    return from_highs(c.highs.getModelStatus(), has_solution), seconds, interrupted
 
 
 def _plan_from(c: Compiled, md: ModelData, x: np.ndarray) -> Plan:
@@ -339,9 +354,15 @@ def _outcomes_from(c: Compiled, md: ModelData, x: np.ndarray) -> list[ScenarioOu
     return outcomes
 
 
-def _message(status: Status, unfinished: list[str]) -> str:
-    text = ("optimal within the MIP gap" if status is Status.OPTIMAL else
-            "stopped at the time limit; the plan is the best found, with its bound and gap")
+def _message(status: Status, unfinished: list[str], interrupted: bool = False) -> str:
+    if interrupted:
+        text = ("interrupted (Ctrl-C); the plan is the best found, with its bound and gap"
+                if status is not Status.OPTIMAL else "optimal within the MIP gap; interrupted "
+                "(Ctrl-C) during the tie-breaks")
+    elif status is Status.OPTIMAL:
+        text = "optimal within the MIP gap"
+    else:
+        text = "stopped at the time limit; the plan is the best found, with its bound and gap"
     if unfinished:
         text += ("; tie-breaks not finished within their time (" + ", ".join(unfinished)
                  + "): among plans as good, another may have higher expected resilience or "
@@ -411,10 +432,12 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
         # empty-handed. HiGHS completes the second stage of a partial start itself (and
         # ignores a start that is not feasible).
         _give_start(c, md, Plan.nothing(instance))
-    status, seconds = _run(c, options)
+    status, seconds, interrupted = _run(c, options)
     solve_seconds += seconds
     account()
     info = c.highs.getInfo()
+    if interrupted and not status.has_plan:
+        raise KeyboardInterrupt
     if not status.has_plan:
         stages.append(Stage("objective", status.value, None, seconds))
         if status is Status.INFEASIBLE:
@@ -445,8 +468,8 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
     unfinished: list[str] = []
     previous = names[0]
     for name in names[1:]:
-        if options.remaining() == 0.0:
-            log(f"time limit reached: {name} skipped")
+        if interrupted or options.remaining() == 0.0:
+            log(f"{'interrupted' if interrupted else 'time limit reached'}: {name} skipped")
             unfinished.append(name)
             continue
         value = float(c.objectives[previous] @ x)
@@ -459,7 +482,7 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
         start.col_value = list(x)
         start.value_valid = True
         c.highs.setSolution(start)
-        stage_status, seconds = _run(c, options, cap)
+        stage_status, seconds, interrupted = _run(c, options, cap)
         solve_seconds += seconds
         account()
         if stage_status is not Status.OPTIMAL:
@@ -485,6 +508,7 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
     polish[c.layout.r[c.layout.r >= 0]] = -1.0
     c.highs.changeColsCost(c.num_cols, np.arange(c.num_cols, dtype=np.int32), polish)
     c.highs.setOptionValue("time_limit", highspy.kHighsInf)
+    c.highs.HandleUserInterrupt = False  # a Ctrl-C already honoured must not stop this LP
     t0 = time.monotonic()
     c.highs.run()
     seconds = time.monotonic() - t0
@@ -504,12 +528,13 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
     gap = abs(bound_user - value) / max(abs(value), 1e-10)
     return Solution(
         status=status,
-        message=_message(status, unfinished),
+        message=_message(status, unfinished, interrupted),
         plan=plan, objective_value=value, bound=bound_user,
         gap=0.0 if gap < 1e-9 else gap, outcomes=outcomes,
         solver_version=_version(c.highs), build_seconds=build_seconds,
         handoff_seconds=handoff_seconds, solve_seconds=solve_seconds,
         nodes=nodes, iterations=iterations, stages=tuple(stages), size=size,
+        interrupted=interrupted,
     )
 
 

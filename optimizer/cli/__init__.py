@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from optimizer.cli.common import err, fail, handled, output_path, warn
+from optimizer.cli.common import INTERRUPTED, err, fail, handled, output_path, warn
 from optimizer.data import Instance
 from optimizer.errors import ExitCode, InfeasibleError, ResilienceError, UsageError
 from optimizer.evaluate import evaluate_plan, plan_violations
@@ -139,6 +140,9 @@ def solve(instance: str, output: str | None, objective: str | None, alpha: float
         summary_console.print(f"report written to {report_path}")
     if not solved.verified:
         fail(solved.failure(), ExitCode.SOLVER_FAILURE)
+    if solved.solution.interrupted:
+        err.print("interrupted: the best plan found so far was written")
+        sys.exit(INTERRUPTED)
 
 
 @main.command()
@@ -289,5 +293,3 @@ for _command in (generate, stress, report, compare, sweep):
     main.add_command(_command)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()

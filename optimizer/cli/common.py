@@ -16,6 +16,7 @@ from optimizer.data import Instance
 from optimizer.errors import ExitCode, ResilienceError, UsageError
 
 err = Console(stderr=True, highlight=False, emoji=False)
+INTERRUPTED = 130  # the shell's code for a process stopped by Ctrl-C (128 + SIGINT)
 
 
 def fail(message: str, code: ExitCode) -> None:
@@ -34,7 +35,7 @@ def handled(command: Callable[..., None]) -> Callable[..., None]:
             fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
             err.print("interrupted")
-            sys.exit(130)
+            sys.exit(INTERRUPTED)
         except Exception as exc:
             if os.environ.get("RESILIENCE_DEBUG"):
                 raise
