@@ -26,7 +26,7 @@ from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 from models.resilience import ModelData, build_model, prepare, tiebreaks
 from optimizer.data import Instance
-from optimizer.errors import InfeasibleError, SolverFailure
+from optimizer.errors import InfeasibleError, SolverFailure, UsageError
 from optimizer.outcome import ResilienceSummary, ScenarioOutcome
 from optimizer.plan import Plan, plan_cost
 from optimizer.presolve import prove_infeasible
@@ -384,6 +384,36 @@ def _stage_value(name: str, minimised: float, kind: ObjectiveKind, money_scale: 
     return _objective_value(kind, minimised, money_scale)
 
 
+# Measured at 200 nodes x 100 scenarios: 3.1 non-zeros per flow variable, 330 bytes per
+# non-zero for Pyomo's model and compiler; HiGHS's MIP search needs a few times its matrix.
+NONZEROS_PER_FLOW = 3.2
+BYTES_PER_NONZERO = 1000
+
+
+def estimated_bytes(md: ModelData) -> float:
+    """Memory the extensive form will take, from its flow variables, before building it."""
+    flows = len(md.g_scenario) + len(md.v_scenario) + 3 * md.num_scenarios
+    return flows * NONZEROS_PER_FLOW * BYTES_PER_NONZERO
+
+
+def available_bytes() -> float:
+    """Memory this machine has free now (physical pages), or infinity if unknown."""
+    try:
+        return float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return float("inf")
+
+
+def check_fits(md: ModelData) -> None:
+    """Refuse an extensive form that would not fit in memory, before building it."""
+    need, have = estimated_bytes(md), available_bytes()
+    if need > have:
+        raise UsageError(
+            f"the extensive form of {md.num_scenarios} scenarios would need about "
+            f"{need / 2**30:.1f} GiB and {have / 2**30:.1f} GiB are free; use "
+            "--method decomposition, which keeps only a few scenarios in the model")
+
+
 def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
     """Solve ``instance`` with its objective; raise when no plan can exist or HiGHS fails."""
     options = options or SolveOptions()
@@ -394,6 +424,7 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
     names = ["objective", *tiebreaks(kind)]
     t0 = time.monotonic()
     md = prepare(instance)
+    check_fits(md)
     if options.builder == "direct":
         from models.direct import compile_direct
 

@@ -103,3 +103,14 @@ def test_min_cost_reports_money_and_reaches_its_target() -> None:
     assert cheap.plan is not None and cheap.outcomes is not None
     assert min(o.resilience for o in cheap.outcomes) >= target - 1e-7
     assert cheap.objective_value is not None and 0 < cheap.objective_value <= instance.budget
+
+
+def test_an_extensive_form_too_big_for_memory_is_refused_before_building(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import optimizer.solve as solve_module
+    from optimizer.errors import UsageError
+
+    instance = load_instance(INSTANCES / "medium.json")
+    monkeypatch.setattr(solve_module, "available_bytes", lambda: 1e6)  # 1 MB free
+    with pytest.raises(UsageError, match="--method decomposition"):
+        solve(instance, SolveOptions())
