@@ -23,6 +23,7 @@ import highspy
 import numpy as np
 import pyomo.environ as pyo
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+from scipy.sparse import csc_matrix
 
 from models.resilience import ModelData, build_model, prepare, tiebreaks
 from optimizer.data import Instance
@@ -414,6 +415,38 @@ def check_fits(md: ModelData) -> None:
             "--method decomposition, which keeps only a few scenarios in the model")
 
 
+def explain_infeasible(instance: Instance, md: ModelData, options: SolveOptions) -> str:
+    """Why no plan is feasible, when the MIP says so (its LP relaxation often is feasible,
+    so HiGHS's IIS has nothing to show). Capacities and losses never make a plan
+    infeasible, and doing nothing costs nothing: only the shelter redundancy policy can
+    conflict with the budget. So find the cheapest set of shelters that meets the policy
+    (a small set-cover MIP) and say what it costs against the budget."""
+    r = instance.policy.shelter_redundancy
+    if r <= 0:
+        return "no plan satisfies the budget, capacities and policies together"
+    shelters = instance.shelters
+    zones = np.flatnonzero(instance.network.population > 0)
+    cover = md.intact_shelters[zones].astype(float)  # (zones, H)
+    a = csc_matrix(cover)
+    cost = np.array([0.0 if h.existing else h.fixed_cost for h in shelters])
+    lower = np.array([1.0 if h.existing else 0.0 for h in shelters])
+    h = new_highs(options)
+    pass_model(h, a, cost, lower, np.ones(len(shelters)), np.full(len(zones), float(r)),
+               np.full(len(zones), highspy.kHighsInf), np.ones(len(shelters), dtype=bool))
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return "no plan satisfies the budget, capacities and policies together"
+    chosen = np.flatnonzero(np.round(np.array(h.getSolution().col_value)) == 1)
+    least = float(cost[chosen].sum())
+    if least <= instance.budget + 1e-9 * max(1.0, instance.budget):
+        return "no plan satisfies the budget, capacities and policies together"
+    names = ", ".join(shelters[j].id for j in chosen if not shelters[j].existing)
+    return (f"the shelter redundancy policy ({r} open shelters within evacuation reach of "
+            f"every populated zone) alone costs at least {least:,.2f} (opening {names}), "
+            f"more than the budget {instance.budget:,.2f}; raise the budget or relax the "
+            "policy")
+
+
 def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
     """Solve ``instance`` with its objective; raise when no plan can exist or HiGHS fails."""
     options = options or SolveOptions()
@@ -480,8 +513,7 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
                 raise InfeasibleError(
                     f"no plan within the budget {instance.budget:,.2f} reaches the worst-case "
                     f"target {instance.objective.target:g}; lower the target or raise the budget")
-            raise InfeasibleError("no plan satisfies the budget, capacities and policies "
-                                  "together")
+            raise InfeasibleError(explain_infeasible(instance, md, options))
         reason = c.highs.modelStatusToString(c.highs.getModelStatus())
         raise SolverFailure(f"HiGHS failed: {reason}")
     primary = float(info.objective_function_value)

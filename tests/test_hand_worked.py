@@ -316,10 +316,11 @@ def test_shelter_redundancy_nobody_can_meet() -> None:
 
 
 def test_shelter_redundancy_over_budget() -> None:
-    # r = 2 needs both shelters (20) and the budget is 15: no plan at all.
+    # r = 2 needs both shelters (20) and the budget is 15: no plan at all, and the message
+    # says what the policy costs against the budget.
     doc = redundancy_doc(2)
     doc["budget"] = 15
-    with pytest.raises(InfeasibleError):
+    with pytest.raises(InfeasibleError, match=r"alone costs at least 20\.00.*budget 15\.00"):
         solve(build(doc), EXACT)
 
 
