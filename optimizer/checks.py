@@ -335,3 +335,38 @@ def normalisation_warnings(inst: InstanceFile) -> list[str]:
         warnings += _sum_to_one("scenarios", "the scenario probabilities",
                                 [p or 0.0 for _, _, p in entries])[1]
     return warnings
+
+
+def network_warnings(inst: InstanceFile) -> list[str]:
+    """A road network in separate parts, named, since zones in one part can never be
+    reached from facilities in another (not an error: islands and cut-off hamlets exist)."""
+    parent = {n.id: n.id for n in inst.network.nodes}
+
+    def root(node: str) -> str:
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    for e in inst.network.edges:
+        if e.from_ in parent and e.to in parent:
+            parent[root(e.from_)] = root(e.to)
+    parts: dict[str, list[str]] = {}
+    for n in inst.network.nodes:
+        parts.setdefault(root(n.id), []).append(n.id)
+    if len(parts) <= 1:
+        return []
+    ordered = sorted(parts.values(), key=lambda p: (-len(p), p[0]))
+    shown = "; ".join(
+        f"{{{', '.join(p[:5])}{', ...' if len(p) > 5 else ''}}} "
+        f"({len(p)} node{'' if len(p) == 1 else 's'})"
+        for p in ordered[:5])
+    more = f"; and {len(ordered) - 5} more parts" if len(ordered) > 5 else ""
+    return [f"network: the roads form {len(parts)} separate parts: {shown}{more}; a zone "
+            "can only be served from depots and shelters in its own part"]
+
+
+def file_warnings(inst: InstanceFile) -> list[str]:
+    """Everything worth telling the user about a valid file."""
+    return normalisation_warnings(inst) + network_warnings(inst)
+

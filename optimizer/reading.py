@@ -23,7 +23,7 @@ import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from optimizer import data, generators
-from optimizer.checks import edge_id, normalisation_warnings, run_checks
+from optimizer.checks import edge_id, file_warnings, run_checks
 from optimizer.errors import InputError, Problem
 from optimizer.schema import InstanceFile
 
@@ -429,5 +429,5 @@ def build_instance(f: InstanceFile, *, source: str = "<memory>", sha256: str = "
         weights=weights,
         objective=data.Objective(f.objective.kind, f.objective.alpha, f.objective.target),
         scenarios=tuple(scenarios),
-        warnings=tuple(normalisation_warnings(f)),
+        warnings=tuple(file_warnings(f)),
     )
