@@ -6,6 +6,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from optimizer.errors import UsageError
+
 
 def _mode(path: Path) -> int:
     """The existing file's mode, or what a new file gets under the umask (outputs are shared)."""
@@ -25,12 +27,15 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
     """
     path = Path(path)
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    if path.exists() and not path.is_file() and not path.is_dir():
-        with path.open("wb") as handle:
-            handle.write(raw)
-        return
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
-                               dir=path.parent if str(path.parent) else ".")
+    try:
+        if path.exists() and not path.is_file() and not path.is_dir():
+            with path.open("wb") as handle:
+                handle.write(raw)
+            return
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
+                                   dir=path.parent if str(path.parent) else ".")
+    except OSError as exc:  # a folder that is missing, read-only or not ours
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(raw)

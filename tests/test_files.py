@@ -43,3 +43,14 @@ def test_a_failed_write_leaves_the_old_file_whole(tmp_path: Path) -> None:
 def test_a_device_is_written_through_not_replaced() -> None:
     write_atomic("/dev/null", "discarded")
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+def test_an_unwritable_folder_is_a_clear_usage_error(tmp_path: Path) -> None:
+    from optimizer.errors import UsageError
+
+    with pytest.raises(UsageError, match=r"cannot write .*missing"):
+        write_atomic(tmp_path / "missing" / "out.json", "{}")
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(UsageError, match="cannot write"):
+        write_atomic(blocker / "out.json", "{}")
