@@ -296,13 +296,22 @@ def _hazard_footprint(g: HazardFootprint, net: _Network, place: _Place) -> list[
     Facilities and zones inside lose ``facility_loss`` and ``affected`` times
     ``1 - distance / radius``.
     """
-    total_pop = float(net.population.sum())
-    weights = (net.population / total_pop
+    population = net.population
+    with np.errstate(over="ignore"):  # populations near the float limit overflow their sum
+        if not np.isfinite(population.sum()):
+            population = population / population.max()
+    total_pop = float(population.sum())
+    weights = (population / total_pop
                if g.epicentres == "population" and total_pop > 0 else None)
     ids = generated_ids(g)
     probability = _probability(g, g.count)
     if net.xy is not None:
         low, high = net.xy.min(axis=0), net.xy.max(axis=0)
+        with np.errstate(over="ignore"):
+            span = high - low
+        if weights is None and not np.isfinite(span).all():
+            raise place.error("the nodes' coordinates span more than 1.8e308, too far to draw "
+                              "epicentres between them; scale them down", ".epicentres")
         mid = (net.xy[net.u] + net.xy[net.v]) / 2
     scenarios = []
     for index, rng in enumerate(_streams(g.seed, g.count), start=1):
@@ -459,25 +468,29 @@ def _targeted_by_stress(g: Targeted, f: InstanceFile, net: _Network,
     from optimizer.reading import build_instance
     from optimizer.stress import most_damaging_edges
 
-    del place  # every input was checked before expansion
     base = f.model_copy(update={"scenarios": [Scenario(id="reference")],
                                 "scenario_generators": []})
     instance = build_instance(base)
     share = g.affected
     people = instance.network.population * share
     per_capita = np.array([c.per_capita_need for c in instance.commodities])
-    reference = dataclasses.replace(
-        instance.scenarios[0], need=np.outer(people, per_capita),
-        evacuees=people * g.evacuation_rate,
-        economic_loss=instance.network.exposure * share * g.economic_loss_rate)
-    attack = most_damaging_edges(instance, everything_plan(instance), g.edges, reference)
+    with np.errstate(over="ignore"):  # numbers near the float limit: refused just below
+        reference = dataclasses.replace(
+            instance.scenarios[0], need=np.outer(people, per_capita),
+            evacuees=people * g.evacuation_rate,
+            economic_loss=instance.network.exposure * share * g.economic_loss_rate)
+        plan = everything_plan(instance)
+    if not all(np.isfinite(a).all() for a in (reference.need, reference.evacuees,
+                                              reference.economic_loss, plan.stock)):
+        raise place.error("cannot measure stress: a zone's need, evacuees or loss, or what a "
+                          "depot holds, is over 1.8e308; scale the instance's numbers down")
+    attack = most_damaging_edges(instance, plan, g.edges, reference)
     chosen = sorted(attack.edges)
     origin = {"measure": g.measure, "edges": g.edges, "method": attack.method,
               "plan": "every candidate open and full",
               "resilience_before": round(float(attack.resilience_before), TIE_DIGITS),
               "resilience_after": round(float(attack.resilience), TIE_DIGITS)}
-    return [_scenario(g, _Place("<stress>", "", None), generated_ids(g)[0], _probability(g, 1),
-                      net, chosen, {}, {},
+    return [_scenario(g, place, generated_ids(g)[0], _probability(g, 1), net, chosen, {}, {},
                       _fractions(net.node_ids, np.ones(net.num_nodes), g.affected), origin)]
 
 

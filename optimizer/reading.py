@@ -16,6 +16,8 @@ import difflib
 import hashlib
 import json
 import math
+import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +26,18 @@ from pydantic import BaseModel, ValidationError
 
 from optimizer import data, generators
 from optimizer.checks import edge_id, file_warnings, run_checks
-from optimizer.errors import InputError, Problem
+from optimizer.errors import InputError, Problem, UsageError
 from optimizer.schema import InstanceFile
 
+# Largest file read (RESILIENCE_MAX_FILE_BYTES overrides it): a city-sized instance is a few
+# megabytes, and a file of gigabytes is more likely a wrong path than an instance.
 MAX_FILE_BYTES = 200 * 1024 * 1024
+MAX_FILE_BYTES_ENV = "RESILIENCE_MAX_FILE_BYTES"
+# An instance nests about a dozen levels (a GeoJSON multipolygon in a hazard zone is the
+# deepest); deeper is refused before anything recurses into it.
+MAX_DEPTH = 32
+# Python refuses to read integers of thousands of digits; no field needs more than these.
+MAX_INTEGER_DIGITS = 100
 
 
 def json_path(loc: tuple[Any, ...]) -> str:
@@ -129,10 +139,23 @@ def _json_kind(value: Any) -> str:
 
 
 class _NotJson:
-    """Stands for a NaN or Infinity literal until its JSON path is known."""
+    """Stands for a number the engine cannot take as written (a NaN or Infinity literal, an
+    integer of hundreds of digits) until its JSON path is known."""
 
-    def __init__(self, name: str) -> None:
-        self.name = name
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+def _constant(name: str) -> _NotJson:
+    return _NotJson(f"{name} is not a number JSON allows; write a finite number")
+
+
+def _integer(text: str) -> int | _NotJson:
+    digits = len(text.lstrip("-"))
+    if digits > MAX_INTEGER_DIGITS:
+        return _NotJson(f"an integer of {digits:,} digits is too long; numbers here have at "
+                        f"most {MAX_INTEGER_DIGITS} digits")
+    return int(text)
 
 
 class _Object(dict):
@@ -149,19 +172,46 @@ def _object(pairs: list[tuple[str, Any]]) -> _Object:
     return obj
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _unpaired(text: str) -> str | None:
+    """The first lone surrogate in ``text`` (JSON's ``"\\ud800"``), written as an escape."""
+    found = None if text.isascii() else _SURROGATE.search(text)
+    return None if found is None else f"\\u{ord(found.group()):04x}"
+
+
+def _surrogate(bad: str) -> str:
+    return f"{bad} is half of a surrogate pair, not a character; remove it or give the pair"
+
+
 def _literal_problems(value: Any, loc: tuple[Any, ...] = ()) -> list[Problem]:
     """NaN/Infinity literals and repeated keys: Python's json accepts them, JSON does not.
 
-    A repeated key would silently keep its last value, so it is an error too.
+    A repeated key would silently keep its last value, so it is an error too. So are numbers
+    too large for a float (``1e400`` reads as infinity) or an integer, text that is not
+    Unicode (a lone surrogate escape) and nesting deeper than :data:`MAX_DEPTH` (later steps
+    recurse into the document).
     """
     if isinstance(value, _NotJson):
-        return [Problem(json_path(loc), f"{value.name} is not a number JSON allows; "
-                                        "write a finite number")]
+        return [Problem(json_path(loc), value.message)]
+    if isinstance(value, float) and math.isinf(value):
+        return [Problem(json_path(loc), "number too large (over 1.8e308); write a finite "
+                                        "number")]
+    if isinstance(value, str) and (bad := _unpaired(value)):
+        return [Problem(json_path(loc), _surrogate(bad))]
+    if len(loc) >= MAX_DEPTH and isinstance(value, dict | list) and value:
+        return [Problem(json_path(loc), f"nested more than {MAX_DEPTH} levels deep; an "
+                                        "instance file needs about a dozen")]
     if isinstance(value, dict):
         problems = [Problem(json_path((*loc, k)), "key given more than once in the same "
-                            "object; keep one") for k in getattr(value, "repeated", ())]
+                            "object; keep one") for k in getattr(value, "repeated", ())
+                    if not _unpaired(k)]
         for k, item in value.items():
-            problems += _literal_problems(item, (*loc, k))
+            if bad := _unpaired(k):
+                problems.append(Problem(json_path(loc), f"key {k!a}: {_surrogate(bad)}"))
+            else:
+                problems += _literal_problems(item, (*loc, k))
         return problems
     if isinstance(value, list):
         return [p for i, item in enumerate(value) for p in _literal_problems(item, (*loc, i))]
@@ -179,16 +229,39 @@ def parse_json(path: Path, raw: bytes) -> Any:
                                             f"line {line}, column {column}; save the file "
                                             "as UTF-8")]) from None
     try:
-        document = json.loads(text, parse_constant=_NotJson, object_pairs_hook=_object)
+        document = json.loads(text, parse_constant=_constant, parse_int=_integer,
+                              object_pairs_hook=_object)
         problems = _literal_problems(document)
     except json.JSONDecodeError as exc:
         raise InputError(path, [Problem("", f"invalid JSON at line {exc.lineno}, column "
                                             f"{exc.colno}: {exc.msg}")]) from None
     except RecursionError:
-        raise InputError(path, [Problem("", "invalid JSON: nested too deeply")]) from None
+        raise InputError(path, [Problem("", _too_deep(text))]) from None
     if problems:
         raise InputError(path, problems)
     return document
+
+
+# A JSON string (skipped whole, so that brackets inside it do not count) or a bracket.
+_STRING_OR_BRACKET = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+
+
+def _too_deep(text: str) -> str:
+    """Where ``text`` first nests deeper than :data:`MAX_DEPTH`, for a parser that gave up."""
+    depth = 0
+    for match in _STRING_OR_BRACKET.finditer(text):
+        bracket = match.group()
+        if bracket in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                at = match.start()
+                line = text.count("\n", 0, at) + 1
+                column = at - text.rfind("\n", 0, at)
+                return (f"nested more than {MAX_DEPTH} levels deep at line {line}, column "
+                        f"{column}; an instance file needs about a dozen")
+        elif bracket in "]}":
+            depth -= 1
+    return "nested too deeply to read"
 
 
 def _overlaps(a: str, b: str) -> bool:
@@ -205,6 +278,8 @@ def _problems_despite(document: dict[str, Any], errors: list[Any]) -> list[Probl
     """
     trimmed = copy.deepcopy(document)
     for error in errors:
+        if not error["loc"]:
+            return []
         *parents, last = error["loc"]
         parent: Any = trimmed
         try:
@@ -224,14 +299,35 @@ def _problems_despite(document: dict[str, Any], errors: list[Any]) -> list[Probl
             if not any(t and _overlaps(p.path, t) for t in touched)]
 
 
+def max_file_bytes() -> int:
+    """The limit in force: :data:`MAX_FILE_BYTES` or ``RESILIENCE_MAX_FILE_BYTES``."""
+    raw = os.environ.get(MAX_FILE_BYTES_ENV, "").strip()
+    if not raw:
+        return MAX_FILE_BYTES
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise UsageError(f"{MAX_FILE_BYTES_ENV} must be a whole number of at least 1, not "
+                         f"{raw!r}")
+    return value
+
+
 def _read_bytes(path: Path) -> bytes:
     """The file's bytes, or an :class:`InputError` about this file."""
+    limit = max_file_bytes()
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise InputError(path, [Problem("", f"file is {size} bytes, over the limit of "
-                                                f"{MAX_FILE_BYTES}")])
-        return path.read_bytes()
+        with path.open("rb") as stream:
+            size = os.fstat(stream.fileno()).st_size
+            # Devices and pipes give no size (/dev/zero never ends): read one byte past.
+            raw = b"" if size > limit else stream.read(limit + 1)
+        if size > limit or len(raw) > limit:
+            known = f"{size:,} bytes, " if size > limit else ""
+            raise InputError(path, [Problem("", f"file is {known}over the limit of "
+                                                f"{limit:,} bytes (set {MAX_FILE_BYTES_ENV} "
+                                                "to change it)")])
+        return raw
     except OSError as exc:
         raise InputError(path, [Problem("", f"cannot read: {exc.strerror}")]) from None
 

@@ -14,7 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "instances" / "instance.schema.json"
@@ -22,9 +22,27 @@ SCHEMA_PATH = Path(__file__).resolve().parent.parent / "instances" / "instance.s
 Id = Annotated[str, Field(min_length=1, max_length=200, description="An identifier.")]
 # Numbers and booleans are strict: pydantic's lax mode would turn "150" into 150 and "yes"
 # into true, which the shipped JSON Schema rejects; a file must mean what it says.
-NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False, strict=True)]
-Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, strict=True)]
-Coordinate = Annotated[float, Field(allow_inf_nan=False, strict=True)]
+# Magnitudes: the model is solved in floating point with tolerances near 1e-7 on scaled
+# rows, and max flow breaks on subnormal capacities, so a number must be 0 or lie between
+# SMALLEST and LARGEST (in any unit: people, money, volume, length).
+SMALLEST = 1e-12
+LARGEST = 1e15
+
+
+def _meaningful(value: float) -> float:
+    if abs(value) > LARGEST:
+        raise ValueError(f"too large: at most {LARGEST:g} in magnitude")
+    if 0 < abs(value) < SMALLEST:
+        raise ValueError(f"too small: 0, or at least {SMALLEST:g}")
+    return value
+
+
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False, strict=True),
+                        AfterValidator(_meaningful)]
+Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, strict=True),
+                     AfterValidator(_meaningful)]
+Coordinate = Annotated[float, Field(allow_inf_nan=False, strict=True),
+                       AfterValidator(_meaningful)]
 Count = Annotated[int, Field(ge=0, strict=True)]
 Flag = Annotated[bool, Field(strict=True)]
 

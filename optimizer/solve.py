@@ -441,7 +441,8 @@ def explain_infeasible(instance: Instance, md: ModelData, options: SolveOptions)
     if least <= instance.budget + 1e-9 * max(1.0, instance.budget):
         return "no plan satisfies the budget, capacities and policies together"
     names = ", ".join(shelters[j].id for j in chosen if not shelters[j].existing)
-    return (f"the shelter redundancy policy ({r} open shelters within evacuation reach of "
+    return (f"the shelter redundancy policy ({r} open shelter{'' if r == 1 else 's'} within "
+            "evacuation reach of "
             f"every populated zone) alone costs at least {least:,.2f} (opening {names}), "
             f"more than the budget {instance.budget:,.2f}; raise the budget or relax the "
             "policy")

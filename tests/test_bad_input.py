@@ -4,12 +4,14 @@ Every file in ``tests/data/bad/`` is ``instances/tiny.json`` with one thing wron
 ``description`` says what), except ``several_problems.json``, whose message must list all
 of its problems at once. The table below is the contract: for each file, the JSON path of
 every problem and the words that say what is wrong. Files with no JSON path (bytes that are
-not UTF-8, a syntax error) name a line and column instead.
+not UTF-8, a syntax error) name a line and column instead. ``ENVIRONMENT`` sets what a file
+needs to be refused (a small size limit for ``over_size_limit.json``).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,7 @@ from click.testing import CliRunner
 
 from optimizer.cli import main
 from optimizer.errors import InputError
-from optimizer.reading import load_instance
+from optimizer.reading import MAX_DEPTH, MAX_FILE_BYTES_ENV, load_instance
 
 BAD = Path(__file__).resolve().parent / "data" / "bad"
 TINY = Path(__file__).resolve().parent.parent / "instances" / "tiny.json"
@@ -31,6 +33,20 @@ EXPECTED: dict[str, list[tuple[str | None, list[str]]]] = {
     "nan_literal.json": [("budget", ["NaN is not a number JSON allows"])],
     "infinity_literal.json": [("depots[0].capacity", ["Infinity is not a number JSON allows"])],
     "duplicate_key.json": [("budget", ["given more than once"])],
+    "lone_surrogate.json": [
+        ("policy", ["key 'supply_reach\\ud800'", "\\ud800 is half of a surrogate pair"]),
+    ],
+    # Too large, too deep or too long: refused before anything works through them.
+    "over_size_limit.json": [(None, ["file is 1,", "bytes, over the limit of 1,000 bytes",
+                                     MAX_FILE_BYTES_ENV])],
+    "deeply_nested.json": [
+        (None, [f"nested more than {MAX_DEPTH} levels deep at line 27, column 44"]),
+    ],
+    "nested_past_limit.json": [
+        ("budget" + "[0]" * (MAX_DEPTH - 1), [f"nested more than {MAX_DEPTH} levels deep"]),
+    ],
+    "integer_too_long.json": [("budget", ["an integer of 5,001 digits is too long"])],
+    "number_too_large.json": [("depots[0].capacity", ["number too large (over 1.8e308)"])],
     # One field at a time (pydantic).
     "budget_string.json": [("budget", ["valid number", '"a lot"'])],
     "missing_budget.json": [("budget", ["required field is missing"])],
@@ -76,6 +92,11 @@ EXPECTED: dict[str, list[tuple[str | None, list[str]]]] = {
     ],
 }
 
+# file -> environment variables set while it is read
+ENVIRONMENT: dict[str, dict[str, str]] = {
+    "over_size_limit.json": {MAX_FILE_BYTES_ENV: "1000"},
+}
+
 CASES = sorted(EXPECTED)
 
 
@@ -94,7 +115,10 @@ def test_every_bad_file_has_an_expected_message() -> None:
 
 
 @pytest.mark.parametrize("name", CASES)
-def test_load_instance_names_file_path_and_problem(name: str) -> None:
+def test_load_instance_names_file_path_and_problem(name: str,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in ENVIRONMENT.get(name, {}).items():
+        monkeypatch.setenv(key, value)
     with pytest.raises(InputError) as info:
         load_instance(BAD / name)
     exc = info.value
@@ -106,7 +130,8 @@ def test_load_instance_names_file_path_and_problem(name: str) -> None:
 
 @pytest.mark.parametrize("name", CASES)
 def test_validate_exits_2_with_the_message_on_stderr(name: str) -> None:
-    result = CliRunner().invoke(main, ["validate", str(BAD / name)])
+    result = CliRunner().invoke(main, ["validate", str(BAD / name)],
+                                env=ENVIRONMENT.get(name))
     assert result.exit_code == 2, result.output
     assert isinstance(result.exception, SystemExit)
     assert result.stdout == ""
@@ -172,3 +197,28 @@ def test_number_given_as_a_string_is_rejected(tmp_path: Path) -> None:
     path = _tiny_with(tmp_path, lambda d: d.update(budget="150"))
     with pytest.raises(InputError, match="budget"):
         load_instance(path)
+
+
+def test_the_size_limit_applies_without_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``over_size_limit.json`` is valid under the default limit; the variable is what
+    refuses it."""
+    monkeypatch.delenv(MAX_FILE_BYTES_ENV, raising=False)
+    assert load_instance(BAD / "over_size_limit.json").name == "tiny"
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_a_file_without_a_size_is_read_only_up_to_the_limit(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Devices and pipes report size 0; reading stops one byte past the limit."""
+    monkeypatch.setenv(MAX_FILE_BYTES_ENV, "1000")
+    with pytest.raises(InputError, match="over the limit of 1,000 bytes"):
+        load_instance("/dev/zero")
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "lots"])
+def test_a_bad_size_limit_is_a_usage_error(value: str) -> None:
+    result = CliRunner().invoke(main, ["validate", str(TINY)],
+                                env={MAX_FILE_BYTES_ENV: value})
+    assert result.exit_code == 2
+    assert f"{MAX_FILE_BYTES_ENV} must be a whole number of at least 1, not {value!r}" \
+        in result.stderr

@@ -162,7 +162,8 @@ def test_budgets_without_a_plan_are_reported(tmp_path: Path, town_file: Path) ->
     ok(run(sweep, town_file, "--budget-range", "10:250:2", "-o", out, "--quiet"))
     rows = read_frontier(out)
     assert rows[1]["status"] == "infeasible" and rows[1]["worst_case"] == ""
-    assert "no plan" in rows[1]["note"]
+    assert "alone costs at least 50.00" in rows[1]["note"]
+    assert "budget 10.00" in rows[1]["note"]
     # The first budget with a plan measures its gain from doing nothing at budget 0.
     assert float(rows[2]["marginal_worst_case_per_1000"]) == pytest.approx(
         (float(rows[2]["worst_case"]) - float(rows[0]["worst_case"])) / 0.25)
