@@ -53,9 +53,10 @@ class SolveOptions:
     # A plan to start from (say, the previous solve of a budget sweep); it must fit this
     # instance's ids. Without one, the do-nothing plan where it is surely feasible.
     start: Plan | None = None
-    # How the model reaches HiGHS: "pyomo" (models.resilience through Pyomo's standard-form
-    # compiler) or "direct" (models.direct: the same matrix straight from numpy arrays).
-    builder: str = "pyomo"
+    # How the model reaches HiGHS: "direct" (models.direct: the matrix straight from numpy
+    # arrays, 40x faster) or "pyomo" (models.resilience through Pyomo's standard-form
+    # compiler). tests/test_direct.py keeps the two equal bit for bit.
+    builder: str = "direct"
     # How to solve: "extensive" (this module), "decomposition" (optimizer.decomposition),
     # or "auto" (chosen by size in optimizer.dispatch); which MIP solver ("highs" here,
     # others through Pyomo in optimizer.external); where scenario evaluations run.
@@ -385,16 +386,17 @@ def _stage_value(name: str, minimised: float, kind: ObjectiveKind, money_scale: 
     return _objective_value(kind, minimised, money_scale)
 
 
-# Measured at 200 nodes x 100 scenarios: 3.1 non-zeros per flow variable, 330 bytes per
-# non-zero for Pyomo's model and compiler; HiGHS's MIP search needs a few times its matrix.
+# Measured at 200 nodes x 100 scenarios: 3.1 non-zeros per flow variable; building and
+# handing off take 320 bytes per non-zero through Pyomo and 110 directly, and HiGHS's MIP
+# search needs a few times its matrix on top (700 bytes per non-zero allowed for it).
 NONZEROS_PER_FLOW = 3.2
-BYTES_PER_NONZERO = 1000
+BYTES_PER_NONZERO = {"pyomo": 1000, "direct": 800}
 
 
-def estimated_bytes(md: ModelData) -> float:
+def estimated_bytes(md: ModelData, builder: str = "direct") -> float:
     """Memory the extensive form will take, from its flow variables, before building it."""
     flows = len(md.g_scenario) + len(md.v_scenario) + 3 * md.num_scenarios
-    return flows * NONZEROS_PER_FLOW * BYTES_PER_NONZERO
+    return flows * NONZEROS_PER_FLOW * BYTES_PER_NONZERO.get(builder, 1000)
 
 
 def available_bytes() -> float:
@@ -405,9 +407,9 @@ def available_bytes() -> float:
         return float("inf")
 
 
-def check_fits(md: ModelData) -> None:
+def check_fits(md: ModelData, builder: str = "direct") -> None:
     """Refuse an extensive form that would not fit in memory, before building it."""
-    need, have = estimated_bytes(md), available_bytes()
+    need, have = estimated_bytes(md, builder), available_bytes()
     if need > have:
         raise UsageError(
             f"the extensive form of {md.num_scenarios} scenarios would need about "
@@ -458,7 +460,7 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
     names = ["objective", *tiebreaks(kind)]
     t0 = time.monotonic()
     md = prepare(instance)
-    check_fits(md)
+    check_fits(md, options.builder)
     if options.builder == "direct":
         from models.direct import compile_direct
 
@@ -536,7 +538,8 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
             log(f"{'interrupted' if interrupted else 'time limit reached'}: {name} skipped")
             unfinished.append(name)
             continue
-        value = float(c.objectives[previous] @ x)
+        # Contiguous, so the value does not depend on how a builder stored the vector.
+        value = float(np.ascontiguousarray(c.objectives[previous]) @ x)
         nz = np.flatnonzero(c.objectives[previous])
         c.highs.addRow(-highspy.kHighsInf, value + LEXICOGRAPHIC_TOL, len(nz),
                        nz.astype(np.int32), c.objectives[previous][nz])
