@@ -360,7 +360,6 @@ def _zone_point_1e400(doc: _Doc) -> None:  # was a GEOSException from make_valid
 
 
 def _coordinates_span_overflows(doc: _Doc) -> None:  # was an OverflowError in rng.uniform
-    _set(doc, ("network", "nodes", 0, "x"), -1e308)
     _set(doc, ("network", "nodes", 2, "x"), 1e308)
 
 
@@ -376,13 +375,13 @@ FOUND: dict[str, tuple[str, Callable[[_Doc], None], str, list[str]]] = {
     "zone_point_1e400": ("tiny_generators", _zone_point_1e400,
                          "scenario_generators[4].zones[0].geometry.coordinates[0][1][0]",
                          ["number too large"]),
+    # Now refused at the file boundary: no number may exceed optimizer.schema.LARGEST.
     "coordinates_span_overflows": ("tiny_generators", _coordinates_span_overflows,
-                                   "scenario_generators[0].epicentres",
-                                   ["coordinates span more than 1.8e308"]),
+                                   "network.nodes[2].x", ["too large"]),
     "stock_overflows": ("tiny_generators", _stock_overflows, "scenario_generators[3]",
                         ["cannot measure stress", "over 1.8e308"]),
-    "need_overflows": ("tiny_generators_no_xy", _need_overflows, "scenario_generators[3]",
-                       ["cannot measure stress", "over 1.8e308"]),
+    "need_overflows": ("tiny_generators_no_xy", _need_overflows,
+                       "commodities[0].per_capita_need", ["too large"]),
 }
 
 
@@ -396,18 +395,25 @@ def test_found_crash_is_an_input_error(folder: Path, case: str) -> None:
     with pytest.raises(InputError) as info:
         load_instance(file)
     assert info.value.file == str(file)
-    assert [p.path for p in info.value.problems] == [path]
+    # The value at fault comes first (checks that depend on it may follow).
+    assert info.value.problems[0].path == path
     for w in words:
         assert w in str(info.value)
 
 
-def test_populations_whose_sum_overflows_still_draw_epicentres(folder: Path) -> None:
-    """Was a ValueError: the population weights were NaN once their sum overflowed."""
+def test_populations_whose_sum_would_overflow_are_refused(folder: Path) -> None:
+    """Was a ValueError: the population weights were NaN once their sum overflowed. The
+    largest population the file format takes now keeps every sum finite."""
     doc = _Doc(SOURCES["tiny_generators_no_xy"])
     for node in doc.root["network"]["nodes"]:
         node["population"] = 1e308
     doc.root["scenario_generators"] = doc.root["scenario_generators"][:1]  # the footprint
     file = folder / "populations.json"
+    file.write_text(doc.render(), encoding="utf-8")
+    with pytest.raises(InputError, match="too large"):
+        load_instance(file)
+    for node in doc.root["network"]["nodes"]:
+        node["population"] = 1e15  # the largest allowed
     file.write_text(doc.render(), encoding="utf-8")
     instance = load_instance(file)
     assert [s.id for s in instance.scenarios][-3:] == ["storm-1", "storm-2", "storm-3"]

@@ -22,8 +22,10 @@ from rich.table import Table
 
 from optimizer.cli.common import INTERRUPTED, err, fail, handled, output_path, warn
 from optimizer.data import Instance
+from optimizer.dispatch import chosen_method
 from optimizer.errors import ExitCode, InfeasibleError, ResilienceError, UsageError
 from optimizer.evaluate import evaluate_plan, plan_violations
+from optimizer.external import SOLVER_NAMES
 from optimizer.files import write_atomic
 from optimizer.out_of_sample import data_warnings, with_scenarios_of
 from optimizer.outcome import ResilienceSummary
@@ -84,10 +86,19 @@ def _apply_overrides(inst: Instance, objective: str | None, alpha: float | None,
               help="CVaR level: the mean of the worst 1-alpha probability mass.")
 @click.option("--target", type=click.FloatRange(0, 1), help="Worst-case target for min_cost.")
 @click.option("--budget", type=click.FloatRange(0), help="Override the instance's budget.")
-@click.option("--solver", type=click.Choice(["highs"]), default="highs", show_default=True,
-              help="MIP solver (HiGHS, embedded).")
-@click.option("--method", type=click.Choice(["auto", "extensive"]), default="auto",
-              show_default=True, help="Solution method; auto picks the extensive form.")
+@click.option("--solver", type=click.Choice(SOLVER_NAMES), default="highs", show_default=True,
+              help="MIP solver: HiGHS (embedded) or, through Pyomo, one that is installed.")
+@click.option("--method", type=click.Choice(["auto", "extensive", "decomposition"]),
+              default="auto", show_default=True,
+              help="Extensive form, or exact scenario generation (worst_case, min_cost); auto "
+              "chooses by size and says which.")
+@click.option("--workers", type=click.IntRange(1),
+              help="Local processes evaluating scenarios in the decomposition (default: cores).")
+@click.option("--scheduler", envvar="DASK_SCHEDULER_ADDRESS",
+              help="A Dask scheduler (tcp://host:port) for the decomposition's evaluations "
+              "(or DASK_SCHEDULER_ADDRESS).")
+@click.option("--builder", type=click.Choice(["direct", "pyomo"]), default="direct",
+              show_default=True, help="How the extensive form reaches HiGHS (the same model).")
 @click.option("--time-limit", type=click.FloatRange(0, min_open=True),
               help="Seconds, counted from the start of the command.")
 @click.option("--mip-gap", type=click.FloatRange(0), default=1e-4, show_default=True,
@@ -99,17 +110,19 @@ def _apply_overrides(inst: Instance, objective: str | None, alpha: float | None,
 @handled
 def solve(instance: str, output: str | None, objective: str | None, alpha: float | None,
           target: float | None, budget: float | None, solver: str, method: str,
+          workers: int | None, scheduler: str | None, builder: str,
           time_limit: float | None, mip_gap: float, threads: int | None, report_path: str | None,
           quiet: bool) -> None:
     """Solve INSTANCE, check the plan independently, write the result and print a summary."""
     options = SolveOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads,
-                           log=None if quiet else (lambda m: err.print(f"[dim]{m}[/dim]")))
+                           log=None if quiet else (lambda m: err.print(f"[dim]{m}[/dim]")),
+                           method=method, solver=solver, workers=workers,
+                           scheduler=scheduler, builder=builder)
     inst = _apply_overrides(load_instance(instance), objective, alpha, target, budget)
     path = output_path(output, instance, ".result.json")
     warn(inst)
     if method == "auto" and not quiet:
-        err.print("[dim]method auto: extensive form[/dim]")
-    del solver  # HiGHS is the only solver offered so far
+        err.print(f"[dim]method auto: {chosen_method(inst, options)}[/dim]")
 
     def write(doc: dict[str, Any]) -> None:
         if path == "-":
@@ -282,6 +295,7 @@ def _summary_json(summary: ResilienceSummary) -> dict[str, Any]:
 
 
 # Subcommands that live in their own modules.
+from optimizer.cli.bench import bench, export, suite  # noqa: E402
 from optimizer.cli.generate import generate  # noqa: E402
 from optimizer.cli.generate_real import geojson, tntp  # noqa: E402
 from optimizer.cli.report import compare, report, sweep  # noqa: E402
@@ -289,7 +303,7 @@ from optimizer.cli.stress import stress  # noqa: E402
 
 generate.add_command(tntp)
 generate.add_command(geojson)
-for _command in (generate, stress, report, compare, sweep):
+for _command in (generate, stress, report, compare, sweep, bench, suite, export):
     main.add_command(_command)
 
 
