@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from optimizer.data import Instance
 from optimizer.errors import UsageError
+from optimizer.schema import ObjectiveKind
 from optimizer.solve import Solution, SolveOptions, solve
 
 
@@ -18,9 +19,37 @@ def chosen_method(instance: Instance, options: SolveOptions) -> str:
     return options.method
 
 
+# ``auto`` switches to the decomposition above this many recourse variables (estimated, see
+# recourse_size). Measured on 2 cores (benchmarks/RESULTS.md, "Decomposition"), on the
+# benchmark family: at 4,900 (100 nodes x 20 scenarios) the extensive form takes 3.8 s
+# against 1.1 s, at 17,000 (100 x 60) 23 s against 5.5 s, at 123,000 (200 x 100) 130 s
+# against 6 s. Below the threshold the extensive form takes seconds and applies every
+# tie-break of design section 2 (the decomposition breaks ties by cost only).
+AUTO_DECOMPOSITION_SIZE = 10_000
+
+
+def recourse_size(instance: Instance) -> int:
+    """Upper estimate of the extensive form's recourse variables, without reachability.
+
+    sum over scenarios of (zone-commodity pairs with need) x depots + (zones with evacuees)
+    x shelters: every pair a scenario could use if every facility reached every zone. The
+    model keeps the reachable ones, about half on the synthetic families.
+    """
+    D, H = len(instance.depots), len(instance.shelters)
+    return sum(int((s.need > 0).sum()) * D + int((s.evacuees > 0).sum()) * H
+               for s in instance.scenarios)
+
+
 def auto_method(instance: Instance, options: SolveOptions) -> str:
-    """The extensive form until the decomposition is available for this objective."""
-    return "extensive"
+    """The decomposition for a large worst_case or min_cost instance, else the extensive form.
+
+    Large means :func:`recourse_size` above :data:`AUTO_DECOMPOSITION_SIZE`. The
+    decomposition is exact only for those objectives and runs on HiGHS only.
+    """
+    if options.solver != "highs" or instance.objective.kind not in (
+            ObjectiveKind.WORST_CASE, ObjectiveKind.MIN_COST):
+        return "extensive"
+    return "decomposition" if recourse_size(instance) > AUTO_DECOMPOSITION_SIZE else "extensive"
 
 
 def run(instance: Instance, options: SolveOptions) -> Solution:

@@ -1,0 +1,265 @@
+"""The decomposition against the extensive form, and the fast recourse path it stands on.
+
+Reference results with a tolerance (STYLE.md habit 10): both methods solve the same seeded
+instances to a 1e-9 gap; objectives must agree within 1e-6 and the decomposition's plan must
+pass the independent max-flow check. Plans may differ (MIPs have ties).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import time
+
+import numpy as np
+import pytest
+from helpers import build, random_doc, with_objective
+
+from optimizer.decomposition import Master, solve_decomposition
+from optimizer.dispatch import auto_method, chosen_method
+from optimizer.errors import InfeasibleError, UsageError
+from optimizer.evaluate import evaluate_plan
+from optimizer.pipeline import solve_and_verify
+from optimizer.plan import Plan, plan_cost
+from optimizer.reachability import scenario_pairs
+from optimizer.reading import build_instance
+from optimizer.recourse import FirstStage, RecourseBlock, scenario_reach
+from optimizer.schema import InstanceFile, ObjectiveKind
+from optimizer.solve import SolveOptions, solve
+from optimizer.status import Status
+from optimizer.synthetic import geometric_instance
+
+EXACT = SolveOptions(mip_gap=1e-9, workers=1)
+
+
+def geometric(nodes: int, scenarios: int, seed: int, **kwargs: object):
+    doc = geometric_instance(nodes, scenarios, seed=seed, commodities=2, **kwargs)
+    return build_instance(InstanceFile.model_validate(doc))
+
+
+def _instances() -> list[tuple[str, object]]:
+    """Seeded small instances over sizes: random graphs, and generated hazard networks."""
+    out = [(f"random-{seed}", build(random_doc(seed, nodes=(6, 14), scenarios=(3, 12),
+                                               commodities=(1, 2),
+                                               integer_stock=seed % 3 != 0,
+                                               redundancy=int(seed % 4 == 1))))
+           for seed in range(10)]
+    out += [("geometric-20x15", geometric(20, 15, 1, redundancy=1, existing_depots=1,
+                                          existing_shelters=1)),
+            ("geometric-30x25", geometric(30, 25, 2)),
+            ("geometric-40x40", geometric(40, 40, 3, existing_depots=1))]
+    return out
+
+
+INSTANCES = _instances()
+
+
+def _random_plan(instance, rng: np.random.Generator) -> Plan:
+    D, K, H = len(instance.depots), len(instance.commodities), len(instance.shelters)
+    opened = tuple(bool(v) for v in rng.random(D) < 0.6)
+    stock = np.floor(rng.random((D, K)) * 40) * np.array(opened, dtype=float)[:, None]
+    shelters = tuple(bool(v) for v in rng.random(H) < 0.6)
+    modules = tuple(int(m) if z else 0 for m, z in zip(rng.integers(0, 3, H), shelters,
+                                                        strict=True))
+    return Plan(opened, stock, shelters, modules, float(rng.integers(0, 100)))
+
+
+# ------------------------------------------------------------------------ recourse path
+
+
+@pytest.mark.parametrize(("name", "instance"), INSTANCES[:6] + INSTANCES[-2:],
+                         ids=[n for n, _ in INSTANCES[:6] + INSTANCES[-2:]])
+def test_scenario_reach_matches_the_models_pairs(name: str, instance) -> None:
+    for scenario, ref in zip(instance.scenarios, scenario_pairs(instance), strict=True):
+        got = scenario_reach(instance, scenario)
+        assert set(zip(got.supply_depot, got.supply_zone, strict=True)) == set(
+            zip(ref.supply_depot, ref.supply_zone, strict=True))
+        assert set(zip(got.shelter_zone, got.shelter_index, strict=True)) == set(
+            zip(ref.shelter_zone, ref.shelter_index, strict=True))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_recourse_block_equals_max_flow_and_hot_starts_stay_exact(seed: int) -> None:
+    """Random plans in a row on one block (hot starts): R_s and unmet amounts match the
+    networkx evaluation."""
+    instance = build(random_doc(seed, scenarios=(3, 8), commodities=(1, 3)))
+    rng = np.random.default_rng(seed)
+    block = RecourseBlock(instance, np.arange(len(instance.scenarios)))
+    om = instance.commodity_weights
+    for _ in range(4):
+        plan = _random_plan(instance, rng)
+        got = block.evaluate(FirstStage.of(instance, plan), detail=True)
+        ref = evaluate_plan(instance, plan)
+        assert np.allclose(got.resilience(instance), [o.resilience for o in ref], atol=1e-9)
+        for s, (scenario, o) in enumerate(zip(instance.scenarios, ref, strict=True)):
+            # Unmet amounts may be split differently over zones (ties), but their totals are
+            # the flows' and never negative.
+            assert (got.unmet_need[s] >= 0).all() and (got.unmet_evacuees[s] >= 0).all()
+            assert (got.unmet_need[s] * om).sum() == pytest.approx(
+                (o.unmet_need * om).sum(), abs=1e-6)
+            assert got.unmet_evacuees[s].sum() == pytest.approx(o.unmet_evacuees.sum(),
+                                                                abs=1e-6)
+            assert (got.unmet_need[s] <= scenario.need + 1e-9).all()
+
+
+def test_ceiling_bounds_every_plan() -> None:
+    instance = INSTANCES[-1][1]
+    block = RecourseBlock(instance, np.arange(len(instance.scenarios)))
+    ceiling = block.evaluate(FirstStage.ceiling(instance)).resilience(instance)
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        plan = _random_plan(instance, rng)
+        values = block.evaluate(FirstStage.of(instance, plan)).resilience(instance)
+        assert (values <= ceiling + 1e-9).all()
+
+
+def test_master_grown_block_by_block_equals_master_built_at_once() -> None:
+    instance = INSTANCES[-2][1]
+    grown = Master(instance, EXACT, [0])
+    for s in (3, 7, 11):
+        grown.add(s)
+    whole = Master(instance, EXACT, [0, 3, 7, 11])
+    assert grown.num_rows == whole.num_rows and grown.nnz == whole.nnz
+    for master in (grown, whole):
+        master.configure("objective")
+    a = grown.solve(1e-9, None, None)
+    b = whole.solve(1e-9, None, None)
+    assert a.status is Status.OPTIMAL and b.status is Status.OPTIMAL
+    assert a.value == pytest.approx(b.value, abs=1e-7)
+
+
+# -------------------------------------------------------------- against the extensive
+
+
+@pytest.mark.parametrize(("name", "instance"), INSTANCES, ids=[n for n, _ in INSTANCES])
+def test_decomposition_agrees_with_the_extensive_form(name: str, instance) -> None:
+    """worst_case and min_cost: the same optimum, and a plan the max-flow check accepts."""
+    try:
+        reference = solve(instance, SolveOptions(mip_gap=1e-9))
+    except InfeasibleError:
+        with pytest.raises(InfeasibleError):
+            solve_decomposition(instance, EXACT)
+        return
+    solved = solve_and_verify(instance, dataclasses.replace(EXACT, method="decomposition"))
+    got = solved.solution
+    assert solved.verified, solved.failure()
+    assert got.method == "decomposition" and solved.document["solver"]["method"] == \
+        "decomposition"
+    assert got.status is Status.OPTIMAL
+    assert got.objective_value == pytest.approx(reference.objective_value, abs=1e-6)
+    assert got.bound >= got.objective_value - 1e-12
+    # The cost tie-break is exact: never dearer than the extensive form's plan, which also
+    # holds the worst case (and, first, maximises expected resilience).
+    assert plan_cost(instance, got.plan).total <= \
+        plan_cost(instance, reference.plan).total * (1 + 1e-6) + 1e-6
+    assert "expected-resilience tie-break" in got.message
+
+    # min_cost, with a target the budget can reach and one that binds.
+    target = round(0.8 * reference.objective_value, 6)
+    if target <= 0:
+        return
+    priced = with_objective(instance, ObjectiveKind.MIN_COST, target=target)
+    ref_cost = solve(priced, SolveOptions(mip_gap=1e-9))
+    solved = solve_and_verify(priced, dataclasses.replace(EXACT, method="decomposition"))
+    assert solved.verified, solved.failure()
+    cost = solved.solution.objective_value
+    assert cost == pytest.approx(ref_cost.objective_value, rel=1e-6, abs=1e-6)
+    assert min(o.resilience for o in solved.solution.outcomes) >= target - 1e-6
+
+
+def test_progress_is_recorded_and_logged() -> None:
+    instance = INSTANCES[-1][1]
+    lines: list[str] = []
+    got = solve_decomposition(instance, dataclasses.replace(EXACT, log=lines.append))
+    assert got.progress, "no iteration recorded"
+    keys = {"iteration", "active_scenarios", "bound", "incumbent", "gap", "seconds"}
+    for entry in got.progress:
+        assert keys <= set(entry)
+    assert [p["iteration"] for p in got.progress] == list(range(1, len(got.progress) + 1))
+    assert sum(bool(re.match(r"decomposition \d+ \(", line)) for line in lines) == len(
+        got.progress)
+    primary = [p for p in got.progress if p["stage"] == "objective"]
+    assert primary[-1]["gap"] <= 1e-9 or primary[-1]["bound"] - primary[-1]["incumbent"] < 1e-9
+    assert got.size["scenarios"] <= got.size["scenarios_evaluated"] == len(instance.scenarios)
+
+
+# ---------------------------------------------------------------------- limits, usage
+
+
+def test_ctrl_c_keeps_the_incumbent() -> None:
+    """Ctrl-C during the loop (here: while the first iteration is logged) stops it with
+    the best plan so far, evaluated in full; the CLI then writes it and exits 130."""
+    instance = INSTANCES[-1][1]
+    pressed = []
+
+    def log(line: str) -> None:
+        if re.match(r"decomposition 1 \(", line) and not pressed:
+            pressed.append(line)
+            raise KeyboardInterrupt
+
+    got = solve_decomposition(instance, dataclasses.replace(EXACT, log=log))
+    assert pressed and got.interrupted
+    assert got.message.startswith("interrupted") or "interrupted" in got.message
+    assert len(got.progress) == 1 and got.plan is not None
+    resilience = [o.resilience for o in evaluate_plan(instance, got.plan)]
+    assert [o.resilience for o in got.outcomes] == pytest.approx(resilience, abs=1e-9)
+    assert got.bound >= got.objective_value - 1e-12
+
+
+
+def test_time_limit_already_spent_returns_a_plan_and_its_bound() -> None:
+    instance = geometric(60, 40, 4)  # no redundancy: doing nothing is feasible
+    options = SolveOptions(time_limit=0.0, workers=1, started=time.monotonic() - 1.0)
+    got = solve_decomposition(instance, options)
+    assert got.status is Status.FEASIBLE
+    assert got.plan is not None and got.bound >= got.objective_value
+    assert "time limit" in got.message
+    resilience = [o.resilience for o in evaluate_plan(instance, got.plan)]
+    assert min(resilience) == pytest.approx(got.objective_value, abs=1e-6)
+
+
+def test_time_limit_is_respected() -> None:
+    instance = geometric(80, 300, 6, redundancy=1)
+    started = time.monotonic()
+    got = solve_decomposition(instance, SolveOptions(time_limit=1.5, workers=1,
+                                                     started=started))
+    assert time.monotonic() - started < 1.5 + 4.0  # one evaluation round may overrun
+    assert got.status in (Status.FEASIBLE, Status.OPTIMAL)
+    assert got.bound >= got.objective_value - 1e-9
+
+
+def test_min_cost_out_of_time_before_any_plan_is_infeasible() -> None:
+    instance = with_objective(geometric(30, 20, 7), ObjectiveKind.MIN_COST, target=0.3)
+    options = SolveOptions(time_limit=0.0, workers=1, started=time.monotonic() - 1.0)
+    with pytest.raises(InfeasibleError, match="time"):
+        solve_decomposition(instance, options)
+
+
+def test_unreachable_target_is_named_before_any_master() -> None:
+    instance = INSTANCES[-1][1]
+    block = RecourseBlock(instance, np.arange(len(instance.scenarios)))
+    ceiling = block.evaluate(FirstStage.ceiling(instance)).resilience(instance).min()
+    assert ceiling < 0.99
+    instance = with_objective(instance, ObjectiveKind.MIN_COST, target=ceiling + 0.01)
+    with pytest.raises(InfeasibleError, match="even with every depot open"):
+        solve_decomposition(instance, EXACT)
+
+
+@pytest.mark.parametrize("kind", [ObjectiveKind.EXPECTED, ObjectiveKind.CVAR])
+def test_objectives_the_decomposition_does_not_offer(kind: ObjectiveKind) -> None:
+    instance = with_objective(INSTANCES[0][1], kind, alpha=0.5)
+    with pytest.raises(UsageError, match=f"not offered for the {kind.value}.*extensive"):
+        solve_decomposition(instance, EXACT)
+
+
+def test_auto_method_chooses_by_size_and_objective() -> None:
+    small = INSTANCES[0][1]
+    assert auto_method(small, SolveOptions()) == "extensive"
+    large = geometric(200, 120, 0)
+    assert auto_method(large, SolveOptions()) == "decomposition"
+    for kind in (ObjectiveKind.EXPECTED, ObjectiveKind.CVAR):
+        assert auto_method(with_objective(large, kind, alpha=0.5), SolveOptions()) == \
+            "extensive"
+    assert auto_method(with_objective(large, ObjectiveKind.MIN_COST, target=0.1),
+                       SolveOptions()) == "decomposition"
+    assert chosen_method(large, SolveOptions(method="extensive")) == "extensive"

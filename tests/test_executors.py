@@ -1,0 +1,212 @@
+"""Executors: the batch rule, the choice from options, data sent once, and real back ends.
+
+The Dask tests start a real scheduler and two worker processes, all on 127.0.0.1, and check
+that the decomposition finds the same optimum through them as in process.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+# Light imports only at module level: worker processes import this module to unpickle
+# Counted, and should not pay for Pyomo to do so.
+from optimizer import executors
+from optimizer.errors import UsageError
+from optimizer.executors import (
+    DaskCluster,
+    InProcess,
+    Processes,
+    batch_size,
+    open_executor,
+)
+
+ARRIVALS = 0  # how many Counted objects this process has unpickled
+
+
+def _arrive(payload: str) -> Counted:
+    global ARRIVALS
+    ARRIVALS += 1
+    return Counted(payload)
+
+
+class Counted:
+    """A payload that counts, in the process unpickling it, how often it arrived."""
+
+    def __init__(self, payload: str) -> None:
+        self.payload = payload
+
+    def __reduce__(self) -> tuple:
+        return (_arrive, (self.payload,))
+
+
+def _where(value: Counted, token: str, tag: int) -> tuple[int, int, str, int]:
+    """Worker side: which process ran the task, and how often the shared value arrived."""
+    return os.getpid(), ARRIVALS, value.payload, tag
+
+
+@pytest.fixture(scope="module")
+def instance():
+    from optimizer.reading import build_instance
+    from optimizer.schema import InstanceFile
+    from optimizer.synthetic import geometric_instance
+
+    doc = geometric_instance(40, 60, seed=5, commodities=2, existing_shelters=1)
+    return build_instance(InstanceFile.model_validate(doc))
+
+
+def _solve(instance, **options):
+    from optimizer.decomposition import solve_decomposition
+    from optimizer.solve import SolveOptions
+
+    return solve_decomposition(instance, SolveOptions(mip_gap=1e-9, **options))
+
+
+@pytest.fixture(scope="module")
+def reference(instance):
+    return _solve(instance, workers=1)
+
+
+# ------------------------------------------------------------------------------ rules
+
+
+def test_batch_size_rule() -> None:
+    # In process: one task per lane, whatever the count.
+    assert batch_size("in-process", 10_000, 1) == 10_000
+    # Few scenarios: a lane's whole share, never padded above it.
+    assert batch_size("processes", 40, 2) == 20
+    # Many: at most TASKS_PER_LANE tasks per lane ...
+    assert batch_size("processes", 10_000, 2) == 1250
+    # ... but never below the per-task minimum that hides the overhead.
+    assert batch_size("processes", 300, 2) == executors.MIN_BATCH["processes"]
+    assert batch_size("dask", 2_000, 2) == executors.MIN_BATCH["dask"]
+    assert batch_size("dask", 100_000, 4) == 100_000 // 4 // executors.TASKS_PER_LANE
+
+
+def test_executor_chosen_from_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(executors.SCHEDULER_ENV, raising=False)
+    assert isinstance(open_executor(1), InProcess)
+    assert isinstance(open_executor(0), InProcess)
+    # Not asked for, and too few scenarios to pay for starting processes.
+    assert isinstance(open_executor(None, scenarios=10, small=100), InProcess)
+    with pytest.raises(UsageError, match="--workers"):
+        open_executor(-2)
+    assert executors.scheduler_address(None) is None
+    monkeypatch.setenv(executors.SCHEDULER_ENV, "tcp://127.0.0.1:1")
+    assert executors.scheduler_address(None) == "tcp://127.0.0.1:1"
+    assert executors.scheduler_address("tcp://127.0.0.1:2") == "tcp://127.0.0.1:2"
+
+
+def test_unreachable_scheduler_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("dask.distributed")
+    monkeypatch.setattr(executors, "CONNECT_TIMEOUT", 1.0)
+    with pytest.raises(UsageError, match="cannot reach the Dask scheduler"):
+        DaskCluster("tcp://127.0.0.1:9")  # discard port: nothing listens there
+
+
+# -------------------------------------------------------------------- local processes
+
+
+def test_processes_get_shared_data_once_and_keep_their_lanes() -> None:
+    with Processes(2) as ex:
+        assert len(set(ex.pids)) == 2 and os.getpid() not in ex.pids
+        shared = ex.share(Counted("instance"))
+        results = [ex.submit(t % 2, _where, shared, t).result() for t in range(8)]
+        for pid, arrivals, payload, tag in results:
+            assert pid == ex.pids[tag % 2]  # a lane is always the same process
+            assert arrivals == 1  # sent once, then named by its token
+            assert payload == "instance"
+        assert all(m > 0 for m in ex.peak_memory())
+        ex.release(shared)
+
+
+def test_process_pool_gives_the_same_optimum(instance, reference) -> None:
+    from optimizer.plan import plan_cost
+
+    got = _solve(instance, workers=2)
+    assert got.objective_value == pytest.approx(reference.objective_value, abs=1e-9)
+    assert [o.resilience for o in got.outcomes] == pytest.approx(
+        [o.resilience for o in reference.outcomes], abs=1e-9)
+    assert plan_cost(instance, got.plan).total == pytest.approx(
+        plan_cost(instance, reference.plan).total, rel=1e-9)
+
+
+# ------------------------------------------------------------------------------ Dask
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A real scheduler and two worker processes, listening on 127.0.0.1 only."""
+    distributed = pytest.importorskip("dask.distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                                  ) as local:
+        yield local
+
+
+def test_dask_cluster_is_on_loopback(cluster) -> None:
+    assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+    with DaskCluster(cluster.scheduler_address) as ex:
+        assert ex.lanes == 2
+        assert all(w.startswith("tcp://127.0.0.1:") for w in ex.workers)
+
+
+def test_dask_workers_get_shared_data_once(cluster) -> None:
+    with DaskCluster(cluster.scheduler_address) as ex:
+        shared = ex.share(Counted("instance"))
+        results = [ex.submit(t % 2, _where, shared, t).result() for t in range(6)]
+        pids = {tag % 2: pid for pid, _, _, tag in results}
+        assert len(set(pids.values())) == 2
+        for pid, arrivals, payload, tag in results:
+            assert pid == pids[tag % 2]
+            assert arrivals == 1
+            assert payload == "instance"
+        ex.release(shared)
+
+
+def test_dask_gives_the_same_optimum(cluster, instance, reference) -> None:
+    lines: list[str] = []
+    started = time.monotonic()
+    got = _solve(instance, scheduler=cluster.scheduler_address, log=lines.append)
+    assert time.monotonic() - started < 60
+    assert any("dask at tcp://127.0.0.1" in line for line in lines)
+    assert got.objective_value == pytest.approx(reference.objective_value, abs=1e-9)
+    assert [o.resilience for o in got.outcomes] == pytest.approx(
+        [o.resilience for o in reference.outcomes], abs=1e-9)
+
+
+def test_dask_scheduler_from_the_environment(cluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No --scheduler: the address Dask itself reads from DASK_SCHEDULER_ADDRESS."""
+    monkeypatch.setenv(executors.SCHEDULER_ENV, cluster.scheduler_address)
+    with open_executor(workers=4) as ex:
+        assert isinstance(ex, DaskCluster) and ex.address == cluster.scheduler_address
+
+
+def test_a_dask_worker_that_leaves_hands_its_lane_over(instance) -> None:
+    """Lanes are pinned to workers; when one leaves, its scenarios move to another worker
+    (rebuilt there, cold) and the evaluation is unchanged."""
+    import numpy as np
+    from dask.distributed import LocalCluster
+
+    from optimizer.decomposition import Evaluator
+    from optimizer.plan import Plan
+    from optimizer.recourse import FirstStage, evaluate
+
+    first = FirstStage.of(instance, Plan.nothing(instance))
+    expected = evaluate(instance, first).resilience(instance)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address="127.0.0.1:0") as local, \
+            DaskCluster(local.scheduler_address) as ex:
+        evaluator = Evaluator(instance, ex)
+        assert np.allclose(evaluator(first).resilience(instance), expected, atol=1e-9)
+        gone = ex.workers[0]
+        ex._client.retire_workers([gone], close_workers=True)
+        deadline = time.monotonic() + 30
+        while gone in ex._client.scheduler_info(n_workers=-1)["workers"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert np.allclose(evaluator(first).resilience(instance), expected, atol=1e-9)
+        assert gone not in ex.workers and len(set(ex.workers)) == 1
+        evaluator.close()
