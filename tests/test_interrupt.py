@@ -20,7 +20,7 @@ def test_ctrl_c_writes_the_incumbent_and_exits_130(tmp_path: Path) -> None:
     result = tmp_path / "big.result.json"
     proc = subprocess.Popen(
         [sys.executable, "-m", "optimizer.cli", "solve", str(instance), "-o", str(result),
-         "--threads", "1"],
+         "--threads", "1", "--method", "extensive"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     # Wait until HiGHS has the model (the progress line says so), then press Ctrl-C.
