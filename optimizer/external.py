@@ -41,11 +41,17 @@ from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 from models.resilience import ModelData, build_model, prepare
 from optimizer.data import Instance
 from optimizer.errors import InfeasibleError, SolverFailure, UsageError
-from optimizer.outcome import ResilienceSummary, ScenarioOutcome
+from optimizer.outcome import ScenarioOutcome
 from optimizer.plan import Plan, plan_cost
 from optimizer.presolve import prove_infeasible
 from optimizer.schema import ObjectiveKind
-from optimizer.solve import Solution, SolveOptions, Stage
+from optimizer.solve import (
+    Solution,
+    SolveOptions,
+    Stage,
+    final_value,
+    outcomes_from_flows,
+)
 from optimizer.status import Status
 
 
@@ -361,43 +367,10 @@ def _set_start(model: pyo.ConcreteModel, md: ModelData, plan: Plan) -> None:
 
 def _outcomes(model: pyo.ConcreteModel, md: ModelData) -> list[ScenarioOutcome]:
     """Each scenario's recourse from the model's values, in the engine's units."""
-    inst = md.instance
-    om = inst.commodity_weights
-    w = inst.weights
     g = np.array([_val(model.g[j]) for j in model.G]) if len(model.G) else np.zeros(0)
     v = np.array([_val(model.v[j]) for j in model.V]) if len(model.V) else np.zeros(0)
-    outcomes = []
-    for s, scenario in enumerate(inst.scenarios):
-        gs = md.g_scenario == s
-        delivered = np.zeros_like(scenario.need)
-        if gs.any():
-            units = g[gs] * md.supply_total[s] / om[md.g_commodity[gs]]
-            np.add.at(delivered, (md.g_zone[gs], md.g_commodity[gs]), units)
-        vs = md.v_scenario == s
-        sheltered = np.zeros_like(scenario.evacuees)
-        np.add.at(sheltered, md.v_zone[vs], v[vs] * md.evacuee_total[s])
-        supply = float(g[gs].sum()) if md.supply_total[s] > 0 else 1.0
-        shelter = float(v[vs].sum()) if md.evacuee_total[s] > 0 else 1.0
-        economic = _val(model.econ[s]) if md.loss_total[s] > 0 else 1.0
-        outcomes.append(ScenarioOutcome(
-            supply=supply, shelter=shelter, economic=economic,
-            resilience=w.supply * supply + w.shelter * shelter + w.economic * economic,
-            unmet_need=np.maximum(scenario.need - delivered, 0.0),
-            unmet_evacuees=np.maximum(scenario.evacuees - sheltered, 0.0),
-        ))
-    return outcomes
-
-
-def _final_value(instance: Instance, plan: Plan, outcomes: list[ScenarioOutcome]) -> float:
-    """The primary objective at the final plan and recourse, in the units a user reads."""
-    kind = instance.objective.kind
-    if kind is ObjectiveKind.MIN_COST:
-        return plan_cost(instance, plan).total
-    summary = ResilienceSummary.of(np.array([o.resilience for o in outcomes]),
-                                   instance.probabilities, instance.objective.alpha)
-    return {ObjectiveKind.WORST_CASE: summary.worst_case,
-            ObjectiveKind.EXPECTED: summary.expected,
-            ObjectiveKind.CVAR: summary.cvar}[kind]
+    econ = np.array([_val(model.econ[s]) for s in model.S])
+    return outcomes_from_flows(md, g, v, econ)
 
 
 def _number(value: Any) -> float | None:
@@ -559,7 +532,7 @@ def solve_external(instance: Instance, options: SolveOptions) -> Solution:
     stages.append(Stage("recourse", Status.OPTIMAL.value, None, seconds))
     outcomes = _outcomes(model, md)
 
-    value = _final_value(instance, plan, outcomes)
+    value = final_value(instance, plan, outcomes)
     if bound is None and status is Status.OPTIMAL:
         bound = value
     if bound is not None:

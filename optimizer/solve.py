@@ -329,11 +329,15 @@ def _give_start(c: Compiled, md: ModelData, plan: Plan) -> None:
 
 
 def _outcomes_from(c: Compiled, md: ModelData, x: np.ndarray) -> list[ScenarioOutcome]:
+    return outcomes_from_flows(md, Layout.values(c.layout.g, x), Layout.values(c.layout.v, x),
+                               Layout.values(c.layout.econ, x))
+
+
+def outcomes_from_flows(md: ModelData, g: np.ndarray, v: np.ndarray,
+                        econ: np.ndarray) -> list[ScenarioOutcome]:
+    """Each scenario's outcome from the model's scaled flows, in the engine's units."""
     inst = md.instance
     om = inst.commodity_weights
-    g = Layout.values(c.layout.g, x)
-    v = Layout.values(c.layout.v, x)
-    econ = Layout.values(c.layout.econ, x)
     w = inst.weights
     outcomes = []
     for s, scenario in enumerate(inst.scenarios):
@@ -588,7 +592,7 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
     x = np.array(c.highs.getSolution().col_value)
     outcomes = _outcomes_from(c, md, x)
 
-    value = _final_value(instance, plan, outcomes)
+    value = final_value(instance, plan, outcomes)
     bound_user = _objective_value(kind, bound, md.money_scale)
     if status is Status.OPTIMAL:
         bound_user = value if kind is ObjectiveKind.MIN_COST else max(bound_user, value)
@@ -609,8 +613,8 @@ def _version(h: highspy.Highs) -> str:
     return f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
 
 
-def _final_value(instance: Instance, plan: Plan, outcomes: list[ScenarioOutcome]) -> float:
-    """The primary objective at the final plan and recourse."""
+def final_value(instance: Instance, plan: Plan, outcomes: list[ScenarioOutcome]) -> float:
+    """The primary objective at the final plan and recourse, in the units a user reads."""
     kind = instance.objective.kind
     if kind is ObjectiveKind.MIN_COST:
         return plan_cost(instance, plan).total
