@@ -79,8 +79,10 @@ BLOCK_SIZE = 32
 # While waiting for an evaluation round, check this often that no Dask worker has left.
 WATCH_SECONDS = 5.0
 # Below this many scenarios, evaluation stays in process unless --workers is given:
-# starting worker processes costs about a second, more than evaluating a few hundred.
-SMALL = 400
+# starting worker processes and sending them the instance costs a second or two, about what
+# they save at 1,000 scenarios on 2 cores (measured: 5.9 s in process, 6.3 s with 2
+# processes); at 10,000 they halve the time (48 s against 26 s).
+SMALL = 1000
 # Scenarios activated per iteration. PERFORMANCE.md found adding several slower.
 ADD_PER_ITERATION = 1
 # A plan meets a min_cost target when every exact R_s >= T - FEASIBILITY_TOL, the
@@ -780,6 +782,8 @@ def _solve(instance: Instance, options: SolveOptions, evaluator: Evaluator,
 
     # Every scenario at the ceiling (everything open and full): R_s there bounds R_s of any
     # plan, so the lowest is a first upper bound, and its scenario the first to activate.
+    # This first round builds every scenario's LP; the next plan is then solved hot from
+    # the ceiling's basis (measured: 0.9 ms a scenario, against 1.3 ms from scratch).
     upper = evaluator(FirstStage.ceiling(instance)).resilience(instance)
     first = int(np.argmin(upper))
     if target is not None and upper[first] < target - FEASIBILITY_TOL:

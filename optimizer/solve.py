@@ -62,7 +62,7 @@ class SolveOptions:
     # others through Pyomo in optimizer.external); where scenario evaluations run.
     method: str = "auto"
     solver: str = "highs"
-    workers: int | None = None  # local processes; None: the number of cores
+    workers: int | None = None  # local processes; None: one per core (in process below 1,000)
     scheduler: str | None = None  # a Dask scheduler address, tcp://host:port
 
     def remaining(self) -> float | None:

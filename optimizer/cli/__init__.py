@@ -93,7 +93,8 @@ def _apply_overrides(inst: Instance, objective: str | None, alpha: float | None,
               help="Extensive form, or exact scenario generation (worst_case, min_cost); auto "
               "chooses by size and says which.")
 @click.option("--workers", type=click.IntRange(1),
-              help="Local processes evaluating scenarios in the decomposition (default: cores).")
+              help="Local processes evaluating scenarios in the decomposition (default: one "
+              "per core; in process below 1,000 scenarios).")
 @click.option("--scheduler", envvar="DASK_SCHEDULER_ADDRESS",
               help="A Dask scheduler (tcp://host:port) for the decomposition's evaluations "
               "(or DASK_SCHEDULER_ADDRESS).")
