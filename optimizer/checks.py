@@ -83,19 +83,23 @@ def generated_ids(generator: ScenarioGenerator) -> list[str]:
     return [f"{generator.name}-{i}" for i in range(1, generated_count(generator) + 1)]
 
 
-def max_generated_scenarios() -> int:
-    """The limit in force: :data:`MAX_GENERATED_SCENARIOS` or ``RESILIENCE_MAX_SCENARIOS``."""
-    raw = os.environ.get(MAX_SCENARIOS_ENV, "").strip()
+def env_limit(variable: str, default: int) -> int:
+    """A limit a user may change through an environment variable: a whole number >= 1."""
+    raw = os.environ.get(variable, "").strip()
     if not raw:
-        return MAX_GENERATED_SCENARIOS
+        return default
     try:
         value = int(raw)
     except ValueError:
         value = 0
     if value < 1:
-        raise UsageError(f"{MAX_SCENARIOS_ENV} must be a whole number of at least 1, not "
-                         f"{raw!r}")
+        raise UsageError(f"{variable} must be a whole number of at least 1, not {raw!r}")
     return value
+
+
+def max_generated_scenarios() -> int:
+    """The limit in force: :data:`MAX_GENERATED_SCENARIOS` or ``RESILIENCE_MAX_SCENARIOS``."""
+    return env_limit(MAX_SCENARIOS_ENV, MAX_GENERATED_SCENARIOS)
 
 
 def _generated_id_clashes(inst: InstanceFile) -> list[Problem]:

@@ -25,8 +25,8 @@ import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from optimizer import data, generators
-from optimizer.checks import edge_id, file_warnings, run_checks
-from optimizer.errors import InputError, Problem, UsageError
+from optimizer.checks import edge_id, env_limit, file_warnings, run_checks
+from optimizer.errors import InputError, Problem
 from optimizer.schema import InstanceFile
 
 # Largest file read (RESILIENCE_MAX_FILE_BYTES overrides it): a city-sized instance is a few
@@ -301,17 +301,7 @@ def _problems_despite(document: dict[str, Any], errors: list[Any]) -> list[Probl
 
 def max_file_bytes() -> int:
     """The limit in force: :data:`MAX_FILE_BYTES` or ``RESILIENCE_MAX_FILE_BYTES``."""
-    raw = os.environ.get(MAX_FILE_BYTES_ENV, "").strip()
-    if not raw:
-        return MAX_FILE_BYTES
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise UsageError(f"{MAX_FILE_BYTES_ENV} must be a whole number of at least 1, not "
-                         f"{raw!r}")
-    return value
+    return env_limit(MAX_FILE_BYTES_ENV, MAX_FILE_BYTES)
 
 
 def _read_bytes(path: Path) -> bytes:
