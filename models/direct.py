@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.sparse import csc_matrix
 
-from models.resilience import ModelData
+from models.resilience import RELATIVE_MIN_CEILING, ModelData
 from optimizer.errors import InfeasibleError
 from optimizer.schema import ObjectiveKind
 
@@ -187,7 +187,7 @@ def _variables(md: ModelData) -> dict[str, _Variables]:
         _Variables("econ", np.zeros(S), np.ones(S), False),
         _Variables("r", np.zeros(S), np.ones(S), False),
     ]
-    if kind is ObjectiveKind.WORST_CASE:
+    if kind in (ObjectiveKind.WORST_CASE, ObjectiveKind.RELATIVE):
         families.append(_Variables("worst", np.zeros(1), np.ones(1), False))
     if kind is ObjectiveKind.CVAR:
         families.append(_Variables("eta", np.zeros(1), np.ones(1), False))
@@ -403,6 +403,14 @@ def _rows_objective(md: ModelData) -> list[_Rows]:
         return [_Rows("worst_case", every, np.full(S, -INF), np.zeros(S), (
             _terms("worst", np.zeros(S, np.int64), 1.0, every),
             _terms("r", every, -1.0, every, pos=1)))]
+    if objective.kind is ObjectiveKind.RELATIVE:
+        assert md.ceilings is not None
+        kept = np.flatnonzero(md.ceilings > RELATIVE_MIN_CEILING)
+        n = len(kept)
+        rows = np.arange(n)
+        return [_Rows("relative", kept, np.full(n, -INF), np.zeros(n), (
+            _terms("worst", np.zeros(n, np.int64), md.ceilings[kept], rows),
+            _terms("r", kept, -1.0, rows, pos=1)))]
     if objective.kind is ObjectiveKind.CVAR:
         return [_Rows("cvar_shortfall", every, np.full(S, -INF), np.zeros(S), (
             _terms("eta", np.zeros(S, np.int64), 1.0, every),
@@ -449,7 +457,7 @@ def _objective_terms(md: ModelData, name: str) -> tuple[_Terms, ...]:
     if name != "objective":
         raise ValueError(f"unknown objective {name!r}")
     kind = inst.objective.kind
-    if kind is ObjectiveKind.WORST_CASE:
+    if kind in (ObjectiveKind.WORST_CASE, ObjectiveKind.RELATIVE):
         return (_terms("worst", [0], -1.0),)
     if kind is ObjectiveKind.EXPECTED:
         return expected

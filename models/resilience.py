@@ -29,6 +29,10 @@ from optimizer.data import Instance
 from optimizer.reachability import ScenarioReach, intact_shelter_reach, scenario_pairs
 from optimizer.schema import ObjectiveKind
 
+# A scenario whose ceiling is below this counts as unable to do anything whatever the plan:
+# the relative objective leaves it out (its share of what is possible is 1 by convention).
+RELATIVE_MIN_CEILING = 1e-9
+
 
 @dataclass(frozen=True, eq=False)
 class ModelData:
@@ -50,14 +54,25 @@ class ModelData:
     v_scenario: np.ndarray
     v_zone: np.ndarray
     v_shelter: np.ndarray
+    # (S,) each scenario's ceiling (R_s with every candidate open and full, the budget
+    # ignored); needed by the relative objective, None when not computed.
+    ceilings: np.ndarray | None = None
 
     @property
     def num_scenarios(self) -> int:
         return len(self.instance.scenarios)
 
 
-def prepare(instance: Instance) -> ModelData:
-    """Reachability and scaling, computed once per instance (no Pyomo here)."""
+def prepare(instance: Instance, ceilings: np.ndarray | None = None) -> ModelData:
+    """Reachability and scaling, computed once per instance (no Pyomo here).
+
+    ``ceilings`` (per scenario, see :func:`optimizer.recourse.ceilings`) are computed here
+    when the relative objective needs them and none are given.
+    """
+    if ceilings is None and instance.objective.kind is ObjectiveKind.RELATIVE:
+        from optimizer.recourse import ceilings as ceiling_values
+
+        ceilings = ceiling_values(instance)
     om = instance.commodity_weights
     reach = scenario_pairs(instance)
     g_parts: list[tuple[np.ndarray, ...]] = []
@@ -87,6 +102,7 @@ def prepare(instance: Instance) -> ModelData:
         intact_shelters=intact_shelter_reach(instance),
         g_scenario=g[0], g_depot=g[1], g_zone=g[2], g_commodity=g[3],
         v_scenario=v[0], v_zone=v[1], v_shelter=v[2],
+        ceilings=None if ceilings is None else np.asarray(ceilings, dtype=float),
     )
 
 
@@ -353,6 +369,17 @@ def add_worst_case(m: pyo.ConcreteModel, md: ModelData) -> None:
     m.worst_case = pyo.Constraint(m.S, rule=lambda _m, s: m.worst <= m.r[s])
 
 
+def add_relative(m: pyo.ConcreteModel, md: ModelData) -> None:
+    r"""ceil_s t \le r_s for every s with ceil_s > 0: t is the smallest share of its
+    ceiling that a scenario reaches (a scenario that can reach nothing is left out)."""
+    assert md.ceilings is not None
+    ceilings = md.ceilings
+    m.worst = pyo.Var(bounds=(0.0, 1.0))
+    m.relative = pyo.Constraint(
+        m.S, rule=lambda _m, s: float(ceilings[s]) * m.worst <= m.r[s]
+        if ceilings[s] > RELATIVE_MIN_CEILING else pyo.Constraint.Skip)
+
+
 def add_cvar(m: pyo.ConcreteModel, md: ModelData, alpha: float) -> None:
     r"""Conditional value at risk of the lower tail (Rockafellar and Uryasev).
 
@@ -371,8 +398,8 @@ def add_cvar(m: pyo.ConcreteModel, md: ModelData, alpha: float) -> None:
 def add_objectives(m: pyo.ConcreteModel, md: ModelData) -> None:
     r"""The objective of the instance, and the tie-breaks that follow it (deactivated).
 
-    worst_case: max t; expected: max \sum_s p_s r_s; cvar: max CVaR_alpha;
-    min_cost: min cost subject to r_s \ge T for every s.
+    worst_case: max t; relative: max t with ceil_s t \le r_s; expected: max \sum_s p_s r_s;
+    cvar: max CVaR_alpha; min_cost: min cost subject to r_s \ge T for every s.
     Tie-breaks, solved in order after the primary objective is held at its optimum:
     ``tiebreak_expected`` (max \sum_s p_s r_s) and ``tiebreak_cost`` (min cost).
     """
@@ -382,6 +409,9 @@ def add_objectives(m: pyo.ConcreteModel, md: ModelData) -> None:
     kind = objective.kind
     if kind is ObjectiveKind.WORST_CASE:
         add_worst_case(m, md)
+        m.objective = pyo.Objective(expr=m.worst, sense=pyo.maximize)
+    elif kind is ObjectiveKind.RELATIVE:
+        add_relative(m, md)
         m.objective = pyo.Objective(expr=m.worst, sense=pyo.maximize)
     elif kind is ObjectiveKind.EXPECTED:
         m.objective = pyo.Objective(expr=expected, sense=pyo.maximize)
@@ -401,7 +431,8 @@ def add_objectives(m: pyo.ConcreteModel, md: ModelData) -> None:
 
 
 def tiebreaks(kind: ObjectiveKind) -> tuple[str, ...]:
-    """Names of the objectives solved after the primary, in order (design section 2)."""
+    """Names of the tie-break objectives compiled with the primary (design section 2;
+    ``optimizer.stages`` decides which run, and adds the leximin levels between)."""
     if kind is ObjectiveKind.EXPECTED:
         return ("tiebreak_cost",)
     if kind is ObjectiveKind.MIN_COST:

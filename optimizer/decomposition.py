@@ -1,77 +1,79 @@
-"""Exact scenario generation for many scenarios (design section 6).
+"""Multi-cut Benders over the first stage, for every objective and stage (design section 6).
 
-Worst case: max_x min_s R_s(x). A *master* holds the first stage and the recourse of a few
-*active* scenarios only, so its optimum bounds the true one from above. Each iteration:
+Given a first stage x, each scenario's recourse is an LP whose right-hand sides are linear
+in x (stock on hand bounds the depot rows, shelter places the shelter rows), so each of its
+shares is concave in x and every LP dual gives a valid cut. The *master* holds:
 
-1. solve the master (MIP) -> a plan x and an upper bound;
-2. evaluate ALL scenarios at x (``optimizer.recourse``: arrays and hot-started HiGHS LPs,
-   no Pyomo, spread over the executor) -> min_s R_s(x), a lower bound, and the incumbent;
-3. stop when the bounds meet within the MIP gap; otherwise activate the worst scenario
-   that x does not yet account for (its R_s(x) is below the master's value), and repeat.
+* the first stage (open flags, stock, shelters, modules, pool, cost, budget, capacity and
+  redundancy rows), built by ``models.direct`` from the instance with no scenario;
+* per scenario s: ``sup_s`` and ``sh_s``, over-estimates of its supply and shelter shares
+  (bounded by their values at the ceiling and by cuts
+  ``share_s <= share_s(x^) + g_s . (u(x) - u(x^))`` from the duals at each plan x^,
+  u being the stock and places the plan puts on hand), ``e_s`` its economic share
+  (exact: ``e_s <= pool / L_s``, at most 1), and ``r_s = w_sup sup_s + w_sh sh_s + w_eco e_s``;
+* the stage objectives of ``optimizer.stages`` written over r (a level column t with
+  ``t <= r_s``; CVaR's eta and shortfalls; the cost column), and the rows that hold the
+  stages already solved.
 
-min_cost is the same loop with the master minimising cost subject to r_s >= T on the active
-scenarios (a relaxation, so its optimum bounds the cost from below) and a plan counting as
-an incumbent only when every scenario reaches T. Both stop after finitely many iterations
-(at worst every scenario is active) with a proven bound.
-
-Tie-breaks (design section 2): after the worst-case optimum t*, the cheapest plan with
-min_s R_s >= t* - LEXICOGRAPHIC_TOL is found by the min_cost loop on the same master. The
-expected-resilience tie-break needs every scenario in one model, which is what this method
-avoids; it is not applied, and the result's message says so. ``expected`` and ``cvar``
-objectives are refused. A master could bound them soundly (each left-out scenario at its
-ceiling value, see ``FirstStage.ceiling``), but their value depends on every scenario (for
-cvar, on every scenario of the worst 1 - alpha of the probability), so the master would
-grow until it held most of them: the extensive form with extra steps.
-
-The master is the Pyomo model of ``models.resilience`` over the active scenarios, handed to
-one persistent HiGHS instance through Pyomo's standard-form compiler. A new scenario's
-block (its recourse columns and rows) is compiled from a one-scenario model and appended
-with ``addCols``/``addRows``; the first-stage columns are matched by name. Rebuilding the
-master instead would cost the whole Pyomo build and hand-off again at every iteration
-(about 25 microseconds per non-zero, PERFORMANCE.md), growing with the active set, while an
-appended block costs the same small amount whatever the master's size.
+Since the master over-estimates every R_s, its bound bounds the true stage optimum; a plan
+x^ counts as an incumbent once its *exact* R_s (every scenario evaluated, on the executor)
+meet the held stages, and a stage ends when the incumbent's exact value meets the master's
+bound within the MIP gap. Cuts are kept from stage to stage. Each stage starts with LP
+masters (integrality relaxed: cheap iterations that gather most cuts, then tightened), then
+MIP masters started from the incumbent. Cuts are added only where the master over-estimates
+a share by more than :data:`CUT_TOL` and that scenario can matter to the stage (below the
+master's level, or held from below). Nothing is capped by the clock: only ``--time-limit``
+stops a stage, and the result then says which stage is not proven.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from typing import Any
 
 import highspy
 import numpy as np
-import pyomo.environ as pyo
-from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+from scipy.sparse import coo_matrix, csr_matrix
 
-from models.resilience import build_model, prepare
+from models.direct import assemble
+from models.resilience import RELATIVE_MIN_CEILING, prepare
 from optimizer.data import Instance
-from optimizer.errors import InfeasibleError, SolverFailure, UsageError
+from optimizer.errors import InfeasibleError, SolverFailure
 from optimizer.evaluate import plan_violations
 from optimizer.executors import Executor, batch_size, open_executor
+from optimizer.highs_common import (
+    INF,
+    Layout,
+    Run,
+    give_start,
+    new_highs,
+    pass_model,
+    plan_from_columns,
+    run_highs,
+    version,
+)
 from optimizer.outcome import ScenarioOutcome
 from optimizer.plan import Plan, plan_cost
 from optimizer.presolve import prove_infeasible
-from optimizer.recourse import (
-    Evaluation,
-    FirstStage,
-    Task,
-    blocks_of,
-    evaluate_task,
-    forget,
-    new_highs,
-)
+from optimizer.recourse import Evaluation, FirstStage, Task, blocks_of, evaluate_task, forget
 from optimizer.schema import ObjectiveKind
-from optimizer.solve import Solution, SolveOptions, Stage
-from optimizer.status import Status, from_highs
-
-INF = highspy.kHighsInf
+from optimizer.solve import (
+    GAP_SLACK,
+    Solution,
+    SolveOptions,
+    Stage,
+    final_value,
+    stage_message,
+    within_gap,
+)
+from optimizer.stages import Goal, Sequence, explain
+from optimizer.stages import primary as primary_goal
+from optimizer.status import Status
 
 # Scenarios per recourse LP (one HiGHS instance). 10-50 measured best at 200 nodes (about
 # 0.3-0.4 ms per hot-started scenario); much larger blocks re-solve more slowly per scenario.
@@ -80,353 +82,38 @@ BLOCK_SIZE = 32
 WATCH_SECONDS = 5.0
 # Below this many scenarios, evaluation stays in process unless --workers is given:
 # starting worker processes and sending them the instance costs a second or two, about what
-# they save at 1,000 scenarios on 2 cores (measured: 5.9 s in process, 6.3 s with 2
-# processes); at 10,000 they halve the time (48 s against 26 s).
+# they save at 1,000 scenarios on 2 cores; at 10,000 they halve the time.
 SMALL = 1000
-# Scenarios activated per iteration. PERFORMANCE.md found adding several slower.
-ADD_PER_ITERATION = 1
-# A plan meets a min_cost target when every exact R_s >= T - FEASIBILITY_TOL, the
-# tolerance of the independent check (optimizer.pipeline). HiGHS holds rows to 1e-7 on its
-# scaled model, so a plan it calls feasible can fall a few 1e-7 short once its recourse is
-# solved exactly; the extensive form returns such plans, and so does this method.
+# A cut is added where the master's share exceeds the exact one by more than this.
+CUT_TOL = 1e-7
+# Held stages: the master holds each solved stage at its incumbent's exact value; a
+# candidate plan must meet it on its exact R_s within ADMIT_TOL (resilience; cost: that
+# share of the money scale), or a tenth of the MIP gap of the value held, if larger. The
+# master over-estimates R_s near its plan by up to what its cuts miss there, so a plan at
+# the edge of a hold needs that margin; with a continuous first stage (stock in fractions)
+# the cuts close in on the edge only one kink at a time.
+HOLD_TOL = 0.0
+ADMIT_TOL = 1e-6
+ADMIT_GAP_SHARE = 0.1
+# A min_cost plan meets the target when every exact R_s >= T - FEASIBILITY_TOL (the
+# tolerance of the independent check, optimizer.pipeline).
 FEASIBILITY_TOL = 1e-6
-# In the cost tie-break the worst case is the objective already optimised: it is held to
-# this, and plans the master thinks meet it but fall short are repaired (REPAIR_LIMIT).
-TIEBREAK_FEASIBILITY_TOL = 1e-7
-# Largest shortfall of an active scenario below the target that is put down to numerics
-# and repaired by raising the master's floor (see Run.generate).
-REPAIR_LIMIT = 1e-5
-MAX_REPAIRS = 5
-# Relative gap left by the rounding of a master's plan (integers to integers, the pool
-# trimmed to the budget) that still counts as the master's optimum.
-ROUNDING_SLACK = 1e-6
-# A scenario is worth activating when x leaves it this far below the master's value.
-VIOLATION_TOL = 1e-9
-# The cost tie-break holds the worst case within this of its optimum (as optimizer.solve).
-LEXICOGRAPHIC_TOL = 1e-9
-# Early masters are solved loosely (a quarter of the current overall gap, at most this),
-# then tightened as the bounds close: an early master's plan is thrown away anyway.
-LOOSE_GAP = 1e-2
-# The cost tie-break gets at most this many times the time spent until the primary optimum
-# (setup included), and no less than TIEBREAK_MIN_SECONDS (the extensive form's rule in
-# optimizer.solve, where setup is small).
-TIEBREAK_FACTOR = 2.0
-TIEBREAK_MIN_SECONDS = 10.0
-
-# Components of models.resilience that belong to the first stage; everything else in a
-# one-scenario model is that scenario's block.
-FIRST_STAGE_VARS = frozenset({"y", "x", "z", "modules", "pool", "cost", "worst"})
-FIRST_STAGE_ROWS = frozenset({"cost_definition", "budget", "depot_capacity",
-                              "shelter_modules", "shelter_redundancy"})
+# LP masters per stage before the MIP ones, at most; they stop earlier when the LP's bound
+# and its plan's exact value meet within LP_GAP (relative).
+LP_ITERATIONS = 50
+LP_GAP = 1e-5
+# Early MIP masters are solved to this gap (never looser than needed: the gap left), then
+# to the gap asked for once a master brings no cut.
+LOOSE_GAP = 1e-3
+# Masters per stage at most (LP and MIP): a work limit, not a clock, so that a stage that
+# tails ends the same way on any machine (status feasible, the stage named).
+MAX_STAGE_ITERATIONS = 1000
 
 
 def restricted(instance: Instance, scenarios: list[int] | np.ndarray) -> Instance:
     """The instance with only the given scenarios (probabilities kept as they are)."""
     return dataclasses.replace(instance,
                                scenarios=tuple(instance.scenarios[int(s)] for s in scenarios))
-
-
-# ------------------------------------------------------------------------------ master
-
-
-@dataclass
-class _Compiled:
-    names: list[str]
-    components: list[str]
-    lower: np.ndarray
-    upper: np.ndarray
-    integer: np.ndarray
-    costs: dict[str, np.ndarray]  # objective name -> dense costs (minimisation form)
-    matrix: Any  # scipy CSR
-    row_lower: np.ndarray
-    row_upper: np.ndarray
-    row_components: list[str]
-
-
-def _compile(model: pyo.ConcreteModel, objectives: tuple[str, ...]) -> _Compiled:
-    """Pyomo's standard-form compiler (mixed form), unpacked into arrays."""
-    for name in objectives:
-        model.component(name).activate()
-    info = LinearStandardFormCompiler().write(model, mixed_form=True)
-    row_lower = np.full(len(info.rows), -INF)
-    row_upper = np.full(len(info.rows), INF)
-    for r, entry in enumerate(info.rows):
-        if entry[1] >= 0:
-            row_upper[r] = info.rhs[r]
-        if entry[1] <= 0:
-            row_lower[r] = info.rhs[r]
-    columns = info.columns
-    c = info.c.toarray() if hasattr(info.c, "toarray") else np.asarray(info.c)
-    return _Compiled(
-        names=[v.name for v in columns],
-        components=[v.parent_component().local_name for v in columns],
-        lower=np.array([-INF if v.lb is None else v.lb for v in columns], dtype=float),
-        upper=np.array([INF if v.ub is None else v.ub for v in columns], dtype=float),
-        integer=np.array([v.is_integer() for v in columns], dtype=bool),
-        costs={obj.local_name: np.asarray(c[j], dtype=float)
-               for j, obj in enumerate(info.objectives)},
-        matrix=info.A.tocsr(),
-        row_lower=row_lower, row_upper=row_upper,
-        row_components=[entry[0].parent_component().local_name for entry in info.rows],
-    )
-
-
-@dataclass(frozen=True)
-class _MasterResult:
-    status: Status
-    plan: Plan | None
-    value: float | None  # the master's objective at its plan, in model units
-    bound: float | None  # its dual bound, in model units (minimisation form)
-    seconds: float
-
-
-class Master:
-    """The Pyomo model over the active scenarios, in one persistent HiGHS instance.
-
-    Built over ``WORST_CASE`` whatever the instance's objective, so one master serves both
-    loops: maximise the ``worst`` column, or minimise cost with ``worst`` bounded below by
-    a target (which, with ``worst <= r_s``, is ``r_s >= T`` on every active scenario).
-    """
-
-    OBJECTIVES = ("objective", "tiebreak_cost")
-
-    def __init__(self, instance: Instance, options: SolveOptions, scenarios: list[int]) -> None:
-        self.instance = instance
-        self.base = dataclasses.replace(
-            instance, objective=dataclasses.replace(instance.objective,
-                                                    kind=ObjectiveKind.WORST_CASE))
-        self.options = options
-        self.build_seconds = 0.0
-        self.handoff_seconds = 0.0
-        self.nodes = 0
-        self.iterations = 0
-        self.restarts = 0  # solves repeated because HiGHS mixed up a start (see solve)
-        self.interrupted = False  # Ctrl-C stopped a solve
-        self.objective = "objective"
-        self.active: list[int] = []
-        compiled = self._compiled(list(scenarios))
-        self.money_scale = self.base.budget if self.base.budget > 0 else 1.0
-
-        t0 = time.monotonic()
-        self.col_of = {name: j for j, name in enumerate(compiled.names)}
-        self.costs = {name: compiled.costs[name].copy() for name in self.OBJECTIVES}
-        self.integer = compiled.integer.copy()
-        self.nnz = compiled.matrix.nnz
-        a = compiled.matrix.tocsc()
-        h = new_highs()
-        h.setOptionValue("random_seed", 0)
-        h.setOptionValue("mip_abs_gap", min(1e-6, options.mip_gap))
-        if options.threads:
-            h.setOptionValue("threads", int(options.threads))
-        h.passModel(
-            len(compiled.names), a.shape[0], a.nnz, int(highspy.MatrixFormat.kColwise),
-            int(highspy.ObjSense.kMinimize), 0.0, self.costs["objective"],
-            compiled.lower, compiled.upper, compiled.row_lower, compiled.row_upper,
-            a.indptr.astype(np.int32), a.indices.astype(np.int32), a.data.astype(float),
-            np.where(compiled.integer, int(highspy.HighsVarType.kInteger),
-                     int(highspy.HighsVarType.kContinuous)).astype(np.int32))
-        self.highs = h
-        self.active = list(scenarios)
-        self.handoff_seconds += time.monotonic() - t0
-        self.worst_col = self.col_of["worst"]
-
-    def _compiled(self, scenarios: list[int]) -> _Compiled:
-        t0 = time.monotonic()
-        model = build_model(prepare(restricted(self.base, scenarios)))
-        t1 = time.monotonic()
-        compiled = _compile(model, self.OBJECTIVES)
-        self.build_seconds += t1 - t0
-        self.handoff_seconds += time.monotonic() - t1
-        return compiled
-
-    @property
-    def num_cols(self) -> int:
-        return int(self.highs.getNumCol())
-
-    @property
-    def num_rows(self) -> int:
-        return int(self.highs.getNumRow())
-
-    def add(self, scenario: int) -> None:
-        """Append one scenario's recourse block (columns, then rows) to the master."""
-        block = self._compiled([scenario])
-        t0 = time.monotonic()
-        h = self.highs
-        mapping = np.empty(len(block.names), dtype=np.int64)
-        new: list[int] = []
-        for j, (name, comp) in enumerate(zip(block.names, block.components, strict=True)):
-            if comp in FIRST_STAGE_VARS and name in self.col_of:
-                mapping[j] = self.col_of[name]
-                continue
-            # A scenario variable, or a first-stage one the master did not need yet (say,
-            # stock of a zero-capacity depot that only this scenario's rows mention).
-            mapping[j] = self.num_cols + len(new)
-            if comp in FIRST_STAGE_VARS:
-                self.col_of[name] = int(mapping[j])
-            else:
-                self.col_of[f"{name}@{scenario}"] = int(mapping[j])
-            new.append(j)
-        if new:
-            idx = np.array(new)
-            h.addCols(len(idx), np.zeros(len(idx)), block.lower[idx], block.upper[idx], 0,
-                      np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32),
-                      np.zeros(0))
-            integer = block.integer[idx]
-            cols = mapping[idx]
-            if integer.any():
-                h.changeColsIntegrality(int(integer.sum()), cols[integer].astype(np.int32),
-                                        np.full(int(integer.sum()),
-                                                int(highspy.HighsVarType.kInteger),
-                                                dtype=np.int32))
-            for name in self.OBJECTIVES:
-                self.costs[name] = np.concatenate([self.costs[name], block.costs[name][idx]])
-            self.integer = np.concatenate([self.integer, integer])
-        rows = np.array([r for r, comp in enumerate(block.row_components)
-                         if comp not in FIRST_STAGE_ROWS], dtype=np.int64)
-        if len(rows):
-            sub = block.matrix[rows]
-            h.addRows(len(rows), block.row_lower[rows], block.row_upper[rows], sub.nnz,
-                      sub.indptr[:-1].astype(np.int32),
-                      mapping[sub.indices].astype(np.int32), sub.data.astype(float))
-            self.nnz += sub.nnz
-        self.active.append(int(scenario))
-        self.handoff_seconds += time.monotonic() - t0
-
-    # ------------------------------------------------------------------- solving
-
-    def configure(self, objective: str, worst_lower: float = 0.0) -> None:
-        """Which objective the next solves minimise, and the floor on the worst case."""
-        n = self.num_cols
-        self.objective = objective
-        self.highs.changeColsCost(n, np.arange(n, dtype=np.int32), self.costs[objective])
-        self.highs.changeColBounds(self.worst_col, float(worst_lower), 1.0)
-
-    def solve(self, gap: float, time_limit: float | None, start: Plan | None) -> _MasterResult:
-        h = self.highs
-        h.setOptionValue("mip_rel_gap", float(gap))
-        started = time.monotonic()
-        if start is not None:
-            self._give_start(start)
-        status = self._run(time_limit)
-        x = np.asarray(h.getSolution().col_value) if status.has_plan else None
-        if x is not None and start is not None and not self.interrupted and \
-                not self._consistent(x):
-            # HiGHS 1.16 can return the start itself as the solution while reporting the
-            # objective that the start reaches in its presolved space (the recourse there
-            # re-optimised), so the plan in hand is not the one the objective describes.
-            # Solved again without the start, the solution and the objective agree.
-            self.restarts += 1
-            h.clearSolver()
-            left = None if time_limit is None else time_limit - (time.monotonic() - started)
-            status = self._run(left)
-            x = np.asarray(h.getSolution().col_value) if status.has_plan else None
-        seconds = time.monotonic() - started
-        if x is None:
-            return _MasterResult(status, None, None, None, seconds)
-        info = h.getInfo()
-        value = float(info.objective_function_value)
-        bound = float(info.mip_dual_bound) if self.integer.any() else value
-        if status is Status.OPTIMAL or not math.isfinite(bound):
-            bound = min(bound, value) if math.isfinite(bound) else value
-        return _MasterResult(status, self._plan(x), value, bound, seconds)
-
-    def _run(self, time_limit: float | None) -> Status:
-        """One HiGHS run, in its own thread so that Ctrl-C reaches Python: it then asks
-        HiGHS to stop and waits for it, keeping the incumbent (as optimizer.solve does)."""
-        h = self.highs
-        h.setOptionValue("time_limit", max(time_limit, 1e-3) if time_limit is not None
-                         else INF)
-        highspy.Highs.resetGlobalScheduler(True)
-        h.HandleUserInterrupt = True
-        h.startSolve()
-        while True:
-            try:
-                if h.wait(0.1)[0]:
-                    break
-            except KeyboardInterrupt:
-                self.interrupted = True
-                h.cancelSolve()
-        info = h.getInfo()
-        self.nodes += max(0, int(info.mip_node_count))
-        self.iterations += max(0, int(info.simplex_iteration_count))
-        return from_highs(h.getModelStatus(), info.primal_solution_status == 2)
-
-    def _consistent(self, x: np.ndarray) -> bool:
-        """The solution's objective is the one HiGHS reports."""
-        reported = float(self.highs.getInfo().objective_function_value)
-        computed = float(self.costs[self.objective] @ x)
-        return abs(reported - computed) <= 1e-7 * max(1.0, abs(reported))
-
-    def worst_value(self) -> float:
-        return float(self.highs.getSolution().col_value[self.worst_col])
-
-    def _first_stage(self) -> list[tuple[str, int, float]]:
-        """(column name, column, value per unit of plan) of every first-stage decision."""
-        inst = self.instance
-        out = []
-        for d in range(len(inst.depots)):
-            out.append((f"y[{d}]", d, 1.0))
-            out.extend((f"x[{d},{k}]", d, 1.0) for k in range(len(inst.commodities)))
-        for h in range(len(inst.shelters)):
-            out.append((f"z[{h}]", h, 1.0))
-            out.append((f"modules[{h}]", h, 1.0))
-        out.append(("pool", 0, 1.0 / self.money_scale))
-        return out
-
-    def _column(self, name: str, x: np.ndarray, default: float) -> float:
-        j = self.col_of.get(name)
-        return float(x[j]) if j is not None else default
-
-    def _plan(self, x: np.ndarray) -> Plan:
-        """The master's first stage as a plan: integers rounded, never over budget."""
-        inst = self.instance
-        D, K, H = len(inst.depots), len(inst.commodities), len(inst.shelters)
-        opened = tuple(d.existing or round(self._column(f"y[{j}]", x, 0.0)) == 1
-                       for j, d in enumerate(inst.depots))
-        stock = np.array([[self._column(f"x[{d},{k}]", x, 0.0) for k in range(K)]
-                          for d in range(D)]).reshape(D, K)
-        if inst.policy.integer_stock:
-            stock = np.round(stock)
-        stock = np.maximum(stock, 0.0)
-        stock[~np.array(opened, dtype=bool)] = 0.0
-        shelters = tuple(s.existing or round(self._column(f"z[{h}]", x, 0.0)) == 1
-                         for h, s in enumerate(inst.shelters))
-        modules = tuple(round(self._column(f"modules[{h}]", x, 0.0)) if shelters[h]
-                        else 0 for h in range(H))
-        pool = min(max(0.0, self._column("pool", x, 0.0)) * self.money_scale, inst.max_pool)
-        plan = Plan(opened, stock, shelters, modules, pool)
-        # The budget row holds within HiGHS's tolerance, a few cents over on a large budget;
-        # the pool is continuous and worth least per unit, so it gives back the excess.
-        excess = plan_cost(inst, plan).total - inst.budget
-        if excess > 0:
-            plan = dataclasses.replace(plan, compensation_pool=max(0.0, pool - excess))
-        return plan
-
-    def _give_start(self, plan: Plan) -> None:
-        """The plan's first stage as a (partial) start; HiGHS completes the rest."""
-        inst = self.instance
-        values: dict[str, float] = {}
-        for d in range(len(inst.depots)):
-            values[f"y[{d}]"] = 1.0 if plan.open_depots[d] else 0.0
-            for k in range(len(inst.commodities)):
-                values[f"x[{d},{k}]"] = float(plan.stock[d, k])
-        for h in range(len(inst.shelters)):
-            values[f"z[{h}]"] = 1.0 if plan.open_shelters[h] else 0.0
-            values[f"modules[{h}]"] = float(plan.modules[h])
-        values["pool"] = plan.compensation_pool / self.money_scale
-        cols = [(self.col_of[n], v) for n, v in values.items() if n in self.col_of]
-        if cols:
-            self.highs.setSolution(len(cols), np.array([j for j, _ in cols], dtype=np.int32),
-                                   np.array([v for _, v in cols], dtype=float))
-
-    def size(self, total_scenarios: int) -> dict[str, int]:
-        return {"variables": self.num_cols, "constraints": self.num_rows,
-                "nonzeros": int(self.nnz), "integer_variables": int(self.integer.sum()),
-                "scenarios": len(self.active), "scenarios_evaluated": total_scenarios}
-
-    def version(self) -> str:
-        h = self.highs
-        return f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
 
 
 # -------------------------------------------------------------------------- evaluation
@@ -463,12 +150,13 @@ class Evaluator:
         self.seconds = 0.0
         self.rounds = 0
 
-    def __call__(self, first: FirstStage, detail: bool = False) -> Evaluation:
+    def __call__(self, first: FirstStage, detail: bool = False,
+                 gradients: bool = False) -> Evaluation:
         t0 = time.monotonic()
 
         def submit(lane: int, blocks: tuple[tuple[int, np.ndarray], ...]) -> Future:
             return self.executor.submit(lane, evaluate_task, self.shared,
-                                        Task(blocks, first, detail))
+                                        Task(blocks, first, detail, gradients))
 
         self.executor.repin_lost()
         pending = {submit(lane, blocks): (lane, blocks) for lane, blocks in self.tasks
@@ -496,239 +184,499 @@ class Evaluator:
             self.executor.release(self.shared)
 
 
+
+
+# ------------------------------------------------------------------------------ master
+
+
+class Master:
+    """The first stage, each scenario's share columns and the cuts, in one HiGHS instance.
+
+    Parameters
+    ----------
+    instance, options
+        What is solved, and how (MIP gap, threads).
+    ceiling
+        Every scenario at the ceiling (:meth:`FirstStage.ceiling`): each share's upper bound.
+    """
+
+    def __init__(self, instance: Instance, options: SolveOptions, ceiling: Evaluation) -> None:
+        t0 = time.monotonic()
+        self.instance = inst = instance
+        self.options = options
+        md = prepare(restricted(instance, []))
+        model = assemble(md, ["tiebreak_cost"])
+        self.money_scale = md.money_scale
+        cols = model.columns
+        S = len(inst.scenarios)
+        D, K, H = len(inst.depots), len(inst.commodities), len(inst.shelters)
+        h = new_highs(options)
+        h.setOptionValue("mip_abs_gap", min(1e-7, options.mip_gap))
+        n0 = len(model.col_lower)
+        pass_model(h, model.a, np.zeros(n0), model.col_lower, model.col_upper,
+                   model.row_lower, model.row_upper, model.integer)
+        self.highs = h
+        self.integer_cols = np.flatnonzero(model.integer).astype(np.int32)
+        self.cost_col = int(cols["cost"][0])
+        self.first_rows = len(model.row_lower)
+
+        # Share columns: sup_s, sh_s, e_s, r_s (a share whose total is 0 counts as 1).
+        om = inst.commodity_weights
+        need = np.array([s.weighted_need(om) for s in inst.scenarios]) > 0
+        evac = np.array([s.evacuees.sum() for s in inst.scenarios]) > 0
+        self.loss = np.array([s.economic_loss.sum() for s in inst.scenarios], dtype=float)
+        loss = self.loss > 0
+        lower = np.concatenate([np.where(need, 0.0, 1.0), np.where(evac, 0.0, 1.0),
+                                np.where(loss, 0.0, 1.0), np.zeros(S)])
+        upper = np.concatenate([np.where(need, np.minimum(ceiling.supply, 1.0), 1.0),
+                                np.where(evac, np.minimum(ceiling.shelter, 1.0), 1.0),
+                                np.ones(S), np.ones(S)])
+        h.addCols(4 * S, np.zeros(4 * S), lower, upper, 0, np.zeros(0, np.int32),
+                  np.zeros(0, np.int32), np.zeros(0))
+        self.sup = n0 + np.arange(S)
+        self.sh = n0 + S + np.arange(S)
+        self.e = n0 + 2 * S + np.arange(S)
+        self.r = n0 + 3 * S + np.arange(S)
+        pool_col = int(cols["pool"][0])
+        w = inst.weights
+        rows: list[tuple[float, float, list[int], list[float]]] = []
+        for s in range(S):
+            if loss[s]:
+                if pool_col >= 0:
+                    rows.append((-INF, 0.0, [int(self.e[s]), pool_col],
+                                 [1.0, -self.money_scale / self.loss[s]]))
+                else:
+                    h.changeColBounds(int(self.e[s]), 0.0, 0.0)
+            rows.append((0.0, 0.0, [int(self.r[s]), int(self.sup[s]), int(self.sh[s]),
+                                    int(self.e[s])],
+                         [1.0, -w.supply, -w.shelter, -w.economic]))
+        self._add_rows(rows)
+        self.layout = Layout(y=cols["y"], x=cols["x"], z=cols["z"], modules=cols["modules"],
+                             pool=pool_col, g=np.zeros(0, np.int64), v=np.zeros(0, np.int64),
+                             econ=np.zeros(0, np.int64), r=self.r)
+
+        # The plan's stock and places on hand as an affine map of the first-stage columns:
+        # u = U @ columns + u0, u = concat(stock on hand (D*K), places (H)).
+        entries, columns, coefs = [], [], []
+        u0 = np.zeros(D * K + H)
+        for d, depot in enumerate(inst.depots):
+            for k in range(K):
+                e = d * K + k
+                if cols["x"][d, k] >= 0:
+                    entries.append(e), columns.append(int(cols["x"][d, k])), coefs.append(1.0)
+                stock = float(depot.existing_stock[k])
+                if stock:
+                    if cols["y"][d] >= 0:
+                        entries.append(e), columns.append(int(cols["y"][d]))
+                        coefs.append(stock)
+                    else:
+                        u0[e] += stock
+        for j, shelter in enumerate(inst.shelters):
+            e = D * K + j
+            if cols["z"][j] >= 0:
+                entries.append(e), columns.append(int(cols["z"][j]))
+                coefs.append(float(shelter.capacity))
+            else:
+                u0[e] += float(shelter.capacity) if shelter.existing else 0.0
+            if cols["modules"][j] >= 0 and shelter.module_size > 0:
+                entries.append(e), columns.append(int(cols["modules"][j]))
+                coefs.append(float(shelter.module_size))
+        self.u_map = csr_matrix((coefs, (entries, columns)), shape=(D * K + H, n0))
+        self.u0 = u0
+        self.n_first = n0
+        self.DK = D * K
+        self.cuts = 0
+        self.nodes = 0
+        self.iterations = 0
+        self.build_seconds = time.monotonic() - t0
+
+    # ----------------------------------------------------------------- building
+
+    @property
+    def num_cols(self) -> int:
+        return int(self.highs.getNumCol())
+
+    def _add_rows(self, rows: list[tuple[float, float, list[int], list[float]]]) -> None:
+        if not rows:
+            return
+        lower = np.array([r[0] for r in rows], dtype=float)
+        upper = np.array([r[1] for r in rows], dtype=float)
+        starts = np.cumsum([0] + [len(r[2]) for r in rows[:-1]]).astype(np.int32)
+        index = np.concatenate([np.asarray(r[2], dtype=np.int32) for r in rows])
+        value = np.concatenate([np.asarray(r[3], dtype=float) for r in rows])
+        self.highs.addRows(len(rows), lower, upper, len(index), starts, index, value)
+
+    def add_column(self, lower: float, upper: float) -> int:
+        j = self.num_cols
+        self.highs.addCol(0.0, lower, upper, 0, np.zeros(0, np.int32), np.zeros(0))
+        return j
+
+    def add_rows(self, rows: list[tuple[float, float, list[int], list[float]]]) -> None:
+        self._add_rows(rows)
+
+    def add_cuts(self, share_cols: np.ndarray, values: np.ndarray, grads: np.ndarray,
+                 u_hat: np.ndarray) -> None:
+        """share_s <= value_s + g_s . (u - u^) for each row of ``grads`` (in u's entries),
+        written over the master's columns: share_s - (g_s U) c <= value_s - g_s . (u^ - u0).
+        """
+        n = len(share_cols)
+        if n == 0:
+            return
+        g = csr_matrix(grads)
+        terms = (g @ self.u_map).tocoo()
+        rhs = values - grads @ (u_hat - self.u0)
+        rows = np.concatenate([np.arange(n), terms.row])
+        cols = np.concatenate([share_cols, terms.col])
+        vals = np.concatenate([np.ones(n), -terms.data])
+        keep = (vals != 0) | (np.arange(len(vals)) < n)
+        m = coo_matrix((vals[keep], (rows[keep], cols[keep])), shape=(n, self.num_cols)).tocsr()
+        m.sum_duplicates()
+        self.highs.addRows(n, np.full(n, -INF), rhs.astype(float), m.nnz,
+                           m.indptr[:-1].astype(np.int32), m.indices.astype(np.int32),
+                           m.data.astype(float))
+        self.cuts += n
+
+    def relax(self, relaxed: bool) -> None:
+        """The integer first-stage columns as continuous (LP masters), or integer again."""
+        n = len(self.integer_cols)
+        if n:
+            kind = highspy.HighsVarType.kContinuous if relaxed else highspy.HighsVarType.kInteger
+            self.highs.changeColsIntegrality(n, self.integer_cols,
+                                             np.full(n, int(kind), dtype=np.int32))
+
+    # ------------------------------------------------------------------ solving
+
+    def set_objective(self, cols: np.ndarray, coefs: np.ndarray) -> np.ndarray:
+        n = self.num_cols
+        dense = np.zeros(n)
+        dense[cols] = coefs
+        self.highs.changeColsCost(n, np.arange(n, dtype=np.int32), dense)
+        return dense
+
+    def solve(self, gap: float, time_limit: float | None, cost: np.ndarray,
+              start: Plan | None) -> Run:
+        h = self.highs
+        h.setOptionValue("mip_rel_gap", float(gap))
+        if start is not None:
+            give_start(h, self.layout, self.money_scale, start)
+        run = run_highs(h, time_limit, cost)
+        self.nodes += run.nodes
+        self.iterations += run.iterations
+        return run
+
+    def point(self, x: np.ndarray) -> FirstStage:
+        """The master's first stage as the recourse sees it, fractions kept (LP masters)."""
+        u = self.u_map @ x[:self.n_first] + self.u0
+        u = np.maximum(u, 0.0)
+        inst = self.instance
+        D, K = len(inst.depots), len(inst.commodities)
+        pool = Layout.values(np.array([self.layout.pool]), x)[0] * self.money_scale
+        return FirstStage(u[:self.DK].reshape(D, K), u[self.DK:],
+                          float(min(max(pool, 0.0), inst.max_pool)))
+
+    def plan(self, x: np.ndarray) -> Plan:
+        return plan_from_columns(self.layout, self.instance, self.money_scale, x)
+
+    def size(self) -> dict[str, int]:
+        h = self.highs
+        return {"variables": int(h.getNumCol()), "constraints": int(h.getNumRow()),
+                "nonzeros": int(h.getNumNz()), "integer_variables": len(self.integer_cols),
+                "scenarios": len(self.instance.scenarios), "cuts": self.cuts}
+
+
 # ---------------------------------------------------------------------------- the loop
 
 
 @dataclass
 class _Incumbent:
     plan: Plan
-    resilience: np.ndarray  # R_s at the plan, every scenario
+    resilience: np.ndarray  # exact R_s at the plan, every scenario
     cost: float
 
-    @property
-    def worst(self) -> float:
-        return float(self.resilience.min())
+
+@dataclass
+class _Held:
+    """A solved stage, held in the master by one row and checked on exact values."""
+
+    goal: Goal
+    value: float  # user units, the incumbent's exact value
 
 
 @dataclass
-class _Stage:
-    name: str
-    status: Status
-    seconds: float
-    iterations: int
-    bound: float | None = None  # user units
-    value: float | None = None
-
-
-@dataclass
-class _Run:
+class _Benders:
     instance: Instance
     options: SolveOptions
     master: Master
     evaluate: Evaluator
     log: Callable[[str], None]
-    upper: np.ndarray  # R_s at the ceiling: bounds R_s of every feasible plan
+    ceilings: np.ndarray
     progress: list[dict[str, Any]] = field(default_factory=list)
+    held: list[_Held] = field(default_factory=list)
+    floors: np.ndarray = field(default_factory=lambda: np.zeros(0))  # r_s held from below
+    expected_held: bool = False
     iteration: int = 0
-    start: Plan | None = None  # given to the first master solve
-    interrupted: bool = False  # Ctrl-C: stop with the incumbent
+    interrupted: bool = False
+    evaluations: int = 0
 
-    def elapsed(self) -> float:
-        return time.monotonic() - self.options.started
+    def __post_init__(self) -> None:
+        self.floors = np.full(len(self.instance.scenarios), -np.inf)
 
-    def deadline(self, stage_started: float, cap: float | None) -> float | None:
-        """Seconds left for a master solve: the time limit and the stage's cap."""
-        limits = [t for t in (self.options.remaining(),
-                              None if cap is None else cap - (time.monotonic() - stage_started))
-                  if t is not None]
-        return max(0.0, min(limits)) if limits else None
+    # ------------------------------------------------------------ objectives
 
-    def record(self, stage: str, bound: float | None, incumbent: float | None,
-               gap: float | None, master_seconds: float, evaluation_seconds: float) -> None:
+    def objective(self, goal: Goal) -> tuple[np.ndarray, np.ndarray, np.ndarray | None,
+                                              np.ndarray | None]:
+        """The goal over the master's columns (minimisation form): columns, coefficients,
+        and for a level, its column and the per-scenario weights ``t * c_s <= r_s``."""
+        m, inst = self.master, self.instance
+        S = len(inst.scenarios)
+        p = inst.probabilities
+        if goal.measure == "cost":
+            return np.array([m.cost_col]), np.array([1.0]), None, None
+        if goal.measure == "expected":
+            on = np.flatnonzero(p > 0)
+            return m.r[on], -p[on], None, None
+        if goal.measure in ("worst", "relative"):
+            if goal.measure == "worst":
+                among = np.arange(S) if goal.scenarios is None else goal.scenarios
+                weight = np.ones(len(among))
+            else:
+                among = np.flatnonzero(self.ceilings > RELATIVE_MIN_CEILING)
+                weight = self.ceilings[among]
+            t = m.add_column(0.0, 1.0)
+            m.add_rows([(-INF, 0.0, [t, int(m.r[s])], [float(c), -1.0])
+                        for s, c in zip(among, weight, strict=True)])
+            level = np.full(S, np.inf)
+            level[among] = weight
+            return np.array([t]), np.array([-1.0]), np.array([t]), level
+        assert goal.measure == "cvar"
+        alpha = inst.objective.alpha
+        eta = m.add_column(0.0, 1.0)
+        on = np.flatnonzero(p > 0)
+        short = [m.add_column(0.0, INF) for _ in on]
+        m.add_rows([(-INF, 0.0, [eta, int(m.r[s]), u], [1.0, -1.0, -1.0])
+                    for s, u in zip(on, short, strict=True)])
+        level = np.full(S, np.inf)
+        level[on] = 1.0
+        return (np.array([eta, *short]), np.concatenate([[-1.0], p[on] / (1 - alpha)]),
+                np.array([eta]), level)
+
+    def hold(self, goal: Goal, cols: np.ndarray, coefs: np.ndarray, value: float) -> None:
+        """Keep a solved stage at the value its incumbent reaches."""
+        self.held.append(_Held(goal, value))
+        minimised = value / self.master.money_scale if goal.measure == "cost" else -value
+        self.master.add_rows([(-INF, minimised + HOLD_TOL, list(map(int, cols)),
+                               list(map(float, coefs)))])
+        if goal.measure == "worst":
+            among = (np.arange(len(self.floors)) if goal.scenarios is None
+                     else goal.scenarios)
+            self.floors[among] = np.maximum(self.floors[among], value - ADMIT_TOL)
+        elif goal.measure == "relative":
+            ok = self.ceilings > RELATIVE_MIN_CEILING
+            self.floors[ok] = np.maximum(self.floors[ok],
+                                         value * self.ceilings[ok] - ADMIT_TOL)
+        else:
+            self.expected_held = self.expected_held or goal.measure != "cost"
+
+    def admissible(self, resilience: np.ndarray, cost: float) -> bool:
+        """The exact R_s of a plan meet every held stage (and the min_cost target)."""
+        for held in self.held:
+            got = held.goal.value(self.instance, resilience, cost, self.ceilings)
+            scale = self.master.money_scale if held.goal.measure == "cost" else 1.0
+            slack = max(ADMIT_TOL * scale,
+                        ADMIT_GAP_SHARE * self.options.mip_gap * abs(held.value))
+            if held.goal.maximise and got < held.value - slack:
+                return False
+            if not held.goal.maximise and got > held.value + slack:
+                return False
+        return True
+
+    # ------------------------------------------------------------------ stage
+
+    def stage(self, goal: Goal, incumbent: _Incumbent | None, target: float | None = None
+              ) -> tuple[Status, float | None, _Incumbent | None, tuple[np.ndarray, ...],
+                         float]:
+        """Solve one stage: (status, bound in user units, incumbent, its objective, secs)."""
+        started = time.monotonic()
+        inst, m = self.instance, self.master
+        cols, coefs, level_col, level = self.objective(goal)
+        dense = m.set_objective(cols, coefs)
+        wanted = self.options.mip_gap
+        scale = m.money_scale if goal.measure == "cost" else 1.0
+        maximise = goal.maximise
+
+        def score(inc: _Incumbent) -> float:
+            return goal.value(inst, inc.resilience, inc.cost, self.ceilings)
+
+        def gap_of(bound: float, value: float) -> float:
+            diff = (bound - value) if maximise else (value - bound)
+            return max(0.0, diff) / max(abs(value), 1e-10)
+
+        def closed(bound: float, value: float, allowed: float) -> bool:
+            diff = (bound - value) if maximise else (value - bound)
+            return diff <= allowed * max(abs(value), 1e-10) or diff <= 1e-9 * scale
+
+        best = None if incumbent is None else score(incumbent)
+        bound = math.inf if maximise else -math.inf
+        status = Status.FEASIBLE
+        relaxed = True
+        m.relax(True)
+        lp_rounds = iterations = 0
+        master_gap = max(wanted, LOOSE_GAP)
+        try:
+            while True:
+                left = self.options.remaining()
+                if left == 0.0:
+                    break
+                iterations += 1
+                if iterations > MAX_STAGE_ITERATIONS:
+                    self.log(f"decomposition: {goal.name}: {MAX_STAGE_ITERATIONS} masters "
+                             "without closing the gap; the plan is the best found")
+                    break
+                run = m.solve(master_gap, left, dense,
+                              None if relaxed or incumbent is None else incumbent.plan)
+                if run.interrupted:
+                    self.interrupted = True
+                if not run.status.has_plan:
+                    if run.status is Status.INFEASIBLE and not run.interrupted and \
+                            m.highs.getModelStatus() == highspy.HighsModelStatus.kInfeasible:
+                        if incumbent is None:
+                            raise InfeasibleError(_infeasible_message(inst, target))
+                        # Held rows a hair too tight for the master's tolerances: the
+                        # incumbent is the answer (every cut over-estimates R_s).
+                        status = Status.OPTIMAL
+                        bound = best if best is not None else bound
+                    elif run.status is Status.ERROR:
+                        raise SolverFailure("HiGHS failed on the decomposition master: "
+                                            + m.highs.modelStatusToString(
+                                                m.highs.getModelStatus()))
+                    break
+                x = np.asarray(m.highs.getSolution().col_value)
+                info = m.highs.getInfo()
+                value_lp = float(dense @ x)
+                master_bound = value_lp if relaxed else float(info.mip_dual_bound)
+                if not math.isfinite(master_bound):
+                    master_bound = value_lp
+                if run.status is Status.OPTIMAL:
+                    master_bound = min(master_bound, value_lp)
+                user_bound = -master_bound if maximise else master_bound * scale
+                if run.status is Status.OPTIMAL or not relaxed:
+                    bound = min(bound, user_bound) if maximise else max(bound, user_bound)
+                first = m.point(x) if relaxed else FirstStage.of(inst, m.plan(x))
+                plan = None if relaxed else m.plan(x)
+                t0 = time.monotonic()
+                ev = self.evaluate(first, gradients=True)
+                self.evaluations += 1
+                evaluation_seconds = time.monotonic() - t0
+                r = ev.resilience(inst)
+                added = self._cut(ev, first, x, level_col, level)
+                if plan is not None:
+                    cost = plan_cost(inst, plan).total
+                    candidate = _Incumbent(plan, r, cost)
+                    ok = self.admissible(r, cost) and (
+                        target is None or float(r.min()) >= target - FEASIBILITY_TOL)
+                    if ok:
+                        value = score(candidate)
+                        if best is None or (value > best + 1e-12 if maximise
+                                            else value < best - 1e-12 * scale):
+                            incumbent, best = candidate, value
+                gap = None if best is None or not math.isfinite(bound) else gap_of(bound, best)
+                self._record(goal, relaxed, bound, best, gap, run.seconds, evaluation_seconds,
+                             added)
+                if self.interrupted:
+                    break
+                if best is not None and math.isfinite(bound) and closed(bound, best, wanted):
+                    status = Status.OPTIMAL
+                    break
+                if relaxed:
+                    lp_rounds += 1
+                    lp_value = goal.value(inst, r, 0.0, self.ceilings) if \
+                        goal.measure != "cost" else None
+                    lp_done = added == 0 or lp_rounds >= LP_ITERATIONS or (
+                        lp_value is not None and
+                        abs(-value_lp - lp_value) <= LP_GAP * max(abs(lp_value), 1e-10))
+                    if lp_done:
+                        relaxed = False
+                        m.relax(False)
+                    continue
+                if run.status is not Status.OPTIMAL:
+                    break  # the time limit stopped the master
+                if added == 0:
+                    if master_gap > wanted:
+                        master_gap = wanted
+                        continue
+                    # Nothing to add and the master solved to the gap: the bounds agree up to
+                    # the master's tolerances and the rounding of its plan.
+                    if best is not None and math.isfinite(bound) and \
+                            closed(bound, best, wanted + GAP_SLACK):
+                        status = Status.OPTIMAL
+                    else:
+                        self.log(f"decomposition: {goal.name}: bounds stopped short of each "
+                                 "other; the plan is the best found")
+                    break
+                if gap is not None:
+                    master_gap = max(wanted, min(master_gap, gap / 4))
+        except KeyboardInterrupt:
+            self.interrupted = True
+        finally:
+            m.relax(False)
+        if status is Status.OPTIMAL and best is not None:
+            bound = max(bound, best) if maximise else min(bound, best)
+        return (status, None if not math.isfinite(bound) else bound, incumbent,
+                (cols, coefs), time.monotonic() - started)
+
+    def _cut(self, ev: Evaluation, first: FirstStage, x: np.ndarray,
+             level_col: np.ndarray | None, level: np.ndarray | None) -> int:
+        """Cuts where the master over-estimates a share of a scenario that can matter."""
+        m = self.master
+        r = ev.resilience(self.instance)
+        matters = np.ones(len(r), dtype=bool) if self.expected_held else (r < self.floors)
+        if level_col is not None and level is not None:
+            t = float(x[level_col[0]])
+            with np.errstate(invalid="ignore"):
+                matters |= r < t * level + CUT_TOL  # inf weights: not in the level
+        else:
+            matters[:] = True
+        u_hat = np.concatenate([first.stock.ravel(), first.capacity])
+        added = 0
+        assert ev.grad_stock is not None and ev.grad_capacity is not None
+        for cols, exact, grad, offset in (
+                (m.sup, ev.supply, ev.grad_stock, 0),
+                (m.sh, ev.shelter, ev.grad_capacity, m.DK)):
+            over = matters & (x[cols] > exact + CUT_TOL)
+            idx = np.flatnonzero(over)
+            if not len(idx):
+                continue
+            full = np.zeros((len(idx), len(u_hat)))
+            full[:, offset:offset + grad.shape[1]] = grad[idx]
+            m.add_cuts(cols[idx], exact[idx], full, u_hat)
+            added += len(idx)
+        return added
+
+    def _record(self, goal: Goal, relaxed: bool, bound: float, best: float | None,
+                gap: float | None, master_seconds: float, evaluation_seconds: float,
+                added: int) -> None:
         self.iteration += 1
-        entry = {"stage": stage, "iteration": self.iteration,
-                 "active_scenarios": len(self.master.active),
-                 "bound": bound, "incumbent": incumbent, "gap": gap,
-                 "seconds": round(self.elapsed(), 3),
+        elapsed = time.monotonic() - self.options.started
+        entry = {"stage": goal.name, "iteration": self.iteration,
+                 "master": "lp" if relaxed else "mip", "cuts_added": added,
+                 "cuts": self.master.cuts,
+                 "bound": None if not math.isfinite(bound) else bound,
+                 "incumbent": best, "gap": gap, "seconds": round(elapsed, 3),
                  "master_seconds": round(master_seconds, 3),
                  "evaluation_seconds": round(evaluation_seconds, 3)}
         self.progress.append(entry)
-        what = "resilience" if stage == "objective" else "cost"
-        self.log(f"decomposition {self.iteration} ({what}): "
-                 f"{len(self.master.active)} of {len(self.instance.scenarios)} scenarios "
-                 f"active, bound {_fmt(bound)}, incumbent {_fmt(incumbent)}, gap "
-                 f"{'-' if gap is None else f'{gap:.3%}'} ({entry['seconds']:.1f} s)")
-
-    def evaluate_plan(self, plan: Plan) -> _Incumbent:
-        values = self.evaluate(FirstStage.of(self.instance, plan)).resilience(self.instance)
-        return _Incumbent(plan, values, plan_cost(self.instance, plan).total)
-
-    def _admissible(self, plan: Plan, target: float | None,
-                    tolerance: float) -> _Incumbent | None:
-        """The plan as an incumbent, if it meets the target (any plan does otherwise)."""
-        candidate = self.evaluate_plan(plan)
-        if target is None or candidate.worst >= target - tolerance:
-            return candidate
-        return None
-
-    def generate(self, stage: str, target: float | None, incumbent: _Incumbent | None,
-                 cap: float | None, tolerance: float = FEASIBILITY_TOL, loose: bool = True,
-                 ) -> tuple[_Stage, _Incumbent | None]:
-        """One scenario-generation loop: maximise the worst case (``target`` None), or
-        minimise cost subject to every R_s >= ``target``.
-
-        ``loose``: early masters to LOOSE_GAP. Worth it while many scenarios are still to
-        come; the cost tie-break starts from the primary's active set, which usually needs
-        few more, so there a loose solve would mostly be repeated at the gap.
-        """
-        started = time.monotonic()
-        inst, master = self.instance, self.master
-        resilience = target is None
-        wanted = self.options.mip_gap
-        scale = master.money_scale
-        # The floor on every active r_s (cost mode): the target, raised a hair when HiGHS's
-        # tolerances let the master promise a little more than a plan's exact recourse.
-        floor = 0.0 if resilience else target
-        master.configure("objective" if resilience else "tiebreak_cost", floor)
-        # Bounds in user units: resilience from above (the ceiling's worst case bounds it),
-        # cost from below.
-        bound = float(self.upper.min()) if resilience else 0.0
-        status = Status.FEASIBLE
-        master_gap = max(wanted, LOOSE_GAP) if loose else wanted
-        iterations = repairs = 0
-        try:
-            while True:
-                left = self.deadline(started, cap)
-                if left is not None and left <= 0.0:
-                    break
-                hint = incumbent.plan if incumbent is not None else self.start
-                result = master.solve(master_gap, left, hint)
-                iterations += 1
-                if master.interrupted:
-                    self.interrupted = True
-                    if incumbent is None and result.plan is not None:
-                        incumbent = self._admissible(result.plan, target, tolerance)
-                    break
-                if not result.status.has_plan:
-                    proved = master.highs.getModelStatus() == highspy.HighsModelStatus.kInfeasible
-                    if proved and incumbent is not None:  # only a repaired floor can do this
-                        self.log("decomposition: the raised floor left no plan; keeping the best")
-                        break
-                    if proved:
-                        raise InfeasibleError(_infeasible_message(inst, target, stage))
-                    if result.status is Status.INFEASIBLE:  # stopped at a limit without a plan
-                        break
-                    raise SolverFailure("HiGHS failed on the decomposition master: "
-                                        + master.highs.modelStatusToString(
-                                            master.highs.getModelStatus()))
-                assert result.plan is not None and result.bound is not None
-                if resilience:
-                    bound = min(bound, -result.bound)
-                elif floor == target:  # a raised floor bounds a slightly harder problem
-                    bound = max(bound, result.bound * scale)
-                t0 = time.monotonic()
-                candidate = self.evaluate_plan(result.plan)
-                evaluation_seconds = time.monotonic() - t0
-                if resilience:
-                    if incumbent is None or candidate.worst > incumbent.worst:
-                        incumbent = candidate
-                elif candidate.worst >= target - tolerance and (
-                        incumbent is None or candidate.cost < incumbent.cost):
-                    incumbent = candidate
-                value = None if incumbent is None else (incumbent.worst if resilience
-                                                        else incumbent.cost)
-                gap = None if value is None else _gap(bound, value, resilience)
-                self.record(stage, bound, value, gap, result.seconds, evaluation_seconds)
-                if value is not None and _closed(bound, value, resilience, wanted, scale):
-                    status = Status.OPTIMAL
-                    break
-                if result.status is not Status.OPTIMAL:  # the master stopped at the time limit
-                    break
-                # Scenarios the plan does not account for: below what the master promised
-                # (worst case), or below the target (cost).
-                threshold = (master.worst_value() - VIOLATION_TOL if resilience
-                             else target - tolerance)
-                active = np.zeros(len(inst.scenarios), dtype=bool)
-                active[master.active] = True
-                values = candidate.resilience
-                violated = np.flatnonzero(~active & (values < threshold))
-                if len(violated):
-                    worst_first = violated[np.argsort(values[violated], kind="stable")]
-                    with _deferred_interrupt():  # Pyomo complains when cut short
-                        for s in worst_first[:ADD_PER_ITERATION]:
-                            master.add(int(s))
-                    if gap is not None:
-                        master_gap = max(wanted, min(master_gap, gap / 4))
-                elif not resilience and repairs < MAX_REPAIRS and \
-                        tolerance < target - values.min() <= REPAIR_LIMIT:
-                    repairs += 1
-                    # Only active scenarios fall short, by a trace: HiGHS's tolerances (on its
-                    # scaled rows) let the master promise r_s a few 1e-7 above what the plan's
-                    # exact recourse gives. Ask the master for that much more and solve again.
-                    floor += 2 * (target - float(values.min()))
-                    master.configure("tiebreak_cost", floor)
-                elif master_gap > wanted:
-                    master_gap = wanted  # nothing to add: only the master's own gap is left
-                else:
-                    # Nothing to add and the master solved to the gap: the bounds agree up to
-                    # the master's tolerances and the rounding of its plan. Anything more is a
-                    # numerical failure, reported as such rather than as an optimum.
-                    if gap is not None and gap <= wanted + ROUNDING_SLACK:
-                        status = Status.OPTIMAL
-                    else:
-                        self.log(f"decomposition: bounds stopped short of each other (gap "
-                                 f"{'-' if gap is None else f'{gap:.3g}'}); the plan is the best "
-                                 "found")
-                    break
-        except KeyboardInterrupt:
-            # Ctrl-C between HiGHS runs (during an evaluation round, say): stop here with
-            # the incumbent in hand; a master solve handles it itself (Master._run).
-            self.interrupted = True
-        if incumbent is None and self.start is not None:
-            # Stopped before the master returned anything: the start is the plan in hand.
-            incumbent = self._admissible(self.start, target, tolerance)
-        seconds = time.monotonic() - started
-        value = None if incumbent is None else (incumbent.worst if resilience else incumbent.cost)
-        if status is Status.OPTIMAL and value is not None:
-            bound = max(bound, value) if resilience else min(bound, value)
-        return _Stage(stage, status, seconds, iterations, bound, value), incumbent
-
-
-@contextlib.contextmanager
-def _deferred_interrupt() -> Iterator[None]:
-    """Ctrl-C waits until the block is done, then raises as usual (main thread only)."""
-    if threading.current_thread() is not threading.main_thread() or \
-            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-        yield
-        return
-    pressed: list[int] = []
-    signal.signal(signal.SIGINT, lambda *_: pressed.append(1))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    if pressed:
-        raise KeyboardInterrupt
+        self.log(f"decomposition {self.iteration} ({goal.name}, {entry['master']}): bound "
+                 f"{_fmt(entry['bound'])}, incumbent {_fmt(best)}, gap "
+                 f"{'-' if gap is None else f'{gap:.3%}'}, {added} cuts added, "
+                 f"{self.master.cuts} in all ({elapsed:.1f} s)")
 
 
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.6g}"
 
 
-def _gap(bound: float, value: float, resilience: bool) -> float:
-    diff = (bound - value) if resilience else (value - bound)
-    return max(0.0, diff) / max(abs(value), 1e-10)
-
-
-def _closed(bound: float, value: float, resilience: bool, wanted: float, scale: float) -> bool:
-    """The bounds meet within the relative gap (or a hair in absolute terms)."""
-    diff = (bound - value) if resilience else (value - bound)
-    absolute = 1e-9 if resilience else 1e-9 * scale
-    return diff <= wanted * max(abs(value), 1e-10) or diff <= absolute
-
-
-def _infeasible_message(instance: Instance, target: float | None, stage: str) -> str:
-    if stage == "objective" and target is not None:
+def _infeasible_message(instance: Instance, target: float | None) -> str:
+    if target is not None:
         return (f"no plan within the budget {instance.budget:,.2f} reaches the worst-case "
                 f"target {target:g}; lower the target or raise the budget")
     return "no plan satisfies the budget, capacities and policies together"
@@ -744,24 +692,15 @@ def _outcomes(instance: Instance, ev: Evaluation) -> list[ScenarioOutcome]:
 
 
 def solve_decomposition(instance: Instance, options: SolveOptions | None = None) -> Solution:
-    """Solve ``instance`` by scenario generation (module docstring); same result contract
-    as :func:`optimizer.solve.solve`.
+    """Solve ``instance`` by multi-cut Benders (module docstring), every stage of
+    ``optimizer.stages``; same result contract as :func:`optimizer.solve.solve`.
 
     Raises
     ------
-    UsageError
-        For the ``expected`` and ``cvar`` objectives, which this method does not offer.
     InfeasibleError
         When no plan exists (or none was found within the time limit).
     """
     options = options or SolveOptions()
-    kind = instance.objective.kind
-    if kind in (ObjectiveKind.EXPECTED, ObjectiveKind.CVAR):
-        raise UsageError(
-            f"the decomposition is not offered for the {kind.value} objective: its value "
-            "depends on every scenario (cvar: on every scenario of its tail), so a master "
-            "over a few of them bounds it only loosely and would grow to hold most of them; "
-            "use --method extensive")
     prove_infeasible(instance)
     log = options.log or (lambda _msg: None)
     S = len(instance.scenarios)
@@ -779,115 +718,138 @@ def _solve(instance: Instance, options: SolveOptions, evaluator: Evaluator,
            log: Callable[[str], None]) -> Solution:
     kind = instance.objective.kind
     target = float(instance.objective.target or 0.0) if kind is ObjectiveKind.MIN_COST else None
-
-    # Every scenario at the ceiling (everything open and full): R_s there bounds R_s of any
-    # plan, so the lowest is a first upper bound, and its scenario the first to activate.
-    # This first round builds every scenario's LP; the next plan is then solved hot from
-    # the ceiling's basis (measured: 0.9 ms a scenario, against 1.3 ms from scratch).
-    upper = evaluator(FirstStage.ceiling(instance)).resilience(instance)
-    first = int(np.argmin(upper))
-    if target is not None and upper[first] < target - FEASIBILITY_TOL:
+    t0 = time.monotonic()
+    # The first round builds every scenario's LP; later plans are solved hot from its basis.
+    ceiling = evaluator(FirstStage.ceiling(instance))
+    ceil = ceiling.resilience(instance)
+    setup_seconds = time.monotonic() - t0
+    if target is not None and ceil.min() < target - FEASIBILITY_TOL:
+        low = int(np.argmin(ceil))
         raise InfeasibleError(
-            f"scenario {instance.scenarios[first].id!r} reaches at most {upper[first]:.6g} "
-            f"even with every depot open and full, every shelter open with every module and "
-            f"the largest pool, below the worst-case target {target:g}")
-    master = Master(instance, options, [first])
-    log(f"decomposition master: handed {master.num_cols} variables, {master.num_rows} "
-        f"constraints and {master.nnz} non-zeros to HiGHS in "
-        f"{master.build_seconds + master.handoff_seconds:.2f} s (1 of "
-        f"{len(instance.scenarios)} scenarios; the worst at the ceiling, "
-        f"{upper[first]:.6g})")
-    run = _Run(instance, options, master, evaluator, log, upper)
+            f"scenario {instance.scenarios[low].id!r} reaches at most {ceil[low]:.6g} even "
+            "with every depot open and full, every shelter open with every module and the "
+            f"largest pool, below the worst-case target {target:g}")
+    master = Master(instance, options, ceiling)
+    run = _Benders(instance, options, master, evaluator, log, ceil)
+    if target is not None:
+        h = master.highs
+        h.changeColsBounds(len(master.r), master.r.astype(np.int32),
+                           np.full(len(master.r), target), np.ones(len(master.r)))
+        run.floors[:] = target
 
-    # A start goes to the master as its first incumbent (HiGHS keeps it when it is feasible
-    # for the active scenarios and completes the recourse), so a time limit never ends
-    # empty-handed; the plan the master returns is evaluated like any other.
+    # The do-nothing plan (or the given start) is the first incumbent where it is feasible;
+    # its cuts, steep at an empty plan, are the master's first view of every scenario.
     start = options.start
-    if start is None and target is None and instance.policy.shelter_redundancy == 0:
-        start = Plan.nothing(instance)  # surely feasible for the worst case
+    if start is None and instance.policy.shelter_redundancy == 0:
+        start = Plan.nothing(instance)
     if start is not None and plan_violations(instance, start):
         start = None
-    run.start = start
     incumbent: _Incumbent | None = None
+    if start is not None:
+        first = FirstStage.of(instance, start)
+        ev = evaluator(first, gradients=True)
+        r = ev.resilience(instance)
+        _initial_cuts(master, ev, first)
+        if target is None or r.min() >= target - FEASIBILITY_TOL:
+            incumbent = _Incumbent(start, r, plan_cost(instance, start).total)
+    log(f"decomposition master: {master.size()['variables']} variables, "
+        f"{master.size()['constraints']} constraints, {master.cuts} cuts "
+        f"({time.monotonic() - t0:.2f} s with the ceiling of every scenario)")
 
-    stages: list[_Stage] = []
-    primary, incumbent = run.generate("objective", target, incumbent, None)
-    stages.append(primary)
+    sequence = Sequence(instance, ceil, options.mip_gap)
+    goal: Goal | None = sequence.first()
+    stages: list[Stage] = []
+    done: list[tuple[Goal, float]] = []
+    unfinished: list[str] = []
+    skipped: list[str] = []
+    # Until the primary stage bounds itself, its value at the ceilings does: every R_s is
+    # at most its ceiling, and each resilience measure grows with every R_s.
+    head = primary_goal(instance)
+    primary_bound: float | None = 0.0 if head.measure == "cost" else head.value(
+        instance, ceil, 0.0, ceil)
+    while goal is not None:
+        if unfinished or run.interrupted or options.remaining() == 0.0:
+            skipped.append(goal.name)
+            value = None if incumbent is None else goal.value(
+                instance, incumbent.resilience, incumbent.cost, ceil)
+            goal = sequence.next(goal, value) if value is not None else None
+            continue
+        status, bound, incumbent, (cols, coefs), seconds = run.stage(goal, incumbent, target)
+        if incumbent is None:
+            if run.interrupted:
+                raise KeyboardInterrupt
+            raise InfeasibleError("the decomposition stopped at its limit before finding any "
+                                  "feasible plan; allow more time (--time-limit)")
+        value = goal.value(instance, incumbent.resilience, incumbent.cost, ceil)
+        if goal.name == "objective" and bound is not None:
+            primary_bound = bound
+        stages.append(Stage(goal.name, status.value, value, seconds))
+        done.append((goal, value))
+        log(f"{goal.name}: {value:.6g} ({status.value}, {seconds:.2f} s)")
+        if status is not Status.OPTIMAL:
+            unfinished.append(goal.name)
+        following = sequence.next(goal, value)
+        if following is not None:
+            run.hold(goal, cols, coefs, value)
+        goal = following
+
     if incumbent is None:
         if run.interrupted:
             raise KeyboardInterrupt
         raise InfeasibleError("the decomposition stopped at its limit before finding any "
                               "feasible plan; allow more time (--time-limit)")
-    tiebreak_note = ""
-    if kind is ObjectiveKind.WORST_CASE:
-        if run.interrupted:
-            tiebreak_note = "; the cost tie-break was skipped (interrupted)"
-        elif primary.status is Status.OPTIMAL and options.remaining() != 0.0:
-            # Setup (the first evaluation builds every scenario's LP) counts as primary time.
-            cap = max(TIEBREAK_MIN_SECONDS, TIEBREAK_FACTOR * run.elapsed())
-            floor = incumbent.worst - LEXICOGRAPHIC_TOL
-            tiebreak, cheaper = run.generate("tiebreak_cost", floor, incumbent, cap,
-                                             TIEBREAK_FEASIBILITY_TOL, loose=False)
-            stages.append(tiebreak)
-            if cheaper is not None and cheaper.cost <= incumbent.cost:
-                incumbent = cheaper
-            if tiebreak.status is not Status.OPTIMAL:
-                tiebreak_note = ("; the cost tie-break did not finish within its time"
-                                 + (" (interrupted)" if run.interrupted else "")
-                                 + ": another plan as good may cost less")
-        else:
-            tiebreak_note = "; the cost tie-break was skipped (time limit)"
-
-    # The chosen plan, every scenario in detail.
     t0 = time.monotonic()
     detail = evaluator(FirstStage.of(instance, incumbent.plan), detail=True)
     recourse_seconds = time.monotonic() - t0
     outcomes = _outcomes(instance, detail)
-    resilience = np.array([o.resilience for o in outcomes])
-    if kind is ObjectiveKind.MIN_COST:
-        value = plan_cost(instance, incumbent.plan).total
-        bound = min(primary.bound if primary.bound is not None else 0.0, value)
-    else:
-        value = float(resilience.min())
-        bound = max(primary.bound if primary.bound is not None else value, value)
-    gap = abs(bound - value) / max(abs(value), 1e-10)
-    status = primary.status
-    solve_seconds = sum(st.seconds for st in stages) + recourse_seconds
-    message = _message(instance, status, master, run.iteration,
-                       run.interrupted and primary.status is not Status.OPTIMAL) + tiebreak_note
-    stage_records = [Stage(st.name, st.status.value, st.value, st.seconds) for st in stages]
-    stage_records.append(Stage("recourse", Status.OPTIMAL.value, None, recourse_seconds))
-    log(f"decomposition done: {_fmt(value)} ({status.value}, gap {gap:.3%}), "
-        f"{len(master.active)} of {len(instance.scenarios)} scenarios active, "
-        f"{evaluator.rounds} evaluation rounds in {evaluator.seconds:.1f} s")
+    value = final_value(instance, incumbent.plan, outcomes, ceil)
+    bound: float | None = None
+    gap: float | None = None
+    if primary_bound is not None:
+        bound = min(primary_bound, value) if kind is ObjectiveKind.MIN_COST else \
+            max(primary_bound, value)
+        gap = abs(bound - value) / max(abs(value), 1e-10)
+    status = Status.OPTIMAL if not unfinished and not skipped else Status.FEASIBLE
+    if status is Status.OPTIMAL and (bound is None or not within_gap(
+            bound, value, options.mip_gap,
+            master.money_scale if kind is ObjectiveKind.MIN_COST else 1.0)):
+        status = Status.FEASIBLE
+        unfinished.append("objective (the returned plan is "
+                          + ("not bounded" if gap is None else f"{gap:.2%} from the bound")
+                          + ")")
+    stages.append(Stage("recourse", Status.OPTIMAL.value, None, recourse_seconds))
+    message = stage_message(status, unfinished, run.interrupted, skipped,
+                            options.remaining() == 0.0) + (
+        f" (decomposition: {run.iteration} iterations, {master.cuts} cuts over "
+        f"{len(instance.scenarios)} scenarios)")
+    log(f"decomposition done: {_fmt(value)} ({status.value}, gap "
+        f"{'-' if gap is None else f'{gap:.3%}'}), "
+        f"{master.cuts} cuts, {evaluator.rounds} evaluation rounds in "
+        f"{evaluator.seconds:.1f} s")
+    solve_seconds = sum(st.seconds for st in stages) + setup_seconds
     return Solution(
         status=status, message=message, plan=incumbent.plan,
-        objective_value=value, bound=bound, gap=0.0 if gap < 1e-9 else gap,
-        outcomes=outcomes, solver_version=master.version(),
-        build_seconds=master.build_seconds, handoff_seconds=master.handoff_seconds,
+        objective_value=value, bound=bound,
+        gap=None if gap is None else (0.0 if gap < 1e-9 else gap),
+        outcomes=outcomes, solver_version=version(master.highs),
+        build_seconds=master.build_seconds, handoff_seconds=0.0,
         solve_seconds=solve_seconds, nodes=master.nodes, iterations=master.iterations,
-        stages=tuple(stage_records), size=master.size(len(instance.scenarios)),
-        method="decomposition", progress=tuple(run.progress), interrupted=run.interrupted,
+        stages=tuple(stages), size=master.size(), method="decomposition",
+        progress=tuple(run.progress), interrupted=run.interrupted, ceilings=ceil,
+        pinned=tuple(int(s) for s in sequence.pinned_scenarios),
+        decided=explain(instance, ceil, done, sequence.levels),
     )
 
 
-def _message(instance: Instance, status: Status, master: Master, iterations: int,
-             interrupted: bool = False) -> str:
-    kind = instance.objective.kind
-    if interrupted:
-        text = "interrupted (Ctrl-C); the plan is the best found, with its bound and gap"
-    elif status is Status.OPTIMAL:
-        text = "optimal within the MIP gap"
-    else:
-        text = "stopped at the time limit; the plan is the best found, with its bound and gap"
-    text += (f" (decomposition: {iterations} iterations, {len(master.active)} of "
-             f"{len(instance.scenarios)} scenarios in the master)")
-    if kind is ObjectiveKind.WORST_CASE:
-        text += ("; ties broken by cost only: the expected-resilience tie-break needs every "
-                 "scenario in one model and is not offered by the decomposition, so among "
-                 "plans as good another may have higher expected resilience")
-    else:
-        text += ("; the expected-resilience tie-break needs every scenario in one model and is "
-                 "not offered by the decomposition, so among plans as cheap another may have "
-                 "higher expected resilience")
-    return text
+def _initial_cuts(master: Master, ev: Evaluation, first: FirstStage) -> None:
+    """Every scenario's cuts at one plan (the start): the master's first view of each."""
+    assert ev.grad_stock is not None and ev.grad_capacity is not None
+    u_hat = np.concatenate([first.stock.ravel(), first.capacity])
+    for cols, exact, grad, offset in ((master.sup, ev.supply, ev.grad_stock, 0),
+                                      (master.sh, ev.shelter, ev.grad_capacity, master.DK)):
+        useful = np.flatnonzero(np.abs(grad).sum(axis=1) > 0)
+        if not len(useful):
+            continue
+        full = np.zeros((len(useful), len(u_hat)))
+        full[:, offset:offset + grad.shape[1]] = grad[useful]
+        master.add_cuts(cols[useful], exact[useful], full, u_hat)

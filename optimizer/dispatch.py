@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from optimizer.data import Instance
 from optimizer.errors import UsageError
-from optimizer.schema import ObjectiveKind
 from optimizer.solve import Solution, SolveOptions, solve
 
 
@@ -41,13 +40,12 @@ def recourse_size(instance: Instance) -> int:
 
 
 def auto_method(instance: Instance, options: SolveOptions) -> str:
-    """The decomposition for a large worst_case or min_cost instance, else the extensive form.
+    """The decomposition for a large instance, else the extensive form.
 
-    Large means :func:`recourse_size` above :data:`AUTO_DECOMPOSITION_SIZE`. The
-    decomposition is exact only for those objectives and runs on HiGHS only.
+    Large means :func:`recourse_size` above :data:`AUTO_DECOMPOSITION_SIZE`. Both routes
+    solve every objective and every stage exactly; the decomposition runs on HiGHS only.
     """
-    if options.solver != "highs" or instance.objective.kind not in (
-            ObjectiveKind.WORST_CASE, ObjectiveKind.MIN_COST):
+    if options.solver != "highs":
         return "extensive"
     return "decomposition" if recourse_size(instance) > AUTO_DECOMPOSITION_SIZE else "extensive"
 

@@ -112,6 +112,12 @@ class Evaluation:
     economic: np.ndarray  # (n,)
     unmet_need: np.ndarray | None = None  # (n, N, K) units, when detail was asked for
     unmet_evacuees: np.ndarray | None = None  # (n, N) people
+    # Supergradients, when asked for: d supply_s / d stock_dk (units on hand) and
+    # d shelter_s / d capacity_h (places), from the recourse LP's row duals. Each share is
+    # concave in the plan (an LP's optimum in its right-hand sides), so
+    # share(x) <= share(x^) + grad . (x - x^) for every plan x: a valid Benders cut.
+    grad_stock: np.ndarray | None = None  # (n, D*K)
+    grad_capacity: np.ndarray | None = None  # (n, H)
 
     def resilience(self, instance: Instance) -> np.ndarray:
         w = instance.weights
@@ -130,7 +136,8 @@ class Evaluation:
             return np.concatenate(arrays)[order]
 
         return Evaluation(index[order], cat("supply"), cat("shelter"), cat("economic"),
-                          cat("unmet_need"), cat("unmet_evacuees"))
+                          cat("unmet_need"), cat("unmet_evacuees"), cat("grad_stock"),
+                          cat("grad_capacity"))
 
 
 def scenario_reach(instance: Instance, scenario: Scenario) -> ScenarioReach:
@@ -194,8 +201,8 @@ class RecourseBlock:
         self._rows = 0
         self._upper: list[np.ndarray] = []
         # Rows whose upper bound the plan sets: row, entry of the plan vector
-        # concat(stock.ravel(), capacity), coefficient.
-        self._plan: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        # concat(stock.ravel(), capacity), coefficient, local scenario.
+        self._plan: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         # Columns: facility row, zone-group row, local scenario, supply (or shelter).
         self._cols: list[tuple[np.ndarray, np.ndarray, np.ndarray, bool]] = []
         # For unmet amounts per zone: local scenario, zone, commodity (-1: evacuees),
@@ -252,7 +259,8 @@ class RecourseBlock:
             depot_row = np.full(D, -1)
             depot_row[depots] = self._new_rows(np.zeros(len(depots)))
             self._plan.append((depot_row[depots], depots * K + k,
-                               om[k] * (1 - scenario.depot_loss[depots]) / q))
+                               om[k] * (1 - scenario.depot_loss[depots]) / q,
+                               np.full(len(depots), local)))
             used = np.unique(g_idx)
             group_row = np.full(len(groups), -1)
             group_row[used] = self._new_rows(om[k] * group_need[used] / q)
@@ -288,7 +296,8 @@ class RecourseBlock:
         shelter_row = np.full(H, -1)
         shelter_row[shelters] = self._new_rows(np.zeros(len(shelters)))
         self._plan.append((shelter_row[shelters], D * K + shelters,
-                           (1 - scenario.shelter_loss[shelters]) / e))
+                           (1 - scenario.shelter_loss[shelters]) / e,
+                           np.full(len(shelters), local)))
         used = np.unique(g_idx)
         group_row = np.full(len(groups), -1)
         group_row[used] = self._new_rows(group_evac[used] / e)
@@ -308,6 +317,7 @@ class RecourseBlock:
         self.plan_rows = cat([p[0] for p in self._plan], np.int32)
         self.plan_entry = cat([p[1] for p in self._plan], np.int64)
         self.plan_coef = cat([p[2] for p in self._plan], float)
+        self.plan_scenario = cat([p[3] for p in self._plan], np.int64)
         facility_row = cat([c[0] for c in self._cols], np.int64)
         self.col_group_row = cat([c[1] for c in self._cols], np.int64)
         self.col_scenario = cat([c[2] for c in self._cols], np.int64)
@@ -345,9 +355,14 @@ class RecourseBlock:
 
     # ---------------------------------------------------------------- evaluating
 
-    def evaluate(self, first: FirstStage, detail: bool = False) -> Evaluation:
-        """Every scenario of the block at ``first``, hot-started from the last solve."""
+    def evaluate(self, first: FirstStage, detail: bool = False,
+                 gradients: bool = False) -> Evaluation:
+        """Every scenario of the block at ``first``, hot-started from the last solve
+        (``gradients``: with the supergradients of its shares, see :class:`Evaluation`)."""
         n = len(self.index)
+        inst = self.instance
+        DK, H = len(inst.depots) * self.num_commodities, len(inst.shelters)
+        grad = np.zeros((n, DK + H)) if gradients else None
         supply = np.where(self.supply_total > 0, 0.0, 1.0)
         shelter = np.where(self.evacuee_total > 0, 0.0, 1.0)
         loss = np.where(self.loss_total > 0, self.loss_total, 1.0)
@@ -368,15 +383,23 @@ class RecourseBlock:
                         "a scenario recourse LP could not be solved: "
                         + self.highs.modelStatusToString(self.highs.getModelStatus()))
             self.solves += 1
-            x = np.maximum(np.asarray(self.highs.getSolution().col_value), 0.0)
+            solution = self.highs.getSolution()
+            x = np.maximum(np.asarray(solution.col_value), 0.0)
+            if grad is not None:
+                # Minimising -sum(flows): a row's dual is d(objective)/d(upper bound) <= 0,
+                # so the flow gained per unit of the plan entry is -dual * coefficient.
+                dual = np.asarray(solution.row_dual)
+                gain = np.maximum(-dual[self.plan_rows], 0.0) * self.plan_coef
+                np.add.at(grad, (self.plan_scenario, self.plan_entry), gain)
             sup = self.col_is_supply
             supply += np.bincount(self.col_scenario[sup], weights=x[sup], minlength=n)
             shelter += np.bincount(self.col_scenario[~sup], weights=x[~sup], minlength=n)
         # Shares cannot exceed 1; the LP reaches 1 only up to its tolerance.
         supply, shelter = np.minimum(supply, 1.0), np.minimum(shelter, 1.0)
-        if not detail:
-            return Evaluation(self.index, supply, shelter, economic)
-        return Evaluation(self.index, supply, shelter, economic, *self._unmet(x))
+        unmet = self._unmet(x) if detail else (None, None)
+        return Evaluation(self.index, supply, shelter, economic, *unmet,
+                          None if grad is None else grad[:, :DK],
+                          None if grad is None else grad[:, DK:])
 
     def _unmet(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Unmet need and evacuees per zone; a merged node's flow is split by need."""
@@ -434,6 +457,7 @@ class Task:
     blocks: tuple[tuple[int, np.ndarray], ...]
     first: FirstStage
     detail: bool = False
+    gradients: bool = False
 
 
 def evaluate_task(instance: Instance, token: str, task: Task) -> Evaluation:
@@ -448,12 +472,21 @@ def evaluate_task(instance: Instance, token: str, task: Task) -> Evaluation:
         block = cache.get(block_id)
         if block is None or not np.array_equal(block.index, indices):
             block = cache[block_id] = RecourseBlock(instance, indices)
-        parts.append(block.evaluate(task.first, task.detail))
+        parts.append(block.evaluate(task.first, task.detail, task.gradients))
     return Evaluation.concatenate(parts)
 
 
 def evaluate(instance: Instance, first: FirstStage, indices: np.ndarray | None = None,
-             detail: bool = False) -> Evaluation:
+             detail: bool = False, gradients: bool = False) -> Evaluation:
     """One-shot evaluation in this process (no cache), for tests and small jobs."""
     indices = np.arange(len(instance.scenarios)) if indices is None else np.asarray(indices)
-    return RecourseBlock(instance, indices).evaluate(first, detail)
+    return RecourseBlock(instance, indices).evaluate(first, detail, gradients)
+
+
+def ceilings(instance: Instance) -> np.ndarray:
+    """Each scenario's ceiling: R_s with every candidate open, stocked to capacity, every
+    module and the largest pool, the budget ignored (:meth:`FirstStage.ceiling`). No plan
+    does better in that scenario; a worst case equal to the lowest ceiling is *pinned*."""
+    if not instance.scenarios:
+        return np.zeros(0)
+    return evaluate(instance, FirstStage.ceiling(instance)).resilience(instance)

@@ -15,8 +15,10 @@ from optimizer.evaluate import Verification
 from optimizer.outcome import ResilienceSummary, ScenarioOutcome
 from optimizer.plan import Plan, plan_cost
 from optimizer.reading import parse_json
+from optimizer.recourse import ceilings
 from optimizer.recovery import KINDS, ScenarioRecovery
 from optimizer.solve import Solution
+from optimizer.stages import pinned
 
 RESULT_SCHEMA_VERSION = 1
 # Units below this are rounding noise from the solver, not unmet need worth reporting.
@@ -75,11 +77,25 @@ def scenario_section(instance: Instance, outcomes: list[ScenarioOutcome]) -> lis
     return out
 
 
-def resilience_section(instance: Instance, outcomes: list[ScenarioOutcome]) -> dict[str, Any]:
-    summary = ResilienceSummary.of(np.array([o.resilience for o in outcomes]),
-                                   instance.probabilities, instance.objective.alpha)
+def resilience_section(instance: Instance, outcomes: list[ScenarioOutcome],
+                       solution: Solution | None = None) -> dict[str, Any]:
+    """Worst case, expected, CVaR; each scenario's ceiling, the scenarios that pin the
+    worst case at theirs, and what decided the plan (design section 2)."""
+    r = np.array([o.resilience for o in outcomes])
+    summary = ResilienceSummary.of(r, instance.probabilities, instance.objective.alpha)
+    ceil = None if solution is None else solution.ceilings
+    if ceil is None:
+        ceil = ceilings(instance)
+    if solution is not None and solution.ceilings is not None:
+        pinned_at = list(solution.pinned)
+    else:  # a route without stages: the scenarios whose ceiling is the plan's worst case
+        pinned_at = [int(s) for s in pinned(ceil, float(r.min()), 0.0)] if len(r) else []
+    ids = [s.id for s in instance.scenarios]
     return {"worst_case": _clean(summary.worst_case), "expected": _clean(summary.expected),
-            "cvar": {"alpha": summary.cvar_alpha, "value": _clean(summary.cvar)}}
+            "cvar": {"alpha": summary.cvar_alpha, "value": _clean(summary.cvar)},
+            "ceilings": {sid: _clean(float(c)) for sid, c in zip(ids, ceil, strict=True)},
+            "pinned": [ids[s] for s in pinned_at],
+            "decided_by": "" if solution is None else solution.decided}
 
 
 def instance_section(instance: Instance) -> dict[str, Any]:
@@ -154,7 +170,7 @@ def result_document(instance: Instance, solution: Solution, verification: Verifi
         "objective": objective_section(instance, solution),
         "decisions": decisions(instance, solution.plan),
         "cost": cost_section(instance, solution.plan),
-        "resilience": resilience_section(instance, solution.outcomes),
+        "resilience": resilience_section(instance, solution.outcomes, solution),
         "scenarios": scenario_section(instance, solution.outcomes),
         "recovery": None if recovery is None else recovery_section(instance, recovery),
         "solver": solver_section(solution),

@@ -137,6 +137,7 @@ class ObjectiveKind(StrEnum):
     EXPECTED = "expected"
     CVAR = "cvar"
     MIN_COST = "min_cost"
+    RELATIVE = "relative"
 
 
 class Objective(_Strict):

@@ -1,22 +1,22 @@
 """Solve the extensive form with HiGHS (highspy, in memory) and read the plan back.
 
-Route: Pyomo model (``models.resilience``) -> Pyomo's linear standard-form compiler -> one
-``highspy.passModel`` call with the CSC matrix (faster than the persistent interfaces,
-which add rows one at a time; see PERFORMANCE.md). The lexicographic tie-breaks of design
-section 2 then run on the same HiGHS instance: fix the objective just solved at its value
-(one added row), change the column costs, solve again from the previous plan. A last LP with
+Route: the model from numpy arrays (``models.direct``, the default) or from Pyomo
+(``models.resilience`` through Pyomo's linear standard-form compiler) -> one
+``highspy.passModel`` call with the CSC matrix (see PERFORMANCE.md). The lexicographic
+stages of design section 2 (``optimizer.stages``: leximin levels, expected resilience, cost)
+then run on the same HiGHS instance: hold the stage just solved at its value (one added
+row), change the column costs, solve again from the previous plan. A last LP with
 the first stage fixed maximises every scenario's recourse, so the model's R_s are the best
 each scenario can do under the plan, which is what the independent evaluation computes.
 """
 
 from __future__ import annotations
 
-import contextlib
+import math
 import os
-import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import highspy
@@ -28,19 +28,32 @@ from scipy.sparse import csc_matrix
 from models.resilience import ModelData, build_model, prepare, tiebreaks
 from optimizer.data import Instance
 from optimizer.errors import InfeasibleError, SolverFailure, UsageError
+from optimizer.highs_common import (
+    INF,
+    Layout,
+    Run,
+    fix_plan,
+    give_start,
+    new_highs,
+    pass_model,
+    plan_from_columns,
+    run_highs,
+    version,
+)
 from optimizer.outcome import ResilienceSummary, ScenarioOutcome
 from optimizer.plan import Plan, plan_cost
 from optimizer.presolve import prove_infeasible
+from optimizer.recourse import ceilings
 from optimizer.schema import ObjectiveKind
-from optimizer.status import Status, from_highs
+from optimizer.stages import Goal, Sequence, explain, relative_value
+from optimizer.status import Status
 
-# The tie-break rows hold an objective within this of the value already reached (objectives
+# The stage rows hold a solved stage within this of the value its plan reached (objectives
 # are scaled to about 1). Looser, and the cost stage spends the slack on a smaller pool.
 LEXICOGRAPHIC_TOL = 1e-9
-# Each tie-break solve gets at most this many times the primary solve's time (and no less
-# than TIEBREAK_MIN_SECONDS): on large instances a tie-break can take 20x the primary.
-TIEBREAK_FACTOR = 2.0
-TIEBREAK_MIN_SECONDS = 10.0
+# A returned plan whose gap to the bound exceeds the requested MIP gap by more than this
+# (rounding of integers, the recourse re-solved) is reported as feasible, not optimal.
+GAP_SLACK = 1e-6
 
 
 @dataclass(frozen=True)
@@ -102,53 +115,11 @@ class Solution:
     # scenarios, bound, incumbent, gap, seconds.
     progress: tuple[dict[str, Any], ...] = ()
     interrupted: bool = False  # Ctrl-C stopped the solver; the CLI exits 130 after writing
-
-
-@contextlib.contextmanager
-def _quiet_stdout() -> Iterator[None]:
-    """HiGHS prints its banner from C on file descriptor 1; stdout must stay clean."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 1)
-        yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(devnull)
-
-
-@dataclass(frozen=True, eq=False)
-class Layout:
-    """Where each variable family of the model sits among HiGHS's columns.
-
-    An index of -1 marks a variable the hand-off compiled away (fixed, or in no row): its
-    value is then the family's default (1 for an existing facility's open flag, else 0).
-    """
-
-    y: np.ndarray  # (D,) open depot
-    x: np.ndarray  # (D, K) stock bought
-    z: np.ndarray  # (H,) open shelter
-    modules: np.ndarray  # (H,)
-    pool: int
-    g: np.ndarray  # (G,) supply flows, ModelData's order
-    v: np.ndarray  # (V,) shelter flows
-    econ: np.ndarray  # (S,)
-    r: np.ndarray  # (S,) resilience of each scenario
-
-    @staticmethod
-    def values(index: np.ndarray, x: np.ndarray, default: np.ndarray | float = 0.0
-               ) -> np.ndarray:
-        index = np.asarray(index)
-        out = np.broadcast_to(np.asarray(default, dtype=float), index.shape).copy()
-        present = index >= 0
-        out[present] = x[index[present]]
-        return out
-
-    def first_stage(self) -> list[tuple[str, np.ndarray]]:
-        return [("y", self.y), ("x", self.x), ("z", self.z), ("modules", self.modules),
-                ("pool", np.array([self.pool]))]
+    # Each scenario's ceiling (optimizer.recourse.ceilings), the scenarios that pin the
+    # worst case at theirs, and what decided the plan, in words (optimizer.stages.explain).
+    ceilings: np.ndarray | None = None
+    pinned: tuple[int, ...] = ()
+    decided: str = ""
 
 
 @dataclass(eq=False)
@@ -165,33 +136,6 @@ class Compiled:
     @property
     def num_cols(self) -> int:
         return len(self.integer)
-
-
-def new_highs(options: SolveOptions) -> highspy.Highs:
-    """A silent HiGHS instance with the options every route shares."""
-    with _quiet_stdout():
-        h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("mip_rel_gap", options.mip_gap)
-    h.setOptionValue("random_seed", 0)
-    if options.threads:
-        h.setOptionValue("threads", int(options.threads))
-    return h
-
-
-def pass_model(h: highspy.Highs, a_csc: Any, cost: np.ndarray, col_lower: np.ndarray,
-               col_upper: np.ndarray, row_lower: np.ndarray, row_upper: np.ndarray,
-               integer: np.ndarray) -> None:
-    """One ``passModel`` call with a column-wise matrix (minimisation)."""
-    h.passModel(
-        len(cost), len(row_lower), a_csc.nnz, int(highspy.MatrixFormat.kColwise),
-        int(highspy.ObjSense.kMinimize), 0.0,
-        np.asarray(cost, dtype=float), col_lower, col_upper, row_lower, row_upper,
-        a_csc.indptr.astype(np.int32), a_csc.indices.astype(np.int32),
-        a_csc.data.astype(float),
-        np.where(integer, int(highspy.HighsVarType.kInteger),
-                 int(highspy.HighsVarType.kContinuous)).astype(np.int32),
-    )
 
 
 def compile_pyomo(model: pyo.ConcreteModel, md: ModelData, names: list[str],
@@ -239,95 +183,6 @@ def compile_pyomo(model: pyo.ConcreteModel, md: ModelData, names: list[str],
     return Compiled(h, layout, objectives, integer, len(info.rows), a.nnz)
 
 
-def _run(c: Compiled, options: SolveOptions,
-         cap: float | None = None) -> tuple[Status, float, bool]:
-    """One HiGHS run within what is left of the time limit (and ``cap`` seconds, if given).
-
-    HiGHS runs in its own thread so that Ctrl-C reaches Python: it then asks HiGHS to stop
-    and waits for it, keeping the incumbent. Returns (status, seconds, interrupted).
-    """
-    limits = [t for t in (options.remaining(), cap) if t is not None]
-    c.highs.setOptionValue("time_limit", max(min(limits), 1e-3) if limits
-                           else highspy.kHighsInf)
-    started = time.monotonic()
-    interrupted = False
-    c.highs.HandleUserInterrupt = True
-    c.highs.startSolve()
-    while True:
-        try:
-            if c.highs.wait(0.1)[0]:
-                break
-        except KeyboardInterrupt:
-            interrupted = True
-            c.highs.cancelSolve()
-    seconds = time.monotonic() - started
-    info = c.highs.getInfo()
-    has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
-    return from_highs(c.highs.getModelStatus(), has_solution), seconds, interrupted
-
-
-def _plan_from(c: Compiled, md: ModelData, x: np.ndarray) -> Plan:
-    inst = md.instance
-    lay = c.layout
-    stock = Layout.values(lay.x, x)
-    if inst.policy.integer_stock:
-        stock = np.round(stock)
-    stock = np.maximum(stock, 0.0)
-    existing_depots = np.array([d.existing for d in inst.depots], dtype=float)
-    existing_shelters = np.array([h.existing for h in inst.shelters], dtype=float)
-    opened = tuple(bool(v) for v in np.round(Layout.values(lay.y, x, existing_depots)) == 1)
-    stock[~np.array(opened, dtype=bool)] = 0.0
-    pool = float(Layout.values(np.array([lay.pool]), x)[0])
-    plan = Plan(
-        open_depots=opened,
-        stock=stock,
-        open_shelters=tuple(bool(v) for v in
-                            np.round(Layout.values(lay.z, x, existing_shelters)) == 1),
-        modules=tuple(int(v) for v in np.round(Layout.values(lay.modules, x))),
-        compensation_pool=min(max(0.0, pool) * md.money_scale, inst.max_pool),
-    )
-    # The budget row holds within HiGHS's feasibility tolerance, which on a budget in the
-    # hundreds of thousands is a few cents over; a budget officer reads that as overspending.
-    # The pool is continuous and worth least per unit, so it gives back the excess.
-    excess = plan_cost(inst, plan).total - inst.budget
-    if excess > 0:
-        plan = replace(plan, compensation_pool=max(0.0, plan.compensation_pool - excess))
-    return plan
-
-
-def _first_stage_values(c: Compiled, md: ModelData, plan: Plan) -> tuple[np.ndarray,
-                                                                         np.ndarray]:
-    """(columns, values) of the plan's first stage, in the model's (scaled) units."""
-    lay = c.layout
-    values = {
-        "y": np.array(plan.open_depots, dtype=float),
-        "x": np.asarray(plan.stock, dtype=float),
-        "z": np.array(plan.open_shelters, dtype=float),
-        "modules": np.array(plan.modules, dtype=float),
-        "pool": np.array([plan.compensation_pool / md.money_scale]),
-    }
-    cols, vals = [], []
-    for name, index in lay.first_stage():
-        present = index >= 0
-        cols.append(index[present].ravel())
-        vals.append(values[name].reshape(index.shape)[present].ravel())
-    return (np.concatenate(cols).astype(np.int32) if cols else np.zeros(0, np.int32),
-            np.concatenate(vals) if vals else np.zeros(0))
-
-
-def _fix_plan(c: Compiled, md: ModelData, plan: Plan) -> None:
-    """Fix the first-stage columns at the (rounded) plan for the recourse polish."""
-    cols, vals = _first_stage_values(c, md, plan)
-    if len(cols):
-        c.highs.changeColsBounds(len(cols), cols, vals, vals)
-
-
-def _give_start(c: Compiled, md: ModelData, plan: Plan) -> None:
-    cols, vals = _first_stage_values(c, md, plan)
-    if len(cols):
-        c.highs.setSolution(len(cols), cols, vals)
-
-
 def _outcomes_from(c: Compiled, md: ModelData, x: np.ndarray) -> list[ScenarioOutcome]:
     return outcomes_from_flows(md, Layout.values(c.layout.g, x), Layout.values(c.layout.v, x),
                                Layout.values(c.layout.econ, x))
@@ -360,34 +215,32 @@ def outcomes_from_flows(md: ModelData, g: np.ndarray, v: np.ndarray,
     return outcomes
 
 
-def _message(status: Status, unfinished: list[str], interrupted: bool = False) -> str:
-    if interrupted:
-        text = ("interrupted (Ctrl-C); the plan is the best found, with its bound and gap"
-                if status is not Status.OPTIMAL else "optimal within the MIP gap; interrupted "
-                "(Ctrl-C) during the tie-breaks")
-    elif status is Status.OPTIMAL:
-        text = "optimal within the MIP gap"
-    else:
-        text = "stopped at the time limit; the plan is the best found, with its bound and gap"
+def stage_message(status: Status, unfinished: list[str], interrupted: bool,
+                  skipped: list[str], timed_out: bool = True) -> str:
+    """The result's message: "optimal" only when every stage was proven within the gap."""
+    if status is Status.OPTIMAL:
+        return "optimal: every stage proven within the MIP gap"
+    why = ("interrupted (Ctrl-C)" if interrupted else "stopped at the time limit"
+           if timed_out else "not proven within the MIP gap")
+    text = f"{why}; the plan is the best found, with its bound and gap"
     if unfinished:
-        text += ("; tie-breaks not finished within their time (" + ", ".join(unfinished)
-                 + "): among plans as good, another may have higher expected resilience or "
-                 "cost less")
+        text += "; not proven: " + ", ".join(unfinished)
+    if skipped:
+        text += ("; not solved: " + ", ".join(skipped) + " (among plans as good, another may "
+                 "rank higher on these)")
     return text
+
+
+def within_gap(bound: float, value: float, mip_gap: float, scale: float = 1.0) -> bool:
+    """The bound and the value of the plan as returned meet within the MIP gap, give or take
+    what the stage holds allow (a hair: GAP_SLACK in resilience, that share of the money
+    scale in cost)."""
+    return abs(bound - value) <= mip_gap * max(abs(value), 1e-10) + GAP_SLACK * scale
 
 
 def _objective_value(kind: ObjectiveKind, minimised: float, money_scale: float) -> float:
     """Objective in the units a user reads: resilience, or money for min_cost."""
     return minimised * money_scale if kind is ObjectiveKind.MIN_COST else -minimised
-
-
-def _stage_value(name: str, minimised: float, kind: ObjectiveKind, money_scale: float) -> float:
-    """A stage's objective in user units: money for cost, resilience otherwise."""
-    if name == "tiebreak_cost":
-        return minimised * money_scale
-    if name == "tiebreak_expected":
-        return -minimised
-    return _objective_value(kind, minimised, money_scale)
 
 
 # Measured at 200 nodes x 100 scenarios: 3.1 non-zeros per flow variable; building and
@@ -454,8 +307,37 @@ def explain_infeasible(instance: Instance, md: ModelData, options: SolveOptions)
             "policy")
 
 
+def _sparse(vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    nz = np.flatnonzero(vector)
+    return nz.astype(np.int32), np.asarray(vector[nz], dtype=float)
+
+
+def _stage_vector(c: Compiled, goal: Goal) -> tuple[np.ndarray, np.ndarray]:
+    """The stage's objective (minimisation form) as columns and coefficients; a leximin
+    level adds its column t and rows t <= r_s for the scenarios it ranges over."""
+    if goal.name == "objective":
+        return _sparse(c.objectives["objective"])
+    if goal.measure == "expected":
+        return _sparse(c.objectives["tiebreak_expected"])
+    if goal.measure == "cost":
+        return _sparse(c.objectives["tiebreak_cost"])
+    assert goal.measure == "worst" and goal.scenarios is not None
+    h = c.highs
+    t = int(h.getNumCol())
+    h.addCol(0.0, 0.0, 1.0, 0, np.zeros(0, np.int32), np.zeros(0))
+    r = c.layout.r[goal.scenarios]
+    n = len(r)
+    starts = np.arange(0, 2 * n, 2, dtype=np.int32)
+    index = np.empty(2 * n, dtype=np.int32)
+    index[0::2], index[1::2] = t, r
+    values = np.tile([1.0, -1.0], n)
+    h.addRows(n, np.full(n, -INF), np.zeros(n), 2 * n, starts, index, values)
+    return np.array([t], dtype=np.int32), np.array([-1.0])
+
+
 def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
-    """Solve ``instance`` with its objective; raise when no plan can exist or HiGHS fails."""
+    """Solve ``instance`` with its objective and every tie-break stage (optimizer.stages);
+    raise when no plan can exist or HiGHS fails."""
     options = options or SolveOptions()
     log = options.log or (lambda _msg: None)
     kind = instance.objective.kind
@@ -463,7 +345,8 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
 
     names = ["objective", *tiebreaks(kind)]
     t0 = time.monotonic()
-    md = prepare(instance)
+    ceil = ceilings(instance)
+    md = prepare(instance, ceil)
     check_fits(md, options.builder)
     if options.builder == "direct":
         from models.direct import compile_direct
@@ -486,33 +369,30 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
     stages: list[Stage] = []
     solve_seconds = 0.0
     nodes = iterations = 0
+    h = c.highs
 
-    def account() -> None:
-        nonlocal nodes, iterations
-        info = c.highs.getInfo()
-        nodes += max(0, int(info.mip_node_count))
-        iterations += max(0, int(info.simplex_iteration_count))
+    def account(run: Run) -> None:
+        nonlocal nodes, iterations, solve_seconds
+        nodes += run.nodes
+        iterations += run.iterations
+        solve_seconds += run.seconds
 
-    # HiGHS keeps one thread pool per process; a solve with another thread count than the
-    # last one fails unless the pool is reset.
-    highspy.Highs.resetGlobalScheduler(True)
     if options.start is not None:
-        _give_start(c, md, options.start)
+        give_start(h, c.layout, md.money_scale, options.start)
     elif kind is not ObjectiveKind.MIN_COST and instance.policy.shelter_redundancy == 0:
         # Doing nothing is then always feasible: as a start, a time limit never ends
         # empty-handed. HiGHS completes the second stage of a partial start itself (and
         # ignores a start that is not feasible).
-        _give_start(c, md, Plan.nothing(instance))
-    status, seconds, interrupted = _run(c, options)
-    solve_seconds += seconds
-    account()
-    info = c.highs.getInfo()
+        give_start(h, c.layout, md.money_scale, Plan.nothing(instance))
+    first = run_highs(h, options.remaining(), c.objectives["objective"])
+    account(first)
+    status, interrupted = first.status, first.interrupted
     if interrupted and not status.has_plan:
         raise KeyboardInterrupt
     if not status.has_plan:
-        stages.append(Stage("objective", status.value, None, seconds))
+        stages.append(Stage("objective", status.value, None, first.seconds))
         if status is Status.INFEASIBLE:
-            limit = c.highs.getModelStatus() != highspy.HighsModelStatus.kInfeasible
+            limit = h.getModelStatus() != highspy.HighsModelStatus.kInfeasible
             if limit:
                 raise InfeasibleError("the solver stopped at its limit before finding any "
                                       "feasible plan; allow more time (--time-limit)")
@@ -521,103 +401,141 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
                     f"no plan within the budget {instance.budget:,.2f} reaches the worst-case "
                     f"target {instance.objective.target:g}; lower the target or raise the budget")
             raise InfeasibleError(explain_infeasible(instance, md, options))
-        reason = c.highs.modelStatusToString(c.highs.getModelStatus())
+        reason = h.modelStatusToString(h.getModelStatus())
         raise SolverFailure(f"HiGHS failed: {reason}")
-    primary = float(info.objective_function_value)
+    info = h.getInfo()
+    x = np.array(h.getSolution().col_value)
+    sequence = Sequence(instance, ceil, options.mip_gap)
+    goal: Goal | None = sequence.first()
+    assert goal is not None
+    cols, coefs = _stage_vector(c, goal)
+    # The value held by the next stage is the one the plan in hand reaches, computed from
+    # the solution (HiGHS can report an objective from its presolved space).
+    reached = float(coefs @ x[cols])
+    primary = reached
     bound = float(info.mip_dual_bound) if c.integer.any() else primary
-    stages.append(Stage("objective", status.value,
-                        _objective_value(kind, primary, md.money_scale), seconds))
-    log(f"{kind.value}: {_objective_value(kind, primary, md.money_scale):.6g} "
-        f"({status.value}, {seconds:.2f} s)")
+    if status is Status.OPTIMAL:
+        bound = min(bound, primary)
+    scale = md.money_scale
+    def user(g: Goal, minimised: float) -> float:
+        return minimised * scale if g.measure == "cost" else -minimised
 
-    # Lexicographic tie-breaks: hold each solved objective at its value, solve the next,
-    # starting from the plan in hand. Each is capped in time; one that stops early still
-    # returns a plan at least as good as its start, so the primary objective never suffers.
-    x = np.array(c.highs.getSolution().col_value)
-    cap = max(TIEBREAK_MIN_SECONDS, TIEBREAK_FACTOR * stages[0].seconds)
-    unfinished: list[str] = []
-    previous = names[0]
-    for name in names[1:]:
-        if interrupted or options.remaining() == 0.0:
-            log(f"{'interrupted' if interrupted else 'time limit reached'}: {name} skipped")
-            unfinished.append(name)
+    stages.append(Stage("objective", status.value, user(goal, reached), first.seconds))
+    log(f"{kind.value}: {user(goal, reached):.6g} ({status.value}, {first.seconds:.2f} s)")
+
+    # Lexicographic stages: hold each solved stage at the value its plan reaches, solve the
+    # next from that plan. No stage is capped by the clock (only --time-limit stops one),
+    # so the same instance gives the same plan on any machine.
+    unfinished = [] if status is Status.OPTIMAL else ["objective"]
+    skipped: list[str] = []
+    done: list[tuple[Goal, float]] = []
+    while goal is not None:
+        done.append((goal, user(goal, reached)))
+        following = sequence.next(goal, user(goal, reached))
+        if following is None:
+            break
+        if interrupted or options.remaining() == 0.0 or unfinished:
+            skipped.append(following.name)
+            goal = following
             continue
-        # Contiguous, so the value does not depend on how a builder stored the vector.
-        value = float(np.ascontiguousarray(c.objectives[previous]) @ x)
-        nz = np.flatnonzero(c.objectives[previous])
-        c.highs.addRow(-highspy.kHighsInf, value + LEXICOGRAPHIC_TOL, len(nz),
-                       nz.astype(np.int32), c.objectives[previous][nz])
-        c.highs.changeColsCost(c.num_cols, np.arange(c.num_cols, dtype=np.int32),
-                               c.objectives[name])
+        h.addRow(-INF, reached + LEXICOGRAPHIC_TOL, len(cols), cols, coefs)
+        goal = following
+        cols, coefs = _stage_vector(c, goal)
+        n = int(h.getNumCol())
+        dense = np.zeros(n)
+        dense[cols] = coefs
+        h.changeColsCost(n, np.arange(n, dtype=np.int32), dense)
+        x = np.concatenate([x, np.zeros(n - len(x))])
+        if goal.measure == "worst":  # the new level column starts at the plan's level
+            x[cols] = goal.value(instance, Layout.values(c.layout.r, x), 0.0, ceil)
         start = highspy.HighsSolution()
         start.col_value = list(x)
         start.value_valid = True
-        c.highs.setSolution(start)
-        stage_status, seconds, interrupted = _run(c, options, cap)
-        solve_seconds += seconds
-        account()
-        if stage_status is not Status.OPTIMAL:
-            unfinished.append(name)
-        if not stage_status.has_plan:  # keep the plan we had
-            stages.append(Stage(name, stage_status.value, None, seconds))
-            break
-        x = np.array(c.highs.getSolution().col_value)
-        stage_value = _stage_value(name, float(c.highs.getInfo().objective_function_value),
-                                   kind, md.money_scale)
-        stages.append(Stage(name, stage_status.value, stage_value, seconds))
-        log(f"{name}: {stage_value:.6g} ({stage_status.value}, {seconds:.2f} s)")
-        previous = name
-    plan = _plan_from(c, md, x)
+        h.setSolution(start)
+        stage_run = run_highs(h, options.remaining(), dense)
+        account(stage_run)
+        interrupted = interrupted or stage_run.interrupted
+        if stage_run.status is not Status.OPTIMAL:
+            unfinished.append(goal.name)
+        if not stage_run.status.has_plan:  # keep the plan we had; later stages are skipped
+            stages.append(Stage(goal.name, stage_run.status.value, None, stage_run.seconds))
+            reached = float(coefs @ x[cols])
+            continue
+        x = np.array(h.getSolution().col_value)
+        reached = float(coefs @ x[cols])
+        stages.append(Stage(goal.name, stage_run.status.value, user(goal, reached),
+                            stage_run.seconds))
+        log(f"{goal.name}: {user(goal, reached):.6g} ({stage_run.status.value}, "
+            f"{stage_run.seconds:.2f} s)")
+    plan = plan_from_columns(c.layout, instance, md.money_scale, x)
 
     # Recourse polish: first stage fixed, every scenario's resilience maximised.
-    _fix_plan(c, md, plan)
-    n_rows = c.highs.getNumRow()
+    fix_plan(h, c.layout, md.money_scale, plan)
+    n_rows = h.getNumRow()
     if n_rows > c.num_rows:
-        c.highs.deleteRows(n_rows - c.num_rows,
-                           np.arange(c.num_rows, n_rows, dtype=np.int32))
-    polish = np.zeros(c.num_cols)
+        h.deleteRows(n_rows - c.num_rows, np.arange(c.num_rows, n_rows, dtype=np.int32))
+    n = int(h.getNumCol())
+    polish = np.zeros(n)
     polish[c.layout.r[c.layout.r >= 0]] = -1.0
-    c.highs.changeColsCost(c.num_cols, np.arange(c.num_cols, dtype=np.int32), polish)
-    c.highs.setOptionValue("time_limit", highspy.kHighsInf)
-    c.highs.HandleUserInterrupt = False  # a Ctrl-C already honoured must not stop this LP
+    h.changeColsCost(n, np.arange(n, dtype=np.int32), polish)
+    h.setOptionValue("time_limit", INF)
+    h.HandleUserInterrupt = False  # a Ctrl-C already honoured must not stop this LP
     t0 = time.monotonic()
-    c.highs.run()
+    h.run()
     seconds = time.monotonic() - t0
     solve_seconds += seconds
-    account()
-    if c.highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         raise SolverFailure("the recourse of the chosen plan could not be re-solved: "
-                            + c.highs.modelStatusToString(c.highs.getModelStatus()))
+                            + h.modelStatusToString(h.getModelStatus()))
     stages.append(Stage("recourse", Status.OPTIMAL.value, None, seconds))
-    x = np.array(c.highs.getSolution().col_value)
+    x = np.array(h.getSolution().col_value)
     outcomes = _outcomes_from(c, md, x)
 
-    value = final_value(instance, plan, outcomes)
-    bound_user = _objective_value(kind, bound, md.money_scale)
-    if status is Status.OPTIMAL:
-        bound_user = value if kind is ObjectiveKind.MIN_COST else max(bound_user, value)
-    gap = abs(bound_user - value) / max(abs(value), 1e-10)
+    value = final_value(instance, plan, outcomes, ceil)
+    bound_user: float | None = _objective_value(kind, bound, md.money_scale)
+    gap: float | None = None
+    if bound_user is not None and math.isfinite(bound_user):
+        bound_user = min(bound_user, value) if kind is ObjectiveKind.MIN_COST else \
+            max(bound_user, value)
+        gap = abs(bound_user - value) / max(abs(value), 1e-10)
+    else:  # stopped before HiGHS had any bound: none is claimed (null in the result)
+        bound_user = None
+    final_status = Status.OPTIMAL if not unfinished and not skipped else Status.FEASIBLE
+    if final_status is Status.OPTIMAL and (bound_user is None or not within_gap(
+            bound_user, value, options.mip_gap,
+            md.money_scale if kind is ObjectiveKind.MIN_COST else 1.0)):
+        # The plan as returned (integers rounded, recourse re-solved) is further from the
+        # bound than the user allowed: never call that optimal.
+        final_status = Status.FEASIBLE
+        unfinished.append("objective (the returned plan is "
+                          + ("not bounded" if gap is None else f"{gap:.2%} from the bound")
+                          + ")")
     return Solution(
-        status=status,
-        message=_message(status, unfinished, interrupted),
+        status=final_status,
+        message=stage_message(final_status, unfinished, interrupted, skipped,
+                              options.remaining() == 0.0),
         plan=plan, objective_value=value, bound=bound_user,
-        gap=0.0 if gap < 1e-9 else gap, outcomes=outcomes,
-        solver_version=_version(c.highs), build_seconds=build_seconds,
+        gap=None if gap is None else (0.0 if gap < 1e-9 else gap), outcomes=outcomes,
+        solver_version=version(h), build_seconds=build_seconds,
         handoff_seconds=handoff_seconds, solve_seconds=solve_seconds,
         nodes=nodes, iterations=iterations, stages=tuple(stages), size=size,
-        interrupted=interrupted,
+        interrupted=interrupted, ceilings=ceil,
+        pinned=tuple(int(s) for s in sequence.pinned_scenarios),
+        decided=explain(instance, ceil, done, sequence.levels),
     )
 
 
-def _version(h: highspy.Highs) -> str:
-    return f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
-
-
-def final_value(instance: Instance, plan: Plan, outcomes: list[ScenarioOutcome]) -> float:
+def final_value(instance: Instance, plan: Plan, outcomes: list[ScenarioOutcome],
+                ceilings: np.ndarray | None = None) -> float:
     """The primary objective at the final plan and recourse, in the units a user reads."""
     kind = instance.objective.kind
     if kind is ObjectiveKind.MIN_COST:
         return plan_cost(instance, plan).total
+    if kind is ObjectiveKind.RELATIVE:
+        from optimizer.recourse import ceilings as ceiling_values
+
+        return relative_value(np.array([o.resilience for o in outcomes]),
+                              ceiling_values(instance) if ceilings is None else ceilings)
     summary = ResilienceSummary.of(np.array([o.resilience for o in outcomes]),
                                    instance.probabilities, instance.objective.alpha)
     return {ObjectiveKind.WORST_CASE: summary.worst_case,

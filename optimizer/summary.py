@@ -56,8 +56,9 @@ def print_summary(doc: dict[str, Any], console: Console) -> None:
         console.print(escape(doc.get("message", "")))
         return
     value_fmt = _money if obj["kind"] == "min_cost" else _share
-    console.print(f"value {value_fmt(obj['value'])}   bound {value_fmt(obj['bound'])}   "
-                  f"gap {obj['gap']:.2e}")
+    bound = "none yet" if obj["bound"] is None else value_fmt(obj["bound"])
+    gap = "-" if obj["gap"] is None else f"{obj['gap']:.3%}"
+    console.print(f"value {value_fmt(obj['value'])}   bound {bound}   gap {gap}")
 
     cost = Table(title="Cost", show_edge=False, title_justify="left")
     cost.add_column("line")
@@ -86,12 +87,19 @@ def print_summary(doc: dict[str, Any], console: Console) -> None:
     console.print(f"resilience: worst case {_share(res['worst_case'])}   expected "
                   f"{_share(res['expected'])}   CVaR({res['cvar']['alpha']:g}) "
                   f"{_share(res['cvar']['value'])}")
+    if res.get("decided_by"):
+        console.print(f"what decided the plan: {escape(res['decided_by'])}")
     worst = sorted(doc["scenarios"], key=lambda s: (s["resilience"], s["id"]))[:WORST_SHOWN]
     table = Table(title="Worst scenarios", show_edge=False, title_justify="left")
-    for col in ("scenario", "resilience", "supply", "shelter", "economic"):
+    for col in ("scenario", "resilience", "ceiling", "supply", "shelter", "economic"):
         table.add_column(col, justify="left" if col == "scenario" else "right")
+    ceilings = res.get("ceilings") or {}
+    pinned = set(res.get("pinned") or ())
     for s in worst:
-        table.add_row(escape(s["id"]), _share(s["resilience"]), _share(s["supply"]),
+        ceiling = ceilings.get(s["id"])
+        table.add_row(escape(s["id"]) + (" (pinned)" if s["id"] in pinned else ""),
+                      _share(s["resilience"]),
+                      "-" if ceiling is None else _share(ceiling), _share(s["supply"]),
                       _share(s["shelter"]), _share(s["economic"]))
     console.print(table)
     recovery_line = _recovery_line(doc.get("recovery"))

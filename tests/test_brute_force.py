@@ -368,3 +368,89 @@ def test_min_cost_matches_enumeration(seed: int) -> None:
     assert solution.plan is not None
     evaluated = [o.resilience for o in evaluate_plan(instance, solution.plan)]
     assert min(evaluated) >= target - TOL
+
+
+def ceiling_by_max_flow(instance: Instance) -> np.ndarray:
+    """R_s with every depot open and full of each commodity, every shelter open with every
+    module and the largest pool, scored by networkx maximum flow (not the engine's LPs)."""
+    stock = np.array([[d.capacity / c.unit_volume for c in instance.commodities]
+                      for d in instance.depots], dtype=float)
+    plan = Plan(tuple(True for _ in instance.depots),
+                stock.reshape(len(instance.depots), len(instance.commodities)),
+                tuple(True for _ in instance.shelters),
+                tuple(h.max_modules for h in instance.shelters), instance.max_pool)
+    return np.array([o.resilience for o in evaluate_plan(instance, plan)])
+
+
+def lexicographic_by_enumeration(instance: Instance, e: Enumeration,
+                                 ceilings: np.ndarray) -> list[tuple[str, float]]:
+    """The stage values of design section 2 for worst_case, by enumeration: worst case,
+    then the worst case over the scenarios not pinned (level by level), then expected.
+    More pool never lowers an R_s, so every stage keeps all the money left in the pool."""
+    from optimizer.stages import MAX_LEXIMIN_LEVELS
+
+    feasible = np.isfinite(e.cost)
+    pool = np.maximum(np.where(feasible, np.minimum(
+        instance.max_pool, instance.budget - np.where(feasible, e.cost, 0)), 0), 0.0)
+    r = (e.base + instance.weights.economic * economic_share(pool, e.loss))[feasible]
+    keep = np.ones(len(r), dtype=bool)
+    stages = []
+    among = np.arange(r.shape[1])
+    level = 1
+    while True:
+        score = r[:, among].min(axis=1)
+        value = float(np.where(keep, score, -np.inf).max())
+        stages.append(("objective" if level == 1 else f"leximin_{level}", value))
+        keep &= score >= value - 1e-7
+        newly = among[ceilings[among] <= value + 1e-7]
+        among = np.setdiff1d(among, newly)
+        level += 1
+        if not len(newly) or not len(among) or level > MAX_LEXIMIN_LEVELS:
+            break
+    if r.shape[1] > 1:
+        expected = r @ instance.probabilities
+        stages.append(("tiebreak_expected", float(np.where(keep, expected, -np.inf).max())))
+    return stages
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_every_stage_matches_enumeration(seed: int) -> None:
+    """worst_case with its leximin levels and the expected tie-break, stage by stage,
+    against the enumeration, with ceilings and pinned scenarios from max flow."""
+    instance, enumeration = case(seed)
+    if not np.isfinite(enumeration.cost).any():
+        return  # no plan: test_resilience_optimum_matches_enumeration covers it
+    ceilings = ceiling_by_max_flow(instance)
+    expected = lexicographic_by_enumeration(instance, enumeration, ceilings)
+    solution = solve(instance, EXACT)
+    assert solution.ceilings is not None
+    assert solution.ceilings == pytest.approx(ceilings, abs=1e-9)
+    got = [(st.objective, st.value) for st in solution.stages
+           if st.objective not in ("tiebreak_cost", "recourse")]
+    assert [name for name, _ in got] == [name for name, _ in expected]
+    for (name, value), (_, want) in zip(got, expected, strict=True):
+        assert value == pytest.approx(want, abs=TOL), name
+    worst = expected[0][1]
+    assert list(solution.pinned) == [int(s) for s in np.flatnonzero(ceilings <= worst + 1e-7)]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_relative_optimum_matches_enumeration(seed: int) -> None:
+    """relative: max_plan min_s R_s / ceil_s, ceilings by max flow, plans enumerated."""
+    base, e = case(seed)
+    instance = with_objective(base, ObjectiveKind.RELATIVE)
+    feasible = np.isfinite(e.cost)
+    if not feasible.any():
+        with pytest.raises(InfeasibleError):
+            solve(instance, EXACT)
+        return
+    ceilings = ceiling_by_max_flow(instance)
+    pool = np.maximum(np.where(feasible, np.minimum(
+        instance.max_pool, instance.budget - np.where(feasible, e.cost, 0)), 0), 0.0)
+    r = (e.base + instance.weights.economic * economic_share(pool, e.loss))[feasible]
+    ok = ceilings > 1e-9
+    best = float(np.minimum(1.0, (r[:, ok] / ceilings[ok]).min(axis=1)).max()) if ok.any() \
+        else 1.0
+    solution = solve(instance, EXACT)
+    assert solution.objective_value == pytest.approx(best, abs=TOL)
+    assert solution.status.value == "optimal"

@@ -30,7 +30,7 @@ from optimizer.presolve import prove_infeasible
 from optimizer.solve import Compiled, SolveOptions, compile_pyomo, solve
 from optimizer.synthetic import geometric_instance
 
-KINDS = ("worst_case", "expected", "cvar", "min_cost")
+KINDS = ("worst_case", "expected", "cvar", "min_cost", "relative")
 
 
 def awkward_doc(seed: int) -> dict:

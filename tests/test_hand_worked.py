@@ -211,18 +211,17 @@ def test_existing_shelter_costs_nothing() -> None:
 # ------------------------------------------------------------------------------ tie-breaks
 
 
-def test_ties_go_to_expected_then_cost() -> None:
+def test_a_pinned_worst_case_goes_to_the_next_level() -> None:
     # tiny plus a village D with 100 people and no road at all: no depot can reach it.
-    # Scenario isolated (p 0.2) affects all of D, so R_isolated = 0 under every plan and
-    # the worst case is 0 for every plan: every plan is worst-case optimal.
+    # Scenario isolated (p 0.2) affects all of D, so R_isolated = 0 under every plan: its
+    # ceiling is 0, the worst case 0 is pinned there, and every plan is worst-case optimal.
     # p(west_cut) = 0.5, p(east_cut) = 0.3; budget raised to 200.
-    # Expected = 0.5 x_A / 100 + 0.3 x_C / 100:
-    #   depot_A only, 100 kits: cost 150, expected 0.5
-    #   depot_C only, 100 kits: cost 150, expected 0.3
-    #   both open: x_A + x_C <= 200 - 100 = 100, expected <= 0.5 (at x_A = 100, x_C = 0),
-    #              cost 200
-    # Ties go to higher expected (0.5: "A only" or "both, C empty"), then to lower cost:
-    # depot_A only, 100 kits, cost 150, budget not all spent.
+    # Level 2 maximises min(R_west, R_east) = min(x_A, x_C) / 100:
+    #   one depot only: the other scenario gets nothing, level 0;
+    #   both open: x_A + x_C <= 200 - 100 = 100, so the best level is 0.5 at 50 / 50.
+    # (Expected resilience alone would have said "depot_A only, 100 kits": 0.5, and left
+    # east_cut with nothing.) Level 2 is not pinned (ceilings 1), so the levels stop; the
+    # plan is then unique: expected 0.5 * 0.5 + 0.3 * 0.5 = 0.4, cost 200.
     doc = tiny_doc()
     doc["network"]["nodes"].append({"id": "D", "x": 9, "y": 9, "population": 100})
     doc["budget"] = 200
@@ -232,10 +231,35 @@ def test_ties_go_to_expected_then_cost() -> None:
     instance = build(doc)
     solution = solved(instance)
     assert solution.objective_value == pytest.approx(0.0, abs=TOL)
+    assert resilience(solution) == pytest.approx([0.5, 0.5, 0.0], abs=TOL)
+    assert solution.plan is not None
+    assert solution.plan.open_depots == (True, True)
+    assert solution.plan.stock.ravel() == pytest.approx([50, 50], abs=TOL)
+    assert total_cost(instance, solution) == pytest.approx(200, abs=TOL)
+    assert solution.pinned == (2,)
+    assert [st.objective for st in solution.stages] == [
+        "objective", "leximin_2", "tiebreak_expected", "tiebreak_cost", "recourse"]
+    assert solution.stages[1].value == pytest.approx(0.5, abs=TOL)
+    assert "isolated" in solution.decided and "pinned" in solution.decided
+
+
+def test_ties_go_to_expected_then_cost() -> None:
+    # The instance above with the objective expected resilience: 0.5 x_A / 100 +
+    # 0.3 x_C / 100, at most 0.5 ("A only, 100 kits" at cost 150, or "both open, C
+    # empty" at cost 200). Ties go to the lower cost: depot_A only, 100 kits, 150.
+    doc = tiny_doc()
+    doc["network"]["nodes"].append({"id": "D", "x": 9, "y": 9, "population": 100})
+    doc["budget"] = 200
+    doc["scenarios"][0]["probability"] = 0.5
+    doc["scenarios"][1]["probability"] = 0.3
+    doc["scenarios"].append({"id": "isolated", "probability": 0.2, "affected": {"D": 1.0}})
+    doc["objective"] = {"kind": "expected"}
+    instance = build(doc)
+    solution = solved(instance)
+    assert solution.objective_value == pytest.approx(0.5, abs=TOL)
     assert resilience(solution) == pytest.approx([1.0, 0.0, 0.0], abs=TOL)
     assert solution.plan is not None
     assert solution.plan.open_depots == (True, False)
-    assert solution.plan.stock.ravel() == pytest.approx([100, 0], abs=TOL)
     assert total_cost(instance, solution) == pytest.approx(150, abs=TOL)
 
 

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 import optimizer.solve as solve_module
 from optimizer.cli import main
+from optimizer.highs_common import Run
 from optimizer.status import Status
 
 TINY = Path(__file__).resolve().parent.parent / "instances" / "tiny.json"
@@ -27,7 +28,8 @@ def _solve(tmp_path: Path) -> tuple[int, str, dict]:
 def test_no_incumbent_at_the_limit_exits_3_and_says_so(tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     # HiGHS stopped (never run here: its model status stays "not set") with no plan.
-    monkeypatch.setattr(solve_module, "_run", lambda *a, **k: (Status.INFEASIBLE, 0.0, False))
+    monkeypatch.setattr(solve_module, "run_highs",
+                        lambda *a, **k: Run(Status.INFEASIBLE, 0.0, False, 0, 0))
     code, err, doc = _solve(tmp_path)
     assert code == 3
     assert "stopped at its limit before finding any feasible plan" in err
@@ -36,7 +38,8 @@ def test_no_incumbent_at_the_limit_exits_3_and_says_so(tmp_path: Path,
 
 def test_a_solver_failure_exits_4_with_the_solvers_message(tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(solve_module, "_run", lambda *a, **k: (Status.ERROR, 0.0, False))
+    monkeypatch.setattr(solve_module, "run_highs",
+                        lambda *a, **k: Run(Status.ERROR, 0.0, False, 0, 0))
     code, err, doc = _solve(tmp_path)
     assert code == 4
     assert "HiGHS failed" in err and "Traceback" not in err

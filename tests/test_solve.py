@@ -89,8 +89,10 @@ def test_time_limit_returns_a_verified_plan_or_says_there_is_none() -> None:
     assert solved.verified
     if result["status"] == "feasible":
         assert result["objective"]["bound"] >= result["objective"]["value"] - 1e-9
-        assert result["objective"]["gap"] > 0
         assert "time limit" in result["message"]
+        # Either the objective itself is not proven, or a later stage is named as such.
+        assert result["objective"]["gap"] > 0 or "not solved:" in result["message"] or \
+            "not proven:" in result["message"]
 
 
 def test_min_cost_reports_money_and_reaches_its_target() -> None:

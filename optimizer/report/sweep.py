@@ -207,7 +207,8 @@ def sweep(instance: Instance, budgets: Sequence[float], *, targets: Sequence[flo
                 gap = doc["objective"]["gap"]
                 point = dataclasses.replace(
                     previous, budget=budget, carried_from=previous.budget,
-                    note=(f"the solve ({doc['status']}, gap {gap:.2g}) reached "
+                    note=(f"the solve ({doc['status']}, gap "
+                          f"{'unknown' if gap is None else f'{gap:.2g}'}) reached "
                           f"{point.value:.6f}, less than {previous.value:.6f} at budget "
                           f"{previous.budget:,.2f}; that plan fits this budget too and is "
                           "carried forward"))

@@ -1,0 +1,244 @@
+"""What every HiGHS route shares: a silent instance, the hand-off, the run loop, the plan.
+
+The extensive form (``optimizer.solve``) and the decomposition (``optimizer.decomposition``)
+both solve models whose first-stage columns are described by a :class:`Layout`; this module
+owns the code they would otherwise each copy: making a silent HiGHS instance, passing a
+column-wise model, running HiGHS in its own thread so that Ctrl-C reaches Python, reading a
+plan back from the columns (integers rounded, never over budget), and writing a plan into
+the columns as a start or as fixed bounds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+import highspy
+import numpy as np
+
+from optimizer.data import Instance
+from optimizer.plan import Plan, plan_cost
+from optimizer.status import Status, from_highs
+
+if TYPE_CHECKING:
+    from optimizer.solve import SolveOptions
+
+INF = highspy.kHighsInf
+_STDOUT_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def quiet_stdout() -> Iterator[None]:
+    """HiGHS prints its banner from C on file descriptor 1; stdout must stay clean (the CLI
+    prints JSON there), in worker processes too, whose descriptor 1 is the parent's."""
+    with _STDOUT_LOCK:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 1)
+            yield
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            os.close(devnull)
+
+
+def new_highs(options: SolveOptions | None = None) -> highspy.Highs:
+    """A silent HiGHS instance with the options every MIP route shares (seeded, so the
+    same model gives the same search)."""
+    with quiet_stdout():
+        h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("random_seed", 0)
+    if options is not None:
+        h.setOptionValue("mip_rel_gap", options.mip_gap)
+        if options.threads:
+            h.setOptionValue("threads", int(options.threads))
+    return h
+
+
+def pass_model(h: highspy.Highs, a_csc: Any, cost: np.ndarray, col_lower: np.ndarray,
+               col_upper: np.ndarray, row_lower: np.ndarray, row_upper: np.ndarray,
+               integer: np.ndarray) -> None:
+    """One ``passModel`` call with a column-wise matrix (minimisation)."""
+    h.passModel(
+        len(cost), len(row_lower), a_csc.nnz, int(highspy.MatrixFormat.kColwise),
+        int(highspy.ObjSense.kMinimize), 0.0,
+        np.asarray(cost, dtype=float), col_lower, col_upper, row_lower, row_upper,
+        a_csc.indptr.astype(np.int32), a_csc.indices.astype(np.int32),
+        a_csc.data.astype(float),
+        np.where(integer, int(highspy.HighsVarType.kInteger),
+                 int(highspy.HighsVarType.kContinuous)).astype(np.int32),
+    )
+
+
+@dataclass(frozen=True)
+class Run:
+    """One HiGHS run: our status, its seconds, whether Ctrl-C stopped it, and its work."""
+
+    status: Status
+    seconds: float
+    interrupted: bool
+    nodes: int
+    iterations: int
+
+
+def run_highs(h: highspy.Highs, time_limit: float | None,
+              cost: np.ndarray | None = None) -> Run:
+    """Run HiGHS within ``time_limit`` seconds (None: no limit).
+
+    HiGHS runs in its own thread so that Ctrl-C reaches Python: it then asks HiGHS to stop
+    and waits for it, keeping the incumbent. With ``cost`` (the objective HiGHS minimises),
+    the solution is checked against the objective HiGHS reports: HiGHS 1.16 can return a
+    start it was given as the solution while reporting the objective of a better plan it
+    found in its presolved space. Then it is solved again without the start.
+    """
+    started = time.monotonic()
+    run = _run_once(h, time_limit)
+    if cost is None or run.interrupted or not run.status.has_plan or _consistent(h, cost):
+        return run
+    h.clearSolver()
+    left = None if time_limit is None else max(0.0, time_limit - (time.monotonic() - started))
+    again = _run_once(h, left)
+    return Run(again.status, run.seconds + again.seconds, again.interrupted,
+               run.nodes + again.nodes, run.iterations + again.iterations)
+
+
+def _consistent(h: highspy.Highs, cost: np.ndarray) -> bool:
+    reported = float(h.getInfo().objective_function_value)
+    computed = float(np.asarray(cost) @ np.asarray(h.getSolution().col_value))
+    return abs(reported - computed) <= 1e-7 * max(1.0, abs(reported))
+
+
+def _run_once(h: highspy.Highs, time_limit: float | None) -> Run:
+    h.setOptionValue("time_limit", max(time_limit, 1e-3) if time_limit is not None else INF)
+    # HiGHS keeps one thread pool per process; a solve with another thread count than the
+    # last one fails unless the pool is reset.
+    highspy.Highs.resetGlobalScheduler(True)
+    started = time.monotonic()
+    interrupted = False
+    h.HandleUserInterrupt = True
+    h.startSolve()
+    while True:
+        try:
+            if h.wait(0.1)[0]:
+                break
+        except KeyboardInterrupt:
+            interrupted = True
+            h.cancelSolve()
+    seconds = time.monotonic() - started
+    info = h.getInfo()
+    has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    return Run(from_highs(h.getModelStatus(), has_solution), seconds, interrupted,
+               max(0, int(info.mip_node_count)), max(0, int(info.simplex_iteration_count)))
+
+
+@dataclass(frozen=True, eq=False)
+class Layout:
+    """Where each variable family of the model sits among HiGHS's columns.
+
+    An index of -1 marks a variable the hand-off compiled away (fixed, or in no row): its
+    value is then the family's default (1 for an existing facility's open flag, else 0).
+    The recourse families (``g``, ``v``, ``econ``) are empty in a decomposition master.
+    """
+
+    y: np.ndarray  # (D,) open depot
+    x: np.ndarray  # (D, K) stock bought
+    z: np.ndarray  # (H,) open shelter
+    modules: np.ndarray  # (H,)
+    pool: int
+    g: np.ndarray  # (G,) supply flows, ModelData's order
+    v: np.ndarray  # (V,) shelter flows
+    econ: np.ndarray  # (S,)
+    r: np.ndarray  # (S,) resilience of each scenario
+
+    @staticmethod
+    def values(index: np.ndarray, x: np.ndarray, default: np.ndarray | float = 0.0
+               ) -> np.ndarray:
+        index = np.asarray(index)
+        out = np.broadcast_to(np.asarray(default, dtype=float), index.shape).copy()
+        present = index >= 0
+        out[present] = x[index[present]]
+        return out
+
+    def first_stage(self) -> list[tuple[str, np.ndarray]]:
+        return [("y", self.y), ("x", self.x), ("z", self.z), ("modules", self.modules),
+                ("pool", np.array([self.pool]))]
+
+
+def plan_from_columns(layout: Layout, instance: Instance, money_scale: float,
+                      x: np.ndarray) -> Plan:
+    """The first stage of a HiGHS solution as a plan: integers rounded, never over budget."""
+    inst = instance
+    stock = Layout.values(layout.x, x)
+    if inst.policy.integer_stock:
+        stock = np.round(stock)
+    stock = np.maximum(stock, 0.0)
+    existing_depots = np.array([d.existing for d in inst.depots], dtype=float)
+    existing_shelters = np.array([h.existing for h in inst.shelters], dtype=float)
+    opened = tuple(bool(v) for v in np.round(Layout.values(layout.y, x, existing_depots)) == 1)
+    stock[~np.array(opened, dtype=bool)] = 0.0
+    shelters = tuple(bool(v) for v in
+                     np.round(Layout.values(layout.z, x, existing_shelters)) == 1)
+    modules = tuple(int(v) if shelters[h] else 0 for h, v in
+                    enumerate(np.round(Layout.values(layout.modules, x))))
+    pool = float(Layout.values(np.array([layout.pool]), x)[0])
+    plan = Plan(
+        open_depots=opened,
+        stock=stock,
+        open_shelters=shelters,
+        modules=modules,
+        compensation_pool=min(max(0.0, pool) * money_scale, inst.max_pool),
+    )
+    # The budget row holds within HiGHS's feasibility tolerance, which on a budget in the
+    # hundreds of thousands is a few cents over; a budget officer reads that as overspending.
+    # The pool is continuous and worth least per unit, so it gives back the excess.
+    excess = plan_cost(inst, plan).total - inst.budget
+    if excess > 0:
+        plan = replace(plan, compensation_pool=max(0.0, plan.compensation_pool - excess))
+    return plan
+
+
+def first_stage_values(layout: Layout, money_scale: float,
+                       plan: Plan) -> tuple[np.ndarray, np.ndarray]:
+    """(columns, values) of the plan's first stage, in the model's (scaled) units."""
+    values = {
+        "y": np.array(plan.open_depots, dtype=float),
+        "x": np.asarray(plan.stock, dtype=float),
+        "z": np.array(plan.open_shelters, dtype=float),
+        "modules": np.array(plan.modules, dtype=float),
+        "pool": np.array([plan.compensation_pool / money_scale]),
+    }
+    cols, vals = [], []
+    for name, index in layout.first_stage():
+        present = index >= 0
+        cols.append(index[present].ravel())
+        vals.append(values[name].reshape(index.shape)[present].ravel())
+    return (np.concatenate(cols).astype(np.int32) if cols else np.zeros(0, np.int32),
+            np.concatenate(vals) if vals else np.zeros(0))
+
+
+def give_start(h: highspy.Highs, layout: Layout, money_scale: float, plan: Plan) -> None:
+    """The plan's first stage as a (partial) start; HiGHS completes the rest itself (and
+    ignores a start that is not feasible)."""
+    cols, vals = first_stage_values(layout, money_scale, plan)
+    if len(cols):
+        h.setSolution(len(cols), cols, vals)
+
+
+def fix_plan(h: highspy.Highs, layout: Layout, money_scale: float, plan: Plan) -> None:
+    """Fix the first-stage columns at the (rounded) plan."""
+    cols, vals = first_stage_values(layout, money_scale, plan)
+    if len(cols):
+        h.changeColsBounds(len(cols), cols, vals, vals)
+
+
+def version(h: highspy.Highs) -> str:
+    return f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
