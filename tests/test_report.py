@@ -289,13 +289,18 @@ def test_html_report_numbers(tmp_path: Path, town: tuple[Path, Path, dict[str, A
     assert [r[0] for r in worst] == [s["id"] for s in ranked(doc)[:5]]
     every = page.rows("all-scenarios")
     assert set(every) == {s["id"] for s in doc["scenarios"]}
+    column = {h: n - 1 for n, h in enumerate(page.tables["all-scenarios"][0])}
+    assert list(column)[:4] == ["scenario", "probability", "resilience", "ceiling"]
     for s in doc["scenarios"]:
         row = every[s["id"]]
-        assert num(row[0]) == pytest.approx(s["probability"], abs=PERCENT)
-        for n, key in enumerate(("resilience", "supply", "shelter", "economic"), start=1):
-            assert num(row[n]) == pytest.approx(s[key], abs=SHARE), (s["id"], key)
-        assert num(row[5]) == pytest.approx(nothing[s["id"]], abs=SHARE)
-        assert num(row[6]) == pytest.approx(s["resilience"] - nothing[s["id"]], abs=2 * SHARE)
+        assert num(row[column["probability"]]) == pytest.approx(s["probability"], abs=PERCENT)
+        for key in ("resilience", "supply", "shelter", "economic"):
+            assert num(row[column[key]]) == pytest.approx(s[key], abs=SHARE), (s["id"], key)
+        assert num(row[column["ceiling"]]) == pytest.approx(
+            doc["resilience"]["ceilings"][s["id"]], abs=SHARE)
+        assert num(row[column["doing nothing"]]) == pytest.approx(nothing[s["id"]], abs=SHARE)
+        assert num(row[column["gain"]]) == pytest.approx(s["resilience"] - nothing[s["id"]],
+                                                         abs=2 * SHARE)
 
     facilities = page.rows("facilities")
     for d in doc["decisions"]["depots"]:
@@ -395,9 +400,13 @@ def test_markdown_report_numbers(tmp_path: Path, town: tuple[Path, Path, dict[st
     scenarios = tables["Resilience in every scenario"]
     assert [r[0] for r in scenarios[1:]] == [s["id"] for s in ranked(doc)]
     by_id = {s["id"]: s for s in doc["scenarios"]}
+    column = {h: n for n, h in enumerate(scenarios[0])}
     for row in scenarios[1:]:
-        assert num(row[2]) == pytest.approx(by_id[row[0]]["resilience"], abs=SHARE)
-        assert num(row[6]) == pytest.approx(nothing[row[0]], abs=SHARE)
+        assert num(row[column["resilience"]]) == pytest.approx(by_id[row[0]]["resilience"],
+                                                               abs=SHARE)
+        assert num(row[column["ceiling"]]) == pytest.approx(
+            doc["resilience"]["ceilings"][row[0]], abs=SHARE)
+        assert num(row[column["doing nothing"]]) == pytest.approx(nothing[row[0]], abs=SHARE)
     first = ranked(doc)[0]
     unmet = {r[0]: r[1:] for r in tables[f"{first['id']}: resilience "
                                          f"{first['resilience']:.4f}, probability "
@@ -414,7 +423,7 @@ def test_csv_report_numbers(tmp_path: Path, town: tuple[Path, Path, dict[str, An
     ok(run(report, result_path, "-o", out, "--instance", instance_path))
     sections = csv_sections(out.read_text(encoding="utf-8"))
     assert set(sections) == {"summary", "costs", "depots", "shelters", "scenarios", "unmet",
-                             "recovery", "recovery_zones"}
+                             "stages", "recovery", "recovery_zones"}
     summary = {r["key"]: r["value"] for r in sections["summary"]}
     assert float(summary["worst_case"]) == doc["resilience"]["worst_case"]
     assert float(summary["cvar"]) == doc["resilience"]["cvar"]["value"]
@@ -435,6 +444,8 @@ def test_csv_report_numbers(tmp_path: Path, town: tuple[Path, Path, dict[str, An
         for key in ("probability", "resilience", "supply", "shelter", "economic"):
             assert float(row[key]) == s[key]
         assert float(row["do_nothing"]) == pytest.approx(nothing[s["id"]])
+        assert float(row["ceiling"]) == doc["resilience"]["ceilings"][s["id"]]
+        assert row["pinned"] == str(s["id"] in doc["resilience"]["pinned"]).lower()
     unmet = {(r["scenario"], r["zone"]): r for r in sections["unmet"]}
     expected = {(s["id"], z) for s in doc["scenarios"]
                 for z in set(s["unmet"]["need"]) | set(s["unmet"]["evacuees"])}

@@ -17,7 +17,11 @@ from optimizer.data import Instance
 from optimizer.errors import UsageError
 from optimizer.report import fmt
 from optimizer.report.document import Result
-from optimizer.report.facts import Baseline, do_nothing, gain_per_1000
+from optimizer.report.facts import Baseline, Decided, do_nothing, gain_per_1000, what_decided
+
+# Costs closer than this (half a cent) are the same: the solver's cost tie-break leaves
+# totals such as 329,057.9999999999, and a rate per 1,000 over that difference means nothing.
+SAME_COST = 0.005
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,11 @@ class Option:
     @property
     def scenario(self) -> dict[str, float]:
         return {s.id: s.resilience for s in self.result.scenarios}
+
+    @property
+    def decided(self) -> Decided:
+        """What decided this option's plan (its stages, ceilings and pinned scenarios)."""
+        return what_decided(self.result)
 
     @property
     def gain_worst_per_1000(self) -> float | None:
@@ -102,7 +111,7 @@ class Comparison:
         out: dict[str, float | None] = {order[0].label: None}
         for cheaper, dearer in itertools.pairwise(order):
             extra = dearer.result.cost.total - cheaper.result.cost.total
-            out[dearer.label] = (None if extra <= 0 else
+            out[dearer.label] = (None if extra <= SAME_COST else
                                  (dearer.result.resilience.worst_case
                                   - cheaper.result.resilience.worst_case) / (extra / 1000.0))
         return out
@@ -128,7 +137,7 @@ class Comparison:
             better = sum(theirs[s] > ours[s] + 1e-9 for s in common)
             worse = sum(theirs[s] < ours[s] - 1e-9 for s in common)
             text += (f" {better} of {len(common)} scenarios improve, {worse} get worse.")
-            if extra > 0:
+            if extra > SAME_COST:
                 gain = (b.resilience.worst_case - a.resilience.worst_case) / (extra / 1000.0)
                 text += f" Each extra 1,000 buys {fmt.per_1000(gain)} of worst-case resilience."
             moves = self.moves(k)

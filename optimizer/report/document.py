@@ -3,7 +3,9 @@
 The engine writes result documents as dicts (``optimizer.result``); reports read them back
 through these pydantic models, so a hand-edited or truncated file fails with the file, the
 JSON path and what is wrong instead of a ``KeyError`` deep inside a renderer. Fields the
-reports do not use are ignored, so newer result files still read.
+reports do not use are ignored, so newer result files still read; fields added since
+the first result files (the ceilings, the pinned scenarios, what decided the plan, the
+solver's stages) are optional, so older result files still read too.
 """
 
 from __future__ import annotations
@@ -78,6 +80,18 @@ class Resilience(_Model):
     worst_case: float
     expected: float
     cvar: Cvar
+    # The most resilience any plan could reach per scenario (every candidate facility open
+    # and full, budget ignored); None when the file does not record them.
+    ceilings: dict[str, float | None] | None = None
+    # Scenarios whose ceiling is the worst-case optimum: no plan does better there, so they
+    # fix the worst case without deciding the plan. None when the file does not say.
+    pinned: list[str] | None = None
+    decided_by: str = ""  # what decided the plan, in plain words ("" when not recorded)
+
+    @field_validator("decided_by", mode="before")
+    @classmethod
+    def _no_sentence(cls, value: Any) -> Any:
+        return "" if value is None else value
 
 
 class Unmet(_Model):
@@ -119,11 +133,26 @@ class Verification(_Model):
     plan_violations: list[str] = Field(default_factory=list)
 
 
+class Stage(_Model):
+    """One stage of the lexicographic solve: what it optimised and the value it reached."""
+
+    objective: str  # "objective", "leximin_2", ..., "tiebreak_expected", "tiebreak_cost", ...
+    status: str = ""
+    value: float | None = None
+    seconds: float | None = None
+
+
 class Solver(_Model):
     name: str | None = None
     version: str | None = None
     method: str | None = None
     solve_seconds: float | None = None
+    stages: list[Stage] = Field(default_factory=list)
+
+    @field_validator("stages", mode="before")
+    @classmethod
+    def _no_stages(cls, value: Any) -> Any:
+        return [] if value is None else value
 
 
 class Result(_Model):

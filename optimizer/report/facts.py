@@ -93,6 +93,72 @@ class Shortfall:
     zones: tuple[ZoneShortfall, ...]  # largest first
 
 
+HIDDEN_STAGES = frozenset({"recourse"})  # internal polish: no measure of the plan to show
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of the lexicographic solve, in the order the solver ran them."""
+
+    name: str  # as the result file names it: "objective", "leximin_2", "tiebreak_cost", ...
+    value: float | None
+    unit: str  # "share" (resilience or a share of the ceiling), "money" or "number"
+    status: str
+    seconds: float | None
+
+
+@dataclass(frozen=True)
+class Decided:
+    """What decided the plan: the solver's stages, the ceilings and the pinned scenarios.
+
+    Everything is empty (``pinned`` None) for a result file written before they were
+    recorded.
+    """
+
+    kind: str  # the objective's kind
+    sentence: str  # the result's own sentence; "" when it has none
+    ceilings: dict[str, float | None]  # scenario id -> ceiling; empty when not recorded
+    pinned: tuple[str, ...] | None  # None: the file does not say
+    stages: tuple[Stage, ...]  # without the hidden ones
+
+    @property
+    def recorded(self) -> bool:
+        return bool(self.sentence or self.ceilings or self.pinned or self.stages)
+
+    def ceiling(self, scenario: str) -> float | None:
+        return self.ceilings.get(scenario)
+
+    def is_pinned(self, scenario: str) -> bool:
+        return scenario in (self.pinned or ())
+
+    @property
+    def lowest_ceiling(self) -> tuple[str, float] | None:
+        """The scenario with the lowest ceiling (the first in the file on a tie) and it."""
+        known = {k: v for k, v in self.ceilings.items() if v is not None}
+        if not known:
+            return None
+        sid = min(known, key=known.__getitem__)
+        return sid, known[sid]
+
+
+def stage_unit(name: str, kind: str) -> str:
+    if name == "tiebreak_cost" or (name == "objective" and kind == "min_cost"):
+        return "money"
+    if name in ("objective", "tiebreak_expected") or name.startswith("leximin_"):
+        return "share"
+    return "number"
+
+
+def what_decided(result: Result) -> Decided:
+    """What decided ``result``'s plan, as far as the file records it."""
+    res, kind = result.resilience, result.objective.kind
+    stages = () if result.solver is None else tuple(
+        Stage(s.objective, s.value, stage_unit(s.objective, kind), s.status, s.seconds)
+        for s in result.solver.stages if s.objective not in HIDDEN_STAGES)
+    pinned = None if res.pinned is None else tuple(dict.fromkeys(res.pinned))
+    return Decided(kind, res.decided_by.strip(), dict(res.ceilings or {}), pinned, stages)
+
+
 @dataclass(frozen=True, eq=False)
 class Facts:
     result: Result
@@ -108,6 +174,7 @@ class Facts:
     failed_roads: tuple[str, ...] | None  # road ids cut in the worst scenario
     recovery: tuple[ScenarioRecovery, ...]
     notes: tuple[str, ...]
+    decided: Decided
 
     @property
     def worst(self) -> ScenarioResult:
@@ -320,4 +387,5 @@ def build_facts(result: Result, instance: Instance | None = None, *,
         baseline=baseline, terms=terms,
         dimensions=_dimensions(result, instance, terms, failed),
         shortfalls=_shortfalls(ranked, instance), failed_roads=failed_roads,
-        recovery=tuple(result.recovery or ()), notes=tuple(notes_out))
+        recovery=tuple(result.recovery or ()), notes=tuple(notes_out),
+        decided=what_decided(result))

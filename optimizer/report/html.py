@@ -46,6 +46,8 @@ td.n,#recovery-table td:first-child{white-space:nowrap}
 tr.total td{font-weight:bold;border-top:2px solid var(--ink)}
 tr.changed td{background:#fff4e0}
 tr.closed td{color:var(--muted)}
+tr.pinned td{background:#eef4fb}
+tr.pinned td:first-child{font-weight:600}
 .pos{color:var(--good)}.neg{color:var(--bad)}
 .warn{border-left:4px solid var(--bad);background:#fdeeee;padding:7px 12px;margin:10px 0}
 .info{border-left:4px solid var(--accent);background:var(--bg);padding:7px 12px;margin:10px 0}
@@ -165,6 +167,23 @@ def _cards(facts: Facts) -> str:
     return '<div class="cards">' + "".join(cards) + "</div>"
 
 
+def _decided_section(facts: Facts) -> str:
+    d, r = facts.decided, facts.result
+    parts = []
+    sentence, relative, pinned = words.decided_by(d), words.relative(r), words.pinned(d)
+    if sentence:
+        parts.append(f'<p id="decided-by">{escape(sentence)}</p>')
+    if relative:
+        parts.append(f'<p id="relative">{escape(relative)}</p>')
+    if pinned:
+        parts.append(f'<p id="pinned">{escape(pinned)}</p>')
+    if d.stages:
+        parts += [_table("stages", rows.stages(d, r), keep=True), _note(words.STAGES_NOTE)]
+    if not d.recorded:
+        parts.append(_note(words.NOT_RECORDED))
+    return _section("decided", "What decided the plan", *parts)
+
+
 def _plan_section(facts: Facts) -> str:
     if facts.instance is not None:
         from optimizer.report.svgmap import network_map
@@ -200,6 +219,8 @@ def _scenario_section(facts: Facts) -> str:
              "case, the dotted one the expected value.</figcaption></figure>",
              f"<h3>The {len(worst)} worst scenarios</h3>",
              _table("worst-scenarios", rows.scenarios(facts, worst), keep=True)]
+    if facts.decided.ceilings:
+        parts.append(_note(words.ceiling_column(facts.decided)))
     if len(facts.ranked) <= ALL_SCENARIOS_UP_TO:
         parts += ["<h3>All scenarios</h3>",
                   _table("all-scenarios", rows.scenarios(facts, facts.ranked))]
@@ -294,9 +315,9 @@ def report_html(facts: Facts) -> str:
             "</div></header>",
             _status_box(r, facts.notes), _cards(facts),
             f'<p id="summary">{escape(words.summary(facts))}</p>',
-            _plan_section(facts), _cost_section(facts), _scenario_section(facts),
-            _dimensions_section(facts), _shortfall_section(facts), _nothing_section(facts),
-            _recovery_section(facts), _about(facts)]
+            _decided_section(facts), _plan_section(facts), _cost_section(facts),
+            _scenario_section(facts), _dimensions_section(facts), _shortfall_section(facts),
+            _nothing_section(facts), _recovery_section(facts), _about(facts)]
     return _page(title, "\n".join(body))
 
 
@@ -318,6 +339,9 @@ def comparison_html(c: Comparison) -> str:
         _section("options", "Options", _table("options", rows.options(c), keep=True),
                  _note("“Per 1,000”: resilience gained for each 1,000 of money, against doing "
                        "nothing (existing assets only) or against the next cheaper option.")),
+        _section("decided", "What decided each plan",
+                 _table("decisions", rows.decisions(c)),
+                 _note(words.PINNED_NOTE)),
         _section("cost", "Cost lines",
                  '<figure class="chart">'
                  + plots.cost_chart([(o.label, o.result.cost) for o in c.options],

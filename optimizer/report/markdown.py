@@ -1,16 +1,39 @@
 """The report and the comparison as Markdown for memos: the HTML's tables and sentences
-without the pictures, as GitHub-flavoured pipe tables."""
+without the pictures, as GitHub-flavoured pipe tables.
+
+Text that comes from the files (ids, names, messages, the sentence on what decided the
+plan) goes through :func:`text`, so that it reads literally: Markdown renderers pass raw
+HTML through, and an id like ``<img src=x>`` must not become an image, a link or a tag.
+"""
 
 from __future__ import annotations
+
+import re
 
 from optimizer.report import fmt, rows, words
 from optimizer.report.compare import Comparison
 from optimizer.report.facts import NO_INSTANCE, WORST_SHOWN, Facts
 from optimizer.report.rows import ALL_SCENARIOS_UP_TO, ZONES_SHOWN, Table
 
+# Backslash-escaped (CommonMark: any ASCII punctuation may be), so that they read as
+# themselves: raw HTML and autolinks (< >), entities (&), code (`), emphasis (*, ~), links
+# and images ([ ]), table cells (|) and the backslash itself.
+_LITERAL = str.maketrans({c: "\\" + c for c in "\\`*~[]<>&|"})
+# What would open a block where the text starts a line: a heading, a list item, a rule.
+_BLOCK_START = re.compile(r"^(?=#{1,6}(?:\s|$)|[-+=](?:\s|$)|[-=]+$)|^(\d{1,9})(?=[.)](?:\s|$))")
+
+
+def _inline(value: object) -> str:
+    return " ".join(str(value).split()).translate(_LITERAL)
+
+
+def text(value: object) -> str:
+    """``value`` as literal Markdown text on one line (it may start the line)."""
+    return _BLOCK_START.sub(lambda m: (m.group(1) or "") + "\\", _inline(value), count=1)
+
 
 def _cell(value: str) -> str:
-    return value.replace("|", "\\|").replace("\n", " ")
+    return _inline(value)
 
 
 def table(t: Table) -> str:
@@ -25,33 +48,48 @@ def table(t: Table) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _decided(facts: Facts) -> list[str]:
+    """What decided the plan: the result's sentence, the pinned scenarios, the stages."""
+    d, r = facts.decided, facts.result
+    out = ["## What decided the plan\n"]
+    out += [text(sentence) + "\n" for sentence in
+            (words.decided_by(d), words.relative(r), words.pinned(d)) if sentence]
+    if d.stages:
+        out += [table(rows.stages(d, r)), words.STAGES_NOTE + "\n"]
+    if not d.recorded:
+        out.append(words.NOT_RECORDED + "\n")
+    return out
+
+
 def report_markdown(facts: Facts) -> str:
     """The report of one result as a Markdown memo."""
     r = facts.result
-    out = [f"# Preparedness plan for {r.instance.name}\n",
-           f"{facts.source} · status {r.status} · objective {words.objective(r)} · budget "
-           f"{fmt.money(r.cost.budget)} · {len(r.scenarios)} scenarios\n"]
+    out = [f"# Preparedness plan for {text(r.instance.name)}\n",
+           text(f"{facts.source} · status {r.status} · objective {words.objective(r)} · "
+                f"budget {fmt.money(r.cost.budget)} · {len(r.scenarios)} scenarios") + "\n"]
     if r.status == "error":
-        out.append(f"> **The independent check rejected this result.** {r.message}\n")
+        out.append(f"> **The independent check rejected this result.** {text(r.message)}\n")
     elif r.status == "feasible":
         out.append(f"> **The solver stopped at a limit:** this plan is the best it found, not "
-                   f"proven best. {r.message}\n")
+                   f"proven best. {text(r.message)}\n")
     if r.verification and r.verification.plan_violations:
-        out.append("> **Plan violations:** " + "; ".join(r.verification.plan_violations) + "\n")
-    out += [f"> {note}\n" for note in [*facts.notes, *r.warnings]]
+        out.append("> **Plan violations:** " + text("; ".join(r.verification.plan_violations))
+                   + "\n")
+    out += [f"> {text(note)}\n" for note in [*facts.notes, *r.warnings]]
 
     out += ["## Key figures\n", table(rows.key_figures(facts)),
             "Worst-case resilience gained per 1,000 over doing nothing: "
             f"{fmt.per_1000(facts.gain_per_1000)}"
             + ("" if facts.gain_per_1000 is not None else f" ({NO_INSTANCE})") + ".\n",
-            words.summary(facts) + "\n"]
+            text(words.summary(facts)) + "\n"]
     if facts.baseline is not None:
-        out.append(words.against_nothing(facts) + "\n")
+        out.append(text(words.against_nothing(facts)) + "\n")
+    out += _decided(facts)
 
     out += ["## Where the plan puts things\n", table(rows.facilities(facts))]
     if facts.failed_roads:
-        out.append(f"The worst scenario, {facts.worst.id}, cuts these roads: "
-                   f"{', '.join(facts.failed_roads)}.\n")
+        out.append(text(f"The worst scenario, {facts.worst.id}, cuts these roads: "
+                        f"{', '.join(facts.failed_roads)}.") + "\n")
     out += ["## Cost against the budget\n", table(rows.costs(r.cost))]
 
     every = len(facts.ranked) <= ALL_SCENARIOS_UP_TO
@@ -60,6 +98,8 @@ def report_markdown(facts: Facts) -> str:
             "Worst first" + ("" if every else f" (the {WORST_SHOWN} worst of "
                                               f"{len(facts.ranked)})") + ".\n",
             table(rows.scenarios(facts, shown))]
+    if facts.decided.ceilings:
+        out.append(words.ceiling_column(facts.decided) + "\n")
 
     out += ["## The three terms and the four dimensions\n",
             "A scenario's resilience is the weighted sum of three shares: supply delivered, "
@@ -72,7 +112,7 @@ def report_markdown(facts: Facts) -> str:
     out.append("## Who is left without help in the worst scenarios\n")
     for shortfall in facts.shortfalls:
         s = shortfall.scenario
-        out.append(f"### {s.id}: resilience {fmt.share(s.resilience)}, probability "
+        out.append(f"### {text(s.id)}: resilience {fmt.share(s.resilience)}, probability "
                    f"{fmt.percent(s.probability)}\n")
         if not shortfall.zones:
             out.append("Nobody goes without: all need is delivered and every evacuee "
@@ -91,24 +131,25 @@ def report_markdown(facts: Facts) -> str:
     v = r.verification
     if v is not None:
         diff = fmt.MISSING if v.max_difference is None else f"{v.max_difference:.1e}"
-        out += ["---\n", f"Checked by {v.method}: largest difference {diff}. Instance sha256 "
-                f"{r.instance.sha256}.\n"]
+        out += ["---\n", text(f"Checked by {v.method}: largest difference {diff}. Instance "
+                              f"sha256 {r.instance.sha256}.") + "\n"]
     return "\n".join(out)
 
 
 def comparison_markdown(c: Comparison) -> str:
     """Several results side by side as a Markdown memo."""
     first = c.options[0]
-    out = [f"# Comparing {len(c.options)} plans for {first.result.instance.name}\n",
-           "\n".join(f"- {o.label}: {o.source}" for o in c.options) + "\n"]
-    out += [f"> **Compared with --force:** {p}\n" for p in c.forced]
-    out += ["## What changes\n", "\n".join(f"- {line}" for line in c.summary()) + "\n",
+    out = [f"# Comparing {len(c.options)} plans for {text(first.result.instance.name)}\n",
+           "\n".join(f"- {text(o.label)}: {text(o.source)}" for o in c.options) + "\n"]
+    out += [f"> **Compared with --force:** {text(p)}\n" for p in c.forced]
+    out += ["## What changes\n", "\n".join(f"- {text(line)}" for line in c.summary()) + "\n",
             "## Options\n", table(rows.options(c)),
             "“Per 1,000”: resilience gained for each 1,000 of money, against doing nothing "
             "(existing assets only) or against the next cheaper option.\n",
+            "## What decided each plan\n", table(rows.decisions(c)), words.PINNED_NOTE + "\n",
             "## Cost lines\n", table(rows.cost_lines(c)),
             "## Resilience\n", table(rows.resilience(c)),
             "## What changes at each depot and shelter\n", table(rows.facility_changes(c)),
-            "## Scenario by scenario\n", f"Worst first under {first.label}.\n",
+            "## Scenario by scenario\n", f"Worst first under {text(first.label)}.\n",
             table(rows.scenario_differences(c))]
     return "\n".join(out)

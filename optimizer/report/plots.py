@@ -205,8 +205,10 @@ def comparison_chart(comparison: Comparison) -> str:
 def frontier_picture(frontier: Frontier, fmt: str) -> bytes:
     """The budget frontier and its marginal gains, as PNG or SVG bytes."""
     points = [p for p in frontier.points if p.value is not None]
+    from optimizer.report.words import kind
+
     failed = [p for p in frontier.points if p.value is None]
-    label = frontier.objective.replace("_", " ")
+    label = kind(frontier.objective)
     with matplotlib.rc_context(RC):
         fig = _figure(7.5, 5.6)
         top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])

@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from optimizer.report import fmt
+from optimizer.report import fmt, words
 from optimizer.report.compare import Comparison
-from optimizer.report.document import Cost, ScenarioRecovery, ScenarioResult
-from optimizer.report.facts import Dimension, Facts, Shortfall
+from optimizer.report.document import Cost, Result, ScenarioRecovery, ScenarioResult
+from optimizer.report.facts import Decided, Dimension, Facts, Shortfall, Stage
 
 ZONES_SHOWN = 15  # rows per worst scenario in the table of who goes without
 ALL_SCENARIOS_UP_TO = 60  # list every scenario up to this many, else the worst ones
@@ -24,7 +24,7 @@ class Table:
     headers: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
     numeric: frozenset[int] = frozenset()
-    classes: tuple[str, ...] = field(default=())  # per row: "", "total", "changed"
+    classes: tuple[str, ...] = field(default=())  # per row: "", "total", "changed", ...
 
     def row_class(self, n: int) -> str:
         return self.classes[n] if n < len(self.classes) else ""
@@ -94,15 +94,36 @@ def costs(cost: Cost) -> Table:
 
 
 def scenarios(facts: Facts, shown: Sequence[ScenarioResult]) -> Table:
+    """Scenarios with their terms; the ceiling column when the result records ceilings,
+    pinned scenarios marked ``(pinned)`` (row class "pinned")."""
     base = facts.baseline.resilience if facts.baseline else {}
-    rows = []
+    d = facts.decided
+    ceilings = bool(d.ceilings)
+    rows, classes = [], []
     for s in shown:
         b = base.get(s.id)
-        rows.append([s.id, fmt.percent(s.probability), fmt.share(s.resilience),
+        pinned = d.is_pinned(s.id)
+        rows.append([s.id + (words.PINNED_MARK if pinned else ""), fmt.percent(s.probability),
+                     fmt.share(s.resilience),
+                     *([fmt.share(d.ceiling(s.id))] if ceilings else []),
                      fmt.share(s.supply), fmt.share(s.shelter), fmt.share(s.economic),
                      fmt.share(b), fmt.signed(None if b is None else s.resilience - b)])
-    return _table(["scenario", "probability", "resilience", "supply", "shelter", "economic",
-                   "doing nothing", "gain"], rows, numeric=range(1, 8))
+        classes.append("pinned" if pinned else "")
+    head = ["scenario", "probability", "resilience", *(["ceiling"] if ceilings else []),
+            "supply", "shelter", "economic", "doing nothing", "gain"]
+    return _table(head, rows, numeric=range(1, len(head)), classes=classes)
+
+
+def stages(d: Decided, result: Result) -> Table:
+    """The solver's stages in order, each in words with the value it reached."""
+    def value(stage: Stage) -> str:
+        if stage.unit == "money":
+            return fmt.money(stage.value)
+        return (fmt.share if stage.unit == "share" else fmt.number)(stage.value)
+
+    return _table(["#", "stage", "value", "status"],
+                  [[n, words.stage(st.name, result), value(st), st.status or fmt.MISSING]
+                   for n, st in enumerate(d.stages, start=1)], numeric=(0, 2))
 
 
 def terms(facts: Facts) -> Table:
@@ -249,6 +270,17 @@ def options(c: Comparison) -> Table:
                    f"CVaR({alpha:g})", "worst case per 1,000 vs nothing",
                    "expected per 1,000 vs nothing", "worst case per 1,000 vs next cheaper"],
                   rows, numeric=(1, 3, 4, 5, 6, 7, 8, 9))
+
+
+def decisions(c: Comparison) -> Table:
+    """Per option: its objective, its pinned scenarios and what decided its plan."""
+    rows = []
+    for o in c.options:
+        d = o.decided
+        rows.append([o.label, words.objective(o.result), words.pinned_brief(d),
+                     words.decided_by(d) or (fmt.MISSING if d.recorded else "not recorded")])
+    return _table(["option", "objective", "pinned at the ceiling", "what decided the plan"],
+                  rows)
 
 
 def cost_lines(c: Comparison) -> Table:

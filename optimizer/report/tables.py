@@ -7,12 +7,20 @@ The report and the comparison are one file each with several sections, so that o
 download holds everything. A section is a title row with a single cell in square brackets
 (``[costs]``), a header row, the data rows, and an empty row. Spreadsheets show it as
 stacked tables; a program splits the file on the title rows. The report's sections are
-``summary``, ``costs``, ``depots``, ``shelters``, ``scenarios``, ``unmet`` (every scenario
-and zone with unmet need or unsheltered people) and, when the result has a recovery
-analysis, ``recovery`` (the restoration schedule: resilience after each repair) and
-``recovery_zones`` (per scenario, affected zone and kind of facility: cut off, out of reach,
-detour ratio, disjoint paths; an empty cell is infinite or unbounded). The comparison's
-sections are ``options``, ``costs``, ``resilience``, ``facilities`` and ``scenarios``.
+``summary`` (with ``decided_by``, the result's sentence on what decided the plan, and
+``pinned_scenarios``), ``costs``, ``depots``, ``shelters``, ``scenarios`` (with each
+scenario's ``ceiling``, the most any plan could reach there, and ``pinned``, true when the
+ceiling is the worst-case optimum; both empty for a result file that does not record them),
+``unmet`` (every scenario and zone with unmet need or unsheltered people), when the result
+records the solver's stages, ``stages`` (in order: the file's name of the stage, the stage in
+words, its status, the value it reached and its seconds; the solver's internal recourse
+polish is left out), and, when the result has a recovery analysis, ``recovery`` (the
+restoration schedule: resilience after each repair) and ``recovery_zones`` (per scenario,
+affected zone and kind of facility: cut off, out of reach, detour ratio, disjoint paths; an
+empty cell is infinite or unbounded). The comparison's sections are ``options`` (with each
+option's objective, ``pinned``, how many scenarios are pinned at their ceiling, empty when
+the file does not say, ``pinned_scenarios`` and ``decided_by``), ``costs``, ``resilience``,
+``facilities`` and ``scenarios``.
 
 The frontier is one plain table (one header row), one row per point: ``kind`` is
 ``nothing`` (doing nothing, budget 0), ``budget`` (a swept budget) or ``target`` (the
@@ -28,9 +36,10 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from optimizer.report import words
 from optimizer.report.compare import Comparison
 from optimizer.report.document import Cost
-from optimizer.report.facts import Facts
+from optimizer.report.facts import Decided, Facts
 
 if TYPE_CHECKING:  # the sweep module brings the solver; CSV of a report does not need it
     from optimizer.report.sweep import Frontier
@@ -77,6 +86,9 @@ def report_csv(facts: Facts) -> str:
         ("do_nothing_expected", base and base.expected),
         ("do_nothing_cvar", base and base.cvar),
         ("worst_case_gain_per_1000", facts.gain_per_1000),
+        ("decided_by", facts.decided.sentence or None),
+        ("pinned_scenarios", None if facts.decided.pinned is None
+         else list(facts.decided.pinned)),
     ]
     out.add("summary", ["key", "value"], summary)
     out.add("costs", ["line", "amount", "share_of_budget"],
@@ -95,10 +107,12 @@ def report_csv(facts: Facts) -> str:
              for f in facts.facilities if f.kind == "shelter"])
     nothing = base.resilience if base else {}
     rank = {s.id: n for n, s in enumerate(facts.ranked, start=1)}
+    d = facts.decided
     out.add("scenarios", ["scenario", "probability", "resilience", "supply", "shelter",
-                          "economic", "do_nothing", "rank"],
+                          "economic", "do_nothing", "rank", "ceiling", "pinned"],
             [[s.id, s.probability, s.resilience, s.supply, s.shelter, s.economic,
-              nothing.get(s.id), rank[s.id]] for s in r.scenarios])
+              nothing.get(s.id), rank[s.id], d.ceiling(s.id), _pinned(d, s.id)]
+             for s in r.scenarios])
     population = ({} if facts.instance is None else
                   dict(zip(facts.instance.network.node_ids,
                            facts.instance.network.population.tolist(), strict=True)))
@@ -110,6 +124,10 @@ def report_csv(facts: Facts) -> str:
                           s.unmet.evacuees.get(zone, 0.0)])
     out.add("unmet", ["scenario", "zone", "population", *[f"unmet_{k}" for k in ks],
                       "unsheltered"], unmet)
+    if d.stages:
+        out.add("stages", ["order", "stage", "description", "status", "value", "seconds"],
+                [[n, st.name, words.stage(st.name, r), st.status, st.value, st.seconds]
+                 for n, st in enumerate(d.stages, start=1)])
     if facts.recovery:
         out.add("recovery", ["scenario", "period", "repaired_edge", "resilience",
                              "recovery_area"],
@@ -117,6 +135,11 @@ def report_csv(facts: Facts) -> str:
                  for rec in facts.recovery for step in rec.restoration])
         _recovery_zones(out, facts)
     return out.text()
+
+
+def _pinned(d: Decided, scenario: str) -> bool | None:
+    """Whether ``scenario`` is pinned at its ceiling; None when the file does not say."""
+    return None if d.pinned is None else d.is_pinned(scenario)
 
 
 def _recovery_zones(out: _Sections, facts: Facts) -> None:
@@ -163,16 +186,20 @@ def comparison_csv(c: Comparison) -> str:
     base = c.baseline_summary
     if base is not None:
         rows.append(["doing nothing", "", None, "", 0.0, base.worst_case, base.expected,
-                     c.options[0].result.resilience.cvar.alpha, base.cvar, None, None, None])
+                     c.options[0].result.resilience.cvar.alpha, base.cvar, None, None, None,
+                     None, None, None, None])
     for o in c.options:
-        r = o.result
+        r, d = o.result, o.decided
         rows.append([o.label, o.source, r.cost.budget, r.status, r.cost.total,
                      r.resilience.worst_case, r.resilience.expected, r.resilience.cvar.alpha,
                      r.resilience.cvar.value, o.gain_worst_per_1000, o.gain_expected_per_1000,
-                     marginal[o.label]])
+                     marginal[o.label], r.objective.kind,
+                     None if d.pinned is None else len(d.pinned),
+                     None if d.pinned is None else list(d.pinned), d.sentence or None])
     out.add("options", ["option", "file", "budget", "status", "cost", "worst_case", "expected",
                         "cvar_alpha", "cvar", "worst_case_gain_per_1000",
-                        "expected_gain_per_1000", "worst_case_per_1000_vs_next_cheaper"], rows)
+                        "expected_gain_per_1000", "worst_case_per_1000_vs_next_cheaper",
+                        "objective", "pinned", "pinned_scenarios", "decided_by"], rows)
     out.add("costs", ["line", *names],
             [[line, *[getattr(o.result.cost, line) for o in c.options]]
              for line in (*Cost.LINES, "total", "budget")])
