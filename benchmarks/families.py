@@ -6,8 +6,8 @@ equals the lowest scenario ceiling (no plan can do better in that scenario), so 
 tie-break stages decide the plan. ``unpinned`` keeps the network and facilities but draws
 small hazards (radius 0.03-0.08) on a better-connected network (connection radius x1.5,
 so no hazard cuts a zone off from every facility) and a tight budget (6% of everything),
-so no scenario's ceiling is reached and the worst case itself decides between plans: the hard case for a
-decomposition, since many scenarios bind at once.
+so no scenario's ceiling is reached and the worst case itself decides between plans: the
+hard case for a decomposition, since many scenarios bind at once.
 
 Each family is a function (nodes, scenarios, seed) -> instance document; ``degeneracy``
 says, for a solved result, whether the worst case is pinned.

@@ -104,7 +104,7 @@ LP_ITERATIONS = 50
 LP_GAP = 1e-5
 # Early MIP masters are solved to this gap (never looser than needed: the gap left), then
 # to the gap asked for once a master brings no cut.
-LOOSE_GAP = 1e-3
+LOOSE_GAP = 2e-2
 # Masters per stage at most (LP and MIP): a work limit, not a clock, so that a stage that
 # tails ends the same way on any machine (status feasible, the stage named).
 MAX_STAGE_ITERATIONS = 1000
@@ -151,12 +151,12 @@ class Evaluator:
         self.rounds = 0
 
     def __call__(self, first: FirstStage, detail: bool = False,
-                 gradients: bool = False) -> Evaluation:
+                 gradients: bool = False, coverage: bool = False) -> Evaluation:
         t0 = time.monotonic()
 
         def submit(lane: int, blocks: tuple[tuple[int, np.ndarray], ...]) -> Future:
             return self.executor.submit(lane, evaluate_task, self.shared,
-                                        Task(blocks, first, detail, gradients))
+                                        Task(blocks, first, detail, gradients, coverage))
 
         self.executor.repin_lost()
         pending = {submit(lane, blocks): (lane, blocks) for lane, blocks in self.tasks
@@ -251,6 +251,7 @@ class Master:
                                     int(self.e[s])],
                          [1.0, -w.supply, -w.shelter, -w.economic]))
         self._add_rows(rows)
+        self._add_coverage(ceiling, cols)
         self.layout = Layout(y=cols["y"], x=cols["x"], z=cols["z"], modules=cols["modules"],
                              pool=pool_col, g=np.zeros(0, np.int64), v=np.zeros(0, np.int64),
                              econ=np.zeros(0, np.int64), r=self.r)
@@ -289,6 +290,31 @@ class Master:
         self.nodes = 0
         self.iterations = 0
         self.build_seconds = time.monotonic() - t0
+
+    def _add_coverage(self, ceiling: Evaluation, cols: dict[str, np.ndarray]) -> None:
+        """sup_s <= sum_d a_sd y_d and sh_s <= sum_h b_sh z_h (a closed facility provides
+        nothing; an open one at most what it covers, :class:`Evaluation`). Without these
+        rows an LP master opens a sliver of a depot for the price of a sliver and stocks it
+        fully (stock <= capacity * y): its bound stays at the ceilings however tight the
+        budget. One row per scenario and share."""
+        assert ceiling.cover_supply is not None and ceiling.cover_shelter is not None
+        for share_cols, cover, flags in ((self.sup, ceiling.cover_supply, cols["y"]),
+                                         (self.sh, ceiling.cover_shelter, cols["z"])):
+            if cover.shape[1] == 0:
+                continue
+            fixed = flags < 0  # existing facilities: always open, a constant
+            constant = cover[:, fixed].sum(axis=1)
+            free = np.flatnonzero(~fixed)
+            lower, upper = self.highs.getLp().col_lower_, self.highs.getLp().col_upper_
+            rows = []
+            for s in range(len(share_cols)):
+                j = int(share_cols[s])
+                if lower[j] >= 1.0 or constant[s] >= upper[j]:
+                    continue  # nothing needed, or the existing ones cover the bound
+                on = free[cover[s, free] > 0]
+                rows.append((-INF, float(constant[s]), [j, *map(int, flags[on])],
+                             [1.0, *(-cover[s, on])]))
+            self._add_rows(rows)
 
     # ----------------------------------------------------------------- building
 
@@ -511,9 +537,9 @@ class _Benders:
             diff = (bound - value) if maximise else (value - bound)
             return max(0.0, diff) / max(abs(value), 1e-10)
 
-        def closed(bound: float, value: float, allowed: float) -> bool:
+        def closed(bound: float, value: float, allowed: float, absolute: float = 1e-9) -> bool:
             diff = (bound - value) if maximise else (value - bound)
-            return diff <= allowed * max(abs(value), 1e-10) or diff <= 1e-9 * scale
+            return diff <= allowed * max(abs(value), 1e-10) + absolute * scale
 
         best = None if incumbent is None else score(incumbent)
         bound = math.inf if maximise else -math.inf
@@ -607,7 +633,7 @@ class _Benders:
                     # Nothing to add and the master solved to the gap: the bounds agree up to
                     # the master's tolerances and the rounding of its plan.
                     if best is not None and math.isfinite(bound) and \
-                            closed(bound, best, wanted + GAP_SLACK):
+                            closed(bound, best, wanted, GAP_SLACK):
                         status = Status.OPTIMAL
                     else:
                         self.log(f"decomposition: {goal.name}: bounds stopped short of each "
@@ -720,7 +746,7 @@ def _solve(instance: Instance, options: SolveOptions, evaluator: Evaluator,
     target = float(instance.objective.target or 0.0) if kind is ObjectiveKind.MIN_COST else None
     t0 = time.monotonic()
     # The first round builds every scenario's LP; later plans are solved hot from its basis.
-    ceiling = evaluator(FirstStage.ceiling(instance))
+    ceiling = evaluator(FirstStage.ceiling(instance), coverage=True)
     ceil = ceiling.resilience(instance)
     setup_seconds = time.monotonic() - t0
     if target is not None and ceil.min() < target - FEASIBILITY_TOL:

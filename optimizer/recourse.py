@@ -118,6 +118,11 @@ class Evaluation:
     # share(x) <= share(x^) + grad . (x - x^) for every plan x: a valid Benders cut.
     grad_stock: np.ndarray | None = None  # (n, D*K)
     grad_capacity: np.ndarray | None = None  # (n, H)
+    # Coverage, when asked for: the most of each share a depot (shelter) could provide on
+    # its own, open and full: min(need within its reach, what its capacity holds after
+    # the scenario's loss), as a share. supply_s <= sum_d cover_sd y_d for every plan.
+    cover_supply: np.ndarray | None = None  # (n, D)
+    cover_shelter: np.ndarray | None = None  # (n, H)
 
     def resilience(self, instance: Instance) -> np.ndarray:
         w = instance.weights
@@ -137,7 +142,7 @@ class Evaluation:
 
         return Evaluation(index[order], cat("supply"), cat("shelter"), cat("economic"),
                           cat("unmet_need"), cat("unmet_evacuees"), cat("grad_stock"),
-                          cat("grad_capacity"))
+                          cat("grad_capacity"), cat("cover_supply"), cat("cover_shelter"))
 
 
 def scenario_reach(instance: Instance, scenario: Scenario) -> ScenarioReach:
@@ -212,6 +217,8 @@ class RecourseBlock:
         self.supply_total = np.zeros(n)
         self.evacuee_total = np.zeros(n)
         self.loss_total = np.zeros(n)
+        self.cover_supply = np.zeros((n, len(instance.depots)))
+        self.cover_shelter = np.zeros((n, len(instance.shelters)))
         om = instance.commodity_weights
         for local, s in enumerate(self.index):
             scenario = instance.scenarios[int(s)]
@@ -249,6 +256,11 @@ class RecourseBlock:
             keep = pos[zone] >= 0
             reach = np.zeros((D, len(zones)), dtype=bool)
             reach[depot[keep], pos[zone[keep]]] = True
+            within = reach.astype(float) @ scenario.need[zones, k]
+            volume = inst.commodities[k].unit_volume
+            holds = np.array([d.capacity / volume + d.existing_stock[k] for d in inst.depots])
+            self.cover_supply[local] += om[k] / q * np.minimum(
+                within, (1 - scenario.depot_loss) * holds)
             groups, member = _merge(reach)
             g_idx, d_idx = np.nonzero(groups)
             if len(g_idx) == 0:
@@ -286,6 +298,9 @@ class RecourseBlock:
         keep = pos[zone] >= 0
         reach = np.zeros((H, len(zones)), dtype=bool)
         reach[shelter[keep], pos[zone[keep]]] = True
+        within = reach.astype(float) @ scenario.evacuees[zones]
+        places = np.array([h.capacity + h.module_size * h.max_modules for h in inst.shelters])
+        self.cover_shelter[local] += np.minimum(within, (1 - scenario.shelter_loss) * places) / e
         groups, member = _merge(reach)
         g_idx, h_idx = np.nonzero(groups)
         if len(g_idx) == 0:
@@ -356,7 +371,7 @@ class RecourseBlock:
     # ---------------------------------------------------------------- evaluating
 
     def evaluate(self, first: FirstStage, detail: bool = False,
-                 gradients: bool = False) -> Evaluation:
+                 gradients: bool = False, coverage: bool = False) -> Evaluation:
         """Every scenario of the block at ``first``, hot-started from the last solve
         (``gradients``: with the supergradients of its shares, see :class:`Evaluation`)."""
         n = len(self.index)
@@ -399,7 +414,9 @@ class RecourseBlock:
         unmet = self._unmet(x) if detail else (None, None)
         return Evaluation(self.index, supply, shelter, economic, *unmet,
                           None if grad is None else grad[:, :DK],
-                          None if grad is None else grad[:, DK:])
+                          None if grad is None else grad[:, DK:],
+                          np.minimum(self.cover_supply, 1.0) if coverage else None,
+                          np.minimum(self.cover_shelter, 1.0) if coverage else None)
 
     def _unmet(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Unmet need and evacuees per zone; a merged node's flow is split by need."""
@@ -458,6 +475,7 @@ class Task:
     first: FirstStage
     detail: bool = False
     gradients: bool = False
+    coverage: bool = False
 
 
 def evaluate_task(instance: Instance, token: str, task: Task) -> Evaluation:
@@ -472,15 +490,16 @@ def evaluate_task(instance: Instance, token: str, task: Task) -> Evaluation:
         block = cache.get(block_id)
         if block is None or not np.array_equal(block.index, indices):
             block = cache[block_id] = RecourseBlock(instance, indices)
-        parts.append(block.evaluate(task.first, task.detail, task.gradients))
+        parts.append(block.evaluate(task.first, task.detail, task.gradients, task.coverage))
     return Evaluation.concatenate(parts)
 
 
 def evaluate(instance: Instance, first: FirstStage, indices: np.ndarray | None = None,
-             detail: bool = False, gradients: bool = False) -> Evaluation:
+             detail: bool = False, gradients: bool = False,
+             coverage: bool = False) -> Evaluation:
     """One-shot evaluation in this process (no cache), for tests and small jobs."""
     indices = np.arange(len(instance.scenarios)) if indices is None else np.asarray(indices)
-    return RecourseBlock(instance, indices).evaluate(first, detail, gradients)
+    return RecourseBlock(instance, indices).evaluate(first, detail, gradients, coverage)
 
 
 def ceilings(instance: Instance) -> np.ndarray:
