@@ -442,6 +442,7 @@ class _Benders:
     expected_held: bool = False
     iteration: int = 0
     interrupted: bool = False
+    timed_out: bool = False
     evaluations: int = 0
 
     def __post_init__(self) -> None:
@@ -552,6 +553,7 @@ class _Benders:
             while True:
                 left = self.options.remaining()
                 if left == 0.0:
+                    self.timed_out = True
                     break
                 iterations += 1
                 if iterations > MAX_STAGE_ITERATIONS:
@@ -571,6 +573,8 @@ class _Benders:
                         # incumbent is the answer (every cut over-estimates R_s).
                         status = Status.OPTIMAL
                         bound = best if best is not None else bound
+                    elif m.highs.getModelStatus() == highspy.HighsModelStatus.kTimeLimit:
+                        self.timed_out = True
                     elif run.status is Status.ERROR:
                         raise SolverFailure("HiGHS failed on the decomposition master: "
                                             + m.highs.modelStatusToString(
@@ -625,6 +629,7 @@ class _Benders:
                         m.relax(False)
                     continue
                 if run.status is not Status.OPTIMAL:
+                    self.timed_out = not self.interrupted
                     break  # the time limit stopped the master
                 if added == 0:
                     if master_gap > wanted:
@@ -845,7 +850,7 @@ def _solve(instance: Instance, options: SolveOptions, evaluator: Evaluator,
                           + ")")
     stages.append(Stage("recourse", Status.OPTIMAL.value, None, recourse_seconds))
     message = stage_message(status, unfinished, run.interrupted, skipped,
-                            options.remaining() == 0.0) + (
+                            run.timed_out or options.remaining() == 0.0) + (
         f" (decomposition: {run.iteration} iterations, {master.cuts} cuts over "
         f"{len(instance.scenarios)} scenarios)")
     log(f"decomposition done: {_fmt(value)} ({status.value}, gap "

@@ -19,12 +19,16 @@ def chosen_method(instance: Instance, options: SolveOptions) -> str:
 
 
 # ``auto`` switches to the decomposition above this many recourse variables (estimated, see
-# recourse_size). Measured on 2 cores (benchmarks/RESULTS.md, "Decomposition"), on the
-# benchmark family: at 4,900 (100 nodes x 20 scenarios) the extensive form takes 3.8 s
-# against 1.1 s, at 17,000 (100 x 60) 23 s against 5.5 s, at 123,000 (200 x 100) 130 s
-# against 6 s. Below the threshold the extensive form takes seconds and applies every
-# tie-break of design section 2 (the decomposition breaks ties by cost only).
-AUTO_DECOMPOSITION_SIZE = 10_000
+# recourse_size). Measured on 2 shared cores, HiGHS on 1 thread, every stage, CPU seconds
+# extensive / decomposition (benchmarks/RESULTS.md, "Every stage, both routes"):
+#   Sioux Falls (1,980): 0.7 / 3.0 worst_case; medium (2,040): 2.3 / 0.5 worst_case,
+#   6.4 / 1.9 expected, 2.4 / 0.6 cvar; a 50 x 20 unpinned family (420): 0.14 / 0.17;
+#   100 x 60 unpinned (3,360): 6.1 / 1.7 worst_case, 8.1 / 1.0 expected, 6.9 / 3.9 cvar;
+#   60 x 40 pinned (4,050): 2.9 / 0.7; cambridge (8,505): 1.2 / 1.0; 100 x 60 pinned
+#   (about 17,000): 79 / 18.
+# Below a few thousand both take a second or two and the extensive form, the reference,
+# is kept.
+AUTO_DECOMPOSITION_SIZE = 2_500
 
 
 def recourse_size(instance: Instance) -> int:

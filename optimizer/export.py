@@ -95,6 +95,8 @@ def objective_words(instance: Instance, md: ModelData) -> tuple[str, str, float]
                 f"{o.target:g}; the engine's objective.value in money is this optimum "
                 f"times M", md.money_scale)
     what = {ObjectiveKind.WORST_CASE: "the worst-case resilience min_s R_s",
+            ObjectiveKind.RELATIVE: "the smallest share of its ceiling any scenario reaches, "
+                                    "min_s R_s / ceil_s (scenarios with ceil_s > 0)",
             ObjectiveKind.EXPECTED: "the expected resilience sum_s p_s R_s",
             ObjectiveKind.CVAR: f"the CVaR of resilience at alpha = {o.alpha:g} (mean of "
                                 f"the worst {1 - o.alpha:g} probability mass)"}[o.kind]

@@ -387,6 +387,9 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
     first = run_highs(h, options.remaining(), c.objectives["objective"])
     account(first)
     status, interrupted = first.status, first.interrupted
+    # HiGHS is given no limit but time: a run that ends with a plan short of optimal was
+    # stopped by the clock (or by Ctrl-C).
+    timed_out = status is Status.FEASIBLE and not interrupted
     if interrupted and not status.has_plan:
         raise KeyboardInterrupt
     if not status.has_plan:
@@ -457,6 +460,7 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
         interrupted = interrupted or stage_run.interrupted
         if stage_run.status is not Status.OPTIMAL:
             unfinished.append(goal.name)
+            timed_out = timed_out or not stage_run.interrupted
         if not stage_run.status.has_plan:  # keep the plan we had; later stages are skipped
             stages.append(Stage(goal.name, stage_run.status.value, None, stage_run.seconds))
             reached = float(coefs @ x[cols])
@@ -513,7 +517,7 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
     return Solution(
         status=final_status,
         message=stage_message(final_status, unfinished, interrupted, skipped,
-                              options.remaining() == 0.0),
+                              timed_out or options.remaining() == 0.0),
         plan=plan, objective_value=value, bound=bound_user,
         gap=None if gap is None else (0.0 if gap < 1e-9 else gap), outcomes=outcomes,
         solver_version=version(h), build_seconds=build_seconds,

@@ -35,3 +35,23 @@ def test_a_larger_instance_gives_the_same_plan_under_auto() -> None:
                               ObjectiveKind.CVAR, alpha=0.8)
     first = _decisions(instance)
     assert first == _decisions(dataclasses.replace(instance), threads=2)
+
+
+@pytest.mark.parametrize("name", ["tiny", "medium", "siouxfalls", "cambridge"])
+def test_every_shipped_instance_gives_the_lexicographic_optimum_by_default(name: str) -> None:
+    """The default route, whichever it picks, proves every stage and reaches the values
+    the extensive form reaches, stage by stage (leximin levels, expected, cost)."""
+    instance = load_instance(INSTANCES / f"{name}.json")
+    default = solve_and_verify(instance, SolveOptions())
+    reference = solve_and_verify(instance, SolveOptions(method="extensive"))
+    assert default.verified and default.document["status"] == "optimal"
+    got = [(st.objective, st.value) for st in default.solution.stages]
+    want = [(st.objective, st.value) for st in reference.solution.stages]
+    assert [n for n, _ in got] == [n for n, _ in want]
+    scale = instance.budget if instance.budget > 0 else 1.0
+    for (stage, a), (_, b) in zip(got, want, strict=True):
+        if b is None:
+            continue
+        tolerance = 1e-3 * scale if stage == "tiebreak_cost" else 1e-4 * max(abs(b), 1e-3)
+        assert a == pytest.approx(b, abs=tolerance), stage
+    assert default.document["resilience"]["pinned"] == reference.document["resilience"]["pinned"]
