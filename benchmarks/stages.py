@@ -7,6 +7,7 @@ case the plan reaches, and how many scenarios pin it.
 
     python benchmarks/stages.py --plan quick -o benchmarks/results/stages.json
     python benchmarks/stages.py --plan full --time-limit 300 -o benchmarks/results/stages.json
+    python benchmarks/stages.py --plan mpisppy --time-limit 300 -o benchmarks/results/mpisppy.json
 
 Methods: ``default`` (``solve`` as a user runs it, ``--method auto``), ``extensive`` (the
 extensive form built straight from arrays and solved by highspy, every stage),
@@ -54,6 +55,16 @@ PLANS: dict[str, list[tuple[str, int, int, str, str]]] = {
         ("unpinned", 200, 1000, "worst_case", "decomposition"),
         ("unpinned", 200, 1000, "expected", "decomposition"),
         ("unpinned", 200, 1000, "cvar", "decomposition"),
+    ],
+    "mpisppy": [
+        ("unpinned", 100, 60, "expected", "default"),
+        ("unpinned", 100, 60, "expected", "mpisppy-ef"),
+        ("unpinned", 100, 60, "cvar", "default"),
+        ("unpinned", 100, 60, "cvar", "mpisppy-ef"),
+        ("pinned", 100, 60, "expected", "default"),
+        ("pinned", 100, 60, "expected", "mpisppy-ef"),
+        ("pinned", 100, 60, "cvar", "default"),
+        ("pinned", 100, 60, "cvar", "mpisppy-ef"),
     ],
 }
 ALPHA = 0.9
@@ -125,12 +136,15 @@ def _mpisppy(instance: Any, time_limit: float | None) -> dict[str, Any]:
                        mpisppy_model.scenario_names_creator(count),
                        mpisppy_model.scenario_creator,
                        scenario_creator_kwargs={"instance": instance, "num_scens": count})
-    options: dict[str, Any] = {"mip_rel_gap": 1e-4, "threads": 1}
+    options: dict[str, Any] = {"mip_rel_gap": 1e-4}
     if time_limit is not None:
         options["time_limit"] = time_limit
-    ef.solve_extensive_form(solver_options=options)
-    return {"route": "mpi-sppy extensive form", "status": "solved",
-            "value": -float(ef.get_objective_value()), "gap": None}
+    results = ef.solve_extensive_form(solver_options=options)
+    value = ef.get_objective_value()
+    condition = str(getattr(getattr(results, "solver", None), "termination_condition", ""))
+    return {"route": "mpi-sppy extensive form (appsi_highs)",
+            "status": condition.split(".")[-1] or "solved",
+            "value": None if value is None else -float(value), "gap": None}
 
 
 def measure(spec: tuple[str, int, int, str, str], time_limit: float | None) -> dict[str, Any]:

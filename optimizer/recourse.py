@@ -30,8 +30,6 @@ then on.
 
 from __future__ import annotations
 
-import os
-import sys
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -42,32 +40,18 @@ from scipy.sparse.csgraph import dijkstra
 
 from optimizer.data import Instance, Scenario
 from optimizer.errors import SolverFailure
+from optimizer.highs_common import quiet_stdout
 from optimizer.plan import Plan
 from optimizer.reachability import REACH_RTOL, ScenarioReach, surviving_graph, within
 
 INF = highspy.kHighsInf
-_STDOUT_LOCK = threading.Lock()
 
 
 def new_highs() -> highspy.Highs:
-    """A silent HiGHS instance.
-
-    HiGHS prints its banner from C on file descriptor 1 when the first instance of a process
-    is made; standard output must stay clean (the CLI prints JSON there), in worker
-    processes too, whose descriptor 1 is the parent's. So descriptor 1 points at /dev/null
-    while the instance is made.
-    """
-    with _STDOUT_LOCK:
-        sys.stdout.flush()
-        saved = os.dup(1)
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(devnull, 1)
-            h = highspy.Highs()
-        finally:
-            os.dup2(saved, 1)
-            os.close(saved)
-            os.close(devnull)
+    """A silent HiGHS instance (its banner kept off standard output, in worker processes
+    too, whose descriptor 1 is the parent's; see optimizer.highs_common.quiet_stdout)."""
+    with quiet_stdout():
+        h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     return h
 

@@ -238,6 +238,31 @@ def within_gap(bound: float, value: float, mip_gap: float, scale: float = 1.0) -
     return abs(bound - value) <= mip_gap * max(abs(value), 1e-10) + GAP_SLACK * scale
 
 
+def settle(kind: ObjectiveKind, bound: float | None, value: float, mip_gap: float,
+           money_scale: float, unfinished: list[str], skipped: list[str]
+           ) -> tuple[Status, float | None, float | None]:
+    """Status, bound and gap of the plan as returned (integers rounded, recourse re-solved),
+    against the primary's bound: optimal only when every stage was proven and the plan
+    meets the bound within the MIP gap. A bound that is not finite is not claimed (None).
+    Adds to ``unfinished`` the reason when the plan misses the gap."""
+    gap: float | None = None
+    if bound is not None and math.isfinite(bound):
+        bound = min(bound, value) if kind is ObjectiveKind.MIN_COST else max(bound, value)
+        gap = abs(bound - value) / max(abs(value), 1e-10)
+        gap = 0.0 if gap < 1e-9 else gap
+    else:  # stopped before the solver had any bound
+        bound = None
+    status = Status.OPTIMAL if not unfinished and not skipped else Status.FEASIBLE
+    scale = money_scale if kind is ObjectiveKind.MIN_COST else 1.0
+    if status is Status.OPTIMAL and (bound is None or not within_gap(bound, value, mip_gap,
+                                                                      scale)):
+        status = Status.FEASIBLE
+        unfinished.append("objective (the returned plan is "
+                          + ("not bounded" if gap is None else f"{gap:.2%} from the bound")
+                          + ")")
+    return status, bound, gap
+
+
 def _objective_value(kind: ObjectiveKind, minimised: float, money_scale: float) -> float:
     """Objective in the units a user reads: resilience, or money for min_cost."""
     return minimised * money_scale if kind is ObjectiveKind.MIN_COST else -minimised
@@ -496,31 +521,15 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
     outcomes = _outcomes_from(c, md, x)
 
     value = final_value(instance, plan, outcomes, ceil)
-    bound_user: float | None = _objective_value(kind, bound, md.money_scale)
-    gap: float | None = None
-    if bound_user is not None and math.isfinite(bound_user):
-        bound_user = min(bound_user, value) if kind is ObjectiveKind.MIN_COST else \
-            max(bound_user, value)
-        gap = abs(bound_user - value) / max(abs(value), 1e-10)
-    else:  # stopped before HiGHS had any bound: none is claimed (null in the result)
-        bound_user = None
-    final_status = Status.OPTIMAL if not unfinished and not skipped else Status.FEASIBLE
-    if final_status is Status.OPTIMAL and (bound_user is None or not within_gap(
-            bound_user, value, options.mip_gap,
-            md.money_scale if kind is ObjectiveKind.MIN_COST else 1.0)):
-        # The plan as returned (integers rounded, recourse re-solved) is further from the
-        # bound than the user allowed: never call that optimal.
-        final_status = Status.FEASIBLE
-        unfinished.append("objective (the returned plan is "
-                          + ("not bounded" if gap is None else f"{gap:.2%} from the bound")
-                          + ")")
+    final_status, bound_user, gap = settle(
+        kind, _objective_value(kind, bound, md.money_scale), value, options.mip_gap,
+        md.money_scale, unfinished, skipped)
     return Solution(
         status=final_status,
         message=stage_message(final_status, unfinished, interrupted, skipped,
                               timed_out or options.remaining() == 0.0),
         plan=plan, objective_value=value, bound=bound_user,
-        gap=None if gap is None else (0.0 if gap < 1e-9 else gap), outcomes=outcomes,
-        solver_version=version(h), build_seconds=build_seconds,
+        gap=gap, outcomes=outcomes, solver_version=version(h), build_seconds=build_seconds,
         handoff_seconds=handoff_seconds, solve_seconds=solve_seconds,
         nodes=nodes, iterations=iterations, stages=tuple(stages), size=size,
         interrupted=interrupted, ceilings=ceil,
