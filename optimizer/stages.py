@@ -166,7 +166,13 @@ def explain(instance: Instance, ceilings: np.ndarray | None, stages: list[tuple[
                      "(pinned at its ceiling)")
         rest = stages[1:]
         if rest:
-            words = [f"{g.describe(instance)} {_fmt(g, v)}" for g, v in rest]
+            words = []
+            for level, (g, v) in enumerate(rest, start=1):
+                text = f"{g.describe(instance)} {_fmt(g, v)}"
+                if g.measure == "worst" and level < len(levels) and len(levels[level]):
+                    text += (", itself pinned in "
+                             + _names([ids[int(s)] for s in levels[level]]))
+                words.append(text)
             parts.append("the plan was chosen by the next stages: " + ", then ".join(words))
         return "; ".join(parts)
     parts.append(f"{goal.describe(instance)} {_fmt(goal, value)} decided the plan")
