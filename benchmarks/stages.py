@@ -56,6 +56,10 @@ PLANS: dict[str, list[tuple[str, int, int, str, str]]] = {
         ("unpinned", 200, 1000, "expected", "decomposition"),
         ("unpinned", 200, 1000, "cvar", "decomposition"),
     ],
+    "recheck": [
+        ("pinned", 150, 300, "worst_case", "default"),
+        ("unpinned", 200, 1000, "worst_case", "decomposition"),
+    ],
     "mpisppy": [
         ("unpinned", 100, 60, "expected", "default"),
         ("unpinned", 100, 60, "expected", "mpisppy-ef"),

@@ -106,6 +106,9 @@ LP_GAP = 1e-5
 # master's plan is only a place to cut until the cuts run out, and a master proven to a
 # tight gap costs many times a loose one (at 150 x 300 pinned, 30-80 s against 2-3 s).
 LOOSE_GAP = 1e-2
+# Loose MIP masters in a row that change neither bound nor incumbent before the master is
+# solved to the gap asked for.
+STALL_MASTERS = 3
 # Masters per stage at most (LP and MIP): a work limit, not a clock, so that a stage that
 # tails ends the same way on any machine (status feasible, the stage named).
 MAX_STAGE_ITERATIONS = 1000
@@ -548,7 +551,8 @@ class _Benders:
         status = Status.FEASIBLE
         relaxed = True
         m.relax(True)
-        lp_rounds = iterations = 0
+        lp_rounds = iterations = stalled = 0
+        last_progress: tuple[float, float | None] = (bound, best)
         master_gap = max(wanted, LOOSE_GAP)
         try:
             while True:
@@ -632,10 +636,16 @@ class _Benders:
                 if run.status is not Status.OPTIMAL:
                     self.timed_out = not self.interrupted
                     break  # the time limit stopped the master
+                # Loose masters that neither move the bound nor find a better plan are
+                # tailing (each brings a cut a hair deep): go to the gap asked for.
+                progress = (bound, best)
+                stalled = stalled + 1 if progress == last_progress else 0
+                last_progress = progress
+                if master_gap > wanted and (added == 0 or stalled >= STALL_MASTERS):
+                    master_gap = wanted
+                    stalled = 0
+                    continue
                 if added == 0:
-                    if master_gap > wanted:
-                        master_gap = wanted
-                        continue
                     # Nothing to add and the master solved to the gap: the bounds agree up to
                     # the master's tolerances and the rounding of its plan.
                     if best is not None and math.isfinite(bound) and \

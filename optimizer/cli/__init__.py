@@ -90,8 +90,8 @@ def _apply_overrides(inst: Instance, objective: str | None, alpha: float | None,
               help="MIP solver: HiGHS (embedded) or, through Pyomo, one that is installed.")
 @click.option("--method", type=click.Choice(["auto", "extensive", "decomposition"]),
               default="auto", show_default=True,
-              help="Extensive form, or exact scenario generation (worst_case, min_cost); auto "
-              "chooses by size and says which.")
+              help="Extensive form, or multi-cut Benders (every objective and stage, "
+              "exact); auto chooses by size and says which.")
 @click.option("--workers", type=click.IntRange(1),
               help="Local processes evaluating scenarios in the decomposition (default: one "
               "per core; in process below 1,000 scenarios).")
