@@ -79,6 +79,22 @@ def pass_model(h: highspy.Highs, a_csc: Any, cost: np.ndarray, col_lower: np.nda
     )
 
 
+def add_level(h: highspy.Highs, r_cols: np.ndarray, weights: np.ndarray) -> int:
+    """A new column t in [0, 1] with rows ``w_s t - r_s <= 0`` over the given resilience
+    columns: t is then at most min_s r_s / w_s (a worst-case level; w_s = 1, or the
+    ceilings for the relative objective). Returns t's column."""
+    t = int(h.getNumCol())
+    h.addCol(0.0, 0.0, 1.0, 0, np.zeros(0, np.int32), np.zeros(0))
+    n = len(r_cols)
+    index = np.empty(2 * n, dtype=np.int32)
+    index[0::2], index[1::2] = t, r_cols
+    values = np.empty(2 * n)
+    values[0::2], values[1::2] = weights, -1.0
+    h.addRows(n, np.full(n, -INF), np.zeros(n), 2 * n, np.arange(0, 2 * n, 2, dtype=np.int32),
+              index, values)
+    return t
+
+
 @dataclass(frozen=True)
 class Run:
     """One HiGHS run: our status, its seconds, whether Ctrl-C stopped it, and its work."""

@@ -32,6 +32,7 @@ from optimizer.highs_common import (
     INF,
     Layout,
     Run,
+    add_level,
     fix_plan,
     give_start,
     new_highs,
@@ -216,7 +217,7 @@ def outcomes_from_flows(md: ModelData, g: np.ndarray, v: np.ndarray,
 
 
 def stage_message(status: Status, unfinished: list[str], interrupted: bool,
-                  skipped: list[str], timed_out: bool = True) -> str:
+                  skipped: list[str], timed_out: bool) -> str:
     """The result's message: "optimal" only when every stage was proven within the gap."""
     if status is Status.OPTIMAL:
         return "optimal: every stage proven within the MIP gap"
@@ -347,16 +348,7 @@ def _stage_vector(c: Compiled, goal: Goal) -> tuple[np.ndarray, np.ndarray]:
     if goal.measure == "cost":
         return _sparse(c.objectives["tiebreak_cost"])
     assert goal.measure == "worst" and goal.scenarios is not None
-    h = c.highs
-    t = int(h.getNumCol())
-    h.addCol(0.0, 0.0, 1.0, 0, np.zeros(0, np.int32), np.zeros(0))
-    r = c.layout.r[goal.scenarios]
-    n = len(r)
-    starts = np.arange(0, 2 * n, 2, dtype=np.int32)
-    index = np.empty(2 * n, dtype=np.int32)
-    index[0::2], index[1::2] = t, r
-    values = np.tile([1.0, -1.0], n)
-    h.addRows(n, np.full(n, -INF), np.zeros(n), 2 * n, starts, index, values)
+    t = add_level(c.highs, c.layout.r[goal.scenarios], np.ones(len(goal.scenarios)))
     return np.array([t], dtype=np.int32), np.array([-1.0])
 
 
@@ -434,8 +426,7 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
     info = h.getInfo()
     x = np.array(h.getSolution().col_value)
     sequence = Sequence(instance, ceil, options.mip_gap)
-    goal: Goal | None = sequence.first()
-    assert goal is not None
+    goal = sequence.first()
     cols, coefs = _stage_vector(c, goal)
     # The value held by the next stage is the one the plan in hand reaches, computed from
     # the solution (HiGHS can report an objective from its presolved space).
@@ -445,6 +436,7 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
     if status is Status.OPTIMAL:
         bound = min(bound, primary)
     scale = md.money_scale
+
     def user(g: Goal, minimised: float) -> float:
         return minimised * scale if g.measure == "cost" else -minimised
 
@@ -456,18 +448,22 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
     # so the same instance gives the same plan on any machine.
     unfinished = [] if status is Status.OPTIMAL else ["objective"]
     skipped: list[str] = []
-    done: list[tuple[Goal, float]] = []
-    while goal is not None:
-        done.append((goal, user(goal, reached)))
-        following = sequence.next(goal, user(goal, reached))
-        if following is None:
-            break
+    value = user(goal, reached)
+    done: list[tuple[Goal, float]] = [(goal, value)]  # the stages that ran, for explain()
+
+    def at_plan(g: Goal) -> float:
+        """What the plan in hand scores on a stage that is not solved."""
+        n = c.num_cols
+        cost = float(np.ascontiguousarray(c.objectives["tiebreak_cost"]) @ x[:n]) * scale
+        return g.value(instance, Layout.values(c.layout.r, x), cost, ceil)
+
+    while (following := sequence.next(goal, value)) is not None:
+        goal = following
         if interrupted or options.remaining() == 0.0 or unfinished:
-            skipped.append(following.name)
-            goal = following
+            skipped.append(goal.name)
+            value = at_plan(goal)
             continue
         h.addRow(-INF, reached + LEXICOGRAPHIC_TOL, len(cols), cols, coefs)
-        goal = following
         cols, coefs = _stage_vector(c, goal)
         n = int(h.getNumCol())
         dense = np.zeros(n)
@@ -488,14 +484,14 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
             timed_out = timed_out or not stage_run.interrupted
         if not stage_run.status.has_plan:  # keep the plan we had; later stages are skipped
             stages.append(Stage(goal.name, stage_run.status.value, None, stage_run.seconds))
-            reached = float(coefs @ x[cols])
+            value = at_plan(goal)
             continue
         x = np.array(h.getSolution().col_value)
         reached = float(coefs @ x[cols])
-        stages.append(Stage(goal.name, stage_run.status.value, user(goal, reached),
-                            stage_run.seconds))
-        log(f"{goal.name}: {user(goal, reached):.6g} ({stage_run.status.value}, "
-            f"{stage_run.seconds:.2f} s)")
+        value = user(goal, reached)
+        stages.append(Stage(goal.name, stage_run.status.value, value, stage_run.seconds))
+        done.append((goal, value))
+        log(f"{goal.name}: {value:.6g} ({stage_run.status.value}, {stage_run.seconds:.2f} s)")
     plan = plan_from_columns(c.layout, instance, md.money_scale, x)
 
     # Recourse polish: first stage fixed, every scenario's resilience maximised.

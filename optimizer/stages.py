@@ -115,7 +115,6 @@ class Sequence:
         self.ceilings = ceilings
         self.mip_gap = mip_gap
         self.kind = instance.objective.kind
-        self.done: list[tuple[Goal, float]] = []
         self.levels: list[np.ndarray] = []  # scenarios pinned at level 1, 2, ...
         self._tail: list[Goal] = []
 
@@ -134,7 +133,6 @@ class Sequence:
 
     def next(self, goal: Goal, value: float) -> Goal | None:
         """The stage after ``goal``, which reached ``value``."""
-        self.done.append((goal, value))
         if goal.measure == "worst" and self.kind is ObjectiveKind.WORST_CASE \
                 and self.ceilings is not None:
             among = goal.scenarios

@@ -38,14 +38,17 @@ def test_a_larger_instance_gives_the_same_plan_under_auto() -> None:
 
 
 @pytest.mark.parametrize("name", ["tiny", "medium", "siouxfalls", "cambridge"])
-def test_every_shipped_instance_gives_the_lexicographic_optimum_by_default(name: str) -> None:
-    """The default route, whichever it picks, proves every stage and reaches the values
-    the extensive form reaches, stage by stage (leximin levels, expected, cost)."""
+def test_every_shipped_instance_gives_the_lexicographic_optimum_on_both_routes(
+        name: str) -> None:
+    """The default solve proves every stage; the decomposition reaches the values the
+    extensive form reaches, stage by stage (leximin levels, expected, cost)."""
     instance = load_instance(INSTANCES / f"{name}.json")
     default = solve_and_verify(instance, SolveOptions())
-    reference = solve_and_verify(instance, SolveOptions(method="extensive"))
     assert default.verified and default.document["status"] == "optimal"
-    got = [(st.objective, st.value) for st in default.solution.stages]
+    decomposed = solve_and_verify(instance, SolveOptions(method="decomposition"))
+    reference = solve_and_verify(instance, SolveOptions(method="extensive"))
+    assert decomposed.verified and decomposed.document["status"] == "optimal"
+    got = [(st.objective, st.value) for st in decomposed.solution.stages]
     want = [(st.objective, st.value) for st in reference.solution.stages]
     assert [n for n, _ in got] == [n for n, _ in want]
     scale = instance.budget if instance.budget > 0 else 1.0
@@ -54,4 +57,31 @@ def test_every_shipped_instance_gives_the_lexicographic_optimum_by_default(name:
             continue
         tolerance = 1e-3 * scale if stage == "tiebreak_cost" else 1e-4 * max(abs(b), 1e-3)
         assert a == pytest.approx(b, abs=tolerance), stage
-    assert default.document["resilience"]["pinned"] == reference.document["resilience"]["pinned"]
+    assert decomposed.document["resilience"]["pinned"] == \
+        reference.document["resilience"]["pinned"]
+
+
+def test_stages_the_clock_stops_are_named_and_decide_nothing(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """When time runs out after the objective, every later stage is named as not solved,
+    the status is feasible, and what decided the plan mentions only the objective."""
+    import optimizer.solve as solve_module
+
+    real = solve_module.run_highs
+    calls: list[int] = []
+
+    def one_run_then_out_of_time(h, time_limit, cost=None):
+        calls.append(1)
+        return real(h, time_limit, cost)
+
+    monkeypatch.setattr(solve_module, "run_highs", one_run_then_out_of_time)
+    monkeypatch.setattr(SolveOptions, "remaining", lambda self: 0.0 if calls else None)
+    instance = load_instance(INSTANCES / "medium.json")
+    solution = solve_module.solve(instance, SolveOptions(method="extensive"))
+    assert len(calls) == 1
+    assert solution.status.value == "feasible"
+    assert [st.objective for st in solution.stages] == ["objective", "recourse"]
+    assert "not solved: leximin_2, tiebreak_expected, tiebreak_cost" in solution.message
+    assert "time limit" in solution.message
+    assert "expected" not in solution.decided and "cost" not in solution.decided
+    assert "hazard-6" in solution.decided
