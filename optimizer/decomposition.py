@@ -50,6 +50,7 @@ from optimizer.highs_common import (
     INF,
     Layout,
     Run,
+    add_level,
     give_start,
     new_highs,
     pass_model,
@@ -92,7 +93,6 @@ CUT_TOL = 1e-7
 # master over-estimates R_s near its plan by up to what its cuts miss there, so a plan at
 # the edge of a hold needs that margin; with a continuous first stage (stock in fractions)
 # the cuts close in on the edge only one kink at a time.
-HOLD_TOL = 0.0
 ADMIT_TOL = 1e-6
 ADMIT_GAP_SHARE = 0.1
 # A min_cost plan meets the target when every exact R_s >= T - FEASIBILITY_TOL (the
@@ -222,7 +222,6 @@ class Master:
         self.highs = h
         self.integer_cols = np.flatnonzero(model.integer).astype(np.int32)
         self.cost_col = int(cols["cost"][0])
-        self.first_rows = len(model.row_lower)
 
         # Share columns: sup_s, sh_s, e_s, r_s (a share whose total is 0 counts as 1).
         om = inst.commodity_weights
@@ -254,8 +253,8 @@ class Master:
             rows.append((0.0, 0.0, [int(self.r[s]), int(self.sup[s]), int(self.sh[s]),
                                     int(self.e[s])],
                          [1.0, -w.supply, -w.shelter, -w.economic]))
-        self._add_rows(rows)
-        self._add_coverage(ceiling, cols)
+        self.add_rows(rows)
+        self._add_coverage(ceiling, cols, upper[:2 * S], lower[:2 * S])
         self.layout = Layout(y=cols["y"], x=cols["x"], z=cols["z"], modules=cols["modules"],
                              pool=pool_col, g=np.zeros(0, np.int64), v=np.zeros(0, np.int64),
                              econ=np.zeros(0, np.int64), r=self.r)
@@ -295,30 +294,34 @@ class Master:
         self.iterations = 0
         self.build_seconds = time.monotonic() - t0
 
-    def _add_coverage(self, ceiling: Evaluation, cols: dict[str, np.ndarray]) -> None:
+    def _add_coverage(self, ceiling: Evaluation, cols: dict[str, np.ndarray],
+                      upper: np.ndarray, lower: np.ndarray) -> None:
         """sup_s <= sum_d a_sd y_d and sh_s <= sum_h b_sh z_h (a closed facility provides
         nothing; an open one at most what it covers, :class:`Evaluation`). Without these
         rows an LP master opens a sliver of a depot for the price of a sliver and stocks it
         fully (stock <= capacity * y): its bound stays at the ceilings however tight the
-        budget. One row per scenario and share."""
+        budget. One row per scenario and share; ``lower`` and ``upper`` are the bounds of
+        the share columns, sup then sh."""
         assert ceiling.cover_supply is not None and ceiling.cover_shelter is not None
-        for share_cols, cover, flags in ((self.sup, ceiling.cover_supply, cols["y"]),
-                                         (self.sh, ceiling.cover_shelter, cols["z"])):
+        S = len(self.sup)
+        for part, (share_cols, cover, flags) in enumerate((
+                (self.sup, ceiling.cover_supply, cols["y"]),
+                (self.sh, ceiling.cover_shelter, cols["z"]))):
             if cover.shape[1] == 0:
                 continue
             fixed = flags < 0  # existing facilities: always open, a constant
             constant = cover[:, fixed].sum(axis=1)
             free = np.flatnonzero(~fixed)
-            lower, upper = self.highs.getLp().col_lower_, self.highs.getLp().col_upper_
+            low, high = lower[part * S:(part + 1) * S], upper[part * S:(part + 1) * S]
             rows = []
-            for s in range(len(share_cols)):
+            for s in range(S):
                 j = int(share_cols[s])
-                if lower[j] >= 1.0 or constant[s] >= upper[j]:
+                if low[s] >= 1.0 or constant[s] >= high[s]:
                     continue  # nothing needed, or the existing ones cover the bound
                 on = free[cover[s, free] > 0]
                 rows.append((-INF, float(constant[s]), [j, *map(int, flags[on])],
                              [1.0, *(-cover[s, on])]))
-            self._add_rows(rows)
+            self.add_rows(rows)
 
     # ----------------------------------------------------------------- building
 
@@ -326,7 +329,7 @@ class Master:
     def num_cols(self) -> int:
         return int(self.highs.getNumCol())
 
-    def _add_rows(self, rows: list[tuple[float, float, list[int], list[float]]]) -> None:
+    def add_rows(self, rows: list[tuple[float, float, list[int], list[float]]]) -> None:
         if not rows:
             return
         lower = np.array([r[0] for r in rows], dtype=float)
@@ -336,13 +339,13 @@ class Master:
         value = np.concatenate([np.asarray(r[3], dtype=float) for r in rows])
         self.highs.addRows(len(rows), lower, upper, len(index), starts, index, value)
 
-    def add_column(self, lower: float, upper: float) -> int:
-        j = self.num_cols
-        self.highs.addCol(0.0, lower, upper, 0, np.zeros(0, np.int32), np.zeros(0))
-        return j
+    def add_columns(self, n: int, lower: float, upper: float) -> np.ndarray:
+        """n new columns with no entries and zero cost; their indices."""
+        first = self.num_cols
+        self.highs.addCols(n, np.zeros(n), np.full(n, lower), np.full(n, upper), 0,
+                           np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0))
+        return first + np.arange(n)
 
-    def add_rows(self, rows: list[tuple[float, float, list[int], list[float]]]) -> None:
-        self._add_rows(rows)
 
     def add_cuts(self, share_cols: np.ndarray, values: np.ndarray, grads: np.ndarray,
                  u_hat: np.ndarray) -> None:
@@ -442,12 +445,11 @@ class _Benders:
     ceilings: np.ndarray
     progress: list[dict[str, Any]] = field(default_factory=list)
     held: list[_Held] = field(default_factory=list)
-    floors: np.ndarray = field(default_factory=lambda: np.zeros(0))  # r_s held from below
+    floors: np.ndarray = field(init=False)  # r_s held from below, per scenario
     expected_held: bool = False
     iteration: int = 0
     interrupted: bool = False
     timed_out: bool = False
-    evaluations: int = 0
 
     def __post_init__(self) -> None:
         self.floors = np.full(len(self.instance.scenarios), -np.inf)
@@ -473,17 +475,15 @@ class _Benders:
             else:
                 among = np.flatnonzero(self.ceilings > RELATIVE_MIN_CEILING)
                 weight = self.ceilings[among]
-            t = m.add_column(0.0, 1.0)
-            m.add_rows([(-INF, 0.0, [t, int(m.r[s])], [float(c), -1.0])
-                        for s, c in zip(among, weight, strict=True)])
+            t = add_level(m.highs, m.r[among], weight)
             level = np.full(S, np.inf)
             level[among] = weight
             return np.array([t]), np.array([-1.0]), np.array([t]), level
         assert goal.measure == "cvar"
         alpha = inst.objective.alpha
-        eta = m.add_column(0.0, 1.0)
+        eta = int(m.add_columns(1, 0.0, 1.0)[0])
         on = np.flatnonzero(p > 0)
-        short = [m.add_column(0.0, INF) for _ in on]
+        short = [int(u) for u in m.add_columns(len(on), 0.0, INF)]
         m.add_rows([(-INF, 0.0, [eta, int(m.r[s]), u], [1.0, -1.0, -1.0])
                     for s, u in zip(on, short, strict=True)])
         level = np.full(S, np.inf)
@@ -495,7 +495,7 @@ class _Benders:
         """Keep a solved stage at the value its incumbent reaches."""
         self.held.append(_Held(goal, value))
         minimised = value / self.master.money_scale if goal.measure == "cost" else -value
-        self.master.add_rows([(-INF, minimised + HOLD_TOL, list(map(int, cols)),
+        self.master.add_rows([(-INF, minimised, list(map(int, cols)),
                                list(map(float, coefs)))])
         if goal.measure == "worst":
             among = (np.arange(len(self.floors)) if goal.scenarios is None
@@ -600,7 +600,6 @@ class _Benders:
                 plan = None if relaxed else m.plan(x)
                 t0 = time.monotonic()
                 ev = self.evaluate(first, gradients=True)
-                self.evaluations += 1
                 evaluation_seconds = time.monotonic() - t0
                 r = ev.resilience(inst)
                 added = self._cut(ev, first, x, level_col, level)

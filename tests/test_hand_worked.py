@@ -211,6 +211,18 @@ def test_existing_shelter_costs_nothing() -> None:
 # ------------------------------------------------------------------------------ tie-breaks
 
 
+def isolated_village_doc() -> dict:
+    """tiny plus a village D with 100 people and no road at all, which scenario isolated
+    (p 0.2) affects whole; p(west_cut) = 0.5, p(east_cut) = 0.3; budget 200."""
+    doc = tiny_doc()
+    doc["network"]["nodes"].append({"id": "D", "x": 9, "y": 9, "population": 100})
+    doc["budget"] = 200
+    doc["scenarios"][0]["probability"] = 0.5
+    doc["scenarios"][1]["probability"] = 0.3
+    doc["scenarios"].append({"id": "isolated", "probability": 0.2, "affected": {"D": 1.0}})
+    return doc
+
+
 def test_a_pinned_worst_case_goes_to_the_next_level() -> None:
     # tiny plus a village D with 100 people and no road at all: no depot can reach it.
     # Scenario isolated (p 0.2) affects all of D, so R_isolated = 0 under every plan: its
@@ -222,12 +234,7 @@ def test_a_pinned_worst_case_goes_to_the_next_level() -> None:
     # (Expected resilience alone would have said "depot_A only, 100 kits": 0.5, and left
     # east_cut with nothing.) Level 2 is not pinned (ceilings 1), so the levels stop; the
     # plan is then unique: expected 0.5 * 0.5 + 0.3 * 0.5 = 0.4, cost 200.
-    doc = tiny_doc()
-    doc["network"]["nodes"].append({"id": "D", "x": 9, "y": 9, "population": 100})
-    doc["budget"] = 200
-    doc["scenarios"][0]["probability"] = 0.5
-    doc["scenarios"][1]["probability"] = 0.3
-    doc["scenarios"].append({"id": "isolated", "probability": 0.2, "affected": {"D": 1.0}})
+    doc = isolated_village_doc()
     instance = build(doc)
     solution = solved(instance)
     assert solution.objective_value == pytest.approx(0.0, abs=TOL)
@@ -247,12 +254,7 @@ def test_ties_go_to_expected_then_cost() -> None:
     # The instance above with the objective expected resilience: 0.5 x_A / 100 +
     # 0.3 x_C / 100, at most 0.5 ("A only, 100 kits" at cost 150, or "both open, C
     # empty" at cost 200). Ties go to the lower cost: depot_A only, 100 kits, 150.
-    doc = tiny_doc()
-    doc["network"]["nodes"].append({"id": "D", "x": 9, "y": 9, "population": 100})
-    doc["budget"] = 200
-    doc["scenarios"][0]["probability"] = 0.5
-    doc["scenarios"][1]["probability"] = 0.3
-    doc["scenarios"].append({"id": "isolated", "probability": 0.2, "affected": {"D": 1.0}})
+    doc = isolated_village_doc()
     doc["objective"] = {"kind": "expected"}
     instance = build(doc)
     solution = solved(instance)

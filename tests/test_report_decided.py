@@ -112,6 +112,26 @@ def test_medium_is_decided_by_a_pinned_scenario(medium: tuple[Path, dict[str, An
     assert "leximin_2" in names and "recourse" in names
 
 
+def assert_pinned_named(text: str, doc: dict[str, Any]) -> None:
+    """Every pinned scenario is named with its ceiling, and what pinning means is said."""
+    res = doc["resilience"]
+    for sid in res["pinned"]:
+        assert f"{sid} (ceiling {res['ceilings'][sid]:.4f})" in text
+    assert "No plan can do better in th" in text
+
+
+def assert_stage_rows(rows: list[list[str]], doc: dict[str, Any]) -> None:
+    """A stages table (header, then one row per stage but the recourse): the stage in
+    words, its value (money for the cost stage) and its status."""
+    assert rows[0] == ["#", "stage", "value", "status"]
+    expected = shown_stages(doc)
+    assert [r[1] for r in rows[1:]] == [stage_words(s["objective"]) for s in expected]
+    for row, stage in zip(rows[1:], expected, strict=True):
+        tolerance = MONEY if stage["objective"] == "tiebreak_cost" else SHARE
+        assert num(row[2]) == pytest.approx(stage["value"], abs=tolerance)
+        assert row[3] == stage["status"]
+
+
 def test_html_report_says_what_decided_the_plan(tmp_path: Path,
                                                 medium: tuple[Path, dict[str, Any]]) -> None:
     path, doc = medium
@@ -127,19 +147,11 @@ def test_html_report_says_what_decided_the_plan(tmp_path: Path,
     pinned = paragraph(html, "pinned")
     assert pinned is not None
     res = doc["resilience"]
-    for sid in res["pinned"]:
-        assert f"{sid} (ceiling {res['ceilings'][sid]:.4f})" in pinned
-    assert "No plan can do better in th" in pinned
+    assert_pinned_named(pinned, doc)
 
     page = Page(html)
     stages = page.tables["stages"]
-    assert stages[0] == ["#", "stage", "value", "status"]
-    expected = shown_stages(doc)
-    assert [r[1] for r in stages[1:]] == [stage_words(s["objective"]) for s in expected]
-    for row, stage in zip(stages[1:], expected, strict=True):
-        tolerance = MONEY if stage["objective"] == "tiebreak_cost" else SHARE
-        assert num(row[2]) == pytest.approx(stage["value"], abs=tolerance)
-        assert row[3] == stage["status"]
+    assert_stage_rows(stages, doc)
     assert "recourse" not in "".join(r[1] for r in stages)
     assert re.search(r"<td[^>]*>329,05\d\.\d\d</td>", html)  # the cost stage reads as money
 
@@ -165,13 +177,9 @@ def test_markdown_report_says_what_decided_the_plan(tmp_path: Path,
         < text.index("## Where the plan puts things")
     assert sentence(doc) in text
     res = doc["resilience"]
-    for sid in res["pinned"]:
-        assert f"{sid} (ceiling {res['ceilings'][sid]:.4f})" in text
-    assert "No plan can do better in th" in text
+    assert_pinned_named(text, doc)
     tables = md_tables(text)
-    stages = tables["What decided the plan"]
-    assert [r[1] for r in stages[1:]] == [stage_words(s["objective"])
-                                          for s in shown_stages(doc)]
+    assert_stage_rows(tables["What decided the plan"], doc)
     scenarios = tables["Resilience in every scenario"]
     assert scenarios[0][3] == "ceiling"
     marked = {r[0].removesuffix(" (pinned)") for r in scenarios[1:] if r[0].endswith(
