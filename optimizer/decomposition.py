@@ -73,7 +73,6 @@ from optimizer.solve import (
     stage_message,
 )
 from optimizer.stages import Goal, Sequence, explain
-from optimizer.stages import primary as primary_goal
 from optimizer.status import Status
 
 # Scenarios per recourse LP (one HiGHS instance). 10-50 measured best at 200 nodes (about
@@ -803,8 +802,8 @@ def _solve(instance: Instance, options: SolveOptions, evaluator: Evaluator,
     skipped: list[str] = []
     # Until the primary stage bounds itself, its value at the ceilings does: every R_s is
     # at most its ceiling, and each resilience measure grows with every R_s.
-    head = primary_goal(instance)
-    primary_bound: float | None = 0.0 if head.measure == "cost" else head.value(
+    assert goal is not None
+    primary_bound: float | None = 0.0 if goal.measure == "cost" else goal.value(
         instance, ceil, 0.0, ceil)
     while goal is not None:
         if unfinished or run.interrupted or options.remaining() == 0.0:

@@ -203,6 +203,9 @@ class RecourseBlock:
         self.loss_total = np.zeros(n)
         self.cover_supply = np.zeros((n, len(instance.depots)))
         self.cover_shelter = np.zeros((n, len(instance.shelters)))
+        # What each facility holds open and full (units per commodity; places), once.
+        top = FirstStage.ceiling(instance)
+        self._holds, self._places = top.stock, top.capacity
         om = instance.commodity_weights
         for local, s in enumerate(self.index):
             scenario = instance.scenarios[int(s)]
@@ -241,10 +244,8 @@ class RecourseBlock:
             reach = np.zeros((D, len(zones)), dtype=bool)
             reach[depot[keep], pos[zone[keep]]] = True
             within = reach.astype(float) @ scenario.need[zones, k]
-            volume = inst.commodities[k].unit_volume
-            holds = np.array([d.capacity / volume + d.existing_stock[k] for d in inst.depots])
             self.cover_supply[local] += om[k] / q * np.minimum(
-                within, (1 - scenario.depot_loss) * holds)
+                within, (1 - scenario.depot_loss) * self._holds[:, k])
             groups, member = _merge(reach)
             g_idx, d_idx = np.nonzero(groups)
             if len(g_idx) == 0:
@@ -283,8 +284,8 @@ class RecourseBlock:
         reach = np.zeros((H, len(zones)), dtype=bool)
         reach[shelter[keep], pos[zone[keep]]] = True
         within = reach.astype(float) @ scenario.evacuees[zones]
-        places = np.array([h.capacity + h.module_size * h.max_modules for h in inst.shelters])
-        self.cover_shelter[local] += np.minimum(within, (1 - scenario.shelter_loss) * places) / e
+        self.cover_shelter[local] += np.minimum(
+            within, (1 - scenario.shelter_loss) * self._places) / e
         groups, member = _merge(reach)
         g_idx, h_idx = np.nonzero(groups)
         if len(g_idx) == 0:
@@ -328,7 +329,7 @@ class RecourseBlock:
         self.num_rows = self._rows
         self.num_cols = len(facility_row)
         self.nnz = 2 * self.num_cols
-        del self._plan, self._cols, self._split, self._upper
+        del self._plan, self._cols, self._split, self._upper, self._holds, self._places
 
         h = new_highs()
         h.setOptionValue("presolve", "off")  # the kept basis is the point: no presolve
