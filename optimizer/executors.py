@@ -283,10 +283,10 @@ class DaskCluster(Executor):
             self._client = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
         except OSError as exc:
             raise UsageError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
-        workers = sorted(self._client.scheduler_info(n_workers=-1)["workers"])
+        workers = self._alive()
         if not workers:
             self._client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
-            workers = sorted(self._client.scheduler_info(n_workers=-1)["workers"])
+            workers = self._alive()
         self.address = address
         self.workers = workers
         self.lanes = len(workers)
@@ -297,8 +297,15 @@ class DaskCluster(Executor):
         return self._client.get_executor(workers=[worker], allow_other_workers=False,
                                          pure=False)
 
+    def _alive(self) -> list[str]:
+        # Asked of the scheduler each time. Not Client.scheduler_info(): the client's own
+        # refresh, every couple of seconds, caches an identity without per-worker entries
+        # and can overwrite a full one between the fetch and the read; a run then saw
+        # "every worker left" while both were busy working (CI, distributed 2026.8).
+        return sorted(self._client.nthreads())
+
     def repin_lost(self) -> set[int]:
-        alive = sorted(self._client.scheduler_info(n_workers=-1)["workers"])
+        alive = self._alive()
         lost = {lane for lane, w in enumerate(self.workers) if w not in alive}
         if lost and not alive:
             raise SolverFailure(f"every Dask worker of {self.address} left during the run")
