@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.sparse import csc_matrix
 
-from models.resilience import RELATIVE_MIN_CEILING, ModelData
+from models.resilience import RELATIVE_MIN_CEILING, ModelData, shelter_row_evacuees
 from optimizer.errors import InfeasibleError
 from optimizer.schema import ObjectiveKind
 
@@ -58,7 +58,7 @@ class _Variables:
     name: str
     lower: np.ndarray
     upper: np.ndarray
-    integer: bool
+    integer: bool | np.ndarray  # one flag for the family, or one per entry
     fixed: np.ndarray | None = None  # bool mask; a fixed entry's value is 1
 
     @property
@@ -165,15 +165,12 @@ def _variables(md: ModelData) -> dict[str, _Variables]:
     """Every variable family of ``build_model`` with its bounds (add_*_variables)."""
     inst = md.instance
     D, K, H, S = len(inst.depots), len(inst.commodities), len(inst.shelters), md.num_scenarios
-    volume = np.array([c.unit_volume for c in inst.commodities], dtype=float)
-    capacity = np.array([d.capacity for d in inst.depots], dtype=float)
-    room = (capacity[:, None] / volume[None, :]).reshape(D * K)
-    stock_upper = np.floor(room + 1e-9) if inst.policy.integer_stock else room
+    stock_upper = (md.stock_upper / md.stock_unit).reshape(D * K)
     kind = inst.objective.kind
     families = [
         _Variables("y", np.zeros(D), np.ones(D), True,
                    np.array([d.existing for d in inst.depots], dtype=bool)),
-        _Variables("x", np.zeros(D * K), stock_upper, inst.policy.integer_stock),
+        _Variables("x", np.zeros(D * K), stock_upper, md.stock_integer.reshape(D * K)),
         _Variables("z", np.zeros(H), np.ones(H), True,
                    np.array([h.existing for h in inst.shelters], dtype=bool)),
         _Variables("modules", np.zeros(H),
@@ -226,7 +223,8 @@ def _rows_cost(md: ModelData) -> list[_Rows]:
         stock = None
         for k in range(K):
             if d.unit_cost[k] > 0:
-                stock = _pyomo_sum(stock, [("x", j * K + k, d.unit_cost[k] / M)])
+                stock = _pyomo_sum(stock, [("x", j * K + k,
+                                            d.unit_cost[k] * float(md.stock_unit[j, k]) / M)])
         open_term = [("y", j, 0.0 if d.existing else d.fixed_cost / M)]
         depots = _pyomo_sum(depots, _pyomo_sum(open_term, stock))
     shelters = None
@@ -245,13 +243,13 @@ def _rows_cost(md: ModelData) -> list[_Rows]:
 
 
 def _rows_depot_capacity(md: ModelData) -> list[_Rows]:
-    """add_depot_capacity: ``sum_k (vol_k/C_d) x_dk - y_d <= -sum_k vol_k existing_dk/C_d``."""
+    """add_depot_capacity: ``sum_k (vol_k u_dk/V_d) x_dk - y_d <= -sum_k vol_k
+    existing_dk/V_d``, V_d the capacity the row is written with (ModelData.depot_volume)."""
     inst = md.instance
     K = len(inst.commodities)
-    depots = np.array([d for d, depot in enumerate(inst.depots) if depot.capacity > 0],
-                      dtype=np.int64)
+    depots = np.flatnonzero(md.depot_volume > 0).astype(np.int64)
     volume = np.array([c.unit_volume for c in inst.commodities], dtype=float)
-    capacity = np.array([inst.depots[d].capacity for d in depots], dtype=float)
+    capacity = md.depot_volume[depots]
     existing = np.array([sum(c.unit_volume * q for c, q in
                              zip(inst.commodities, inst.depots[d].existing_stock, strict=True))
                          for d in depots], dtype=float)
@@ -259,7 +257,8 @@ def _rows_depot_capacity(md: ModelData) -> list[_Rows]:
     rows = np.repeat(np.arange(n), K)
     k = np.tile(np.arange(K), n)
     return [_Rows("depot_capacity", depots, np.full(n, -INF), -(existing / capacity), (
-        _terms("x", depots[rows] * K + k, volume[k] / capacity[rows], rows, pos=k),
+        _terms("x", depots[rows] * K + k,
+               volume[k] * md.stock_unit[depots[rows], k] / capacity[rows], rows, pos=k),
         _terms("y", depots, -1.0, np.arange(n), pos=K),
     ))]
 
@@ -304,7 +303,7 @@ def _rows_depot_stock(md: ModelData) -> list[_Rows]:
     n = len(keys)
     return [_Rows("depot_stock", np.arange(n), np.full(n, -INF), coef * stock[d, k], (
         _terms("g", np.arange(len(row)), 1.0, row),
-        _terms("x", d * K + k, -coef, np.arange(n), pos=counts),
+        _terms("x", d * K + k, -(coef * md.stock_unit[d, k]), np.arange(n), pos=counts),
     ))]
 
 
@@ -339,25 +338,29 @@ def _rows_zone_evacuees(md: ModelData) -> list[_Rows]:
 
 
 def _rows_shelter_capacity(md: ModelData) -> list[_Rows]:
-    """add_shelter_capacity: ``sum_i v_sih - k B_h z_h - k M_h m_h <= 0``,
-    ``k = (1 - loss_sh) / E_s``, the module term only where U_h > 0 and M_h > 0."""
+    """add_shelter_capacity: ``sum_i v_sih - min(k B_h, e_sh)/E_s z_h - min(k M_h, e_sh)/E_s
+    m_h <= 0``, ``k = 1 - loss_sh``, e_sh the evacuees who can reach h in s, the module term
+    only where U_h > 0 and M_h > 0."""
     inst = md.instance
     H = len(inst.shelters)
     row, keys, counts = _rows_of(md.v_scenario * H + md.v_shelter)
     s, h = np.divmod(keys, H) if H else (keys, keys)
     loss = np.array([sc.shelter_loss for sc in inst.scenarios], dtype=float).reshape(
         md.num_scenarios, H)
-    keep = (1 - loss[s, h]) / md.evacuee_total[s]
+    keep = 1 - loss[s, h]
+    reach = shelter_row_evacuees(md)
     base = np.array([sh.capacity for sh in inst.shelters], dtype=float)
     size = np.array([sh.module_size for sh in inst.shelters], dtype=float)
     modular = np.array([sh.max_modules > 0 and sh.module_size > 0 for sh in inst.shelters],
                        dtype=bool)
     n = len(keys)
+    total = md.evacuee_total[s]
     with_modules = np.flatnonzero(modular[h]) if n else np.zeros(0, np.int64)
     return [_Rows("shelter_capacity", np.arange(n), np.full(n, -INF), np.zeros(n), (
         _terms("v", np.arange(len(row)), 1.0, row),
-        _terms("z", h, -(keep * base[h]), np.arange(n), pos=counts),
-        _terms("modules", h[with_modules], -(keep[with_modules] * size[h[with_modules]]),
+        _terms("z", h, -(np.minimum(keep * base[h], reach) / total), np.arange(n), pos=counts),
+        _terms("modules", h[with_modules],
+               -(np.minimum(keep * size[h], reach) / total)[with_modules],
                with_modules, pos=counts[with_modules] + 1),
     ))]
 
@@ -587,7 +590,8 @@ def assemble(md: ModelData, names: list[str]) -> DirectModel:
         present = col >= 0
         col_lower[col[present]] = v.lower[present]
         col_upper[col[present]] = v.upper[present]
-        integer[col[present]] = v.integer
+        integer[col[present]] = (v.integer[present] if isinstance(v.integer, np.ndarray)
+                                 else v.integer)
     # The stage objectives are rows of one column-major array, as Pyomo's compiler returns
     # them: solve() takes ``c @ x`` to hold a solved objective in a tie-break row, and
     # numpy rounds that product differently for a strided and a contiguous ``c``; the same
@@ -617,7 +621,7 @@ def compile_direct(md: ModelData, names: list[str], options: SolveOptions) -> Co
     cols = model.columns
     layout = Layout(y=cols["y"], x=cols["x"], z=cols["z"], modules=cols["modules"],
                     pool=int(cols["pool"][0]), g=cols["g"], v=cols["v"],
-                    econ=cols["econ"], r=cols["r"])
+                    econ=cols["econ"], r=cols["r"], x_unit=md.stock_unit)
     h = new_highs(options)
     pass_model(h, model.a, model.objectives[names[0]], model.col_lower, model.col_upper,
                model.row_lower, model.row_upper, model.integer)

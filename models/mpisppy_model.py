@@ -147,7 +147,11 @@ def scenario_creator(scenario_name: str, instance: Instance | str | os.PathLike[
     one = dataclasses.replace(
         inst, scenarios=(dataclasses.replace(scenario, probability=1.0),),
         objective=dataclasses.replace(inst.objective, kind=kind, alpha=level, target=None))
-    m = build_model(prepare(one))
+    # Stock bounds and units from every scenario: each scenario's model must see the same
+    # first stage, or nonanticipativity would bind x to the least of them.
+    md = prepare(one, limits_from=inst)
+    m = build_model(md)
+    m.stock_unit = md.stock_unit  # x counts stock in these units (models.limits)
     m.scenario_id = scenario.id  # the instance's id, for the denouement
     for objective_component in m.component_objects(pyo.Objective):
         objective_component.deactivate()

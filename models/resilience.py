@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyomo.environ as pyo
 
+from models import limits
 from optimizer.data import Instance
 from optimizer.reachability import ScenarioReach, intact_shelter_reach, scenario_pairs
 from optimizer.schema import ObjectiveKind
@@ -54,6 +55,13 @@ class ModelData:
     v_scenario: np.ndarray
     v_zone: np.ndarray
     v_shelter: np.ndarray
+    # (D, K) the most stock a plan can usefully buy, in units (models.limits); the unit of
+    # each stock column (x counts stock / stock_unit); which stock columns are integer.
+    stock_upper: np.ndarray
+    stock_unit: np.ndarray
+    stock_integer: np.ndarray
+    # (D,) the capacity each depot's row is written with (0: no row).
+    depot_volume: np.ndarray
     # (S,) each scenario's ceiling (R_s with every candidate open and full, the budget
     # ignored); needed by the relative objective, None when not computed.
     ceilings: np.ndarray | None = None
@@ -63,11 +71,14 @@ class ModelData:
         return len(self.instance.scenarios)
 
 
-def prepare(instance: Instance, ceilings: np.ndarray | None = None) -> ModelData:
+def prepare(instance: Instance, ceilings: np.ndarray | None = None, *,
+            limits_from: Instance | None = None) -> ModelData:
     """Reachability and scaling, computed once per instance (no Pyomo here).
 
     ``ceilings`` (per scenario, see :func:`optimizer.recourse.ceilings`) are computed here
-    when the relative objective needs them and none are given.
+    when the relative objective needs them and none are given. ``limits_from`` is the
+    instance whose scenarios bound what stock is useful (models.limits), when ``instance``
+    holds only some of them (a decomposition master holds none).
     """
     if ceilings is None and instance.objective.kind is ObjectiveKind.RELATIVE:
         from optimizer.recourse import ceilings as ceiling_values
@@ -92,6 +103,7 @@ def prepare(instance: Instance, ceilings: np.ndarray | None = None) -> ModelData
 
     g = stack(g_parts, 4)
     v = stack(v_parts, 3)
+    upper = limits.stock_upper(limits_from or instance)
     return ModelData(
         instance=instance,
         money_scale=instance.budget if instance.budget > 0 else 1.0,
@@ -102,8 +114,24 @@ def prepare(instance: Instance, ceilings: np.ndarray | None = None) -> ModelData
         intact_shelters=intact_shelter_reach(instance),
         g_scenario=g[0], g_depot=g[1], g_zone=g[2], g_commodity=g[3],
         v_scenario=v[0], v_zone=v[1], v_shelter=v[2],
+        stock_upper=upper, stock_unit=limits.stock_unit(upper),
+        stock_integer=limits.integer_stock(instance, upper),
+        depot_volume=limits.depot_volume(instance, upper),
         ceilings=None if ceilings is None else np.asarray(ceilings, dtype=float),
     )
+
+
+def shelter_row_evacuees(md: ModelData) -> np.ndarray:
+    """Evacuees who can reach the shelter of each shelter-capacity row (one per (s, h) with
+    flows, keys ascending): what caps the row's coefficients. Both builders read this."""
+    H = len(md.instance.shelters)
+    if len(md.v_scenario) == 0:
+        return np.zeros(0)
+    _, row = np.unique(md.v_scenario * H + md.v_shelter, return_inverse=True)
+    evacuees = np.stack([sc.evacuees for sc in md.instance.scenarios])
+    out = np.zeros(int(row.max()) + 1)
+    np.add.at(out, row, evacuees[md.v_scenario, md.v_zone])
+    return out
 
 
 def _groups(keys: np.ndarray) -> list[tuple[int, np.ndarray]]:
@@ -125,8 +153,10 @@ def add_first_stage_variables(m: pyo.ConcreteModel, md: ModelData) -> None:
     r"""Decisions taken before the event.
 
     y_d \in \{0,1\} open depot d (fixed to 1 when it exists);
-    x_{dk} \ge 0 units of commodity k bought for depot d (integer unless the instance says
-    otherwise), at most C_d / vol_k;
+    x_{dk} \ge 0 commodity k bought for depot d, in lots of u_{dk} units (1 but at extreme
+    magnitudes, models.limits); integer unless the instance says otherwise or the stock
+    exceeds INTEGER_STOCK_LIMIT; at most what is useful, X_{dk} / u_{dk}
+    (models.limits.stock_upper);
     z_h \in \{0,1\} open shelter h (fixed to 1 when it exists);
     m_h \in \{0..U_h\} capacity modules;
     pool \in [0, P_{max}/M] compensation pool as a share of the money scale M.
@@ -136,11 +166,12 @@ def add_first_stage_variables(m: pyo.ConcreteModel, md: ModelData) -> None:
     m.D, m.K, m.H = pyo.RangeSet(0, D - 1), pyo.RangeSet(0, K - 1), pyo.RangeSet(0, H - 1)
     m.S = pyo.RangeSet(0, md.num_scenarios - 1)
     m.y = pyo.Var(m.D, domain=pyo.Binary)
-    stock_domain = pyo.NonNegativeIntegers if inst.policy.integer_stock else pyo.NonNegativeReals
+
+    def stock_domain(_m: pyo.ConcreteModel, d: int, k: int) -> pyo.Set:
+        return pyo.NonNegativeIntegers if md.stock_integer[d, k] else pyo.NonNegativeReals
 
     def stock_bounds(_m: pyo.ConcreteModel, d: int, k: int) -> tuple[float, float]:
-        room = inst.depots[d].capacity / inst.commodities[k].unit_volume
-        return (0.0, float(np.floor(room + 1e-9)) if inst.policy.integer_stock else room)
+        return (0.0, float(md.stock_upper[d, k] / md.stock_unit[d, k]))
 
     m.x = pyo.Var(m.D, m.K, domain=stock_domain, bounds=stock_bounds)
     m.z = pyo.Var(m.H, domain=pyo.Binary)
@@ -167,7 +198,8 @@ def add_cost(m: pyo.ConcreteModel, md: ModelData) -> None:
     m.cost = pyo.Var(bounds=(0.0, None))
     expr = m.pool + sum(
         (0 if d.existing else d.fixed_cost / M) * m.y[j]
-        + sum(d.unit_cost[k] / M * m.x[j, k] for k in m.K if d.unit_cost[k] > 0)
+        + sum(d.unit_cost[k] * float(md.stock_unit[j, k]) / M * m.x[j, k]
+              for k in m.K if d.unit_cost[k] > 0)
         for j, d in enumerate(inst.depots)
     ) + sum(
         (0 if h.existing else h.fixed_cost / M) * m.z[j] + h.module_cost / M * m.modules[j]
@@ -178,22 +210,25 @@ def add_cost(m: pyo.ConcreteModel, md: ModelData) -> None:
 
 
 def add_depot_capacity(m: pyo.ConcreteModel, md: ModelData) -> None:
-    r"""Volume capacity of a depot, scaled by the capacity C_d.
+    r"""Volume capacity of a depot, scaled by the capacity it is written with, V_d: the
+    capacity C_d, or the volume of what it holds and can usefully buy when that is less
+    (models.limits.depot_volume; with y_d = 1 the row then follows from the bounds).
 
-    \sum_k (vol_k / C_d) x_{dk} \le y_d - \sum_k vol_k existing_{dk} / C_d
-    (a depot with C_d = 0 has x_{dk} \le 0 by its bounds and no row).
+    \sum_k (vol_k u_{dk} / V_d) x_{dk} \le y_d - \sum_k vol_k existing_{dk} / V_d
+    (a depot with V_d = 0 has x_{dk} \le 0 by its bounds and no row).
     """
     inst = md.instance
 
     def rule(_m: pyo.ConcreteModel, d: int) -> pyo.Expression:
         depot = inst.depots[d]
-        if depot.capacity <= 0:
+        volume = float(md.depot_volume[d])
+        if volume <= 0:
             return pyo.Constraint.Skip
         existing = sum(c.unit_volume * q for c, q in
                        zip(inst.commodities, depot.existing_stock, strict=True))
-        return sum(c.unit_volume / depot.capacity * m.x[d, k]
+        return sum(c.unit_volume * float(md.stock_unit[d, k]) / volume * m.x[d, k]
                    for k, c in enumerate(inst.commodities)) <= (
-            m.y[d] - existing / depot.capacity)
+            m.y[d] - existing / volume)
 
     m.depot_capacity = pyo.Constraint(m.D, rule=rule)
 
@@ -247,7 +282,7 @@ def add_recourse_variables(m: pyo.ConcreteModel, md: ModelData) -> None:
 def add_depot_stock(m: pyo.ConcreteModel, md: ModelData) -> None:
     r"""A depot ships at most what survives of its stock.
 
-    \sum_i g_{sdik} \le (1 - loss_{sd}) (om_k / Q_s) (x_{dk} + existing_{dk})
+    \sum_i g_{sdik} \le (1 - loss_{sd}) (om_k / Q_s) (u_{dk} x_{dk} + existing_{dk})
     """
     inst = md.instance
     D, K = len(inst.depots), len(inst.commodities)
@@ -262,7 +297,8 @@ def add_depot_stock(m: pyo.ConcreteModel, md: ModelData) -> None:
         scenario = inst.scenarios[s]
         coef = (1 - scenario.depot_loss[d]) * om[k] / md.supply_total[s]
         existing = coef * inst.depots[d].existing_stock[k]
-        return sum(m.g[int(j)] for j in members) - coef * m.x[d, k] <= existing
+        return sum(m.g[int(j)] for j in members) - (
+            coef * float(md.stock_unit[d, k]) * m.x[d, k]) <= existing
 
     m.depot_stock = pyo.Constraint(range(len(rows)), rule=rule)
 
@@ -303,20 +339,27 @@ def add_zone_evacuees(m: pyo.ConcreteModel, md: ModelData) -> None:
 def add_shelter_capacity(m: pyo.ConcreteModel, md: ModelData) -> None:
     r"""A shelter takes at most what survives of its capacity.
 
-    \sum_i v_{sih} \le (1 - loss_{sh}) (B_h z_h + M_h m_h) / E_s
+    \sum_i v_{sih} \le (min(k B_h, e_{sh}) z_h + min(k M_h, e_{sh}) m_h) / E_s,
+    k = 1 - loss_{sh}, e_{sh} the evacuees who can reach h in s: places beyond those are
+    never filled, and a larger coefficient would let a sliver of z_h (an integer to the
+    solver) shelter everyone (models.limits).
     """
     inst = md.instance
     H = len(inst.shelters)
     rows = _groups(md.v_scenario * H + md.v_shelter)
+    reachable = shelter_row_evacuees(md)
 
     def rule(_m: pyo.ConcreteModel, row: int) -> pyo.Expression:
         flat, members = rows[row]
         s, h = divmod(flat, H)
         shelter = inst.shelters[h]
-        keep = (1 - inst.scenarios[s].shelter_loss[h]) / md.evacuee_total[s]
-        capacity = keep * shelter.capacity * m.z[h]
+        scenario = inst.scenarios[s]
+        reach = float(reachable[row])
+        keep = 1 - scenario.shelter_loss[h]
+        total = md.evacuee_total[s]
+        capacity = min(keep * shelter.capacity, reach) / total * m.z[h]
         if shelter.max_modules > 0 and shelter.module_size > 0:
-            capacity = capacity + keep * shelter.module_size * m.modules[h]
+            capacity = capacity + min(keep * shelter.module_size, reach) / total * m.modules[h]
         return sum(m.v[int(j)] for j in members) <= capacity
 
     m.shelter_capacity = pyo.Constraint(range(len(rows)), rule=rule)

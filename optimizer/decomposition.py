@@ -40,6 +40,7 @@ import highspy
 import numpy as np
 from scipy.sparse import coo_matrix, csr_matrix
 
+from models import limits
 from models.direct import assemble
 from models.resilience import RELATIVE_MIN_CEILING, prepare
 from optimizer.data import Instance
@@ -207,7 +208,7 @@ class Master:
         t0 = time.monotonic()
         self.instance = inst = instance
         self.options = options
-        md = prepare(restricted(instance, []))
+        md = prepare(restricted(instance, []), limits_from=instance)
         model = assemble(md, ["tiebreak_cost"])
         self.money_scale = md.money_scale
         cols = model.columns
@@ -256,7 +257,7 @@ class Master:
         self._add_coverage(ceiling, cols, upper[:2 * S], lower[:2 * S])
         self.layout = Layout(y=cols["y"], x=cols["x"], z=cols["z"], modules=cols["modules"],
                              pool=pool_col, g=np.zeros(0, np.int64), v=np.zeros(0, np.int64),
-                             econ=np.zeros(0, np.int64), r=self.r)
+                             econ=np.zeros(0, np.int64), r=self.r, x_unit=md.stock_unit)
 
         # The plan's stock and places on hand as an affine map of the first-stage columns:
         # u = U @ columns + u0, u = concat(stock on hand (D*K), places (H)).
@@ -266,7 +267,8 @@ class Master:
             for k in range(K):
                 e = d * K + k
                 if cols["x"][d, k] >= 0:
-                    entries.append(e), columns.append(int(cols["x"][d, k])), coefs.append(1.0)
+                    entries.append(e), columns.append(int(cols["x"][d, k]))
+                    coefs.append(float(md.stock_unit[d, k]))
                 stock = float(depot.existing_stock[k])
                 if stock:
                     if cols["y"][d] >= 0:
@@ -274,16 +276,19 @@ class Master:
                         coefs.append(stock)
                     else:
                         u0[e] += stock
+        # Places beyond what any scenario can fill count as those (models.limits): the
+        # cuts stay valid (R_s is flat there) and a sliver of z_h cannot buy a whole shelter.
+        useful = limits.useful_places(inst)
         for j, shelter in enumerate(inst.shelters):
             e = D * K + j
             if cols["z"][j] >= 0:
                 entries.append(e), columns.append(int(cols["z"][j]))
-                coefs.append(float(shelter.capacity))
+                coefs.append(min(float(shelter.capacity), float(useful[j])))
             else:
                 u0[e] += float(shelter.capacity) if shelter.existing else 0.0
             if cols["modules"][j] >= 0 and shelter.module_size > 0:
                 entries.append(e), columns.append(int(cols["modules"][j]))
-                coefs.append(float(shelter.module_size))
+                coefs.append(min(float(shelter.module_size), float(useful[j])))
         self.u_map = csr_matrix((coefs, (entries, columns)), shape=(D * K + H, n0))
         self.u0 = u0
         self.n_first = n0

@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -41,8 +41,9 @@ from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 from models.resilience import ModelData, build_model, prepare
 from optimizer.data import Instance
 from optimizer.errors import InfeasibleError, SolverFailure, UsageError
+from optimizer.highs_common import plan_from_values
 from optimizer.outcome import ScenarioOutcome
-from optimizer.plan import Plan, plan_cost
+from optimizer.plan import Plan
 from optimizer.presolve import prove_infeasible
 from optimizer.schema import ObjectiveKind
 from optimizer.solve import (
@@ -315,29 +316,18 @@ def _val(var: Any, default: float = 0.0) -> float:
 def _plan(model: pyo.ConcreteModel, md: ModelData) -> Plan:
     """The first stage in the engine's units, rounded as the HiGHS route rounds it."""
     inst = md.instance
-    D, K = len(inst.depots), len(inst.commodities)
+    D, K, H = len(inst.depots), len(inst.commodities), len(inst.shelters)
     stock = np.array([[_val(model.x[d, k]) for k in range(K)] for d in range(D)],
-                     dtype=float).reshape(D, K)
-    if inst.policy.integer_stock:
-        stock = np.round(stock)
-    stock = np.maximum(stock, 0.0)
-    opened = tuple(round(_val(model.y[d], float(dep.existing))) == 1
-                   for d, dep in enumerate(inst.depots))
-    stock[~np.array(opened, dtype=bool)] = 0.0
-    plan = Plan(
-        open_depots=opened,
+                     dtype=float).reshape(D, K) * md.stock_unit
+    return plan_from_values(
+        inst, md.money_scale,
+        opened=np.array([_val(model.y[d], float(dep.existing))
+                         for d, dep in enumerate(inst.depots)]),
         stock=stock,
-        open_shelters=tuple(round(_val(model.z[h], float(sh.existing))) == 1
-                            for h, sh in enumerate(inst.shelters)),
-        modules=tuple(round(_val(model.modules[h])) for h in range(len(inst.shelters))),
-        compensation_pool=min(max(0.0, _val(model.pool)) * md.money_scale, inst.max_pool),
-    )
-    # As in the HiGHS route: the budget row holds within the solver's tolerance, and a few
-    # cents over budget is given back by the pool (continuous, worth least per unit).
-    excess = plan_cost(inst, plan).total - inst.budget
-    if excess > 0:
-        plan = replace(plan, compensation_pool=max(0.0, plan.compensation_pool - excess))
-    return plan
+        shelters=np.array([_val(model.z[h], float(sh.existing))
+                           for h, sh in enumerate(inst.shelters)]),
+        modules=np.array([_val(model.modules[h]) for h in range(H)]),
+        pool=_val(model.pool))
 
 
 def _fix(model: pyo.ConcreteModel, md: ModelData, plan: Plan) -> None:
@@ -345,7 +335,7 @@ def _fix(model: pyo.ConcreteModel, md: ModelData, plan: Plan) -> None:
     for d in model.D:
         model.y[d].fix(1.0 if plan.open_depots[d] else 0.0)
         for k in model.K:
-            model.x[d, k].fix(float(plan.stock[d, k]))
+            model.x[d, k].fix(float(plan.stock[d, k] / md.stock_unit[d, k]))
     for h in model.H:
         model.z[h].fix(1.0 if plan.open_shelters[h] else 0.0)
         model.modules[h].fix(float(plan.modules[h]))
@@ -357,7 +347,7 @@ def _set_start(model: pyo.ConcreteModel, md: ModelData, plan: Plan) -> None:
         if not model.y[d].fixed:
             model.y[d].set_value(1.0 if plan.open_depots[d] else 0.0)
         for k in model.K:
-            model.x[d, k].set_value(float(plan.stock[d, k]))
+            model.x[d, k].set_value(float(plan.stock[d, k] / md.stock_unit[d, k]))
     for h in model.H:
         if not model.z[h].fixed:
             model.z[h].set_value(1.0 if plan.open_shelters[h] else 0.0)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import highspy
 import numpy as np
 
+from models.limits import INTEGER_STOCK_LIMIT
 from optimizer.data import Instance
 from optimizer.plan import Plan, plan_cost
 from optimizer.status import Status, from_highs
@@ -174,6 +175,7 @@ class Layout:
     v: np.ndarray  # (V,) shelter flows
     econ: np.ndarray  # (S,)
     r: np.ndarray  # (S,) resilience of each scenario
+    x_unit: np.ndarray  # (D, K) units of stock one unit of an x column stands for
 
     @staticmethod
     def values(index: np.ndarray, x: np.ndarray, default: np.ndarray | float = 0.0
@@ -192,25 +194,41 @@ class Layout:
 def plan_from_columns(layout: Layout, instance: Instance, money_scale: float,
                       x: np.ndarray) -> Plan:
     """The first stage of a HiGHS solution as a plan: integers rounded, never over budget."""
+    existing_depots = np.array([d.existing for d in instance.depots], dtype=float)
+    existing_shelters = np.array([h.existing for h in instance.shelters], dtype=float)
+    return plan_from_values(
+        instance, money_scale,
+        opened=Layout.values(layout.y, x, existing_depots),
+        stock=Layout.values(layout.x, x) * layout.x_unit,
+        shelters=Layout.values(layout.z, x, existing_shelters),
+        modules=Layout.values(layout.modules, x),
+        pool=float(Layout.values(np.array([layout.pool]), x)[0]))
+
+
+def plan_from_values(instance: Instance, money_scale: float, *, opened: np.ndarray,
+                     stock: np.ndarray, shelters: np.ndarray, modules: np.ndarray,
+                     pool: float) -> Plan:
+    """A solver's first stage as a plan: open flags and modules rounded, stock rounded as
+    the policy says, nothing at a closed facility, never over budget.
+
+    ``stock`` is in units (D, K), ``pool`` a share of ``money_scale``; the rest as solved.
+    """
     inst = instance
-    stock = Layout.values(layout.x, x)
+    stock = np.asarray(stock, dtype=float)
     if inst.policy.integer_stock:
-        stock = np.round(stock)
+        # Integer columns are rounded; stock too large for one (models.limits) was bought
+        # as a continuous amount and is rounded down, which keeps it within room and money.
+        stock = np.where(stock > INTEGER_STOCK_LIMIT, np.floor(stock + 1e-6), np.round(stock))
     stock = np.maximum(stock, 0.0)
-    existing_depots = np.array([d.existing for d in inst.depots], dtype=float)
-    existing_shelters = np.array([h.existing for h in inst.shelters], dtype=float)
-    opened = tuple(bool(v) for v in np.round(Layout.values(layout.y, x, existing_depots)) == 1)
-    stock[~np.array(opened, dtype=bool)] = 0.0
-    shelters = tuple(bool(v) for v in
-                     np.round(Layout.values(layout.z, x, existing_shelters)) == 1)
-    modules = tuple(int(v) if shelters[h] else 0 for h, v in
-                    enumerate(np.round(Layout.values(layout.modules, x))))
-    pool = float(Layout.values(np.array([layout.pool]), x)[0])
+    is_open = tuple(bool(v) for v in np.round(opened) == 1)
+    stock[~np.array(is_open, dtype=bool)] = 0.0
+    open_shelters = tuple(bool(v) for v in np.round(shelters) == 1)
     plan = Plan(
-        open_depots=opened,
+        open_depots=is_open,
         stock=stock,
-        open_shelters=shelters,
-        modules=modules,
+        open_shelters=open_shelters,
+        modules=tuple(int(v) if open_shelters[h] else 0
+                      for h, v in enumerate(np.round(modules))),
         compensation_pool=min(max(0.0, pool) * money_scale, inst.max_pool),
     )
     # The budget row holds within HiGHS's feasibility tolerance, which on a budget in the
@@ -227,7 +245,7 @@ def first_stage_values(layout: Layout, money_scale: float,
     """(columns, values) of the plan's first stage, in the model's (scaled) units."""
     values = {
         "y": np.array(plan.open_depots, dtype=float),
-        "x": np.asarray(plan.stock, dtype=float),
+        "x": np.asarray(plan.stock, dtype=float) / layout.x_unit,
         "z": np.array(plan.open_shelters, dtype=float),
         "modules": np.array(plan.modules, dtype=float),
         "pool": np.array([plan.compensation_pool / money_scale]),

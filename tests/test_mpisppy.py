@@ -55,6 +55,7 @@ def plan_of(instance: Instance, ef: ExtensiveForm) -> Plan:
     D, K = len(instance.depots), len(instance.commodities)
     opened = tuple(round(m.y[d].value) == 1 for d in range(D))
     stock = np.array([[m.x[d, k].value for k in range(K)] for d in range(D)]).reshape(D, K)
+    stock = stock * m.stock_unit
     if instance.policy.integer_stock:
         stock = np.round(stock)
     # As the engine reads a plan: nothing at a closed depot (HiGHS leaves 1e-12 there).
