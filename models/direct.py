@@ -621,7 +621,7 @@ def compile_direct(md: ModelData, names: list[str], options: SolveOptions) -> Co
     cols = model.columns
     layout = Layout(y=cols["y"], x=cols["x"], z=cols["z"], modules=cols["modules"],
                     pool=int(cols["pool"][0]), g=cols["g"], v=cols["v"],
-                    econ=cols["econ"], r=cols["r"], x_unit=md.stock_unit)
+                    econ=cols["econ"], r=cols["r"], x_unit=md.stock_unit, x_upper=md.stock_upper)
     h = new_highs(options)
     pass_model(h, model.a, model.objectives[names[0]], model.col_lower, model.col_upper,
                model.row_lower, model.row_upper, model.integer)

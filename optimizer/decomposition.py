@@ -257,7 +257,8 @@ class Master:
         self._add_coverage(ceiling, cols, upper[:2 * S], lower[:2 * S])
         self.layout = Layout(y=cols["y"], x=cols["x"], z=cols["z"], modules=cols["modules"],
                              pool=pool_col, g=np.zeros(0, np.int64), v=np.zeros(0, np.int64),
-                             econ=np.zeros(0, np.int64), r=self.r, x_unit=md.stock_unit)
+                             econ=np.zeros(0, np.int64), r=self.r, x_unit=md.stock_unit,
+                             x_upper=md.stock_upper)
 
         # The plan's stock and places on hand as an affine map of the first-stage columns:
         # u = U @ columns + u0, u = concat(stock on hand (D*K), places (H)).

@@ -346,8 +346,9 @@ def _set_start(model: pyo.ConcreteModel, md: ModelData, plan: Plan) -> None:
     for d in model.D:
         if not model.y[d].fixed:
             model.y[d].set_value(1.0 if plan.open_depots[d] else 0.0)
-        for k in model.K:
-            model.x[d, k].set_value(float(plan.stock[d, k] / md.stock_unit[d, k]))
+        for k in model.K:  # stock beyond what is useful changes nothing (models.limits)
+            stock = min(float(plan.stock[d, k]), float(md.stock_upper[d, k]))
+            model.x[d, k].set_value(stock / float(md.stock_unit[d, k]))
     for h in model.H:
         if not model.z[h].fixed:
             model.z[h].set_value(1.0 if plan.open_shelters[h] else 0.0)

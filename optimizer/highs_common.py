@@ -176,6 +176,7 @@ class Layout:
     econ: np.ndarray  # (S,)
     r: np.ndarray  # (S,) resilience of each scenario
     x_unit: np.ndarray  # (D, K) units of stock one unit of an x column stands for
+    x_upper: np.ndarray  # (D, K) the most stock that is useful, in units (models.limits)
 
     @staticmethod
     def values(index: np.ndarray, x: np.ndarray, default: np.ndarray | float = 0.0
@@ -261,7 +262,9 @@ def first_stage_values(layout: Layout, money_scale: float,
 
 def give_start(h: highspy.Highs, layout: Layout, money_scale: float, plan: Plan) -> None:
     """The plan's first stage as a (partial) start; HiGHS completes the rest itself (and
-    ignores a start that is not feasible)."""
+    ignores a start that is not feasible). Stock beyond what is useful is left out of the
+    start: it changes no scenario, and the model's capacity rows do not admit it."""
+    plan = replace(plan, stock=np.minimum(plan.stock, layout.x_upper))
     cols, vals = first_stage_values(layout, money_scale, plan)
     if len(cols):
         h.setSolution(len(cols), cols, vals)

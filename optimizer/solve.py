@@ -177,7 +177,8 @@ def compile_pyomo(model: pyo.ConcreteModel, md: ModelData, names: list[str],
         modules=index(model.modules, model.H),
         pool=column_of.get(id(model.pool), -1),
         g=index(model.g, model.G), v=index(model.v, model.V),
-        econ=index(model.econ, model.S), r=index(model.r, model.S), x_unit=md.stock_unit,
+        econ=index(model.econ, model.S), r=index(model.r, model.S),
+        x_unit=md.stock_unit, x_upper=md.stock_upper,
     )
     h = new_highs(options)
     pass_model(h, a, objectives[names[0]], col_lower, col_upper, row_lower, row_upper, integer)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+
+from optimizer.safe_text import console_text as escape
 
 WORST_SHOWN = 5
 

@@ -45,6 +45,7 @@ from optimizer.bench.objectives import (
 from optimizer.bench.registry import SuiteEntry
 from optimizer.errors import UsageError
 from optimizer.files import write_atomic
+from optimizer.safe_text import csv_cell
 
 METHODS: tuple[str, ...] = ("extensive", "decomposition")
 # Modules a method needs; a method whose module is missing is skipped, never an error.
@@ -291,7 +292,7 @@ def _cell(value: Any) -> str:
         return ""
     if isinstance(value, float):
         return repr(value)
-    return str(value)
+    return csv_cell(str(value))
 
 
 def rows_csv(rows: Sequence[dict[str, Any]]) -> str:

@@ -17,7 +17,6 @@ from typing import Any
 import click
 import numpy as np
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from optimizer.cli.common import INTERRUPTED, err, fail, handled, output_path, warn
@@ -33,6 +32,7 @@ from optimizer.pipeline import VERIFICATION_TOL, solve_and_verify
 from optimizer.reading import load_instance
 from optimizer.report import REPORT_FORMATS, format_of, write_report
 from optimizer.result import dumps, failure_document, read_plan
+from optimizer.safe_text import console_text as escape
 from optimizer.schema import ObjectiveKind
 from optimizer.solve import SolveOptions
 from optimizer.summary import print_summary

@@ -15,7 +15,6 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -38,6 +37,7 @@ from optimizer.bench.runner import METHODS, BenchOptions, read_rows, run_bench, 
 from optimizer.cli.common import err, handled, output_path, warn
 from optimizer.errors import UsageError
 from optimizer.reading import load_instance
+from optimizer.safe_text import console_text as escape
 from optimizer.schema import ObjectiveKind
 
 SOLVER_CHOICES = ("highs", "cbc", "glpk", "scip", "gurobi", "xpress", "cplex")

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 
 from optimizer.data import Instance
 from optimizer.errors import ExitCode, ResilienceError, UsageError
+from optimizer.safe_text import console_text as escape
 
 err = Console(stderr=True, highlight=False, emoji=False)
 INTERRUPTED = 130  # the shell's code for a process stopped by Ctrl-C (128 + SIGINT)

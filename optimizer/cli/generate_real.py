@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.markup import escape
 
 from optimizer.checks import run_checks
 from optimizer.cli.common import err, handled
@@ -23,6 +22,7 @@ from optimizer.importers.city import CityOptions, city_instance
 from optimizer.importers.tntp import SOURCE as TNTP_SOURCE
 from optimizer.importers.tntp import TntpOptions, tntp_instance
 from optimizer.reading import build_instance, parse_json
+from optimizer.safe_text import console_text as escape
 from optimizer.schema import InstanceFile
 from optimizer.synthetic import REACH_SHARE
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from optimizer.cli.common import err, handled, output_path
@@ -31,6 +30,7 @@ from optimizer.report import (
 )
 from optimizer.report.document import read_result
 from optimizer.report.source import instance_for
+from optimizer.safe_text import console_text as escape
 from optimizer.schema import ObjectiveKind
 from optimizer.solve import SolveOptions
 

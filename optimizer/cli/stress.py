@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import click
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from optimizer.cli.common import err, handled, output_path, warn
 from optimizer.files import write_atomic
 from optimizer.reading import load_instance
 from optimizer.result import dumps, read_plan
+from optimizer.safe_text import console_text as escape
 from optimizer.stress import EXACT_UP_TO, stress_document, stress_test
 
 WORST_SHOWN = 5

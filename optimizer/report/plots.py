@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING
 import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from optimizer.report.document import Cost, ScenarioRecovery, ScenarioResult
+from optimizer.safe_text import plain
 
 if TYPE_CHECKING:
     from optimizer.report.compare import Comparison
@@ -37,7 +39,10 @@ COST_COLOURS = ("#4e79a7", "#76b7b2", "#59a14f", "#edc948", "#b07aa1")
 OPTION_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2",
                   "#17becf", "#bcbd22")
 HISTOGRAM_ABOVE = 60  # more scenarios than this: a histogram instead of one bar each
-RC = {"svg.fonttype": "none", "svg.hashsalt": "community-resilience", "font.size": 9,
+# text.parse_math off: ids and names from the files are plain text; mathtext would read
+# "$\\undefinedmacro$" as a formula and fail, and nested braces make it recurse for seconds.
+RC = {"text.parse_math": False, "svg.fonttype": "none", "svg.hashsalt": "community-resilience",
+      "font.size": 9,
       "font.family": "DejaVu Sans", "axes.spines.top": False, "axes.spines.right": False,
       "axes.titlesize": 10, "axes.titleweight": "bold", "axes.titlelocation": "left"}
 
@@ -56,6 +61,13 @@ def _unique_ids(svg: str, prefix: str) -> str:
     return pattern.sub(lambda m: f"{m.group(1)}{prefix}-{m.group(2)}", svg)
 
 
+def _plain_texts(fig: Figure) -> None:
+    """Every text of the figure without control characters (ids and names come from the
+    files; a font has no glyph for ESC, and matplotlib warns for each)."""
+    for artist in fig.findobj(Text):
+        artist.set_text(plain(artist.get_text()))
+
+
 def inline_svg(fig: Figure, label: str) -> str:
     """The figure as an ``<svg>`` element that scales to its container.
 
@@ -64,6 +76,7 @@ def inline_svg(fig: Figure, label: str) -> str:
     key = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
     buffer = io.StringIO()
     with matplotlib.rc_context(RC):
+        _plain_texts(fig)
         fig.savefig(buffer, format="svg", metadata={"Date": None})
     text = buffer.getvalue()
     text = text[text.index("<svg"):]
@@ -261,5 +274,6 @@ def frontier_picture(frontier: Frontier, fmt: str) -> bytes:
         bottom.legend(loc="upper right", fontsize=8)
         buffer = io.BytesIO()
         metadata = {"Date": None} if fmt == "svg" else {"Software": None}
+        _plain_texts(fig)
         fig.savefig(buffer, format=fmt, dpi=150, metadata=metadata)
         return buffer.getvalue()

@@ -40,19 +40,21 @@ from optimizer.report import words
 from optimizer.report.compare import Comparison
 from optimizer.report.document import Cost
 from optimizer.report.facts import Decided, Facts
+from optimizer.safe_text import csv_cell
 
 if TYPE_CHECKING:  # the sweep module brings the solver; CSV of a report does not need it
     from optimizer.report.sweep import Frontier
 
 
 def _value(v: Any) -> Any:
+    """A cell: booleans and nested values as JSON-like text, and never a formula."""
     if v is None:
         return ""
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, dict | list):
-        return json.dumps(v, sort_keys=True)
-    return v
+        return csv_cell(json.dumps(v, sort_keys=True))
+    return csv_cell(v)
 
 
 class _Sections:
@@ -62,7 +64,7 @@ class _Sections:
 
     def add(self, name: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         self.writer.writerow([f"[{name}]"])
-        self.writer.writerow(headers)
+        self.writer.writerow([_value(h) for h in headers])
         self.writer.writerows([[_value(v) for v in row] for row in rows])
         self.writer.writerow([])
 
