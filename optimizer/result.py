@@ -200,18 +200,18 @@ def dumps(document: dict[str, Any]) -> str:
 
 
 def read_plan(path: str | Path, instance: Instance) -> tuple[Plan, dict[str, Any]]:
-    """The plan a result file states, checked against ``instance``'s ids."""
+    """The plan a result file states, read through the same strict model as the reports
+    (booleans are booleans, numbers numbers) and checked against ``instance``'s ids."""
+    from optimizer.report.document import parse_decisions
+
     path = Path(path)
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise InputError(path, [Problem("", f"cannot read: {exc.strerror}")]) from None
     doc = parse_json(path, raw)
+    dec = parse_decisions(doc, path)
     problems: list[Problem] = []
-    if not isinstance(doc, dict) or not isinstance(doc.get("decisions"), dict):
-        raise InputError(path, [Problem("decisions", "no plan in this result (status "
-                                        f"{doc.get('status') if isinstance(doc, dict) else '?'})")])
-    dec = doc["decisions"]
     depot_index = {d.id: j for j, d in enumerate(instance.depots)}
     shelter_index = {h.id: j for j, h in enumerate(instance.shelters)}
     commodity_index = {c.id: k for k, c in enumerate(instance.commodities)}
@@ -219,36 +219,28 @@ def read_plan(path: str | Path, instance: Instance) -> tuple[Plan, dict[str, Any
     stock = np.zeros((len(instance.depots), len(instance.commodities)))
     shelters_open = [h.existing for h in instance.shelters]
     modules = [0] * len(instance.shelters)
-
-    def number(where: str, value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            problems.append(Problem(where, f"must be a number (got {value!r})"))
-            return 0.0
-        return float(value)
-
-    for j, entry in enumerate(dec.get("depots") or []):
+    for j, depot in enumerate(dec.depots):
         at = f"decisions.depots[{j}]"
-        d = depot_index.get(entry.get("id")) if isinstance(entry, dict) else None
+        d = depot_index.get(depot.id)
         if d is None:
-            problems.append(Problem(f"{at}.id", f"unknown depot {entry!r:.60}"))
+            problems.append(Problem(f"{at}.id", f"unknown depot {depot.id!r:.60}"))
             continue
-        opened[d] = bool(entry.get("open", False))
-        for k_id, units in (entry.get("stock") or {}).items():
+        opened[d] = depot.open
+        for k_id, units in depot.stock.items():
             if k_id not in commodity_index:
                 problems.append(Problem(f"{at}.stock.{k_id}", "unknown commodity"))
                 continue
-            stock[d, commodity_index[k_id]] = number(f"{at}.stock.{k_id}", units)
-    for j, entry in enumerate(dec.get("shelters") or []):
+            stock[d, commodity_index[k_id]] = units
+    for j, shelter in enumerate(dec.shelters):
         at = f"decisions.shelters[{j}]"
-        h = shelter_index.get(entry.get("id")) if isinstance(entry, dict) else None
+        h = shelter_index.get(shelter.id)
         if h is None:
-            problems.append(Problem(f"{at}.id", f"unknown shelter {entry!r:.60}"))
+            problems.append(Problem(f"{at}.id", f"unknown shelter {shelter.id!r:.60}"))
             continue
-        shelters_open[h] = bool(entry.get("open", False))
-        modules[h] = int(number(f"{at}.modules", entry.get("modules", 0)))
-    pool = number("decisions.compensation_pool", dec.get("compensation_pool", 0.0))
+        shelters_open[h] = shelter.open
+        modules[h] = shelter.modules
     if problems:
         raise InputError(path, problems)
-    plan = Plan(tuple(opened), stock, tuple(shelters_open), tuple(modules), pool)
+    plan = Plan(tuple(opened), stock, tuple(shelters_open), tuple(modules),
+                dec.compensation_pool)
     return plan, doc
-

@@ -186,12 +186,12 @@ def evaluate(instance: str, result: str, other: str | None, reseed: int | None,
     if doc.get("instance", {}).get("sha256") not in (None, "", inst.sha256):
         err.print(f"[yellow]warning:[/yellow] {result} was solved from a different version "
                   f"of {instance} (sha256 differs)")
-    # Judge the plan under the budget and CVaR level it was solved with.
+    # Judged under the instance's budget, never the result's: a result is a claim, and an
+    # edited budget in it must not hide a plan that overspends.
     budget = (doc.get("instance") or {}).get("budget")
     if isinstance(budget, int | float) and budget != inst.budget:
-        err.print(f"[yellow]warning:[/yellow] judging the plan under the budget the result "
-                  f"states ({budget:,.2f}), not the instance's ({inst.budget:,.2f})")
-        inst = dataclasses.replace(inst, budget=float(budget))
+        err.print(f"[yellow]warning:[/yellow] the result states a budget of {budget:,.2f}; "
+                  f"the plan is judged under the instance's, {inst.budget:,.2f}")
     alpha = (doc.get("objective") or {}).get("alpha")
     if isinstance(alpha, int | float) and 0 <= alpha < 1:
         inst = dataclasses.replace(inst, objective=dataclasses.replace(inst.objective,

@@ -20,7 +20,10 @@ from optimizer.reading import json_path, parse_json
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # Strict: "false" is not a boolean and "12" not a number. A lax reading turned
+    # "open": "false" into closed here while bool("false") opened it elsewhere; every
+    # command now reads a plan through these models (optimizer.result.read_plan).
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
 
 
 class InstanceRef(_Model):
@@ -198,6 +201,18 @@ class Result(_Model):
 
 def parse_result(document: Any, source: str | Path = "<result>") -> Result:
     """Check a result document; raise :class:`InputError` naming every problem."""
+    _has_plan(document, source)
+    return _validated(Result, document, source, ())
+
+
+def parse_decisions(document: Any, source: str | Path = "<result>") -> Decisions:
+    """Check only the plan of a result document (``decisions``), with the same model: what
+    evaluate and stress read, so a file that holds just a plan will do."""
+    _has_plan(document, source)
+    return _validated(Decisions, document["decisions"], source, ("decisions",))
+
+
+def _has_plan(document: Any, source: str | Path) -> None:
     if not isinstance(document, dict):
         raise InputError(source, [Problem("", "not a result file (expected a JSON object)")])
     if document.get("decisions") is None:
@@ -205,15 +220,19 @@ def parse_result(document: Any, source: str | Path = "<result>") -> Result:
         why = document.get("message") or ""
         raise InputError(source, [Problem("decisions", f"no plan in this result (status "
                                           f"{status}{': ' + why if why else ''})")])
+
+
+def _validated(model: type[_Model], value: Any, source: str | Path,
+               at: tuple[str | int, ...]) -> Any:
     try:
-        return Result.model_validate(document)
+        return model.model_validate(value)
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
             message = error["msg"]
             if error["type"] == "missing":
                 message = "missing; is this a result file written by `resilience solve`?"
-            problems.append(Problem(json_path(tuple(error["loc"])), message))
+            problems.append(Problem(json_path(at + tuple(error["loc"])), message))
         raise InputError(source, problems) from None
 
 
