@@ -185,9 +185,11 @@ class InProcess(Executor):
 
 def _worker_start() -> None:
     """Child processes compute on one thread each (the lanes are the parallelism) and leave
-    Ctrl-C to the parent, which stops the run and keeps its incumbent; a child that died of
-    it would break the pool the parent still needs to evaluate that incumbent."""
+    Ctrl-C and SIGTERM to the parent, which stops the run and keeps its incumbent; a child
+    that died of them would break the pool the parent still needs to evaluate that
+    incumbent."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a batch scheduler signals them all
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(name, "1")
 

@@ -222,7 +222,7 @@ def stage_message(status: Status, unfinished: list[str], interrupted: bool,
     """The result's message: "optimal" only when every stage was proven within the gap."""
     if status is Status.OPTIMAL:
         return "optimal: every stage proven within the MIP gap"
-    why = ("interrupted (Ctrl-C)" if interrupted else "stopped at the time limit"
+    why = ("interrupted (Ctrl-C or SIGTERM)" if interrupted else "stopped at the time limit"
            if timed_out else "not proven within the MIP gap")
     text = f"{why}; the plan is the best found, with its bound and gap"
     if unfinished:

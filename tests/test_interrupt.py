@@ -1,4 +1,5 @@
-"""Ctrl-C during a solve: the incumbent is written, verified, and the exit code is 130."""
+"""Ctrl-C or SIGTERM during a solve: the incumbent is written, verified, and the exit code
+is 130 (143 after SIGTERM, what timeout, systemd and batch schedulers send)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from optimizer.synthetic import geometric_instance, write_instance
 
 
-def test_ctrl_c_writes_the_incumbent_and_exits_130(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_stop_signal_writes_the_incumbent(tmp_path: Path, stop: signal.Signals,
+                                            code: int) -> None:
     # Large enough that HiGHS is still working on the primary objective when Ctrl-C comes
     # (about 30 s to optimality here); the do-nothing start means an incumbent exists.
     instance = tmp_path / "big.json"
@@ -29,10 +34,10 @@ def test_ctrl_c_writes_the_incumbent_and_exits_130(tmp_path: Path) -> None:
         if "to HiGHS" in line or time.monotonic() > deadline:
             break
     time.sleep(1.0)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(stop)
     out, err = proc.communicate(timeout=120)
     assert out == "" or "status" in out  # the summary, or nothing: never a traceback
-    assert proc.returncode == 130, err
+    assert proc.returncode == code, err
     doc = json.loads(result.read_text())
     assert doc["status"] in {"feasible", "optimal"}
     assert "interrupted" in doc["message"]

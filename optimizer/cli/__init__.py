@@ -19,7 +19,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from optimizer.cli.common import INTERRUPTED, err, fail, handled, output_path, warn
+from optimizer.cli.common import err, fail, handled, interrupted_code, output_path, warn
 from optimizer.data import Instance
 from optimizer.dispatch import chosen_method
 from optimizer.errors import ExitCode, InfeasibleError, ResilienceError, UsageError
@@ -156,7 +156,7 @@ def solve(instance: str, output: str | None, objective: str | None, alpha: float
         fail(solved.failure(), ExitCode.SOLVER_FAILURE)
     if solved.solution.interrupted:
         err.print("interrupted: the best plan found so far was written")
-        sys.exit(INTERRUPTED)
+        sys.exit(interrupted_code())
 
 
 @main.command()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,42 @@ from optimizer.safe_text import console_text as escape
 
 err = Console(stderr=True, highlight=False, emoji=False)
 INTERRUPTED = 130  # the shell's code for a process stopped by Ctrl-C (128 + SIGINT)
+TERMINATED = 143  # 128 + SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what timeout, systemd and batch schedulers send), taken as Ctrl-C: the
+    solver stops at its incumbent and the result is written."""
+
+
+_signal_seen: list[int] = []
+
+
+def interrupted_code() -> int:
+    """The exit code of a stopped run: 143 after SIGTERM, else 130."""
+    return TERMINATED if signal.SIGTERM in _signal_seen else INTERRUPTED
+
+
+@contextlib.contextmanager
+def _sigterm_as_ctrl_c() -> Iterator[None]:
+    """While a command runs, the first SIGTERM stops it as Ctrl-C would; later ones are
+    ignored, so that the writing of the incumbent is not cut short."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+
+    def on_term(signum: int, _frame: Any) -> None:
+        if signum in _signal_seen:
+            return
+        _signal_seen.append(signum)
+        raise Terminated()
+
+    _signal_seen.clear()
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def fail(message: str, code: ExitCode) -> None:
@@ -30,12 +69,13 @@ def handled(command: Callable[..., None]) -> Callable[..., None]:
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> None:
         try:
-            command(*args, **kwargs)
+            with _sigterm_as_ctrl_c():
+                command(*args, **kwargs)
         except ResilienceError as exc:
             fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
             err.print("interrupted")
-            sys.exit(INTERRUPTED)
+            sys.exit(interrupted_code())
         except Exception as exc:
             if os.environ.get("RESILIENCE_DEBUG"):
                 raise
