@@ -348,7 +348,7 @@ def _rows_shelter_capacity(md: ModelData) -> list[_Rows]:
     loss = np.array([sc.shelter_loss for sc in inst.scenarios], dtype=float).reshape(
         md.num_scenarios, H)
     keep = 1 - loss[s, h]
-    reach = shelter_row_evacuees(md)
+    reach = shelter_row_evacuees(md, row)
     base = np.array([sh.capacity for sh in inst.shelters], dtype=float)
     size = np.array([sh.module_size for sh in inst.shelters], dtype=float)
     modular = np.array([sh.max_modules > 0 and sh.module_size > 0 for sh in inst.shelters],

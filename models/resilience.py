@@ -121,13 +121,15 @@ def prepare(instance: Instance, ceilings: np.ndarray | None = None, *,
     )
 
 
-def shelter_row_evacuees(md: ModelData) -> np.ndarray:
+def shelter_row_evacuees(md: ModelData, row: np.ndarray | None = None) -> np.ndarray:
     """Evacuees who can reach the shelter of each shelter-capacity row (one per (s, h) with
-    flows, keys ascending): what caps the row's coefficients. Both builders read this."""
+    flows, keys ascending): what caps the row's coefficients. Both builders read this, so
+    both sum in the same order. ``row``: each shelter flow's row, when already known."""
     H = len(md.instance.shelters)
     if len(md.v_scenario) == 0:
         return np.zeros(0)
-    _, row = np.unique(md.v_scenario * H + md.v_shelter, return_inverse=True)
+    if row is None:
+        _, row = np.unique(md.v_scenario * H + md.v_shelter, return_inverse=True)
     evacuees = np.stack([sc.evacuees for sc in md.instance.scenarios])
     out = np.zeros(int(row.max()) + 1)
     np.add.at(out, row, evacuees[md.v_scenario, md.v_zone])

@@ -323,7 +323,7 @@ def _plan(model: pyo.ConcreteModel, md: ModelData) -> Plan:
         inst, md.money_scale,
         opened=np.array([_val(model.y[d], float(dep.existing))
                          for d, dep in enumerate(inst.depots)]),
-        stock=stock,
+        stock=stock, integer=md.stock_integer,
         shelters=np.array([_val(model.z[h], float(sh.existing))
                            for h, sh in enumerate(inst.shelters)]),
         modules=np.array([_val(model.modules[h]) for h in range(H)]),

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import highspy
 import numpy as np
 
-from models.limits import INTEGER_STOCK_LIMIT
+from models.limits import integer_stock
 from optimizer.data import Instance
 from optimizer.plan import Plan, plan_cost
 from optimizer.status import Status, from_highs
@@ -201,25 +201,27 @@ def plan_from_columns(layout: Layout, instance: Instance, money_scale: float,
         instance, money_scale,
         opened=Layout.values(layout.y, x, existing_depots),
         stock=Layout.values(layout.x, x) * layout.x_unit,
+        integer=integer_stock(instance, layout.x_upper),
         shelters=Layout.values(layout.z, x, existing_shelters),
         modules=Layout.values(layout.modules, x),
         pool=float(Layout.values(np.array([layout.pool]), x)[0]))
 
 
 def plan_from_values(instance: Instance, money_scale: float, *, opened: np.ndarray,
-                     stock: np.ndarray, shelters: np.ndarray, modules: np.ndarray,
-                     pool: float) -> Plan:
+                     stock: np.ndarray, integer: np.ndarray, shelters: np.ndarray,
+                     modules: np.ndarray, pool: float) -> Plan:
     """A solver's first stage as a plan: open flags and modules rounded, stock rounded as
     the policy says, nothing at a closed facility, never over budget.
 
-    ``stock`` is in units (D, K), ``pool`` a share of ``money_scale``; the rest as solved.
+    ``stock`` is in units (D, K), ``integer`` (D, K) which stock columns the model kept
+    integer (models.limits.integer_stock), ``pool`` a share of ``money_scale``.
     """
     inst = instance
     stock = np.asarray(stock, dtype=float)
     if inst.policy.integer_stock:
         # Integer columns are rounded; stock too large for one (models.limits) was bought
         # as a continuous amount and is rounded down, which keeps it within room and money.
-        stock = np.where(stock > INTEGER_STOCK_LIMIT, np.floor(stock + 1e-6), np.round(stock))
+        stock = np.where(integer, np.round(stock), np.floor(stock + 1e-6))
     stock = np.maximum(stock, 0.0)
     is_open = tuple(bool(v) for v in np.round(opened) == 1)
     stock[~np.array(is_open, dtype=bool)] = 0.0

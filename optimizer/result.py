@@ -17,6 +17,7 @@ from optimizer.plan import Plan, plan_cost
 from optimizer.reading import parse_json
 from optimizer.recourse import ceilings
 from optimizer.recovery import KINDS, ScenarioRecovery
+from optimizer.report.document import parse_decisions
 from optimizer.solve import Solution
 from optimizer.stages import pinned
 
@@ -202,8 +203,6 @@ def dumps(document: dict[str, Any]) -> str:
 def read_plan(path: str | Path, instance: Instance) -> tuple[Plan, dict[str, Any]]:
     """The plan a result file states, read through the same strict model as the reports
     (booleans are booleans, numbers numbers) and checked against ``instance``'s ids."""
-    from optimizer.report.document import parse_decisions
-
     path = Path(path)
     try:
         raw = path.read_bytes()
