@@ -71,4 +71,8 @@ def test_a_raised_budget_in_the_result_does_not_hide_overspending(
     code, err = _run("evaluate", str(TINY), _write(tmp_path, doc))
     assert code == 4, err
     assert "over the budget 150.00" in err
-    assert "judged under the instance's, 150.00" in " ".join(err.split())
+    assert "judged under 150.00" in " ".join(err.split())
+    # The budget is the user's to choose, not the file's: under 300 the plan stands.
+    code, err = _run("evaluate", str(TINY), _write(tmp_path, doc), "--budget", "300")
+    assert "over the budget" not in err
+    assert "judged under 300.00" in " ".join(err.split())

@@ -168,10 +168,13 @@ def solve(instance: str, output: str | None, objective: str | None, alpha: float
 @click.option("--reseed", type=click.IntRange(1), help="Also evaluate the plan on the "
               "scenarios INSTANCE's own generators draw with every seed plus this offset "
               "(out of sample; explicit scenarios stay as they are).")
+@click.option("--budget", type=click.FloatRange(0), help="Judge the plan under this budget "
+              "instead of the instance's (for a plan solved with solve --budget); the "
+              "budget a result states is never taken on trust.")
 @click.option("-o", "--output", help="Write the evaluation as JSON ('-' for standard output).")
 @handled
 def evaluate(instance: str, result: str, other: str | None, reseed: int | None,
-             output: str | None) -> None:
+             budget: float | None, output: str | None) -> None:
     """Re-evaluate a result's plan on INSTANCE by max flow, without the solver.
 
     Compares every scenario's resilience with what RESULT states; exits 4 when they differ
@@ -181,6 +184,8 @@ def evaluate(instance: str, result: str, other: str | None, reseed: int | None,
     expected and CVaR resilience.
     """
     inst = load_instance(instance)
+    if budget is not None:
+        inst = dataclasses.replace(inst, budget=budget)
     warn(inst)
     plan, doc = read_plan(result, inst)
     if doc.get("instance", {}).get("sha256") not in (None, "", inst.sha256):
@@ -188,10 +193,10 @@ def evaluate(instance: str, result: str, other: str | None, reseed: int | None,
                   f"of {instance} (sha256 differs)")
     # Judged under the instance's budget, never the result's: a result is a claim, and an
     # edited budget in it must not hide a plan that overspends.
-    budget = (doc.get("instance") or {}).get("budget")
-    if isinstance(budget, int | float) and budget != inst.budget:
-        err.print(f"[yellow]warning:[/yellow] the result states a budget of {budget:,.2f}; "
-                  f"the plan is judged under the instance's, {inst.budget:,.2f}")
+    stated = (doc.get("instance") or {}).get("budget")
+    if isinstance(stated, int | float) and stated != inst.budget:
+        err.print(f"[yellow]warning:[/yellow] the result states a budget of {stated:,.2f}; "
+                  f"the plan is judged under {inst.budget:,.2f} (--budget to choose)")
     alpha = (doc.get("objective") or {}).get("alpha")
     if isinstance(alpha, int | float) and 0 <= alpha < 1:
         inst = dataclasses.replace(inst, objective=dataclasses.replace(inst.objective,
