@@ -16,7 +16,8 @@ exceed what can be used:
   bounds, so no plan is lost;
 * a shelter's places, and a module's, count in a scenario's row at most up to the evacuees
   who can reach it (the builders cap each coefficient), and in the decomposition master up
-  to :func:`useful_places`.
+  to :func:`useful_places`. (HiGHS's presolve strengthened the shelter rows itself on every
+  case tried, but not the depot rows; the caps keep the answer from depending on it.)
 
 A second, separate trap: HiGHS drops matrix entries below 1e-9. With populations in the
 billions and unit costs in millionths, a stock column's coefficients (cost per budget, share
