@@ -193,15 +193,18 @@ class Layout:
 
 
 def plan_from_columns(layout: Layout, instance: Instance, money_scale: float,
-                      x: np.ndarray) -> Plan:
-    """The first stage of a HiGHS solution as a plan: integers rounded, never over budget."""
+                      x: np.ndarray, stock_rounded_down: bool = False) -> Plan:
+    """The first stage of a HiGHS solution as a plan: integers rounded, never over budget.
+
+    ``stock_rounded_down``: the solver bought stock as a continuous amount (a relaxed
+    decomposition master), so every stock column is rounded down, as a relaxed column is."""
     existing_depots = np.array([d.existing for d in instance.depots], dtype=float)
     existing_shelters = np.array([h.existing for h in instance.shelters], dtype=float)
     return plan_from_values(
         instance, money_scale,
         opened=Layout.values(layout.y, x, existing_depots),
         stock=Layout.values(layout.x, x) * layout.x_unit,
-        integer=integer_stock(instance, layout.x_upper),
+        integer=integer_stock(instance, layout.x_upper) & (not stock_rounded_down),
         shelters=Layout.values(layout.z, x, existing_shelters),
         modules=Layout.values(layout.modules, x),
         pool=float(Layout.values(np.array([layout.pool]), x)[0]))

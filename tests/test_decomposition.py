@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 import pytest
-from helpers import build, random_doc, with_objective
+from helpers import build, random_doc, tiny_doc, with_objective
 
 from optimizer.decomposition import solve_decomposition
 from optimizer.dispatch import auto_method, chosen_method
@@ -200,6 +200,27 @@ def test_decomposition_agrees_with_the_extensive_form(name: str, instance) -> No
     _same_stages(solved.solution, ref_cost, scale)
 
 
+def test_continuous_stock_masters_fall_back_to_whole_units_when_rounding_matters() -> None:
+    """Hand-worked: tiny with kits at 0.6 each. Opening both depots leaves 50 to spend,
+    83.3 kits; each village needs 100 and only its own depot reaches it when its road is
+    cut. Masters with continuous stock bound the worst case at 41.67/100, but whole kits
+    give at most 41 + 42 = 83, so the best worst case is 0.41. The masters must go back to
+    whole units to prove it, and the answer equals the extensive form's."""
+    doc = tiny_doc()
+    for depot in doc["depots"]:
+        depot["unit_cost"] = {"kit": 0.6}
+    instance = build(doc)
+    messages: list[str] = []
+    solved = solve_decomposition(instance, dataclasses.replace(EXACT, log=messages.append))
+    assert solved.status is Status.OPTIMAL
+    assert solved.objective_value == pytest.approx(0.41, abs=1e-9)
+    assert solved.bound == pytest.approx(0.41, abs=1e-7)
+    assert any("whole units" in m for m in messages)
+    # The expected-resilience stage then spends the last whole kit: 41 and 42.
+    assert sorted(solved.plan.stock[:, 0]) == [41.0, 42.0]
+    assert solve(instance, EXACT).objective_value == pytest.approx(0.41, abs=1e-9)
+
+
 def test_progress_is_recorded_and_logged() -> None:
     instance = INSTANCES[-1][1]
     lines: list[str] = []
@@ -254,7 +275,10 @@ def test_time_limit_already_spent_returns_a_plan_and_its_bound() -> None:
 
 
 def test_time_limit_is_respected() -> None:
-    instance = geometric(80, 300, 6, redundancy=1)
+    # No redundancy policy: the do-nothing plan is the first incumbent, so a plan comes
+    # back however busy the machine is (with one, a loaded machine can spend the 1.5 s
+    # before any master finds a plan, which is exit 3, not a broken limit).
+    instance = geometric(80, 300, 6)
     started = time.monotonic()
     got = solve_decomposition(instance, SolveOptions(time_limit=1.5, workers=1,
                                                      started=started))
