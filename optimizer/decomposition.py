@@ -757,12 +757,20 @@ class _Benders:
         self.progress.append(entry)
         self.log(f"decomposition {self.iteration} ({goal.name}, {entry['master']}): bound "
                  f"{_fmt(entry['bound'])}, incumbent {_fmt(best)}, gap "
-                 f"{'-' if gap is None else f'{gap:.3%}'}, {added} cuts added, "
+                 f"{_gap_text(gap, best)}, {added} cuts added, "
                  f"{self.master.cuts} in all ({elapsed:.1f} s)")
 
 
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.6g}"
+
+
+def _gap_text(gap: float | None, incumbent: float | None) -> str:
+    """The relative gap for the log; none while the incumbent is 0 (the do-nothing plan),
+    where a gap relative to nothing reads as billions of percent."""
+    if gap is None or incumbent is None or abs(incumbent) < 1e-9:
+        return "-"
+    return f"{gap:.3%}"
 
 
 def _infeasible_message(instance: Instance, target: float | None) -> str:
