@@ -86,18 +86,21 @@ def side_by_side(case: tuple[str, int, int, str], variants: list[str],
 
 
 def table(records: list[dict[str, Any]]) -> str:
-    lines = ["| case | variant | status | CPU s | wall s | value | bound | gap | "
-             "lowest ceiling | masters | B&B nodes | peak memory |",
+    lines = ["| case | variant | status (stage not proven) | CPU s | wall s | value | bound | "
+             "gap | lowest ceiling | masters | B&B nodes | peak memory |",
              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in records:
         if "value" not in r:
             lines.append(f"| - | {r['variant']} | {r['status']} | | | | | | | | | |")
             continue
         gap = "-" if r["gap"] is None else f"{r['gap']:.2%}"
+        # The bound and gap are the first stage's; name the stage the time limit stopped.
+        open_stage = next((st[0] for st in r["stages"] if st[1] != "optimal"), None)
+        status = r["status"] + (f" ({open_stage})" if open_stage else "")
         bound = "-" if r["bound"] is None else f"{r['bound']:.6f}"
         lines.append(
             f"| {r['family']} {r['nodes']} x {r['scenarios']} {r['objective']} | "
-            f"{r['variant']} | {r['status']} | {r['cpu_seconds']:.1f} | "
+            f"{r['variant']} | {status} | {r['cpu_seconds']:.1f} | "
             f"{r['wall_seconds']:.1f} | {r['value']:.6f} | {bound} | {gap} | "
             f"{r['lowest_ceiling']:.4f} | {r['masters']} | {r['nodes_explored']:,} | "
             f"{r['peak_mb']:,} MB |")
@@ -111,6 +114,8 @@ def main() -> None:
     parser.add_argument("--only", choices=VARIANTS, default=None)
     parser.add_argument("--time-limit", type=float, default=300.0)
     parser.add_argument("-o", "--output", type=Path, default=None)
+    parser.add_argument("--table", type=Path, default=None,
+                        help="print the table of a saved run (-o) and stop")
     parser.add_argument("--one", nargs=5, metavar=("FAMILY", "N", "S", "KIND", "VARIANT"))
     args = parser.parse_args()
     if args.one:
@@ -120,6 +125,9 @@ def main() -> None:
                                                       resource.RUSAGE_CHILDREN)]
         record["cpu_seconds"] = round(sum(u.ru_utime + u.ru_stime for u in usage), 1)
         print(json.dumps(record))
+        return
+    if args.table is not None:
+        print(table(json.loads(args.table.read_text())["records"]))
         return
     variants = [args.only] if args.only else list(VARIANTS)
     records: list[dict[str, Any]] = []
