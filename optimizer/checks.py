@@ -307,6 +307,30 @@ def check_generators(inst: InstanceFile) -> list[Problem]:
     return problems
 
 
+def check_crs(inst: InstanceFile) -> list[Problem]:
+    """``network.crs``: an EPSG code PROJ knows, or a local projection with its origin."""
+    crs = inst.network.crs
+    if crs is None:
+        return []
+    at = "network.crs"
+    if (crs.epsg is None) == (crs.projection is None):
+        return [Problem(at, "give either 'epsg' (a code such as 4326 or 26986) or "
+                            "'projection': 'equirectangular' with 'lon0' and 'lat0', not "
+                            f"{'both' if crs.epsg is not None else 'neither'}")]
+    if crs.epsg is not None:
+        extra = [name for name in ("lon0", "lat0") if getattr(crs, name) is not None]
+        if extra:
+            return [Problem(f"{at}.{extra[0]}", "belongs to a local projection, not to an "
+                                                "EPSG code; remove it")]
+        from optimizer.geo import epsg_problem
+
+        problem = epsg_problem(crs.epsg)
+        return [] if problem is None else [Problem(f"{at}.epsg", problem)]
+    return [Problem(f"{at}.{name}", "required for a local projection: its origin in "
+                                    "degrees")
+            for name in ("lon0", "lat0") if getattr(crs, name) is None]
+
+
 CHECKS: tuple[Callable[[InstanceFile], list[Problem]], ...] = (
     check_has_scenarios,
     check_unique_ids,
@@ -318,6 +342,7 @@ CHECKS: tuple[Callable[[InstanceFile], list[Problem]], ...] = (
     check_weights,
     check_probabilities,
     check_objective,
+    check_crs,
 )
 
 

@@ -15,6 +15,18 @@ import numpy as np
 from optimizer.schema import ObjectiveKind
 
 
+@dataclass(frozen=True)
+class Crs:
+    """The coordinate reference of ``x`` and ``y`` (instance ``network.crs``): an EPSG code,
+    or the importers' local equirectangular projection around (lon0, lat0)."""
+
+    epsg: int | None = None
+    projection: str | None = None
+    lon0: float | None = None
+    lat0: float | None = None
+    radius: float = 6_371_008.8
+
+
 @dataclass(frozen=True, eq=False)
 class Network:
     node_ids: tuple[str, ...]
@@ -26,6 +38,7 @@ class Network:
     edge_length: np.ndarray  # (E,)
     x: np.ndarray | None = None  # (N,) when every node has coordinates
     y: np.ndarray | None = None
+    crs: Crs | None = None  # None: nobody said where x and y lie on the Earth
 
     @property
     def num_nodes(self) -> int:
@@ -123,6 +136,7 @@ class Instance:
     objective: Objective
     scenarios: tuple[Scenario, ...]
     warnings: tuple[str, ...] = field(default=())
+    currency: str | None = None  # what money is counted in, for labels only
 
     @property
     def commodity_weights(self) -> np.ndarray:

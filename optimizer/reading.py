@@ -435,6 +435,9 @@ def build_instance(f: InstanceFile, *, source: str = "<memory>", sha256: str = "
         edge_length=np.array([e.length for e in edges], dtype=float),
         x=np.array([n.x for n in f.network.nodes], dtype=float) if has_xy else None,
         y=np.array([n.y for n in f.network.nodes], dtype=float) if has_xy else None,
+        crs=None if f.network.crs is None else data.Crs(
+            f.network.crs.epsg, f.network.crs.projection, f.network.crs.lon0,
+            f.network.crs.lat0, f.network.crs.radius),
     )
     commodities = tuple(
         data.Commodity(c.id, c.per_capita_need, c.unit_volume, c.weight) for c in f.commodities
@@ -516,4 +519,5 @@ def build_instance(f: InstanceFile, *, source: str = "<memory>", sha256: str = "
         objective=data.Objective(f.objective.kind, f.objective.alpha, f.objective.target),
         scenarios=tuple(scenarios),
         warnings=tuple(file_warnings(f)),
+        currency=f.currency,
     )

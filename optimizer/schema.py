@@ -70,9 +70,34 @@ class Edge(_Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+class Crs(_Strict):
+    """Where the nodes' ``x`` and ``y`` lie on the Earth (``optimizer.geo`` reads it).
+
+    Either an EPSG code (``{"epsg": 26986}`` for Massachusetts state plane in metres,
+    ``{"epsg": 4326}`` for longitude and latitude), or the local projection the importers use
+    (``{"projection": "equirectangular", "lon0": ..., "lat0": ...}``: metres east and north
+    of an origin given in longitude and latitude). ``optimizer.checks.check_crs`` asks for
+    exactly one of the two.
+    """
+
+    epsg: Annotated[int, Field(gt=0, lt=1_000_000, strict=True)] | None = Field(
+        None, description="EPSG code of the coordinates (4326: longitude, latitude).")
+    projection: Literal["equirectangular"] | None = Field(
+        None, description="A local projection: x = R (lon - lon0) cos(lat0), "
+                          "y = R (lat - lat0), in metres.")
+    lon0: Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False, strict=True)] | None = \
+        Field(None, description="Longitude of the local projection's origin, degrees.")
+    lat0: Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False, strict=True)] | None = \
+        Field(None, description="Latitude of the local projection's origin, degrees.")
+    radius: Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True)] = Field(
+        6371008.8, description="Earth radius of the local projection, metres (IUGG mean).")
+
+
 class Network(_Strict):
     nodes: list[Node] = Field(min_length=1)
     edges: list[Edge] = []
+    crs: Crs | None = Field(
+        None, description="Coordinate reference of x and y; GeoJSON output needs it.")
 
 
 class Commodity(_Strict):
@@ -273,9 +298,17 @@ ScenarioGenerator = Annotated[
 class InstanceFile(_Strict):
     """A whole instance file, ``schema_version`` 1."""
 
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
     schema_version: Literal[1] = 1
+    schema_url: str | None = Field(
+        None, alias="$schema",
+        description="Where editors find this schema; accepted and ignored.")
     name: str | None = None
     description: str = ""
+    currency: Annotated[str, Field(min_length=1, max_length=12)] | None = Field(
+        None, description="What money is counted in (an ISO 4217 code such as 'USD', or a "
+                          "symbol); reports and spreadsheets label money with it.")
     network: Network
     commodities: list[Commodity] = Field(
         default_factory=lambda: [Commodity(id="kit")],

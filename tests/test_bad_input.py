@@ -84,6 +84,11 @@ EXPECTED: dict[str, list[tuple[str | None, list[str]]]] = {
     "stock_over_capacity.json": [
         ("depots[0].existing_stock", ["volume 150", "more than the depot's capacity 100"]),
     ],
+    # Where the coordinates lie (network.crs, optimizer.checks.check_crs).
+    "crs_unknown_epsg.json": [("network.crs.epsg", ["EPSG:999999", "system PROJ knows"])],
+    "crs_both_forms.json": [("network.crs", ["either 'epsg'", "not both"])],
+    "crs_local_without_origin.json": [("network.crs.lat0", ["required for a local projection"])],
+    "crs_origin_off_the_globe.json": [("network.crs.lat0", ["less than or equal to 90"])],
     # Several at once: a field problem does not hide the cross-field ones.
     "several_problems.json": [
         ("scenarios[0].affected.A", ["less than or equal to 1", "1.5"]),

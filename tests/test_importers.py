@@ -40,6 +40,8 @@ from optimizer.importers.tntp import (
 )
 from optimizer.pipeline import VERIFICATION_TOL, solve_and_verify
 from optimizer.reading import load_instance
+from optimizer.report import render_report
+from optimizer.report.document import parse_result
 from optimizer.schema import InstanceFile
 from optimizer.solve import SolveOptions
 
@@ -299,6 +301,13 @@ def test_shipped_instance_is_rebuilt_identically(name: str) -> None:
     assert dumps_instance(script.build()) == committed
 
 
+# (west, south, east, north) in degrees: the City of Cambridge, MA (US Census TIGER place
+# boundary, with 0.01 degree of margin for the streets that cross the city line) and the
+# City of Sioux Falls, SD.
+CITY_BOUNDS = {"cambridge": (-71.171, 42.342, -71.053, 42.414),
+               "siouxfalls": (-96.84, 43.46, -96.63, 43.64)}
+
+
 @pytest.mark.parametrize("name", ["siouxfalls", "cambridge"])
 def test_shipped_instance_validates_and_solves_verified(name: str) -> None:
     path = ROOT / "instances" / f"{name}.json"
@@ -310,6 +319,17 @@ def test_shipped_instance_validates_and_solves_verified(name: str) -> None:
     assert all(s.failed_edges for s in instance.scenarios if s.id.startswith("flood"))
     result = _solve_verified(path)
     assert 0 < result["resilience"]["worst_case"] <= result["resilience"]["expected"] <= 1
+    # The GeoJSON report lands in the city, in longitude and latitude (RFC 7946), where a
+    # GIS (geopandas, QGIS) reading EPSG:4326 puts it.
+    west, south, east, north = CITY_BOUNDS[name]
+    collection = json.loads(render_report(parse_result(result), "geojson", instance))
+    assert "crs" not in collection and "equirectangular" in collection["crs_source"]
+    points = [c for f in collection["features"] for c in (
+        [f["geometry"]["coordinates"]] if f["geometry"]["type"] == "Point"
+        else f["geometry"]["coordinates"])]
+    assert len(points) > instance.network.num_nodes
+    for lon, lat in points:
+        assert west <= lon <= east and south <= lat <= north, (lon, lat)
 
 
 def test_cambridge_holds_the_fifteen_shelters_and_the_census_population() -> None:
@@ -515,3 +535,17 @@ def test_generate_geojson_names_the_file_and_feature(tmp_path: Path) -> None:
                         "-o", tmp_path / "x.json")
     assert no_hazard.exit_code == 2 and "--hazard" in no_hazard.output
     assert not (tmp_path / "x.json").exists()
+
+
+def test_local_projection_is_the_crs_it_writes() -> None:
+    """What the importers project by hand, pyproj undoes from the ``network.crs`` they write:
+    so GeoJSON of an imported instance is where the source data were."""
+    from optimizer.data import Crs
+    from optimizer.geo import to_lonlat
+
+    lon = np.array([-71.16, -71.11, -71.06])
+    lat = np.array([42.35, 42.38, 42.40])
+    projection = LocalProjection.around(lon, lat)
+    x, y = projection(lon, lat)
+    back_lon, back_lat = to_lonlat(Crs(**projection.crs()), x, y)
+    assert np.allclose(back_lon, lon, atol=1e-9) and np.allclose(back_lat, lat, atol=1e-9)

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import copy
 import csv
+import dataclasses
 import io
 import json
+import math
 import os
 import re
 import subprocess
@@ -27,6 +29,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from optimizer.cli.report import report
+from optimizer.data import Crs
 from optimizer.errors import InputError, UsageError
 from optimizer.evaluate import evaluate_plan
 from optimizer.pipeline import solve_and_verify
@@ -461,9 +464,10 @@ def test_csv_report_numbers(tmp_path: Path, town: tuple[Path, Path, dict[str, An
 def test_geojson_report(tmp_path: Path, town: tuple[Path, Path, dict[str, Any]]) -> None:
     instance_path, result_path, doc = town
     out = tmp_path / "town.geojson"
-    ok(run(report, result_path, "-o", out, "--instance", instance_path))
+    ok(run(report, result_path, "-o", out, "--instance", instance_path, "--local-coordinates"))
     collection = json.loads(out.read_text(encoding="utf-8"))
     assert collection["type"] == "FeatureCollection"
+    assert collection["crs"]["properties"]["name"] == "local"
     features = collection["features"]
     by_kind: dict[str, dict[str, dict[str, Any]]] = {}
     for f in features:
@@ -702,6 +706,9 @@ def test_write_report_picks_the_format(tmp_path: Path,
     """What ``solve --report FILE`` calls: the document in memory, the format by extension."""
     instance_path, _, doc = town
     instance = load_instance(instance_path)
+    # The town's grid read as longitude and latitude, so that GeoJSON may be written.
+    instance = dataclasses.replace(instance, network=dataclasses.replace(
+        instance.network, crs=Crs(epsg=4326)))
     for suffix, start in ((".html", "<!DOCTYPE html>"), (".md", "# Preparedness"),
                           (".csv", "[summary]"), (".geojson", "{")):
         path = tmp_path / f"memory{suffix}"
@@ -727,7 +734,7 @@ import optimizer.report.sweep
 result, _ = read_result({str(result_path)!r})
 instance = load_instance({str(instance_path)!r})
 for fmt in ("md", "csv", "geojson"):
-    render_report(result, fmt, instance)
+    render_report(result, fmt, instance, local_coordinates=True)
 assert "matplotlib" not in sys.modules, "matplotlib was imported"
 render_report(result, "html", instance)
 assert "matplotlib" in sys.modules
@@ -735,3 +742,35 @@ assert "matplotlib" in sys.modules
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_geojson_without_a_crs_is_refused(tmp_path: Path,
+                                          town: tuple[Path, Path, dict[str, Any]]) -> None:
+    """Metres written as degrees put a town off the planet: refuse, say how to fix it."""
+    instance_path, result_path, _ = town
+    out = tmp_path / "town.geojson"
+    got = run(report, result_path, "-o", out, "--instance", instance_path)
+    assert got.exit_code == 2, got.output
+    assert "network.crs is not given" in got.output and "--local-coordinates" in got.output
+    assert "Traceback" not in got.output and not out.exists()
+
+
+@pytest.mark.parametrize(("crs", "lon", "lat"), [
+    # The town's grid as longitude and latitude near Greenwich...
+    ({"epsg": 4326}, 2.0, 1.0),
+    # ...and as metres east and north of Boston's State House in the local projection.
+    ({"projection": "equirectangular", "lon0": -71.0637, "lat0": 42.3588},
+     -71.0637 + math.degrees(2.0 / (6371008.8 * math.cos(math.radians(42.3588)))),
+     42.3588 + math.degrees(1.0 / 6371008.8)),
+])
+def test_geojson_is_longitude_latitude_from_the_crs(tmp_path: Path, crs: dict[str, Any],
+                                                    lon: float, lat: float) -> None:
+    doc = town_doc()
+    doc["network"]["crs"] = crs
+    instance_path, result_path, _ = solve_to_files(tmp_path, doc)
+    out = tmp_path / "town.geojson"
+    ok(run(report, result_path, "-o", out, "--instance", instance_path))
+    collection = json.loads(out.read_text(encoding="utf-8"))
+    assert "crs" not in collection  # RFC 7946: WGS84 always, no crs member
+    z5 = next(f for f in collection["features"] if f["properties"]["id"] == "z5")
+    assert z5["geometry"]["coordinates"] == pytest.approx([lon, lat], abs=1e-6)

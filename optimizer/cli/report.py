@@ -76,8 +76,13 @@ def _emit(path: str, text: str, what: str) -> None:
 @click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS),
               help="The format, whatever the extension says.")
 @click.option("--instance", type=click.Path(dir_okay=False), help=INSTANCE_HELP)
+@click.option("--local-coordinates", is_flag=True,
+              help="GeoJSON of an instance without network.crs: write its x and y as they "
+              "are, under a CRS named 'local' (not longitude and latitude; GIS tools need "
+              "the right CRS set by hand).")
 @handled
-def report(result: str, output: str | None, fmt: str | None, instance: str | None) -> None:
+def report(result: str, output: str | None, fmt: str | None, instance: str | None,
+           local_coordinates: bool) -> None:
     """Write the report of RESULT for a budget officer.
 
     HTML is one self-contained page (map, cost lines against the budget, resilience of every
@@ -95,7 +100,8 @@ def report(result: str, output: str | None, fmt: str | None, instance: str | Non
     if inst is None and chosen != "geojson":
         _warn("no instance (give --instance INSTANCE): the report leaves out the map, the "
               "comparison with doing nothing and the social and institutional measures")
-    text = render_report(checked, chosen, inst, source=Path(result).name, notes=warnings)
+    text = render_report(checked, chosen, inst, source=Path(result).name, notes=warnings,
+                         local_coordinates=local_coordinates)
     _emit(path, text, "report")
 
 

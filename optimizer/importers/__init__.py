@@ -209,6 +209,11 @@ class LocalProjection:
         y = EARTH_RADIUS * np.radians(lat - self.lat0)
         return x, y
 
+    def crs(self) -> dict[str, Any]:
+        """The instance's ``network.crs`` for coordinates this projection made."""
+        return {"projection": "equirectangular", "lon0": self.lon0, "lat0": self.lat0,
+                "radius": EARTH_RADIUS}
+
     def describe(self) -> str:
         return (f"local equirectangular projection around longitude {self.lon0:.6f}, "
                 f"latitude {self.lat0:.6f} (x = R (lon - lon0) cos lat0, y = R (lat - lat0), "
@@ -255,6 +260,7 @@ class Assembly:
     supply_reach: float | None = None  # overrides reach_share
     evacuation_reach: float | None = None
     digits: int = 4  # decimals of coordinates and lengths in the file
+    crs: dict[str, Any] | None = None  # network.crs: where x and y lie on the Earth
 
 
 @dataclass(frozen=True, eq=False)
@@ -380,7 +386,8 @@ def assemble(network: RoadNetwork, options: Assembly, *,
         "schema_version": 1,
         "name": o.name,
         "description": o.description,
-        "network": {"nodes": node_docs, "edges": edge_docs},
+        "network": {"nodes": node_docs, "edges": edge_docs,
+                    **({"crs": o.crs} if o.crs is not None else {})},
         "commodities": [
             {"id": c[0], "per_capita_need": c[1], "unit_volume": c[2], "weight": c[3]}
             for c in catalogue

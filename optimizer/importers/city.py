@@ -642,6 +642,7 @@ def city_instance(streets: str | Path, shelters: str | Path,
         depot_candidates=depot_candidates, shelter_sites=sites,
         budget_share=o.budget_share, reach_share=o.reach_share,
         supply_reach=o.supply_reach, evacuation_reach=o.evacuation_reach, digits=DIGITS,
+        crs=None if projection is None else projection.crs(),
     )
     assembled = assemble(network, assembly, scenario_generators=generators or None)
     document = assembled.document

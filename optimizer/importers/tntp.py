@@ -567,6 +567,7 @@ def tntp_instance(net_path: str | Path, nodes_path: str | Path | None = None,
         name=name, description="", seed=o.seed, commodities=o.commodities,
         depots=o.depots, shelters=o.shelters, depot_candidates=through,
         shelter_candidates=through, budget_share=o.budget_share, reach_share=o.reach_share,
+        crs=None if projection is None else projection.crs(),
     )
     assembled = assemble(network, assembly, scenario_generators=[generator])
     document = assembled.document

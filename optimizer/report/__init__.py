@@ -25,14 +25,20 @@ PLOT_FORMATS = ("png", "svg")
 
 
 def render_report(result: Result, fmt: str, instance: Instance | None = None, *,
-                  source: str = "<result>", notes: Sequence[str] = ()) -> str:
-    """The report of ``result`` in ``fmt`` (html, md, csv or geojson) as text."""
+                  source: str = "<result>", notes: Sequence[str] = (),
+                  local_coordinates: bool = False) -> str:
+    """The report of ``result`` in ``fmt`` (html, md, csv or geojson) as text.
+
+    ``local_coordinates`` lets GeoJSON carry the instance's own x and y when it names no
+    CRS (``optimizer.report.geo``).
+    """
     from optimizer.report.facts import build_facts
 
     if fmt == "geojson":
         from optimizer.report.geo import geojson
 
-        return geojson(build_facts(result, instance, source=source, notes=tuple(notes)))
+        return geojson(build_facts(result, instance, source=source, notes=tuple(notes)),
+                       local=local_coordinates)
     facts = build_facts(result, instance, source=source, notes=tuple(notes))
     if fmt == "html":
         from optimizer.report.html import report_html

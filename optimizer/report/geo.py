@@ -13,10 +13,14 @@ style and label by them:
 - shelter (Point): ``node``, ``open``, ``existing``, ``capacity`` (places under the plan),
   ``modules``, ``loss_in_worst_scenario``.
 
-Coordinates are the instance's ``x`` and ``y`` as given (GeoJSON readers take them as
-longitude and latitude; instances in projected units load as such in a GIS with the right
-CRS set by hand). The collection also carries a ``resilience`` member with the result's
-worst-case, expected and CVaR values and the worst scenario.
+Coordinates are longitude and latitude (WGS84), as RFC 7946 requires: the instance's ``x``
+and ``y`` transformed from its ``network.crs`` by pyproj (``optimizer.geo``). An instance
+without a CRS is refused, since GIS tools would read metres as degrees and put the city off
+the planet; only on request (``local=True``, ``report --local-coordinates``) are ``x`` and
+``y`` written as they are, under a ``crs`` member named ``local`` that says so (GeoJSON 2008
+style; RFC 7946 readers ignore it). The collection also carries a ``resilience`` member with
+the result's worst-case, expected and CVaR values and the worst scenario, and ``crs_source``,
+the CRS the coordinates came from.
 """
 
 from __future__ import annotations
@@ -24,8 +28,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from optimizer import geo
 from optimizer.errors import UsageError
 from optimizer.report.facts import Facts
+
+# RFC 7946 section 11.2: six decimals of a degree are about 10 cm, finer than any input.
+DEGREE_DIGITS = 7
 
 
 def _point(x: float, y: float) -> dict[str, Any]:
@@ -36,8 +44,9 @@ def _feature(geometry: dict[str, Any], properties: dict[str, Any]) -> dict[str, 
     return {"type": "Feature", "geometry": geometry, "properties": properties}
 
 
-def geojson(facts: Facts) -> str:
-    """The GeoJSON text; raises :class:`UsageError` without an instance with coordinates."""
+def geojson(facts: Facts, *, local: bool = False) -> str:
+    """The GeoJSON text; raises :class:`UsageError` without an instance with coordinates, or
+    with coordinates of an unknown CRS unless ``local`` (module docstring)."""
     instance = facts.instance
     if instance is None:
         raise UsageError("GeoJSON needs the instance for the positions of zones and "
@@ -46,7 +55,23 @@ def geojson(facts: Facts) -> str:
     if net.x is None or net.y is None:
         raise UsageError(f"{instance.source}: GeoJSON needs coordinates, and not every node "
                          "has them; give network.nodes[].x and .y for every node")
-    xs, ys = net.x.tolist(), net.y.tolist()
+    crs_member: dict[str, Any] = {}
+    if net.crs is not None:
+        lon, lat = geo.to_lonlat(net.crs, net.x, net.y)
+        xs = [round(v, DEGREE_DIGITS) for v in lon.tolist()]
+        ys = [round(v, DEGREE_DIGITS) for v in lat.tolist()]
+        crs_member = {"crs_source": geo.describe(net.crs)}
+    elif local:
+        xs, ys = net.x.tolist(), net.y.tolist()
+        crs_member = {"crs": {"type": "name", "properties": {"name": "local"}},
+                      "crs_source": "the instance's x and y, in a coordinate system it does "
+                                    "not name (not longitude and latitude)"}
+    else:
+        raise UsageError(f"{instance.source}: network.crs is not given, so where x and y lie "
+                         "on the Earth is unknown and GeoJSON (longitude and latitude) would "
+                         "misplace everything; add network.crs to the instance (an EPSG code, "
+                         "or a local projection with its origin), or give "
+                         "--local-coordinates to write x and y as they are")
     index = {node: i for i, node in enumerate(net.node_ids)}
     ks = facts.commodities
     worst = facts.worst
@@ -96,6 +121,7 @@ def geojson(facts: Facts) -> str:
     collection = {
         "type": "FeatureCollection",
         "name": facts.result.instance.name,
+        **crs_member,
         "resilience": {"worst_case": res.worst_case, "expected": res.expected,
                        "cvar": {"alpha": res.cvar.alpha, "value": res.cvar.value},
                        "worst_scenario": worst.id},
