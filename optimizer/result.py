@@ -100,7 +100,11 @@ def resilience_section(instance: Instance, outcomes: list[ScenarioOutcome],
 
 
 def instance_section(instance: Instance) -> dict[str, Any]:
-    return {"name": instance.name, "sha256": instance.sha256, "budget": instance.budget}
+    section: dict[str, Any] = {"name": instance.name, "sha256": instance.sha256,
+                               "budget": instance.budget}
+    if instance.currency is not None:  # so that reports label money without the instance
+        section["currency"] = instance.currency
+    return section
 
 
 def objective_section(instance: Instance, solution: Solution | None) -> dict[str, Any]:

@@ -9,6 +9,8 @@ money recomputed here. Results of other instances or scenario sets are refused u
 from __future__ import annotations
 
 import copy
+import csv
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ from test_report import (
     PERCENT,
     SHARE,
     Page,
-    csv_sections,
+    csv_tables,
     md_tables,
     num,
     ok,
@@ -153,12 +155,35 @@ def test_markdown_comparison_numbers(tmp_path: Path, two: Solved) -> None:
     assert tables["Scenario by scenario"][0][:4] == ["scenario", "probability", "lean", "full"]
 
 
+def test_spreadsheet_comparison_opens_in_openpyxl_and_pandas(tmp_path: Path,
+                                                            two: Solved) -> None:
+    import pandas as pd
+    from openpyxl import load_workbook
+
+    instance, low_path, low, high_path, high = two
+    out = tmp_path / "comparison.xlsx"
+    ok(run(compare, low_path, high_path, "-o", out, "--instance", instance))
+    book = load_workbook(out)
+    assert book.sheetnames == ["options", "costs", "resilience", "facilities", "scenarios"]
+    assert all(ws.freeze_panes == "A2" for ws in book)
+    costs = {r[0].value: [c.value for c in r[1:]] for r in book["costs"].iter_rows(min_row=2)}
+    assert costs["total"] == [low["cost"]["total"], high["cost"]["total"]]
+    worst = next(r for r in book["resilience"].iter_rows(min_row=2) if r[0].value ==
+                 "worst_case")
+    assert worst[1].value == low["resilience"]["worst_case"]
+    assert worst[1].number_format == "0.00%"
+    folder = tmp_path / "tables"
+    ok(run(compare, low_path, high_path, "-o", f"{folder}/", "--instance", instance))
+    frame = pd.read_csv(folder / "costs.csv").set_index("line")
+    assert frame.loc["total"].tolist() == [low["cost"]["total"], high["cost"]["total"]]
+
+
 def test_csv_comparison_numbers(tmp_path: Path, two: Solved,
                                 nothing: ResilienceSummary) -> None:
     instance, low_path, low, high_path, high = two
-    out = tmp_path / "comparison.csv"
-    ok(run(compare, low_path, high_path, "-o", out, "--instance", instance))
-    sections = csv_sections(out.read_text(encoding="utf-8"))
+    out = tmp_path / "comparison"
+    ok(run(compare, low_path, high_path, "-o", f"{out}/", "--instance", instance))
+    sections = csv_tables(out)
     assert set(sections) == {"options", "costs", "resilience", "facilities", "scenarios"}
     options = {r["option"]: r for r in sections["options"]}
     assert float(options["doing nothing"]["worst_case"]) == pytest.approx(nothing.worst_case)
@@ -252,7 +277,8 @@ def test_comparison_without_instance_and_to_stdout(two: Solved) -> None:
     assert [r[0] for r in options[1:]] == ["town-250", "town"]
     assert options[1][7] == "–"  # no gain against doing nothing without the instance
     assert "no instance" in result.stderr
-    result = ok(run(compare, low_path, high_path, low_path, "-o", "-", "--format", "csv"))
-    options = csv_sections(result.stdout)["options"]
+    result = ok(run(compare, low_path, high_path, low_path, "-o", "-", "--format", "csv",
+                    "--table", "options"))
+    options = list(csv.DictReader(io.StringIO(result.stdout)))
     assert [r["option"] for r in options] == ["town-250 #1", "town", "town-250 #3"]
     assert float(options[2]["cost"]) == low["cost"]["total"]

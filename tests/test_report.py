@@ -218,20 +218,10 @@ def md_tables(text: str) -> dict[str, list[list[str]]]:
     return tables
 
 
-def csv_sections(text: str) -> dict[str, list[dict[str, str]]]:
-    sections: dict[str, list[dict[str, str]]] = {}
-    rows = list(csv.reader(io.StringIO(text)))
-    i = 0
-    while i < len(rows):
-        if len(rows[i]) == 1 and rows[i][0].startswith("[") and rows[i][0].endswith("]"):
-            name, header = rows[i][0][1:-1], rows[i + 1]
-            i += 2
-            sections[name] = []
-            while i < len(rows) and rows[i]:
-                sections[name].append(dict(zip(header, rows[i], strict=True)))
-                i += 1
-        i += 1
-    return sections
+def csv_tables(folder: Path) -> dict[str, list[dict[str, str]]]:
+    """Every ``NAME.csv`` of a report folder: one plain table each, header and rows."""
+    return {path.stem: list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+            for path in sorted(folder.glob("*.csv"))}
 
 
 def ranked(doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -422,9 +412,9 @@ def test_markdown_report_numbers(tmp_path: Path, town: tuple[Path, Path, dict[st
 def test_csv_report_numbers(tmp_path: Path, town: tuple[Path, Path, dict[str, Any]],
                             nothing: dict[str, float]) -> None:
     instance_path, result_path, doc = town
-    out = tmp_path / "town.csv"
-    ok(run(report, result_path, "-o", out, "--instance", instance_path))
-    sections = csv_sections(out.read_text(encoding="utf-8"))
+    out = tmp_path / "town-tables"
+    ok(run(report, result_path, "-o", f"{out}/", "--instance", instance_path))
+    sections = csv_tables(out)
     assert set(sections) == {"summary", "costs", "depots", "shelters", "scenarios", "unmet",
                              "stages", "recovery", "recovery_zones"}
     summary = {r["key"]: r["value"] for r in sections["summary"]}
@@ -610,8 +600,8 @@ def test_recovery_curve_from_a_constructed_document(
         assert num(row[6]) == pytest.approx(rec["restoration"][-1]["resilience"], abs=SHARE)
         assert num(row[7]) == pytest.approx(rec["recovery_area"], abs=SHARE)
 
-    ok(run(report, path, "-o", tmp_path / "recovery.csv"))
-    sections = csv_sections((tmp_path / "recovery.csv").read_text(encoding="utf-8"))
+    ok(run(report, path, "-o", f"{tmp_path / 'recovery'}/"))
+    sections = csv_tables(tmp_path / "recovery")
     curve = [(r["scenario"], int(r["period"]), r["repaired_edge"], float(r["resilience"]))
              for r in sections["recovery"]]
     assert curve == [(rec["id"], step["period"], step["repaired_edge"] or "",
@@ -685,8 +675,17 @@ def test_output_choices(tmp_path: Path, town: tuple[Path, Path, dict[str, Any]],
     assert result.exit_code == 2 and "cannot tell the format of" in result.stderr
     result = ok(run(report, result_path, "-o", "-", "--instance", instance_path))
     assert result.stdout.startswith("# Preparedness plan for town")
-    result = ok(run(report, result_path, "-o", "-", "--format", "csv"))
-    assert result.stdout.startswith("[summary]")
+    result = ok(run(report, result_path, "-o", "-", "--format", "csv", "--table", "costs"))
+    assert result.stdout.startswith("line,amount,share_of_budget\n")
+    result = run(report, result_path, "-o", "-", "--format", "csv")
+    assert result.exit_code == 2 and "--table (summary, costs, depots" in result.stderr
+    result = run(report, result_path, "-o", tmp_path / "x.csv")
+    assert result.exit_code == 2 and "a CSV file holds one table" in result.stderr
+    result = run(report, result_path, "-o", tmp_path / "x.csv", "--table", "nope")
+    assert result.exit_code == 2 and "no table 'nope' here; the tables are summary" in (
+        result.stderr)
+    result = run(report, result_path, "-o", "-", "--format", "xlsx")
+    assert result.exit_code == 2 and "not text" in result.stderr
     result = ok(run(report, result_path, "-o", tmp_path / "x.txt", "--format", "md"))
     assert (tmp_path / "x.txt").read_text(encoding="utf-8").startswith("# Preparedness")
     monkeypatch.chdir(tmp_path)
@@ -710,10 +709,17 @@ def test_write_report_picks_the_format(tmp_path: Path,
     instance = dataclasses.replace(instance, network=dataclasses.replace(
         instance.network, crs=Crs(epsg=4326)))
     for suffix, start in ((".html", "<!DOCTYPE html>"), (".md", "# Preparedness"),
-                          (".csv", "[summary]"), (".geojson", "{")):
+                          (".geojson", "{")):
         path = tmp_path / f"memory{suffix}"
         write_report(doc, path, instance)
         assert path.read_text(encoding="utf-8").startswith(start)
+    write_report(doc, tmp_path / "costs.csv", instance, table="costs")
+    assert (tmp_path / "costs.csv").read_text(encoding="utf-8").startswith("line,amount,")
+    write_report(doc, f"{tmp_path / 'tables'}/", instance)
+    assert (tmp_path / "tables" / "summary.csv").read_text(encoding="utf-8").startswith(
+        "key,value\n")
+    write_report(doc, tmp_path / "memory.xlsx", instance)
+    assert (tmp_path / "memory.xlsx").read_bytes().startswith(b"PK")  # a zip, as xlsx is
     write_report(doc, tmp_path / "bare.md")  # no instance: still a report
     with pytest.raises(UsageError, match="cannot tell the format"):
         write_report(doc, tmp_path / "memory.docx", instance)
@@ -733,7 +739,7 @@ from optimizer.reading import load_instance
 import optimizer.report.sweep
 result, _ = read_result({str(result_path)!r})
 instance = load_instance({str(instance_path)!r})
-for fmt in ("md", "csv", "geojson"):
+for fmt in ("md", "csv", "xlsx", "geojson"):
     render_report(result, fmt, instance, local_coordinates=True)
 assert "matplotlib" not in sys.modules, "matplotlib was imported"
 render_report(result, "html", instance)
@@ -774,3 +780,49 @@ def test_geojson_is_longitude_latitude_from_the_crs(tmp_path: Path, crs: dict[st
     assert "crs" not in collection  # RFC 7946: WGS84 always, no crs member
     z5 = next(f for f in collection["features"] if f["properties"]["id"] == "z5")
     assert z5["geometry"]["coordinates"] == pytest.approx([lon, lat], abs=1e-6)
+
+
+def test_spreadsheet_and_tidy_csv_load_in_openpyxl_and_pandas(tmp_path: Path) -> None:
+    """What a budget officer and an analyst do with the files: open the .xlsx, read every
+    CSV table with ``pandas.read_csv`` as it is."""
+    import pandas as pd
+    from openpyxl import load_workbook
+
+    doc = town_doc()
+    doc["currency"] = "EUR"
+    instance_path, result_path, result = solve_to_files(tmp_path, doc)
+    xlsx = tmp_path / "town.xlsx"
+    ok(run(report, result_path, "-o", xlsx, "--instance", instance_path))
+    book = load_workbook(xlsx)
+    assert book.sheetnames == ["summary", "costs", "depots", "shelters", "scenarios", "unmet",
+                               "stages", "recovery", "recovery_zones"]
+    for ws in book:
+        assert ws.freeze_panes == "A2"  # the header row stays in view
+        assert all(c.font.bold for c in ws[1])
+        assert ws.column_dimensions["A"].width > 4
+    costs = {r[0].value: r[1] for r in book["costs"].iter_rows(min_row=2)}
+    assert costs["total"].value == result["cost"]["total"]  # a number, not text
+    assert isinstance(costs["total"].value, float) and "EUR" in costs["total"].number_format
+    scenarios = list(book["scenarios"].iter_rows(min_row=2))
+    assert scenarios[0][2].value == result["scenarios"][0]["resilience"]
+    assert scenarios[0][2].number_format == "0.00%"  # a share reads as a percentage
+    depots = list(book["depots"].iter_rows(min_row=2))
+    assert depots[0][3].value is result["decisions"]["depots"][0]["open"]
+    summary = {r[0].value: r[1] for r in book["summary"].iter_rows(min_row=2)}
+    assert summary["currency"].value == "EUR" and "EUR" in summary["budget"].number_format
+    assert summary["worst_case"].number_format == "0.00%"
+
+    folder = tmp_path / "tables"
+    ok(run(report, result_path, "-o", f"{folder}/", "--instance", instance_path))
+    assert {p.stem for p in folder.glob("*.csv")} == set(book.sheetnames)
+    for path in folder.glob("*.csv"):
+        frame = pd.read_csv(path)
+        assert list(frame.columns) == [c.value for c in book[path.stem][1]]
+        assert len(frame) == book[path.stem].max_row - 1
+    frame = pd.read_csv(folder / "scenarios.csv")
+    assert frame["resilience"].dtype == float
+    assert frame["resilience"].tolist() == [s["resilience"] for s in result["scenarios"]]
+    costs_only = tmp_path / "costs.csv"
+    ok(run(report, result_path, "-o", costs_only, "--table", "costs"))
+    frame = pd.read_csv(costs_only).set_index("line")
+    assert frame.loc["total", "amount"] == result["cost"]["total"]

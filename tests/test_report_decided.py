@@ -24,7 +24,7 @@ from test_report import (
     MONEY,
     SHARE,
     Page,
-    csv_sections,
+    csv_tables,
     md_tables,
     num,
     ok,
@@ -193,9 +193,9 @@ def test_markdown_report_says_what_decided_the_plan(tmp_path: Path,
 def test_csv_report_has_ceilings_pinning_and_stages(tmp_path: Path,
                                                     medium: tuple[Path, dict[str, Any]]) -> None:
     path, doc = medium
-    out = tmp_path / "medium.csv"
-    ok(run(report, path, "-o", out, "--instance", MEDIUM))
-    sections = csv_sections(out.read_text(encoding="utf-8"))
+    out = tmp_path / "medium"
+    ok(run(report, path, "-o", f"{out}/", "--instance", MEDIUM))
+    sections = csv_tables(out)
     res = doc["resilience"]
     summary = {r["key"]: r["value"] for r in sections["summary"]}
     assert summary["decided_by"] == res["decided_by"]
@@ -237,9 +237,9 @@ def test_relative_objective_in_words(tmp_path: Path,
     assert "objective share of ceiling (relative)" in text
     assert "of what is physically possible there" in text
 
-    csv_out = tmp_path / "relative.csv"
-    ok(run(report, path, "-o", csv_out, "--instance", instance))
-    sections = csv_sections(csv_out.read_text(encoding="utf-8"))
+    csv_out = tmp_path / "relative"
+    ok(run(report, path, "-o", f"{csv_out}/", "--instance", instance))
+    sections = csv_tables(csv_out)
     summary = {r["key"]: r["value"] for r in sections["summary"]}
     assert summary["objective"] == "relative"  # the CSV keeps the file's names
     assert sections["stages"][0]["description"] == "share of ceiling (relative)"
@@ -268,9 +268,9 @@ def test_older_result_still_renders(tmp_path: Path, medium: tuple[Path, dict[str
     ok(run(report, path, "-o", md))
     assert "does not record what decided" in md.read_text(encoding="utf-8")
 
-    csv_out = tmp_path / "older.csv"
-    ok(run(report, path, "-o", csv_out))
-    sections = csv_sections(csv_out.read_text(encoding="utf-8"))
+    csv_out = tmp_path / "older"
+    ok(run(report, path, "-o", f"{csv_out}/"))
+    sections = csv_tables(csv_out)
     assert "stages" not in sections
     assert all(r["ceiling"] == "" and r["pinned"] == "" for r in sections["scenarios"])
     summary = {r["key"]: r["value"] for r in sections["summary"]}
@@ -310,9 +310,9 @@ def test_comparison_shows_what_decided_each_plan(tmp_path: Path,
     assert table["medium"][2] == sentence(doc)
     assert table["older"][2] == "not recorded"
 
-    csv_out = tmp_path / "comparison.csv"
-    ok(run(compare, older, path, "-o", csv_out))
-    options = {r["option"]: r for r in csv_sections(csv_out.read_text(encoding="utf-8"))[
+    csv_out = tmp_path / "comparison"
+    ok(run(compare, older, path, "-o", f"{csv_out}/"))
+    options = {r["option"]: r for r in csv_tables(csv_out)[
         "options"]}
     assert int(options["medium"]["pinned"]) == len(res["pinned"])
     assert json.loads(options["medium"]["pinned_scenarios"]) == res["pinned"]

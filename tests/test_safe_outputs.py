@@ -62,10 +62,19 @@ def test_every_output_of_an_evil_instance_is_inert(tmp_path: Path) -> None:
     assert "retitled" in printed  # the text stays, inert
     assert MATHTEXT.split()[0] in html.read_text()  # drawn as plain text, no crash
 
-    table = tmp_path / "r.csv"
-    _ok(["report", str(result), "-o", str(table)])
-    cells = [c for row in csv.reader(io.StringIO(table.read_text())) for c in row]
+    tables = tmp_path / "r"
+    _ok(["report", str(result), "-o", f"{tables}/"])
+    cells = [c for table in tables.glob("*.csv")
+             for row in csv.reader(io.StringIO(table.read_text())) for c in row]
     assert "'" + FORMULA in cells
+    # The spreadsheet: the same text is a string cell, never a formula.
+    from openpyxl import load_workbook
+
+    _ok(["report", str(result), "-o", str(tmp_path / "r.xlsx")])
+    book = load_workbook(tmp_path / "r.xlsx")
+    values = [c.value for ws in book for row in ws.iter_rows() for c in row]
+    assert "'" + FORMULA in values
+    assert not [c for ws in book for row in ws.iter_rows() for c in row if c.data_type == "f"]
     live = [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r"))
             and not _number(c)]
     assert live == []

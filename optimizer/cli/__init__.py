@@ -31,6 +31,7 @@ from optimizer.outcome import ResilienceSummary
 from optimizer.pipeline import VERIFICATION_TOL, solve_and_verify
 from optimizer.reading import load_instance
 from optimizer.report import REPORT_FORMATS, format_of, write_report
+from optimizer.report.output import is_folder
 from optimizer.result import dumps, failure_document, read_plan
 from optimizer.safe_text import console_text as escape
 from optimizer.schema import ObjectiveKind
@@ -106,7 +107,7 @@ def _apply_overrides(inst: Instance, objective: str | None, alpha: float | None,
               help="Relative MIP gap at which to stop.")
 @click.option("--threads", type=click.IntRange(1), help="Threads for HiGHS.")
 @click.option("--report", "report_path", help="Also write a report of the result: .html, "
-              ".md, .csv or .geojson by extension.")
+              ".md, .xlsx, .geojson by extension, or FOLDER/ for its tables as CSV.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines on standard error.")
 @handled
 def solve(instance: str, output: str | None, objective: str | None, alpha: float | None,
@@ -132,7 +133,12 @@ def solve(instance: str, output: str | None, objective: str | None, alpha: float
             write_atomic(path, dumps(doc))
 
     if report_path is not None:
-        format_of(report_path, REPORT_FORMATS)  # a bad extension fails before the solve
+        # A bad extension, or a .csv file (one table; the report has several), fails
+        # before the solve, not after it.
+        if format_of(report_path, REPORT_FORMATS) == "csv" and not is_folder(report_path):
+            raise UsageError(f"{report_path}: a CSV file holds one table and a report has "
+                             "several; write them to a folder (--report FOLDER/), or use "
+                             "`resilience report --table NAME` afterwards")
         output_path(report_path, instance, "")
     try:
         solved = solve_and_verify(inst, options)

@@ -21,12 +21,13 @@ from optimizer.report import (
     COMPARE_FORMATS,
     PLOT_FORMATS,
     REPORT_FORMATS,
+    Rendered,
+    emit,
     format_of,
     render_comparison,
     render_report,
     write_frontier,
     write_frontier_plot,
-    write_text,
 )
 from optimizer.report.document import read_result
 from optimizer.report.source import instance_for
@@ -60,19 +61,30 @@ def _target(output: str | None, default: str, source: str, formats: tuple[str, .
     return path, format_of(path, formats, fmt)
 
 
-def _emit(path: str, text: str, what: str) -> None:
+def _emit(path: str, rendered: Rendered, what: str) -> None:
     if path == "-":
-        click.echo(text, nl=False)
+        if isinstance(rendered, bytes):
+            raise UsageError("a spreadsheet is not text: write it to a file (-o FILE.xlsx)")
+        if isinstance(rendered, dict):
+            raise UsageError("CSV on standard output is one table: name it with --table "
+                             f"({', '.join(rendered)})")
+        click.echo(rendered, nl=False)
     else:
-        write_text(path, text)
+        emit(path, rendered)
         err.print(f"{what} written to {escape(path)}", soft_wrap=True)
+
+
+TABLE_HELP = ("CSV: the one table to write (summary, costs, depots, ...; an unknown name "
+              "lists them); a spreadsheet: only that sheet. Without it, CSV goes to a folder "
+              "(-o FOLDER/), one file per table.")
 
 
 @click.command()
 @click.argument("result", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", help="Report file; its extension picks the format: .html, "
-              ".md, .csv or .geojson (default RESULT_NAME.report.html here; '-' prints "
-              "Markdown, or --format, on standard output).")
+              ".md, .xlsx, .geojson, .csv (one --table), or FOLDER/ for every table as CSV "
+              "(default RESULT_NAME.report.html here; '-' prints Markdown, or --format, on "
+              "standard output).")
 @click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS),
               help="The format, whatever the extension says.")
 @click.option("--instance", type=click.Path(dir_okay=False), help=INSTANCE_HELP)
@@ -80,16 +92,18 @@ def _emit(path: str, text: str, what: str) -> None:
               help="GeoJSON of an instance without network.crs: write its x and y as they "
               "are, under a CRS named 'local' (not longitude and latitude; GIS tools need "
               "the right CRS set by hand).")
+@click.option("--table", help=TABLE_HELP)
 @handled
 def report(result: str, output: str | None, fmt: str | None, instance: str | None,
-           local_coordinates: bool) -> None:
+           local_coordinates: bool, table: str | None) -> None:
     """Write the report of RESULT for a budget officer.
 
     HTML is one self-contained page (map, cost lines against the budget, resilience of every
     scenario, the three terms and four dimensions, who goes without in the worst scenarios,
     the plan against doing nothing, recovery) that prints on A4; Markdown is the same
-    without pictures, for memos; CSV holds the tables for spreadsheets; GeoJSON the
-    facilities and zones for GIS tools.
+    without pictures, for memos; a spreadsheet (.xlsx) has one sheet per table; CSV one
+    table per file (a folder, or --table NAME); GeoJSON the facilities and zones for GIS
+    tools, in longitude and latitude.
     """
     checked, _ = read_result(result)
     path, chosen = _target(output, f"{_stem(result)}.report.html", result, REPORT_FORMATS, fmt,
@@ -101,14 +115,15 @@ def report(result: str, output: str | None, fmt: str | None, instance: str | Non
         _warn("no instance (give --instance INSTANCE): the report leaves out the map, the "
               "comparison with doing nothing and the social and institutional measures")
     text = render_report(checked, chosen, inst, source=Path(result).name, notes=warnings,
-                         local_coordinates=local_coordinates)
+                         local_coordinates=local_coordinates, table=table)
     _emit(path, text, "report")
 
 
 @click.command()
 @click.argument("results", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("-o", "--output", help="Comparison file: .html, .md or .csv (default "
-              "comparison.html here; '-' prints Markdown, or --format, on standard output).")
+@click.option("-o", "--output", help="Comparison file: .html, .md, .xlsx, .csv (one "
+              "--table) or FOLDER/ for every table as CSV (default comparison.html here; '-' "
+              "prints Markdown, or --format, on standard output).")
 @click.option("--format", "fmt", type=click.Choice(COMPARE_FORMATS),
               help="The format, whatever the extension says.")
 @click.option("--instance", type=click.Path(dir_okay=False),
@@ -118,9 +133,11 @@ def report(result: str, output: str | None, fmt: str | None, instance: str | Non
               "results (default: the file names).")
 @click.option("--force", is_flag=True, help="Compare results of different instances or "
               "scenario sets anyway.")
+@click.option("--table", help=TABLE_HELP)
 @handled
 def compare(results: tuple[str, ...], output: str | None, fmt: str | None,
-            instance: str | None, labels: str | None, force: bool) -> None:
+            instance: str | None, labels: str | None, force: bool,
+            table: str | None) -> None:
     """Compare the plans of RESULT files side by side.
 
     Cost lines, what changes at each depot and shelter, worst-case, expected and CVaR
@@ -150,7 +167,7 @@ def compare(results: tuple[str, ...], output: str | None, fmt: str | None,
     comparison = build(entries, force=force, labels=names)
     for problem in comparison.forced:
         _warn(f"compared anyway (--force): {problem}")
-    _emit(path, render_comparison(comparison, chosen), "comparison")
+    _emit(path, render_comparison(comparison, chosen, table), "comparison")
 
 
 @click.command()

@@ -1,8 +1,10 @@
-"""Reports for budget officers: one result (HTML, Markdown, CSV, GeoJSON), several results
-side by side, and the budget frontier.
+"""Reports for budget officers: one result (HTML, Markdown, CSV, spreadsheet, GeoJSON),
+several results side by side, and the budget frontier.
 
 The format modules are imported only when a format is asked for, so that writing a CSV or
-a Markdown memo never loads matplotlib.
+a Markdown memo never loads matplotlib (nor a spreadsheet openpyxl before it is asked for).
+A rendering is text, bytes (a spreadsheet), or for CSV without a table named, every table by
+name (:data:`Rendered`; ``optimizer.report.output.emit`` writes each to a file or a folder).
 """
 
 from __future__ import annotations
@@ -11,26 +13,55 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from optimizer.report.output import format_of, write_bytes, write_text
+from optimizer.errors import UsageError
+from optimizer.report.output import Rendered, emit, format_of, write_bytes, write_text
 
 if TYPE_CHECKING:
     from optimizer.data import Instance
     from optimizer.report.compare import Comparison
     from optimizer.report.document import Result
+    from optimizer.report.sheets import Sheet
     from optimizer.report.sweep import Frontier
 
-REPORT_FORMATS = ("html", "md", "csv", "geojson")
-COMPARE_FORMATS = ("html", "md", "csv")
+REPORT_FORMATS = ("html", "md", "csv", "xlsx", "geojson")
+COMPARE_FORMATS = ("html", "md", "csv", "xlsx")
 PLOT_FORMATS = ("png", "svg")
+
+
+def tabular(sheets: Sequence[Sheet], fmt: str, table: str | None = None,
+            currency: str | None = None) -> Rendered:
+    """Tidy tables as a spreadsheet (bytes), one CSV table (text), or every CSV table by name.
+
+    Raises
+    ------
+    optimizer.errors.UsageError
+        ``table`` names no table of ``sheets``.
+    """
+    if table is not None:
+        chosen = [s for s in sheets if s.name == table]
+        if not chosen:
+            raise UsageError(f"no table {table!r} here; the tables are "
+                             f"{', '.join(s.name for s in sheets)}")
+        sheets = chosen
+    if fmt == "xlsx":
+        from optimizer.report.xlsx import workbook
+
+        return workbook(sheets, currency)
+    from optimizer.report.tables import sheet_csv
+
+    if table is not None:
+        return sheet_csv(sheets[0])
+    return {s.name: sheet_csv(s) for s in sheets}
 
 
 def render_report(result: Result, fmt: str, instance: Instance | None = None, *,
                   source: str = "<result>", notes: Sequence[str] = (),
-                  local_coordinates: bool = False) -> str:
-    """The report of ``result`` in ``fmt`` (html, md, csv or geojson) as text.
+                  local_coordinates: bool = False, table: str | None = None) -> Rendered:
+    """The report of ``result`` in ``fmt`` (html, md, csv, xlsx or geojson).
 
     ``local_coordinates`` lets GeoJSON carry the instance's own x and y when it names no
-    CRS (``optimizer.report.geo``).
+    CRS (``optimizer.report.geo``); ``table`` picks one table of a CSV or spreadsheet
+    (``optimizer.report.sheets``), and CSV without it is every table by name.
     """
     from optimizer.report.facts import build_facts
 
@@ -48,16 +79,16 @@ def render_report(result: Result, fmt: str, instance: Instance | None = None, *,
         from optimizer.report.markdown import report_markdown
 
         return report_markdown(facts)
-    if fmt == "csv":
-        from optimizer.report.tables import report_csv
+    if fmt in ("csv", "xlsx"):
+        from optimizer.report.sheets import currency, report_sheets
 
-        return report_csv(facts)
+        return tabular(report_sheets(facts), fmt, table, currency(facts))
     raise ValueError(f"unknown report format {fmt!r}")
 
 
 def write_report(document: dict[str, Any], path: str | Path, instance: Instance | None = None,
                  *, fmt: str | None = None, source: str | None = None,
-                 notes: Sequence[str] = ()) -> None:
+                 notes: Sequence[str] = (), table: str | None = None) -> None:
     """Write the report of a result document, in the format ``path``'s extension names.
 
     Parameters
@@ -65,7 +96,8 @@ def write_report(document: dict[str, Any], path: str | Path, instance: Instance 
     document
         A result document (what ``solve_and_verify`` returns, or a result file's JSON).
     path
-        ``.html``, ``.md``, ``.csv`` or ``.geojson``.
+        ``.html``, ``.md``, ``.xlsx``, ``.geojson``, a folder (``out/``: every table as
+        CSV) or ``.csv`` with ``table``.
     instance
         The instance that was solved. Without it the report leaves out the map, the
         comparison with doing nothing and the social and institutional measures, and says
@@ -77,6 +109,8 @@ def write_report(document: dict[str, Any], path: str | Path, instance: Instance 
         ``INSTANCE_NAME result``.
     notes
         Warnings to print in the report (say, an instance whose sha256 differs).
+    table
+        The one table of a ``.csv`` (or spreadsheet) to write: ``costs``, ``scenarios``, ...
 
     Raises
     ------
@@ -89,13 +123,14 @@ def write_report(document: dict[str, Any], path: str | Path, instance: Instance 
 
     chosen = format_of(path, REPORT_FORMATS, fmt)
     result = parse_result(document, source or "the result")
-    write_text(path, render_report(result, chosen, instance,
-                                   source=source or f"{result.instance.name} result",
-                                   notes=notes))
+    emit(path, render_report(result, chosen, instance,
+                             source=source or f"{result.instance.name} result", notes=notes,
+                             table=table))
 
 
-def render_comparison(comparison: Comparison, fmt: str) -> str:
-    """The comparison in ``fmt`` (html, md or csv) as text."""
+def render_comparison(comparison: Comparison, fmt: str, table: str | None = None) -> Rendered:
+    """The comparison in ``fmt`` (html, md, csv or xlsx); ``table`` as for
+    :func:`render_report`."""
     if fmt == "html":
         from optimizer.report.html import comparison_html
 
@@ -104,10 +139,10 @@ def render_comparison(comparison: Comparison, fmt: str) -> str:
         from optimizer.report.markdown import comparison_markdown
 
         return comparison_markdown(comparison)
-    if fmt == "csv":
-        from optimizer.report.tables import comparison_csv
+    if fmt in ("csv", "xlsx"):
+        from optimizer.report.sheets import comparison_sheets
 
-        return comparison_csv(comparison)
+        return tabular(comparison_sheets(comparison), fmt, table, comparison.currency)
     raise ValueError(f"unknown comparison format {fmt!r}")
 
 
@@ -129,6 +164,6 @@ def write_frontier_plot(frontier: Frontier, plot: str | Path) -> None:
     write_bytes(plot, frontier_picture(frontier, format_of(plot, PLOT_FORMATS)))
 
 
-__all__ = ["COMPARE_FORMATS", "PLOT_FORMATS", "REPORT_FORMATS", "format_of", "render_comparison",
-           "render_report", "write_bytes", "write_frontier", "write_frontier_plot", "write_report",
-           "write_text"]
+__all__ = ["COMPARE_FORMATS", "PLOT_FORMATS", "REPORT_FORMATS", "Rendered", "emit", "format_of",
+           "render_comparison", "render_report", "tabular", "write_bytes", "write_frontier",
+           "write_frontier_plot", "write_report", "write_text"]

@@ -105,6 +105,11 @@ class Comparison:
             return None
         return first
 
+    @property
+    def currency(self) -> str | None:
+        """What money is counted in, when the first option's result says."""
+        return self.options[0].result.instance.currency
+
     def marginal(self) -> dict[str, float | None]:
         """Worst-case gain per 1,000 over the next cheaper option (by total cost)."""
         order = sorted(self.options, key=lambda o: (o.result.cost.total, o.label))

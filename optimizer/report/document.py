@@ -31,6 +31,7 @@ class InstanceRef(_Model):
     sha256: str = ""
     budget: float
     path: str | None = None  # where the instance was read from, when the result records it
+    currency: str | None = None  # what money is counted in, when the instance says
 
 
 class Objective(_Model):

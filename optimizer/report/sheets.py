@@ -1,0 +1,300 @@
+"""The report, the comparison and the budget frontier as tidy typed tables, for machines.
+
+Each function returns :class:`Sheet` objects: one table each, one header row, one value per
+cell as the result file has it (numbers at full precision, ``None`` for a missing value,
+booleans, lists), and the *kind* of every column, so that each renderer can type its cells:
+CSV (``optimizer.report.tables``) writes one plain table per file that ``pandas.read_csv``
+loads as it is; the spreadsheet (``optimizer.report.xlsx``) formats money with the
+instance's currency and shares as percentages.
+
+The report's tables are ``summary`` (key, value: with ``decided_by``, the result's sentence
+on what decided the plan, and ``pinned_scenarios``), ``costs``, ``depots``, ``shelters``,
+``scenarios`` (with each scenario's ``ceiling``, the most any plan could reach there, and
+``pinned``, true when the ceiling is the worst-case optimum; both empty for a result file that
+does not record them), ``unmet`` (every scenario and zone with unmet need or unsheltered
+people), when the result records the solver's stages, ``stages`` (in order: the file's name
+of the stage, the stage in words, its status, the value it reached and its seconds), and, when
+the result has a recovery analysis, ``recovery`` (the restoration schedule: resilience after
+each repair) and ``recovery_zones`` (per scenario, affected zone and kind of facility: cut
+off, out of reach, detour ratio, disjoint paths; an empty cell is infinite or unbounded). The
+comparison's are ``options`` (with each option's objective, ``pinned``, how many scenarios are
+pinned at their ceiling, empty when the file does not say, ``pinned_scenarios`` and
+``decided_by``), ``costs``, ``resilience``, ``facilities``, ``scenarios`` and, when the results
+came from one ``sweep``, ``frontier``.
+
+The frontier is one table, one row per point: ``kind`` is ``nothing`` (doing nothing, budget
+0), ``budget`` (a swept budget) or ``target`` (the cheapest plan reaching a worst-case
+target; its ``budget`` is the ceiling it was solved under).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from optimizer.report import words
+from optimizer.report.compare import Comparison
+from optimizer.report.document import Cost
+from optimizer.report.facts import Decided, Facts
+
+if TYPE_CHECKING:  # the sweep module brings the solver; a report's tables do not need it
+    from optimizer.report.sweep import Frontier
+
+
+class Kind(StrEnum):
+    """What a column holds, so that a renderer can type its cells."""
+
+    TEXT = "text"
+    MONEY = "money"  # in the instance's currency
+    SHARE = "share"  # a fraction of 1: resilience, its terms, probabilities, budget shares
+    UNITS = "units"  # supply units and people (fractions possible)
+    COUNT = "count"  # whole numbers: modules, periods, ranks, paths
+    NUMBER = "number"  # any other number: ratios, gains per 1,000, seconds
+    FLAG = "flag"  # true or false
+    LIST = "list"  # several ids; JSON text in a cell
+
+
+T, M, S, U, C, N, F, L = (Kind.TEXT, Kind.MONEY, Kind.SHARE, Kind.UNITS, Kind.COUNT,
+                          Kind.NUMBER, Kind.FLAG, Kind.LIST)
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """One tidy table: a name, its columns with their kinds, and its rows.
+
+    ``value_kinds`` is for key/value tables (``summary``): the kind of each row's last cell.
+    """
+
+    name: str
+    headers: tuple[str, ...]
+    kinds: tuple[Kind, ...]
+    rows: tuple[tuple[Any, ...], ...]
+    value_kinds: tuple[Kind, ...] | None = None
+
+    def kind(self, row: int, column: int) -> Kind:
+        if self.value_kinds is not None and column == len(self.headers) - 1:
+            return self.value_kinds[row]
+        return self.kinds[column]
+
+
+def _sheet(name: str, columns: Sequence[tuple[str, Kind]],
+           rows: Sequence[Sequence[Any]]) -> Sheet:
+    return Sheet(name, tuple(c for c, _ in columns), tuple(k for _, k in columns),
+                 tuple(tuple(r) for r in rows))
+
+
+def _pinned(d: Decided, scenario: str) -> bool | None:
+    """Whether ``scenario`` is pinned at its ceiling; None when the file does not say."""
+    return None if d.pinned is None else d.is_pinned(scenario)
+
+
+def report_sheets(facts: Facts) -> list[Sheet]:
+    """The report of one result, one table per section (module docstring)."""
+    r = facts.result
+    base = facts.baseline
+    summary: list[tuple[str, Any, Kind]] = [
+        ("instance", r.instance.name, T), ("instance_sha256", r.instance.sha256, T),
+        ("result", facts.source, T), ("status", r.status, T), ("objective", r.objective.kind, T),
+        ("currency", currency(facts), T),
+        ("budget", r.cost.budget, M), ("cost", r.cost.total, M),
+        ("worst_case", r.resilience.worst_case, S), ("expected", r.resilience.expected, S),
+        ("cvar_alpha", r.resilience.cvar.alpha, N), ("cvar", r.resilience.cvar.value, S),
+        ("worst_scenario", facts.worst.id, T),
+        ("do_nothing_worst_case", base and base.worst_case, S),
+        ("do_nothing_expected", base and base.expected, S),
+        ("do_nothing_cvar", base and base.cvar, S),
+        ("worst_case_gain_per_1000", facts.gain_per_1000, N),
+        ("decided_by", facts.decided.sentence or None, T),
+        ("pinned_scenarios", None if facts.decided.pinned is None
+         else list(facts.decided.pinned), L),
+    ]
+    sheets = [Sheet("summary", ("key", "value"), (T, T),
+                    tuple((key, value) for key, value, _ in summary),
+                    value_kinds=tuple(kind for _, _, kind in summary))]
+    sheets.append(_sheet("costs", [("line", T), ("amount", M), ("share_of_budget", S)],
+                         [[line, getattr(r.cost, line),
+                           getattr(r.cost, line) / r.cost.budget if r.cost.budget > 0 else None]
+                          for line in (*Cost.LINES, "total", "budget")]))
+    ks = facts.commodities
+    sheets.append(_sheet(
+        "depots", [("depot", T), ("node", T), ("existing", F), ("open", F),
+                   *[(f"bought_{k}", U) for k in ks], *[(f"on_hand_{k}", U) for k in ks],
+                   ("loss_in_worst_scenario", S)],
+        [[f.id, f.node, f.existing, f.open, *[f.bought.get(k, 0.0) for k in ks],
+          *[None if f.on_hand is None else f.on_hand.get(k, 0.0) for k in ks],
+          f.loss_in_worst] for f in facts.facilities if f.kind == "depot"]))
+    sheets.append(_sheet(
+        "shelters", [("shelter", T), ("node", T), ("existing", F), ("open", F),
+                     ("modules", C), ("capacity", U), ("loss_in_worst_scenario", S)],
+        [[f.id, f.node, f.existing, f.open, f.modules, f.capacity, f.loss_in_worst]
+         for f in facts.facilities if f.kind == "shelter"]))
+    nothing = base.resilience if base else {}
+    rank = {s.id: n for n, s in enumerate(facts.ranked, start=1)}
+    d = facts.decided
+    sheets.append(_sheet(
+        "scenarios", [("scenario", T), ("probability", S), ("resilience", S), ("supply", S),
+                      ("shelter", S), ("economic", S), ("do_nothing", S), ("rank", C),
+                      ("ceiling", S), ("pinned", F)],
+        [[s.id, s.probability, s.resilience, s.supply, s.shelter, s.economic,
+          nothing.get(s.id), rank[s.id], d.ceiling(s.id), _pinned(d, s.id)]
+         for s in r.scenarios]))
+    population = ({} if facts.instance is None else
+                  dict(zip(facts.instance.network.node_ids,
+                           facts.instance.network.population.tolist(), strict=True)))
+    unmet = []
+    for s in r.scenarios:
+        for zone in sorted(set(s.unmet.need) | set(s.unmet.evacuees)):
+            need = s.unmet.need.get(zone, {})
+            unmet.append([s.id, zone, population.get(zone), *[need.get(k, 0.0) for k in ks],
+                          s.unmet.evacuees.get(zone, 0.0)])
+    sheets.append(_sheet("unmet", [("scenario", T), ("zone", T), ("population", U),
+                                   *[(f"unmet_{k}", U) for k in ks], ("unsheltered", U)],
+                         unmet))
+    if d.stages:
+        sheets.append(_sheet(
+            "stages", [("order", C), ("stage", T), ("description", T), ("status", T),
+                       ("value", N), ("seconds", N)],
+            [[n, st.name, words.stage(st.name, r), st.status, st.value, st.seconds]
+             for n, st in enumerate(d.stages, start=1)]))
+    if facts.recovery:
+        sheets.append(_sheet(
+            "recovery", [("scenario", T), ("period", C), ("repaired_edge", T),
+                         ("resilience", S), ("recovery_area", N)],
+            [[rec.id, step.period, step.repaired_edge, step.resilience, rec.recovery_area]
+             for rec in facts.recovery for step in rec.restoration]))
+        sheets.append(_recovery_zones(facts))
+    return sheets
+
+
+def currency(facts: Facts) -> str | None:
+    """What money is counted in: the instance's ``currency``, else what the result says."""
+    if facts.instance is not None and facts.instance.currency is not None:
+        return facts.instance.currency
+    return facts.result.instance.currency
+
+
+def _recovery_zones(facts: Facts) -> Sheet:
+    """Per scenario, zone and kind (supply, shelter): the measures of design section 5.
+
+    One row per zone and kind when the result gives them as the engine does (zone lists per
+    kind, ratios and path counts per zone and kind); any other shape goes out as JSON text
+    per scenario.
+    """
+    rows = []
+    for rec in facts.recovery:
+        cut, far = rec.cut_off, rec.out_of_reach
+        detour, paths = rec.detour_ratio or {}, rec.disjoint_paths or {}
+        if not (isinstance(cut, dict) and isinstance(far, dict) and isinstance(detour, dict)
+                and isinstance(paths, dict)):
+            return _sheet("recovery_measures", [("scenario", T), ("cut_off", L),
+                                                ("out_of_reach", L), ("detour_ratio", L),
+                                                ("disjoint_paths", L)],
+                          [[r.id, r.cut_off, r.out_of_reach, r.detour_ratio, r.disjoint_paths]
+                           for r in facts.recovery])
+        kinds = list(dict.fromkeys([*cut, *far, *(k for v in detour.values() if isinstance(
+            v, dict) for k in v)]))
+        zones = list(dict.fromkeys([*detour, *paths, *(z for v in cut.values() for z in v),
+                                    *(z for v in far.values() for z in v)]))
+        for zone in zones:
+            for kind in kinds:
+                rows.append([rec.id, zone, kind, zone in (cut.get(kind) or []),
+                             zone in (far.get(kind) or []),
+                             (detour.get(zone) or {}).get(kind),
+                             (paths.get(zone) or {}).get(kind)])
+    return _sheet("recovery_zones", [("scenario", T), ("zone", T), ("kind", T),
+                                     ("cut_off", F), ("out_of_reach", F), ("detour_ratio", N),
+                                     ("disjoint_paths", C)], rows)
+
+
+def comparison_sheets(c: Comparison) -> list[Sheet]:
+    """The comparison, one table per section; option columns are named by the labels."""
+    names = [o.label for o in c.options]
+    marginal = c.marginal()
+    rows: list[list[Any]] = []
+    base = c.baseline_summary
+    if base is not None:
+        rows.append(["doing nothing", "", None, "", 0.0, base.worst_case, base.expected,
+                     c.options[0].result.resilience.cvar.alpha, base.cvar, None, None, None,
+                     None, None, None, None])
+    for o in c.options:
+        r, d = o.result, o.decided
+        rows.append([o.label, o.source, r.cost.budget, r.status, r.cost.total,
+                     r.resilience.worst_case, r.resilience.expected, r.resilience.cvar.alpha,
+                     r.resilience.cvar.value, o.gain_worst_per_1000, o.gain_expected_per_1000,
+                     marginal[o.label], r.objective.kind,
+                     None if d.pinned is None else len(d.pinned),
+                     None if d.pinned is None else list(d.pinned), d.sentence or None])
+    sheets = [_sheet("options", [
+        ("option", T), ("file", T), ("budget", M), ("status", T), ("cost", M),
+        ("worst_case", S), ("expected", S), ("cvar_alpha", N), ("cvar", S),
+        ("worst_case_gain_per_1000", N), ("expected_gain_per_1000", N),
+        ("worst_case_per_1000_vs_next_cheaper", N), ("objective", T), ("pinned", C),
+        ("pinned_scenarios", L), ("decided_by", T)], rows)]
+    sheets.append(_sheet("costs", [("line", T), *[(n, M) for n in names]],
+                         [[line, *[getattr(o.result.cost, line) for o in c.options]]
+                          for line in (*Cost.LINES, "total", "budget")]))
+    sheets.append(_sheet("resilience", [("measure", T), *[(n, S) for n in names]],
+                         [["worst_case", *[o.result.resilience.worst_case for o in c.options]],
+                          ["expected", *[o.result.resilience.expected for o in c.options]],
+                          ["cvar", *[o.result.resilience.cvar.value for o in c.options]]]))
+    rows = []
+    for row in c.facilities:
+        fields = (["open", *[f"bought_{k}" for k in c.commodities]] if row.kind == "depot"
+                  else ["open", "modules", "capacity"])
+        for name in fields:
+            values = []
+            for state in row.states:
+                if state is None:
+                    values.append(None)
+                elif name == "open":
+                    values.append(state.open)
+                elif name.startswith("bought_"):
+                    values.append(state.stock.get(name.removeprefix("bought_"), 0.0))
+                else:
+                    values.append(getattr(state, name))
+            rows.append([row.kind, row.id, name, *values,
+                         any(v != values[0] for v in values[1:])])
+    pool = [o.result.decisions.compensation_pool for o in c.options]
+    rows.append(["pool", "compensation_pool", "amount", *pool,
+                 any(v != pool[0] for v in pool[1:])])
+    # One column per option holds flags, units and money by row: typed as plain numbers.
+    sheets.append(_sheet("facilities", [("kind", T), ("facility", T), ("field", T),
+                                        *[(n, N) for n in names], ("changed", F)], rows))
+    nothing = c.baseline
+    rows = []
+    for sid in c.scenario_ids:
+        values = [o.scenario.get(sid) for o in c.options]
+        rows.append([sid, c.probabilities.get(sid), *values,
+                     *([nothing.get(sid)] if nothing else []),
+                     *[None if v is None or values[0] is None else v - values[0]
+                       for v in values[1:]]])
+    sheets.append(_sheet("scenarios", [("scenario", T), ("probability", S),
+                                       *[(n, S) for n in names],
+                                       *([("do_nothing", S)] if nothing else []),
+                                       *[(f"{n} - {names[0]}", S) for n in names[1:]]], rows))
+    return sheets
+
+
+def frontier_sheet(frontier: Frontier) -> Sheet:
+    """The frontier as one table (module docstring)."""
+    marginal = f"marginal_{frontier.objective}_per_1000"
+    n = frontier.nothing
+    rows: list[list[Any]] = [["nothing", 0.0, None, None, n.worst_case, n.expected, n.cvar,
+                              0.0, None, None, "existing assets only"]]
+    knee = frontier.knee
+    for p in frontier.points:
+        note = p.note
+        if knee is not None and p is knee:
+            note = (f"returns diminish beyond this budget: every further 1,000 buys less than "
+                    f"{frontier.diminishing_share:.0%} of the best rate on the frontier"
+                    + (f"; {note}" if note else ""))
+        rows.append(["budget", p.budget, None, p.status, p.worst_case, p.expected, p.cvar,
+                     p.cost, p.marginal_per_1000, frontier.diminishing(p), note])
+    for t in frontier.targets:
+        rows.append(["target", t.ceiling, t.target, t.status, t.worst_case, t.expected, None,
+                     t.cost, None, None, t.note])
+    return _sheet("frontier", [("kind", T), ("budget", M), ("target", S), ("status", T),
+                               ("worst_case", S), ("expected", S), ("cvar", S), ("cost", M),
+                               (marginal, N), ("diminishing_returns", F), ("note", T)], rows)
