@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 
+from optimizer.callable_module import make_callable
 from optimizer.data import Instance, Scenario
 from optimizer.outcome import ScenarioOutcome
 from optimizer.plan import Plan, plan_cost
@@ -190,3 +191,7 @@ def verify(instance: Instance, plan: Plan, resilience: np.ndarray,
         evaluated) else 0.0
     return Verification("networkx maximum flow", difference,
                         tuple(plan_violations(instance, plan))), outcomes
+
+
+# optimizer.evaluate(...) is the API's function too (optimizer.callable_module).
+make_callable(__name__, "evaluate")

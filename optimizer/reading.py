@@ -18,6 +18,7 @@ import json
 import math
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,9 @@ MAX_FILE_BYTES_ENV = "RESILIENCE_MAX_FILE_BYTES"
 MAX_DEPTH = 32
 # Python refuses to read integers of thousands of digits; no field needs more than these.
 MAX_INTEGER_DIGITS = 100
+# An instance path of "-" is standard input; messages name it so.
+STDIN = "-"
+STDIN_NAME = "<stdin>"
 
 
 def json_path(loc: tuple[Any, ...]) -> str:
@@ -377,7 +381,28 @@ def read_instance_file(path: str | Path, *, reseed: int = 0) -> tuple[InstanceFi
     out-of-sample evaluation).
     """
     path = Path(path)
+    if str(path) == STDIN:
+        raw = _read_stdin()
+        return parse_instance(raw, STDIN_NAME, Path.cwd(), reseed=reseed), raw
     raw = _read_bytes(path)
+    return parse_instance(raw, path, path.parent, reseed=reseed), raw
+
+
+def _read_stdin() -> bytes:
+    """Standard input's bytes, up to the same limit as a file's."""
+    limit = max_file_bytes()
+    raw = sys.stdin.buffer.read(limit + 1)
+    if len(raw) > limit:
+        raise InputError(STDIN_NAME, [Problem("", f"over the limit of {limit:,} bytes (set "
+                                                  f"{MAX_FILE_BYTES_ENV} to change it)")])
+    return raw
+
+
+def parse_instance(raw: bytes, path: str | Path, folder: Path, *,
+                   reseed: int = 0) -> InstanceFile:
+    """Parse, check and expand an instance's bytes; ``path`` names it in messages and
+    hazard-zone files are found in ``folder`` (see :func:`read_instance_file`)."""
+    path = Path(path)
     document = parse_json(path, raw)
     if not isinstance(document, dict):
         raise InputError(path, [Problem("", "the top level must be a JSON object, not "
@@ -396,17 +421,27 @@ def read_instance_file(path: str | Path, *, reseed: int = 0) -> tuple[InstanceFi
             raise InputError(path, [Problem("scenario_generators", "no seeded scenario "
                                             "generator to draw other scenarios from")])
         parsed = generators.reseeded(parsed, reseed)
-    return expand_generators(parsed, folder=path.parent, file=path), raw
+    return expand_generators(parsed, folder=folder, file=path)
 
 
 def load_instance(path: str | Path, *, reseed: int = 0) -> data.Instance:
     """Read, check and expand an instance file into the engine's data (see
-    :func:`read_instance_file` for ``reseed``)."""
+    :func:`read_instance_file` for ``reseed``); ``"-"`` reads standard input."""
     path = Path(path)
     parsed, raw = read_instance_file(path, reseed=reseed)
-    return build_instance(parsed, source=str(path),
+    stdin = str(path) == STDIN
+    return build_instance(parsed, source=STDIN_NAME if stdin else str(path),
                           sha256=hashlib.sha256(raw).hexdigest(),
-                          default_name=path.stem)
+                          default_name="instance" if stdin else path.stem)
+
+
+def load_bytes(raw: bytes, source: str, *, reseed: int = 0, folder: Path | None = None,
+               default_name: str = "instance") -> data.Instance:
+    """An instance from its file's bytes (a dict's JSON, say); ``source`` names it in
+    messages, hazard-zone files are found in ``folder`` (default the current one)."""
+    parsed = parse_instance(raw, source, folder or Path.cwd(), reseed=reseed)
+    return build_instance(parsed, source=source, sha256=hashlib.sha256(raw).hexdigest(),
+                          default_name=default_name)
 
 
 def build_instance(f: InstanceFile, *, source: str = "<memory>", sha256: str = "",

@@ -213,6 +213,12 @@ def read_plan(path: str | Path, instance: Instance) -> tuple[Plan, dict[str, Any
     except OSError as exc:
         raise InputError(path, [Problem("", f"cannot read: {exc.strerror}")]) from None
     doc = parse_json(path, raw)
+    return plan_of(doc, instance, path), doc
+
+
+def plan_of(doc: Any, instance: Instance, source: str | Path = "<result>") -> Plan:
+    """The plan a result document states (see :func:`read_plan`); problems name ``source``."""
+    path = source
     dec = parse_decisions(doc, path)
     problems: list[Problem] = []
     depot_index = {d.id: j for j, d in enumerate(instance.depots)}
@@ -244,6 +250,5 @@ def read_plan(path: str | Path, instance: Instance) -> tuple[Plan, dict[str, Any
         modules[h] = shelter.modules
     if problems:
         raise InputError(path, problems)
-    plan = Plan(tuple(opened), stock, tuple(shelters_open), tuple(modules),
+    return Plan(tuple(opened), stock, tuple(shelters_open), tuple(modules),
                 dec.compensation_pool)
-    return plan, doc

@@ -3,8 +3,9 @@
 These classes are the file boundary only: they check types, ranges and unknown fields, one
 field at a time. Rules that relate fields to each other live in ``optimizer.checks`` and the
 engine itself works on the frozen dataclasses of ``optimizer.data``.
-``instances/instance.schema.json`` is generated from :class:`InstanceFile` (see
-``python -m optimizer.schema``) and a test keeps it in sync.
+``optimizer/instance.schema.json`` (in the installed package; ``resilience schema`` prints
+it) and its copy ``instances/instance.schema.json`` are generated from :class:`InstanceFile`
+(see ``python -m optimizer.schema``) and a test keeps them in sync.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 SCHEMA_VERSION = 1
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "instances" / "instance.schema.json"
+SCHEMA_PATH = Path(__file__).resolve().parent / "instance.schema.json"
+# The copy beside the example instances, for people who read the repository.
+SCHEMA_COPY = Path(__file__).resolve().parent.parent / "instances" / "instance.schema.json"
 
 Id = Annotated[str, Field(min_length=1, max_length=200, description="An identifier.")]
 # Numbers and booleans are strict: pydantic's lax mode would turn "150" into 150 and "yes"
@@ -348,5 +351,6 @@ def render_json_schema() -> str:
 
 
 if __name__ == "__main__":
-    SCHEMA_PATH.write_text(render_json_schema(), encoding="utf-8")
-    print(f"wrote {SCHEMA_PATH}")
+    for target in (SCHEMA_PATH, SCHEMA_COPY):
+        target.write_text(render_json_schema(), encoding="utf-8")
+        print(f"wrote {target}")

@@ -26,6 +26,7 @@ from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 from scipy.sparse import csc_matrix
 
 from models.resilience import ModelData, build_model, prepare, tiebreaks
+from optimizer.callable_module import make_callable
 from optimizer.data import Instance
 from optimizer.errors import InfeasibleError, SolverFailure, UsageError
 from optimizer.highs_common import (
@@ -553,3 +554,5 @@ def final_value(instance: Instance, plan: Plan, outcomes: list[ScenarioOutcome],
             ObjectiveKind.CVAR: summary.cvar}[kind]
 
 
+# optimizer.solve(...) is the API's function too (optimizer.callable_module).
+make_callable(__name__, "solve")

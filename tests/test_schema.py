@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from optimizer.reading import load_instance
-from optimizer.schema import SCHEMA_PATH, render_json_schema
+from optimizer.schema import SCHEMA_COPY, SCHEMA_PATH, render_json_schema
 
 INSTANCES = Path(__file__).resolve().parent.parent / "instances"
 BAD = Path(__file__).resolve().parent / "data" / "bad"
-INSTANCE_FILES = sorted(p for p in INSTANCES.glob("*.json") if p != SCHEMA_PATH)
+INSTANCE_FILES = sorted(p for p in INSTANCES.glob("*.json") if p != SCHEMA_COPY)
 
 # Bad files whose one problem is a single field's type, range, presence or name: the JSON
 # Schema must reject them as the loader does. (Cross-field problems are beyond a schema.)
@@ -31,10 +31,33 @@ def _validator():
     return jsonschema.Draft202012Validator(schema)
 
 
-def test_schema_file_is_in_sync_with_the_models() -> None:
-    assert SCHEMA_PATH.read_text(encoding="utf-8") == render_json_schema(), (
-        f"{SCHEMA_PATH} is out of date with optimizer/schema.py; "
+@pytest.mark.parametrize("path", [SCHEMA_PATH, SCHEMA_COPY], ids=lambda p: p.parent.name)
+def test_schema_file_is_in_sync_with_the_models(path: Path) -> None:
+    assert path.read_text(encoding="utf-8") == render_json_schema(), (
+        f"{path} is out of date with optimizer/schema.py; "
         "run `python -m optimizer.schema` and commit the result")
+
+
+def test_the_schema_ships_in_the_package_and_an_instance_may_name_it() -> None:
+    """An installed package has the schema (package data), ``resilience schema`` prints it,
+    and an instance that names it in ``$schema`` for its editor still loads."""
+    import tomllib
+
+    from click.testing import CliRunner
+
+    from optimizer.cli import main
+
+    project = tomllib.loads((INSTANCES.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    assert SCHEMA_PATH.name in project["tool"]["setuptools"]["package-data"]["optimizer"]
+    printed = CliRunner().invoke(main, ["schema"])
+    assert printed.exit_code == 0 and json.loads(printed.stdout) == json.loads(
+        SCHEMA_PATH.read_text(encoding="utf-8"))
+    document = json.loads((INSTANCES / "tiny.json").read_text(encoding="utf-8"))
+    document = {"$schema": "../optimizer/instance.schema.json", **document}
+    assert _validator().is_valid(document)
+    from optimizer import load_instance as api_load
+
+    assert api_load(document).name == "tiny"
 
 
 def test_there_are_instances_to_check() -> None:

@@ -19,6 +19,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from optimizer.api import with_overrides
 from optimizer.cli.common import err, fail, handled, interrupted_code, output_path, warn
 from optimizer.data import Instance
 from optimizer.dispatch import chosen_method
@@ -46,10 +47,13 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("instance", type=click.Path(dir_okay=False))
+@click.argument("instance", type=click.Path(dir_okay=False, allow_dash=True))
 @handled
 def validate(instance: str) -> None:
-    """Check an instance file and say what it holds (exit 2 when it is invalid)."""
+    """Check an instance file and say what it holds (exit 2 when it is invalid).
+
+    INSTANCE '-' reads the instance from standard input.
+    """
     inst = load_instance(instance)
     warn(inst)
     n_failed = sum(1 for s in inst.scenarios if s.failed_edges)
@@ -62,23 +66,8 @@ def validate(instance: str) -> None:
     )
 
 
-def _apply_overrides(inst: Instance, objective: str | None, alpha: float | None,
-                     target: float | None, budget: float | None) -> Instance:
-    o = inst.objective
-    kind = ObjectiveKind(objective) if objective else o.kind
-    new_objective = dataclasses.replace(
-        o, kind=kind, alpha=o.alpha if alpha is None else alpha,
-        target=o.target if target is None else target)
-    if kind is ObjectiveKind.MIN_COST and new_objective.target is None:
-        raise UsageError("min_cost needs a target: give --target T or objective.target")
-    changes: dict[str, Any] = {"objective": new_objective}
-    if budget is not None:
-        changes["budget"] = budget
-    return dataclasses.replace(inst, **changes)
-
-
 @main.command()
-@click.argument("instance", type=click.Path(dir_okay=False))
+@click.argument("instance", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("-o", "--output", help="Result file (default INSTANCE_NAME.result.json here; "
               "'-' prints the JSON and sends the summary to standard error).")
 @click.option("--objective", type=click.Choice([k.value for k in ObjectiveKind]),
@@ -120,8 +109,10 @@ def solve(instance: str, output: str | None, objective: str | None, alpha: float
                            log=None if quiet else (lambda m: err.print(f"[dim]{m}[/dim]")),
                            method=method, solver=solver, workers=workers,
                            scheduler=scheduler, builder=builder)
-    inst = _apply_overrides(load_instance(instance), objective, alpha, target, budget)
-    path = output_path(output, instance, ".result.json")
+    inst = with_overrides(load_instance(instance), objective=objective, alpha=alpha,
+                          target=target, budget=budget)
+    path = output_path(output, instance, ".result.json",
+                       stem=inst.name if instance == "-" else None)
     warn(inst)
     if method == "auto" and not quiet:
         err.print(f"[dim]method auto: {chosen_method(inst, options)}[/dim]")
@@ -147,9 +138,10 @@ def solve(instance: str, output: str | None, objective: str | None, alpha: float
         write(failure_document(inst, status, str(exc)))
         raise
     # Where the instance is, seen from the result's folder, so a report can find it later.
+    # (Nowhere, when it came from standard input.)
     solved.document["instance"]["path"] = (
-        instance if path == "-" else os.path.relpath(Path(instance).resolve(),
-                                                     Path(path).resolve().parent))
+        None if instance == "-" else instance if path == "-" else os.path.relpath(
+            Path(instance).resolve(), Path(path).resolve().parent))
     write(solved.document)
     summary_console = err if path == "-" else Console(highlight=False, emoji=False)
     print_summary(solved.document, summary_console)
@@ -166,7 +158,7 @@ def solve(instance: str, output: str | None, objective: str | None, alpha: float
 
 
 @main.command()
-@click.argument("instance", type=click.Path(dir_okay=False))
+@click.argument("instance", type=click.Path(dir_okay=False, allow_dash=True))
 @click.argument("result", type=click.Path(dir_okay=False))
 @click.option("--scenarios", "other", type=click.Path(dir_okay=False),
               help="Also evaluate the plan on this instance file's scenarios (out of sample; "
@@ -304,6 +296,18 @@ def evaluate(instance: str, result: str, other: str | None, reseed: int | None,
 def _summary_json(summary: ResilienceSummary) -> dict[str, Any]:
     return {"worst_case": summary.worst_case, "expected": summary.expected,
             "cvar": {"alpha": summary.cvar_alpha, "value": summary.cvar}}
+
+
+@main.command()
+@handled
+def schema() -> None:
+    """Print the JSON Schema of instance files (the one shipped in the package).
+
+    Editors complete and check an instance that names it: "$schema": "PATH/instance.schema.json".
+    """
+    from optimizer.schema import SCHEMA_PATH
+
+    click.echo(SCHEMA_PATH.read_text(encoding="utf-8"), nl=False)
 
 
 # Subcommands that live in their own modules.

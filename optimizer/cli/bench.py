@@ -245,7 +245,7 @@ def suite(name: str | None, output: str | None, families: str | None,
 
 
 @click.command()
-@click.argument("instance", type=click.Path(dir_okay=False))
+@click.argument("instance", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("-o", "--output", required=True,
               help="Model file: MODEL.mps (free MPS) or MODEL.lp (CPLEX LP).")
 @click.option("--objective", type=click.Choice([k.value for k in ObjectiveKind]),

@@ -90,8 +90,13 @@ def warn(instance: Instance) -> None:
         err.print(f"[yellow]warning:[/yellow] {escape(w)}", soft_wrap=True)
 
 
-def output_path(out: str | None, instance_path: str, suffix: str) -> str:
-    path = out or f"{Path(instance_path).stem}{suffix}"
+def output_path(out: str | None, instance_path: str, suffix: str,
+                stem: str | None = None) -> str:
+    """``out``, or the default ``STEM{suffix}`` here: ``stem`` (say, the instance's name),
+    else the input file's; checked to be writable and not the input itself."""
+    if stem is None:
+        stem = "instance" if instance_path == "-" else Path(instance_path).stem
+    path = out or f"{stem}{suffix}"
     if path != "-" and Path(path).resolve() == Path(instance_path).resolve():
         raise UsageError(f"the output {path} is the input file; choose another -o")
     if path != "-" and not Path(path).resolve().parent.is_dir():

@@ -171,7 +171,7 @@ def compare(results: tuple[str, ...], output: str | None, fmt: str | None,
 
 
 @click.command()
-@click.argument("instance", type=click.Path(dir_okay=False))
+@click.argument("instance", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--budgets", help="Budgets to solve, comma-separated: 100000,200000,300000.")
 @click.option("--budget-range", help="LO:HI:N, N budgets evenly spaced from LO to HI.")
 @click.option("--targets", help="Worst-case targets, comma-separated: the cheapest plan that "

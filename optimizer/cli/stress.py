@@ -23,7 +23,7 @@ ROADS_SHOWN = 4
 
 
 @click.command()
-@click.argument("instance", type=click.Path(dir_okay=False))
+@click.argument("instance", type=click.Path(dir_okay=False, allow_dash=True))
 @click.argument("result", type=click.Path(dir_okay=False))
 @click.option("-k", "--failures", type=click.IntRange(1), required=True,
               help=f"Additional road failures per scenario (exact up to {EXACT_UP_TO}, "

@@ -5,6 +5,9 @@ The format modules are imported only when a format is asked for, so that writing
 a Markdown memo never loads matplotlib (nor a spreadsheet openpyxl before it is asked for).
 A rendering is text, bytes (a spreadsheet), or for CSV without a table named, every table by
 name (:data:`Rendered`; ``optimizer.report.output.emit`` writes each to a file or a folder).
+
+``optimizer.report(result, "x.xlsx")`` calls :func:`optimizer.api.report`
+(``optimizer.callable_module``).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from optimizer.callable_module import make_callable
 from optimizer.errors import UsageError
 from optimizer.report.output import Rendered, emit, format_of, write_bytes, write_text
 
@@ -167,3 +171,6 @@ def write_frontier_plot(frontier: Frontier, plot: str | Path) -> None:
 __all__ = ["COMPARE_FORMATS", "PLOT_FORMATS", "REPORT_FORMATS", "Rendered", "emit", "format_of",
            "render_comparison", "render_report", "tabular", "write_bytes", "write_frontier",
            "write_frontier_plot", "write_report", "write_text"]
+
+
+make_callable(__name__, "report")  # optimizer.report(result, ...): optimizer.callable_module

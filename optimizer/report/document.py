@@ -10,10 +10,12 @@ solver's stages) are optional, so older result files still read too.
 
 from __future__ import annotations
 
+import copy
+import json
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from optimizer.errors import InputError, Problem
 from optimizer.reading import json_path, parse_json
@@ -160,7 +162,16 @@ class Solver(_Model):
 
 
 class Result(_Model):
-    """A result document that holds a plan."""
+    """A result that holds a plan: what ``resilience solve`` writes and
+    :func:`optimizer.solve` returns, typed and checked.
+
+    The fields are the sections of the result file (design section 3); :attr:`plan` is its
+    ``decisions``. :meth:`to_json` gives back the whole file the engine wrote, including the
+    sections this view does not type (the solver's sizes, for one); :meth:`from_json` reads
+    one (text or bytes; :meth:`read` a path).
+    """
+
+    _document: dict[str, Any] | None = PrivateAttr(default=None)
 
     schema_version: int
     instance: InstanceRef
@@ -185,6 +196,34 @@ class Result(_Model):
         return value
 
     @property
+    def plan(self) -> Decisions:
+        """What the plan decides: depots, shelters and the compensation pool."""
+        return self.decisions
+
+    @property
+    def document(self) -> dict[str, Any]:
+        """The result file as a JSON-ready dict (a copy: the result itself never changes)."""
+        if self._document is not None:
+            return copy.deepcopy(self._document)
+        return self.model_dump(mode="json")
+
+    def to_json(self) -> str:
+        """The result file's text, as ``resilience solve -o`` writes it
+        (``optimizer.result.dumps``, which imports the solver: not needed to write text)."""
+        return json.dumps(self.document, indent=2, allow_nan=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str | bytes, source: str | Path = "<result>") -> Result:
+        """Read a result from its JSON text; :class:`InputError` names every problem."""
+        raw = text.encode("utf-8") if isinstance(text, str) else text
+        return parse_result(parse_json(Path(str(source)), raw), source)
+
+    @classmethod
+    def read(cls, path: str | Path) -> Result:
+        """Read a result file."""
+        return read_result(path)[0]
+
+    @property
     def commodities(self) -> tuple[str, ...]:
         """Commodity ids in the order the depots list them."""
         seen: dict[str, None] = {}
@@ -203,7 +242,9 @@ class Result(_Model):
 def parse_result(document: Any, source: str | Path = "<result>") -> Result:
     """Check a result document; raise :class:`InputError` naming every problem."""
     _has_plan(document, source)
-    return _validated(Result, document, source, ())
+    result = _validated(Result, document, source, ())
+    result._document = copy.deepcopy(document)
+    return result
 
 
 def parse_decisions(document: Any, source: str | Path = "<result>") -> Decisions:
