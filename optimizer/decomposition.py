@@ -850,8 +850,8 @@ def _solve(instance: Instance, options: SolveOptions, evaluator: Evaluator,
         _initial_cuts(master, ev, first)
         if target is None or r.min() >= target - FEASIBILITY_TOL:
             incumbent = _Incumbent(start, r, plan_cost(instance, start).total)
-    log(f"decomposition master: {master.size()['variables']} variables, "
-        f"{master.size()['constraints']} constraints, {master.cuts} cuts "
+    log(f"decomposition master: {master.size()['variables']:,} variables, "
+        f"{master.size()['constraints']:,} constraints, {master.cuts:,} cuts "
         f"({time.monotonic() - t0:.2f} s with the ceiling of every scenario)")
 
     sequence = Sequence(instance, ceil, options.mip_gap)
@@ -906,8 +906,8 @@ def _solve(instance: Instance, options: SolveOptions, evaluator: Evaluator,
     stages.append(Stage("recourse", Status.OPTIMAL.value, None, recourse_seconds))
     message = stage_message(status, unfinished, run.interrupted, skipped,
                             run.timed_out or options.remaining() == 0.0) + (
-        f" (decomposition: {run.iteration} iterations, {master.cuts} cuts over "
-        f"{len(instance.scenarios)} scenarios)")
+        f" (decomposition: {run.iteration:,} iterations, {master.cuts:,} cuts over "
+        f"{len(instance.scenarios):,} scenarios)")
     log(f"decomposition done: {_fmt(value)} ({status.value}, gap "
         f"{'-' if gap is None else f'{gap:.3%}'}), "
         f"{master.cuts} cuts, {evaluator.rounds} evaluation rounds in "

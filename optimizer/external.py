@@ -39,6 +39,7 @@ from pyomo.opt import TerminationCondition
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 from models.resilience import ModelData, build_model, prepare
+from optimizer.choices import SOLVER_NAMES
 from optimizer.data import Instance
 from optimizer.errors import InfeasibleError, SolverFailure, UsageError
 from optimizer.highs_common import plan_from_values
@@ -140,8 +141,9 @@ SOLVERS: dict[str, ExternalSolver] = {s.name: s for s in (
     ExternalSolver("cplex", ("cplex_direct",), _cplex,
                    "install the cplex package and a CPLEX licence"),
 )}
-# Every solver the engine knows, HiGHS (embedded, always present) first.
-SOLVER_NAMES: tuple[str, ...] = ("highs", *SOLVERS)
+# Every solver the engine knows, HiGHS (embedded, always present) first: the command line
+# lists them from optimizer.choices without importing this module.
+assert SOLVER_NAMES == ("highs", *SOLVERS), "optimizer.choices.SOLVER_NAMES is out of date"
 
 
 @contextlib.contextmanager

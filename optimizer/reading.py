@@ -20,15 +20,18 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
-from optimizer import data, generators
+from optimizer import data
 from optimizer.checks import edge_id, env_limit, file_warnings, run_checks
 from optimizer.errors import InputError, Problem
 from optimizer.schema import InstanceFile
+
+if TYPE_CHECKING:
+    from optimizer.generators import GeoJsonReader
 
 # Largest file read (RESILIENCE_MAX_FILE_BYTES overrides it): a city-sized instance is a few
 # megabytes, and a file of gigabytes is more likely a wrong path than an instance.
@@ -326,7 +329,7 @@ def _read_bytes(path: Path) -> bytes:
         raise InputError(path, [Problem("", f"cannot read: {exc.strerror}")]) from None
 
 
-def geojson_reader(folder: Path, file: str | Path) -> generators.GeoJsonReader:
+def geojson_reader(folder: Path, file: str | Path) -> GeoJsonReader:
     """Reads hazard-zone files named in instance ``file``, which lies in ``folder``.
 
     A path is relative to the folder, and must stay inside it once resolved (symbolic links
@@ -365,6 +368,10 @@ def expand_generators(f: InstanceFile, *, folder: Path | None = None,
     """
     if not f.scenario_generators:
         return f
+    # Imported here: the generators bring scipy, networkx and shapely, which a file without
+    # generators (and `resilience validate` of one) never needs.
+    from optimizer import generators
+
     expanded = generators.expand(f, file=file,
                                  read_geojson=geojson_reader(folder or Path.cwd(), file))
     problems = run_checks(expanded)
@@ -420,6 +427,8 @@ def parse_instance(raw: bytes, path: str | Path, folder: Path, *,
         if not any(hasattr(g, "seed") for g in parsed.scenario_generators):
             raise InputError(path, [Problem("scenario_generators", "no seeded scenario "
                                             "generator to draw other scenarios from")])
+        from optimizer import generators
+
         parsed = generators.reseeded(parsed, reseed)
     return expand_generators(parsed, folder=folder, file=path)
 

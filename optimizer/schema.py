@@ -11,11 +11,12 @@ it) and its copy ``instances/instance.schema.json`` are generated from :class:`I
 from __future__ import annotations
 
 import json
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from optimizer.choices import ObjectiveKind
 
 SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).resolve().parent / "instance.schema.json"
@@ -158,14 +159,6 @@ class Weights(_Strict):
 
 class Resilience(_Strict):
     weights: Weights = Weights()
-
-
-class ObjectiveKind(StrEnum):
-    WORST_CASE = "worst_case"
-    EXPECTED = "expected"
-    CVAR = "cvar"
-    MIN_COST = "min_cost"
-    RELATIVE = "relative"
 
 
 class Objective(_Strict):

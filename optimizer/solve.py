@@ -382,8 +382,8 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
     log(f"built the model in {build_seconds:.2f} s ({options.builder})")
     size = {"variables": c.num_cols, "constraints": c.num_rows, "nonzeros": c.nnz,
             "integer_variables": int(c.integer.sum()), "scenarios": md.num_scenarios}
-    log(f"handed {size['variables']} variables, {size['constraints']} constraints and "
-        f"{size['nonzeros']} non-zeros to HiGHS in {handoff_seconds:.2f} s")
+    log(f"handed {size['variables']:,} variables, {size['constraints']:,} constraints and "
+        f"{size['nonzeros']:,} non-zeros to HiGHS in {handoff_seconds:.2f} s")
 
     stages: list[Stage] = []
     solve_seconds = 0.0

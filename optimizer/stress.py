@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from optimizer.choices import STRESS_EXACT_UP_TO
 from optimizer.data import Instance, Scenario
 from optimizer.evaluate import evaluate_scenario
 from optimizer.plan import Plan
@@ -57,8 +58,9 @@ from optimizer.whatif import (
     tree_path,
 )
 
-# K up to this is searched exactly; above it, greedily.
-EXACT_UP_TO = 2
+# K up to this is searched exactly; above it, greedily (optimizer.choices, so that the
+# command's help can say so without importing this module).
+EXACT_UP_TO = STRESS_EXACT_UP_TO
 # The pair-free evaluation and the independent one must agree to this (else a bug).
 CONSISTENCY_TOL = 1e-6
 

@@ -7,17 +7,14 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from optimizer.report import fmt
 from optimizer.safe_text import console_text as escape
 
 WORST_SHOWN = 5
 
 
-def _money(value: float) -> str:
-    return f"{value:,.2f}"
-
-
-def _share(value: float) -> str:
-    return f"{value:.4f}"
+_money = fmt.money
+_share = fmt.share
 
 
 def _recovery_line(recovery: Any) -> str:
@@ -58,7 +55,7 @@ def print_summary(doc: dict[str, Any], console: Console) -> None:
         return
     value_fmt = _money if obj["kind"] == "min_cost" else _share
     bound = "none yet" if obj["bound"] is None else value_fmt(obj["bound"])
-    gap = "-" if obj["gap"] is None else f"{obj['gap']:.3%}"
+    gap = "-" if obj["gap"] is None else fmt.gap(obj["gap"])
     console.print(f"value {value_fmt(obj['value'])}   bound {bound}   gap {gap}")
 
     cost = Table(title="Cost", show_edge=False, title_justify="left")
@@ -75,12 +72,14 @@ def print_summary(doc: dict[str, Any], console: Console) -> None:
     plan.add_column("what it holds", justify="right")
     for d in doc["decisions"]["depots"]:
         if d["open"]:
-            stock = ", ".join(f"{k} {v:g}" for k, v in d["stock"].items() if v) or "no new stock"
+            stock = ", ".join(f"{k} {fmt.units(v)}" for k, v in d["stock"].items()
+                              if v) or "no new stock"
             plan.add_row(escape(f"depot {d['id']}"), escape(stock))
     for h in doc["decisions"]["shelters"]:
         if h["open"]:
             plan.add_row(escape(f"shelter {h['id']}"),
-                         f"{h['capacity']:g} places ({h['modules']} modules)")
+                         f"{fmt.units(h['capacity'])} places "
+                         f"({fmt.count(h['modules'], 'module', 'modules')})")
     plan.add_row("compensation pool", _money(doc["decisions"]["compensation_pool"]))
     console.print(plan)
 

@@ -24,6 +24,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import minimum_spanning_tree, shortest_path
 
+from optimizer import choices
 from optimizer.generators import expand
 from optimizer.schema import InstanceFile
 
@@ -40,8 +41,8 @@ COMMODITIES: tuple[tuple[str, float, float, float, float], ...] = (
 
 # Reach limits as a share of the intact network's weighted diameter: small enough that a
 # facility cannot serve every zone (so where it stands matters), large enough that most
-# zones have a few candidates.
-REACH_SHARE = 0.4
+# zones have a few candidates. (Its value lives in optimizer.choices, for the CLI's help.)
+REACH_SHARE = choices.REACH_SHARE
 # Share of nodes that are road junctions or industrial sites with nobody living there, so
 # that the rules about "zones with people" are exercised.
 JUNCTION_SHARE = 0.1

@@ -363,8 +363,16 @@ def test_html_map_and_self_contained(tmp_path: Path,
     worst = ranked(doc)[0]["id"]
     cut = {"fire_west": 2, "flood_east": 2, "quake": 4, "storm": 1}[worst]
     assert svg.count('stroke-dasharray="6 3"') == cut + 1
-    assert svg.count("<rect") == 3 + 3
+    assert svg.count("<rect") == 3 + 4  # the legend's fourth: a damaged facility
     assert svg.count("<polygon") == 3 + 2
+    # Labels per commodity (water and food do not add up) and the zones short of help named.
+    for d in doc["decisions"]["depots"]:
+        for k, units in d["stock"].items():
+            if units:
+                assert f"+{units:,.0f} {k}" in svg
+    worst_doc = ranked(doc)[0]
+    for zone in list(worst_doc["unmet"]["need"])[:3]:
+        assert f'class="halo">{zone}</text>' in svg
     # Nothing to fetch: no script, no external reference; a policy that forbids loading.
     assert "<script" not in html
     assert not re.search(r'\b(?:src|href)="(?!#|data:)', html)

@@ -7,8 +7,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from optimizer.choices import ObjectiveKind
 from optimizer.errors import UsageError
-from optimizer.schema import ObjectiveKind
 
 INSTANCE = "instance"
 

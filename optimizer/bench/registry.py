@@ -22,7 +22,6 @@ from typing import Any
 
 from optimizer.errors import UsageError
 from optimizer.files import write_atomic
-from optimizer.synthetic import geometric_instance, grid_instance
 
 SIZE_CLASSES: tuple[str, ...] = ("small", "medium", "large")
 MANIFEST = "suite.json"
@@ -57,11 +56,17 @@ class Family:
         return ""
 
 
+# The builders import the generators when they build (scipy), not when the registry is read
+# (`resilience suite --list`, `--help`).
 def _geometric(seed: int, nodes: int, scenarios: int, **extra: Any) -> dict[str, Any]:
+    from optimizer.synthetic import geometric_instance
+
     return geometric_instance(nodes, scenarios, seed=seed, scenario_generators=True, **extra)
 
 
 def _grid(seed: int, rows: int, cols: int, scenarios: int) -> dict[str, Any]:
+    from optimizer.synthetic import grid_instance
+
     return grid_instance(rows, cols, scenarios, seed=seed, diagonals=0.2,
                          scenario_generators=True)
 

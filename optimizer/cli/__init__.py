@@ -15,29 +15,21 @@ from pathlib import Path
 from typing import Any
 
 import click
-import numpy as np
-from rich.console import Console
-from rich.table import Table
 
-from optimizer.api import with_overrides
-from optimizer.cli.common import err, fail, handled, interrupted_code, output_path, warn
-from optimizer.data import Instance
-from optimizer.dispatch import chosen_method
+from optimizer.choices import SOLVER_NAMES, ObjectiveKind
+from optimizer.cli.common import (
+    err,
+    fail,
+    handled,
+    interrupted_code,
+    make_console,
+    output_path,
+    warn,
+)
 from optimizer.errors import ExitCode, InfeasibleError, ResilienceError, UsageError
-from optimizer.evaluate import evaluate_plan, plan_violations
-from optimizer.external import SOLVER_NAMES
-from optimizer.files import write_atomic
-from optimizer.out_of_sample import data_warnings, with_scenarios_of
-from optimizer.outcome import ResilienceSummary
-from optimizer.pipeline import VERIFICATION_TOL, solve_and_verify
-from optimizer.reading import load_instance
-from optimizer.report import REPORT_FORMATS, format_of, write_report
-from optimizer.report.output import is_folder
-from optimizer.result import dumps, failure_document, read_plan
-from optimizer.safe_text import console_text as escape
-from optimizer.schema import ObjectiveKind
-from optimizer.solve import SolveOptions
-from optimizer.summary import print_summary
+
+# The library is imported inside each command, not here: `resilience --help` and `validate`
+# must not pay for Pyomo, HiGHS, scipy or matplotlib (issue 13; benchmarks/RESULTS.md).
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -54,14 +46,16 @@ def validate(instance: str) -> None:
 
     INSTANCE '-' reads the instance from standard input.
     """
+    from optimizer.reading import load_instance
+
     inst = load_instance(instance)
     warn(inst)
     n_failed = sum(1 for s in inst.scenarios if s.failed_edges)
     click.echo(
-        f"{instance}: valid. {inst.name}: {inst.network.num_nodes} nodes, "
-        f"{inst.network.num_edges} roads, {len(inst.commodities)} commodities, "
-        f"{len(inst.depots)} depots, {len(inst.shelters)} shelters, "
-        f"{len(inst.scenarios)} scenarios ({n_failed} with failed roads), "
+        f"{instance}: valid. {inst.name}: {inst.network.num_nodes:,} nodes, "
+        f"{inst.network.num_edges:,} roads, {len(inst.commodities):,} commodities, "
+        f"{len(inst.depots):,} depots, {len(inst.shelters):,} shelters, "
+        f"{len(inst.scenarios):,} scenarios ({n_failed:,} with failed roads), "
         f"budget {inst.budget:,.2f}, objective {inst.objective.kind.value}."
     )
 
@@ -105,6 +99,18 @@ def solve(instance: str, output: str | None, objective: str | None, alpha: float
           time_limit: float | None, mip_gap: float, threads: int | None, report_path: str | None,
           quiet: bool) -> None:
     """Solve INSTANCE, check the plan independently, write the result and print a summary."""
+
+    from optimizer.api import with_overrides
+    from optimizer.dispatch import chosen_method
+    from optimizer.files import write_atomic
+    from optimizer.pipeline import solve_and_verify
+    from optimizer.reading import load_instance
+    from optimizer.report import REPORT_FORMATS, format_of, write_report
+    from optimizer.report.output import is_folder
+    from optimizer.result import dumps, failure_document
+    from optimizer.solve import SolveOptions
+    from optimizer.summary import print_summary
+
     options = SolveOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads,
                            log=None if quiet else (lambda m: err.print(f"[dim]{m}[/dim]")),
                            method=method, solver=solver, workers=workers,
@@ -143,7 +149,7 @@ def solve(instance: str, output: str | None, objective: str | None, alpha: float
         None if instance == "-" else instance if path == "-" else os.path.relpath(
             Path(instance).resolve(), Path(path).resolve().parent))
     write(solved.document)
-    summary_console = err if path == "-" else Console(highlight=False, emoji=False)
+    summary_console = err if path == "-" else make_console()
     print_summary(solved.document, summary_console)
     if path != "-":
         summary_console.print(f"result written to {path}")
@@ -181,6 +187,19 @@ def evaluate(instance: str, result: str, other: str | None, reseed: int | None,
     generators draw with other seeds) and sets in-sample against out-of-sample worst-case,
     expected and CVaR resilience.
     """
+    import numpy as np
+    from rich.table import Table
+
+    from optimizer.data import Instance
+    from optimizer.evaluate import evaluate_plan, plan_violations
+    from optimizer.files import write_atomic
+    from optimizer.out_of_sample import data_warnings, with_scenarios_of
+    from optimizer.outcome import ResilienceSummary
+    from optimizer.pipeline import VERIFICATION_TOL
+    from optimizer.reading import load_instance
+    from optimizer.result import dumps, read_plan
+    from optimizer.safe_text import console_text as escape
+
     inst = load_instance(instance)
     if budget is not None:
         inst = dataclasses.replace(inst, budget=budget)
@@ -264,7 +283,7 @@ def evaluate(instance: str, result: str, other: str | None, reseed: int | None,
             click.echo(dumps(report), nl=False)
         else:
             write_atomic(path, dumps(report))
-    console = err if output == "-" else Console(highlight=False, emoji=False)
+    console = err if output == "-" else make_console()
     if out_summary is None:
         console.print(f"worst case {summary.worst_case:.6f}   expected {summary.expected:.6f}"
                       f"   CVaR({summary.cvar_alpha:g}) {summary.cvar:.6f}")
@@ -293,7 +312,8 @@ def evaluate(instance: str, result: str, other: str | None, reseed: int | None,
         fail("the result does not stand up to independent evaluation", ExitCode.SOLVER_FAILURE)
 
 
-def _summary_json(summary: ResilienceSummary) -> dict[str, Any]:
+def _summary_json(summary: Any) -> dict[str, Any]:
+    """A :class:`optimizer.outcome.ResilienceSummary` as the evaluation file writes it."""
     return {"worst_case": summary.worst_case, "expected": summary.expected,
             "cvar": {"alpha": summary.cvar_alpha, "value": summary.cvar}}
 

@@ -9,12 +9,10 @@ progress goes to standard error. Registered on the main command in ``optimizer.c
 from __future__ import annotations
 
 import shlex
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -24,21 +22,12 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from optimizer.bench.metrics import (
-    config_label,
-    cross_check,
-    performance_profile,
-    problem_times,
-    summarise,
-    summary_markdown,
-)
 from optimizer.bench.registry import FAMILIES, SIZE_CLASSES, read_suite, write_suite
 from optimizer.bench.runner import METHODS, BenchOptions, read_rows, run_bench, sidecar_path
-from optimizer.cli.common import err, handled, output_path, warn
+from optimizer.choices import ObjectiveKind
+from optimizer.cli.common import err, handled, make_console, output_path, warn
 from optimizer.errors import UsageError
-from optimizer.reading import load_instance
 from optimizer.safe_text import console_text as escape
-from optimizer.schema import ObjectiveKind
 
 SOLVER_CHOICES = ("highs", "cbc", "glpk", "scip", "gurobi", "xpress", "cplex")
 
@@ -56,11 +45,19 @@ def _names(text: str, option: str, allowed: tuple[str, ...] | None = None) -> tu
 
 
 def _print_summary(rows: list[dict[str, Any]], markdown: bool, plot: str | None) -> None:
+    # numpy and the metrics only when a summary is printed (`--help` stays quick).
+    from optimizer.bench.metrics import (
+        config_label,
+        cross_check,
+        performance_profile,
+        problem_times,
+        summarise,
+        summary_markdown,
+    )
+
     summaries = summarise(rows)
     disagreements = cross_check(rows)
-    # A results table read from a file or a pipe is wider than the 80 columns rich assumes.
-    out = Console(highlight=False, emoji=False, soft_wrap=True,
-                  width=None if sys.stdout.isatty() else 132)
+    out = make_console()
     if markdown:
         click.echo(summary_markdown(summaries, disagreements), nl=False)
     else:
@@ -221,7 +218,7 @@ def suite(name: str | None, output: str | None, families: str | None,
     file is and the generator call that made it). `resilience bench FOLDER` runs it.
     """
     if list_families:
-        out = Console(highlight=False, emoji=False, soft_wrap=True)
+        out = make_console()
         table = Table(show_edge=False)
         for col in ("family", *SIZE_CLASSES, "what"):
             table.add_column(col)
@@ -270,6 +267,8 @@ def export(instance: str, output: str, objective: str | None, alpha: float | Non
     path = output_path(output, instance, "")
     if path == "-":
         raise UsageError("export writes a file: give -o MODEL.mps or -o MODEL.lp")
+    from optimizer.reading import load_instance
+
     inst = with_overrides(load_instance(instance), objective=objective, alpha=alpha,
                           target=target, budget=budget)
     warn(inst)

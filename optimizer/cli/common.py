@@ -10,15 +10,36 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-from optimizer.data import Instance
 from optimizer.errors import ExitCode, ResilienceError, UsageError
 from optimizer.safe_text import console_text as escape
 
-err = Console(stderr=True, highlight=False, emoji=False)
+if TYPE_CHECKING:
+    from optimizer.data import Instance
+
+# When output is not a terminal (a file, a pipe, a CI log) rich would assume 80 columns:
+# log lines wrapped mid-sentence and table cells cut to "cou…". There, lines are never
+# wrapped and tables get all the width they need.
+PIPED_WIDTH = 10_000
+
+
+def make_console(stderr: bool = False) -> Console:
+    """A console for standard output (or error) that never truncates when piped."""
+    stream = sys.stderr if stderr else sys.stdout
+    try:
+        terminal = stream.isatty()
+    except (AttributeError, ValueError):  # a closed or unusual stream
+        terminal = False
+    if terminal:
+        return Console(stderr=stderr, highlight=False, emoji=False)
+    return Console(stderr=stderr, highlight=False, emoji=False, soft_wrap=True,
+                   width=PIPED_WIDTH)
+
+
+err = make_console(stderr=True)
 INTERRUPTED = 130  # the shell's code for a process stopped by Ctrl-C (128 + SIGINT)
 TERMINATED = 143  # 128 + SIGTERM
 

@@ -15,12 +15,10 @@ from typing import Any
 
 import click
 
+from optimizer.choices import REACH_SHARE
 from optimizer.cli.common import err, handled
 from optimizer.errors import UsageError
 from optimizer.files import write_atomic
-from optimizer.reading import build_instance
-from optimizer.schema import InstanceFile
-from optimizer.synthetic import geometric_instance, grid_instance
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -56,7 +54,8 @@ def _common(command: Callable[..., None]) -> Callable[..., None]:
                      "that it can be met)."),
         click.option("--money-scale", type=click.FloatRange(0, min_open=True), default=1.0,
                      show_default=True, help="Multiplies every money figure."),
-        click.option("--reach-share", type=click.FloatRange(0, min_open=True), default=0.4,
+        click.option("--reach-share", type=click.FloatRange(0, min_open=True),
+                     default=REACH_SHARE,
                      show_default=True, help="Supply and evacuation reach as a share of the "
                      "network's diameter."),
         click.option("--population", type=(click.IntRange(0), click.IntRange(0)),
@@ -74,6 +73,9 @@ def _common(command: Callable[..., None]) -> Callable[..., None]:
 
 def _write(doc: dict[str, Any], output: str) -> None:
     """Check the instance as ``validate`` would, then write it (or print it for '-')."""
+    from optimizer.reading import build_instance
+    from optimizer.schema import InstanceFile
+
     built = build_instance(InstanceFile.model_validate(doc), default_name=doc["name"])
     text = json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     if output == "-":
@@ -111,6 +113,8 @@ def _make(builder: Callable[..., dict[str, Any]], *sizes: int, explicit: bool,
 @handled
 def grid(rows: int, cols: int, output: str, explicit: bool, **options: Any) -> None:
     """A street lattice of ROWS x COLS nodes in the unit square, with circular hazards."""
+    from optimizer.synthetic import grid_instance
+
     _write(_make(grid_instance, rows, cols, options.pop("scenarios"), explicit=explicit,
                  **options), output)
 
@@ -124,6 +128,8 @@ def grid(rows: int, cols: int, output: str, explicit: bool, **options: Any) -> N
 @handled
 def geometric(nodes: int, output: str, explicit: bool, **options: Any) -> None:
     """A random geometric road network in the unit square, with circular hazards."""
+    from optimizer.synthetic import geometric_instance
+
     _write(_make(geometric_instance, nodes, options.pop("scenarios"), explicit=explicit,
                  **options), output)
 

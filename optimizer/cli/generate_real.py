@@ -13,18 +13,13 @@ from typing import Any
 
 import click
 
-from optimizer.checks import run_checks
+from optimizer.choices import REACH_SHARE
 from optimizer.cli.common import err, handled
 from optimizer.errors import UsageError
 from optimizer.files import write_atomic
-from optimizer.importers import dumps_instance
-from optimizer.importers.city import CityOptions, city_instance
-from optimizer.importers.tntp import SOURCE as TNTP_SOURCE
-from optimizer.importers.tntp import TntpOptions, tntp_instance
-from optimizer.reading import build_instance, parse_json
 from optimizer.safe_text import console_text as escape
-from optimizer.schema import InstanceFile
-from optimizer.synthetic import REACH_SHARE
+
+# The importers (numpy, scipy, shapely) are imported inside the commands: `--help` is quick.
 
 _FILE = click.Path(exists=True, dir_okay=False)
 
@@ -37,6 +32,11 @@ def _output(path: str) -> str:
 
 def _write(document: dict[str, Any], out: str, warnings: list[str] | tuple[str, ...]) -> None:
     """Check the instance through the engine's own reader, write it, and summarise it."""
+    from optimizer.checks import run_checks
+    from optimizer.importers import dumps_instance
+    from optimizer.reading import build_instance, parse_json
+    from optimizer.schema import InstanceFile
+
     text = dumps_instance(document)
     # The same path a file on disk takes (pydantic, cross-field checks, generators), so an
     # importer bug shows up here rather than in the user's next command.
@@ -85,14 +85,14 @@ def _write(document: dict[str, Any], out: str, warnings: list[str] | tuple[str, 
 @click.option("--lonlat/--no-lonlat", default=None, help="Whether node coordinates are "
               "longitude/latitude (projected to metres). Default: yes for GeoJSON, no for TNTP.")
 @click.option("--name", help="Instance name (default: from the net file's name).")
-@click.option("--source", default=TNTP_SOURCE, help="Where the data come from and under what "
+@click.option("--source", help="Where the data come from and under what "
               "licence, for the description.  [default: TransportationNetworks for Research]")
 @click.option("-o", "--output", required=True, help="Instance file to write ('-' for "
               "standard output).")
 @handled
 def tntp(net: str, nodes: str | None, trips: str | None, depots: int, shelters: int,
          scenarios: int, seed: int, commodities: int, budget_share: float, reach_share: float,
-         lonlat: bool | None, name: str | None, source: str, output: str) -> None:
+         lonlat: bool | None, name: str | None, source: str | None, output: str) -> None:
     """An instance from a TransportationNetworks (TNTP) road network.
 
     Directed links become undirected roads with the shorter length; zone centroids below
@@ -100,10 +100,14 @@ def tntp(net: str, nodes: str | None, trips: str | None, depots: int, shelters: 
     well-spread through nodes; hazards come from a seeded hazard_footprint generator. The
     description states every assumption.
     """
+    from optimizer.importers.tntp import SOURCE as TNTP_SOURCE
+    from optimizer.importers.tntp import TntpOptions, tntp_instance
+
     out = _output(output)
     options = TntpOptions(depots=depots, shelters=shelters, scenarios=scenarios, seed=seed,
                           commodities=commodities, budget_share=budget_share,
-                          reach_share=reach_share, lonlat=lonlat, name=name, source=source)
+                          reach_share=reach_share, lonlat=lonlat, name=name,
+                          source=source or TNTP_SOURCE)
     try:
         document, warnings = tntp_instance(net, nodes, trips, options)
     except ValueError as exc:
@@ -182,6 +186,8 @@ def geojson(streets: str, shelters: str, hazards: tuple[str, ...], hazard_ids: t
     if not hazards:
         raise UsageError("give at least one --hazard polygon file: the instance needs "
                          "scenarios")
+    from optimizer.importers.city import CityOptions, city_instance
+
     options = CityOptions(
         population=population, depots=depots, seed=seed, commodities=commodities,
         budget_share=budget_share, reach_share=reach_share, supply_reach=supply_reach,

@@ -8,16 +8,15 @@ where it went.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from optimizer.choices import ObjectiveKind
 from optimizer.cli.common import err, handled, output_path
 from optimizer.cli.common import warn as warn_instance
-from optimizer.data import Instance
 from optimizer.errors import UsageError
-from optimizer.reading import load_instance
-from optimizer.report import (
+from optimizer.report import (  # light: each format's module is imported when it is used
     COMPARE_FORMATS,
     PLOT_FORMATS,
     REPORT_FORMATS,
@@ -29,11 +28,12 @@ from optimizer.report import (
     write_frontier,
     write_frontier_plot,
 )
-from optimizer.report.document import read_result
-from optimizer.report.source import instance_for
 from optimizer.safe_text import console_text as escape
-from optimizer.schema import ObjectiveKind
-from optimizer.solve import SolveOptions
+
+# The solver, the result models and rich's progress bars are imported inside the commands,
+# so that `resilience --help` stays quick (optimizer.cli).
+if TYPE_CHECKING:
+    from optimizer.data import Instance
 
 INSTANCE_HELP = ("The instance the result was solved from (default: the path the result "
                  "records). Needed for the map, the comparison with doing nothing and the "
@@ -105,6 +105,9 @@ def report(result: str, output: str | None, fmt: str | None, instance: str | Non
     table per file (a folder, or --table NAME); GeoJSON the facilities and zones for GIS
     tools, in longitude and latitude.
     """
+    from optimizer.report.document import read_result
+    from optimizer.report.source import instance_for
+
     checked, _ = read_result(result)
     path, chosen = _target(output, f"{_stem(result)}.report.html", result, REPORT_FORMATS, fmt,
                            "md")
@@ -146,6 +149,8 @@ def compare(results: tuple[str, ...], output: str | None, fmt: str | None,
     files or scenario sets are refused (exit 2) unless --force; budgets may differ.
     """
     from optimizer.report.compare import compare as build
+    from optimizer.report.document import read_result
+    from optimizer.report.source import instance_for
 
     if len(results) < 2:
         raise UsageError("compare needs at least two result files")
@@ -203,8 +208,18 @@ def sweep(instance: str, budgets: str | None, budget_range: str | None, targets:
     frontier never falls as the budget grows; the plot marks where returns diminish: beyond
     the budget from which every further 1,000 buys less than a quarter of the best rate.
     """
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from optimizer.reading import load_instance
     from optimizer.report.sweep import budgets_from_range, numbers
     from optimizer.report.sweep import sweep as run_sweep
+    from optimizer.solve import SolveOptions
 
     if budgets and budget_range:
         raise UsageError("give --budgets or --budget-range, not both")

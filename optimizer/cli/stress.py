@@ -8,15 +8,10 @@ table to standard error).
 from __future__ import annotations
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from optimizer.cli.common import err, handled, output_path, warn
-from optimizer.files import write_atomic
-from optimizer.reading import load_instance
-from optimizer.result import dumps, read_plan
+from optimizer.choices import STRESS_EXACT_UP_TO as EXACT_UP_TO
+from optimizer.cli.common import err, handled, make_console, output_path, warn
 from optimizer.safe_text import console_text as escape
-from optimizer.stress import EXACT_UP_TO, stress_document, stress_test
 
 WORST_SHOWN = 5
 ROADS_SHOWN = 4
@@ -29,7 +24,7 @@ ROADS_SHOWN = 4
               help=f"Additional road failures per scenario (exact up to {EXACT_UP_TO}, "
               "greedy above).")
 @click.option("-o", "--output", help="Write the stress test as JSON ('-' for standard output).")
-@click.option("-q", "--quiet", is_flag=True, help="No progress lines on standard error.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar on standard error.")
 @handled
 def stress(instance: str, result: str, failures: int, output: str | None, quiet: bool) -> None:
     """For each scenario, the K more road failures that lower RESULT's resilience the most.
@@ -37,6 +32,20 @@ def stress(instance: str, result: str, failures: int, output: str | None, quiet:
     K = 1 and 2 are found exactly (every road that could matter is tried, pairs included);
     larger K adds the most damaging road one at a time and is labelled "heuristic".
     """
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+    from rich.table import Table
+
+    from optimizer.files import write_atomic
+    from optimizer.reading import load_instance
+    from optimizer.result import dumps, read_plan
+    from optimizer.stress import stress_document, stress_test
+
     inst = load_instance(instance)
     warn(inst)
     plan, doc = read_plan(result, inst)
@@ -44,8 +53,12 @@ def stress(instance: str, result: str, failures: int, output: str | None, quiet:
         err.print(f"[yellow]warning:[/yellow] {escape(result)} was solved from a different "
                   f"version of {escape(instance)} (sha256 differs)")
     path = output_path(output, instance, ".stress.json") if output else None
-    report = stress_test(inst, plan, failures,
-                         progress=None if quiet else (lambda m: err.print(f"[dim]{m}[/dim]")))
+    # A bar like sweep's and bench's: one step per scenario searched.
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=err, disable=quiet, transient=True) as progress:
+        task = progress.add_task("stress", total=len(inst.scenarios))
+        report = stress_test(inst, plan, failures, progress=lambda _: progress.advance(task))
     document = stress_document(inst, report)
     document["result"] = str(result)
     if path == "-":
@@ -53,7 +66,7 @@ def stress(instance: str, result: str, failures: int, output: str | None, quiet:
     elif path is not None:
         write_atomic(path, dumps(document))
 
-    console = err if path == "-" else Console(highlight=False, emoji=False)
+    console = err if path == "-" else make_console()
     rows = sorted(document["scenarios"], key=lambda r: (r["resilience"], r["id"]))
     table = Table(title=f"Worst scenarios after {failures} more road failure"
                   f"{'s' if failures > 1 else ''} ({report.method})", show_edge=False,

@@ -292,9 +292,8 @@ def _about(facts: Facts) -> str:
              + (f" ({r.message})" if r.message else "") + "."]
     o = r.objective
     if o.value is not None:
-        gap = fmt.MISSING if o.gap is None else f"{o.gap:.2e}"
         parts.append(f"Objective {words.objective(r)}: value {fmt.number(o.value)}, bound "
-                     f"{fmt.number(o.bound)}, gap {gap}.")
+                     f"{fmt.number(o.bound)}, gap {fmt.gap(o.gap)}.")
     if r.solver is not None:
         parts.append(f"Solver {r.solver.name or '?'} {r.solver.version or ''}, method "
                      f"{r.solver.method or '?'}, {fmt.number(r.solver.solve_seconds)} s.")

@@ -19,6 +19,9 @@ from optimizer.report import fmt
 from optimizer.report.facts import Facts
 
 WIDTH = 640.0
+# Zones short of help in the worst scenario get their id beside them, up to this many (the
+# rows of the report's table of who goes without; more would bury the map in text).
+ZONES_LABELLED = 15
 PAD = 28.0
 LEGEND = 58.0
 ZONE_MIN, ZONE_MAX = 3.0, 15.0
@@ -112,6 +115,7 @@ def network_map(facts: Facts) -> str:
     population = net.population
     top = float(population.max()) if population.size and population.max() > 0 else 1.0
     short = {z.zone: z for z in facts.shortfalls[0].zones} if facts.shortfalls else {}
+    zone_labels: list[str] = []
     for i, zone in enumerate(net.node_ids):
         pop = float(population[i])
         radius = ZONE_MIN + (ZONE_MAX - ZONE_MIN) * np.sqrt(pop / top) if pop > 0 else 2.0
@@ -128,6 +132,10 @@ def network_map(facts: Facts) -> str:
         parts.append(f'<circle cx="{px[i]:.1f}" cy="{py[i]:.1f}" r="{radius:.1f}" '
                      f'fill="{fill}" fill-opacity="0.8" stroke="#fff" stroke-width="0.8">'
                      f"<title>{escape(tip)}</title></circle>")
+        if zone in short and len(zone_labels) < ZONES_LABELLED:
+            # The zones the report's table of who goes without names, so that a reader
+            # finds them on the map.
+            zone_labels.append(_text(px[i] + radius + 2, py[i] + 3, zone, size=9.5))
 
     node_of = {}
     for d in instance.depots:
@@ -156,8 +164,9 @@ def network_map(facts: Facts) -> str:
                 f"{stock} on hand, {fmt.units(bought)} bought" if f.open else "not opened") + loss
             parts.append(_square(x, y, 12, fill, stroke, tip))
             if f.open:
-                labels.append(_label(x, y - 7, f"{f.id} +{fmt.units(bought)}"
-                                     if bought else f.id))
+                # Per commodity: units of water and of food do not add up.
+                per = " ".join(f"+{fmt.units(v)} {k}" for k, v in f.bought.items() if v)
+                labels.append(_label(x, y - 7, f"{f.id} {per}" if per else f.id))
         else:
             fill = (SHELTER_OLD if f.existing else SHELTER_NEW) if f.open else "#fff"
             tip = f"shelter {f.id} at {net.node_ids[node]} ({state}): " + (
@@ -166,7 +175,7 @@ def network_map(facts: Facts) -> str:
             parts.append(_triangle(x, y, 14, fill, stroke, tip))
             if f.open:
                 labels.append(_label(x, y + 14, f"{f.id} {fmt.units(f.capacity)} pl."))
-    parts += labels
+    parts += zone_labels + labels
 
     # Legend, inside the picture so that it prints with it.
     ly = height - LEGEND + 18
@@ -186,7 +195,9 @@ def network_map(facts: Facts) -> str:
          "shelter (existing)"),
         (_square(lx + 6, ly + 22, 11, "#fff", "#888", "closed candidate"), "not opened"),
     ]
-    for row, entries, step in ((0, items, 196), (22, items2, 118)):
+    items.append((_square(lx + 6, ly, 11, "#fff", ROAD_CUT, "damaged facility"),
+                  f"damaged in {worst.id}"))
+    for row, entries, step in ((0, items, 150), (22, items2, 118)):
         for n, (mark, text) in enumerate(entries):
             shift = n * step
             parts.append(f'<g transform="translate({shift},0)">{mark}'

@@ -30,6 +30,7 @@ from optimizer.data import Instance
 from optimizer.errors import InfeasibleError, SolverFailure, UsageError
 from optimizer.pipeline import solve_and_verify
 from optimizer.plan import Plan
+from optimizer.report import fmt
 from optimizer.report.facts import Baseline, do_nothing
 from optimizer.schema import ObjectiveKind
 from optimizer.solve import SolveOptions
@@ -208,7 +209,7 @@ def sweep(instance: Instance, budgets: Sequence[float], *, targets: Sequence[flo
                 point = dataclasses.replace(
                     previous, budget=budget, carried_from=previous.budget,
                     note=(f"the solve ({doc['status']}, gap "
-                          f"{'unknown' if gap is None else f'{gap:.2g}'}) reached "
+                          f"{'unknown' if gap is None else fmt.gap(gap)}) reached "
                           f"{point.value:.6f}, less than {previous.value:.6f} at budget "
                           f"{previous.budget:,.2f}; that plan fits this budget too and is "
                           "carried forward"))

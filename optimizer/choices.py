@@ -1,0 +1,30 @@
+"""The names the command line offers before anything heavy is imported.
+
+``resilience --help`` must start in a fraction of a second, so the choices its options list
+(objective kinds, solvers) live here, free of pydantic, numpy and Pyomo; the modules that
+act on them (``optimizer.schema``, ``optimizer.external``) import them from here.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ObjectiveKind(StrEnum):
+    WORST_CASE = "worst_case"
+    EXPECTED = "expected"
+    CVAR = "cvar"
+    MIN_COST = "min_cost"
+    RELATIVE = "relative"  # worst case of R_s / ceiling_s (design section 2)
+
+
+# Every solver the engine knows, HiGHS (embedded, always present) first; optimizer.external
+# holds how to reach the others (and checks that it knows exactly these).
+SOLVER_NAMES: tuple[str, ...] = ("highs", "cbc", "glpk", "scip", "gurobi", "xpress", "cplex")
+
+# `resilience stress --failures K` searches exactly up to this K (optimizer.stress).
+STRESS_EXACT_UP_TO = 2
+
+# Reach limits as a share of the intact network's weighted diameter (optimizer.synthetic,
+# the importers, and the default of every `generate --reach-share`).
+REACH_SHARE = 0.4
