@@ -254,3 +254,36 @@ def test_sweep_maximises_the_objective_asked_for(town_file: Path) -> None:
     assert frontier.objective == "expected"
     assert [p.value for p in frontier.points] == [p.expected for p in frontier.points]
     assert frontier.points[1].expected >= frontier.points[0].expected
+
+
+def test_sweep_results_carry_the_frontier_into_report_and_compare(tmp_path: Path,
+                                                                 town_file: Path) -> None:
+    """``sweep --results`` writes each budget's result with the frontier; the HTML report of
+    one shows it with its own budget marked, and a comparison of them shows it too."""
+    import json
+
+    from optimizer.cli.report import compare, report
+
+    folder = tmp_path / "results"
+    done = ok(run(sweep, town_file, "--budgets", "150,400", "-o", tmp_path / "f.csv",
+                  "--results", folder, "-q"))
+    assert "2 result files written" in done.stderr
+    paths = sorted(folder.glob("*.result.json"))
+    assert [p.name for p in paths] == ["town-budget-150.result.json",
+                                       "town-budget-400.result.json"]
+    document = json.loads(paths[0].read_text())
+    frontier = read_frontier(tmp_path / "f.csv")
+    assert [p["kind"] for p in document["frontier"]["points"]] == [r["kind"] for r in frontier]
+    assert [p["worst_case"] for p in document["frontier"]["points"]] == [
+        float(r["worst_case"]) for r in frontier]
+
+    html = tmp_path / "r.html"
+    ok(run(report, paths[0], "-o", html))  # the instance found through the recorded path
+    page = html.read_text()
+    assert 'id="frontier"' in page and "The budget frontier" in page
+    assert page.count('class="changed"') >= 1  # this result's budget marked
+    ok(run(compare, *paths, "-o", tmp_path / "c.html"))
+    assert "The budget frontier" in (tmp_path / "c.html").read_text()
+    ok(run(compare, *paths, "-o", f"{tmp_path / 'tables'}/"))
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "tables" / "frontier.csv").read_text())))
+    assert [r["kind"] for r in rows] == [r["kind"] for r in frontier]

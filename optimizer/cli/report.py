@@ -27,6 +27,7 @@ from optimizer.report import (  # light: each format's module is imported when i
     render_report,
     write_frontier,
     write_frontier_plot,
+    write_sweep_results,
 )
 from optimizer.safe_text import console_text as escape
 
@@ -190,6 +191,9 @@ def compare(results: tuple[str, ...], output: str | None, fmt: str | None,
 @click.option("-o", "--output", help="Frontier CSV (default INSTANCE_NAME.frontier.csv here; "
               "'-' prints it on standard output).")
 @click.option("--plot", help="Picture of the frontier: a .png or .svg file.")
+@click.option("--results", "results_folder", help="Also write each budget's result file into "
+              "this folder (INSTANCE_NAME-budget-B.result.json), each with the frontier, so "
+              "that `report` and `compare` of them show it.")
 @click.option("--time-limit", type=click.FloatRange(0, min_open=True),
               help="Seconds per solve.")
 @click.option("--mip-gap", type=click.FloatRange(0), default=1e-4, show_default=True,
@@ -199,7 +203,8 @@ def compare(results: tuple[str, ...], output: str | None, fmt: str | None,
 @handled
 def sweep(instance: str, budgets: str | None, budget_range: str | None, targets: str | None,
           ceiling: float | None, objective: str | None, output: str | None, plot: str | None,
-          time_limit: float | None, mip_gap: float, threads: int | None, quiet: bool) -> None:
+          results_folder: str | None, time_limit: float | None, mip_gap: float,
+          threads: int | None, quiet: bool) -> None:
     """Solve INSTANCE at several budgets and write the budget frontier.
 
     For each budget (smallest first, each solve starting from the previous plan): the
@@ -268,6 +273,11 @@ def sweep(instance: str, budgets: str | None, budget_range: str | None, targets:
         err.print(f"frontier written to {escape(path)}", soft_wrap=True)
     if plot is not None:
         err.print(f"plot written to {escape(plot)}", soft_wrap=True)
+    if results_folder is not None:
+        written = write_sweep_results(frontier, results_folder, stem=_stem(instance),
+                                      instance_path=instance)
+        err.print(f"{len(written)} result files written to {escape(results_folder)}",
+                  soft_wrap=True)
     knee = frontier.knee
     if knee is not None:
         err.print(f"returns diminish beyond a budget of {knee.budget:,.2f}: every further "

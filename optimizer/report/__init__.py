@@ -161,6 +161,41 @@ def write_frontier(frontier: Frontier, path: str | Path, plot: str | Path | None
         write_frontier_plot(frontier, plot)
 
 
+def write_sweep_results(frontier: Frontier, folder: str | Path, *, stem: str,
+                        instance_path: str | None = None) -> list[Path]:
+    """Each swept budget's result file in ``folder``, ``STEM-budget-B.result.json``, with
+    the whole frontier as its ``frontier`` section (so that its report and a comparison of
+    them show it). Budgets whose previous plan was carried forward have no file of their
+    own. Returns the paths written.
+    """
+    import copy
+    import json
+    import os
+
+    from optimizer.report.sheets import frontier_records
+
+    target = Path(folder)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot make the folder {target}: {exc.strerror or exc}") from None
+    section = frontier_records(frontier)
+    written = []
+    for point in frontier.points:
+        if point.document is None:
+            continue
+        document = copy.deepcopy(point.document)
+        document["frontier"] = section
+        path = target / f"{stem}-budget-{point.budget:g}.result.json"
+        if instance_path is not None and instance_path != "-":
+            # As `solve` records it: where the instance is, seen from the result's folder.
+            document["instance"]["path"] = os.path.relpath(Path(instance_path).resolve(),
+                                                           target.resolve())
+        write_text(path, json.dumps(document, indent=2, allow_nan=False) + "\n")
+        written.append(path)
+    return written
+
+
 def write_frontier_plot(frontier: Frontier, plot: str | Path) -> None:
     """The picture of the frontier, PNG or SVG by ``plot``'s extension (imports matplotlib)."""
     from optimizer.report.plots import frontier_picture
@@ -170,7 +205,7 @@ def write_frontier_plot(frontier: Frontier, plot: str | Path) -> None:
 
 __all__ = ["COMPARE_FORMATS", "PLOT_FORMATS", "REPORT_FORMATS", "Rendered", "emit", "format_of",
            "render_comparison", "render_report", "tabular", "write_bytes", "write_frontier",
-           "write_frontier_plot", "write_report", "write_text"]
+           "write_frontier_plot", "write_report", "write_sweep_results", "write_text"]
 
 
 make_callable(__name__, "report")  # optimizer.report(result, ...): optimizer.callable_module

@@ -16,7 +16,7 @@ from pathlib import Path
 from optimizer.data import Instance
 from optimizer.errors import UsageError
 from optimizer.report import fmt
-from optimizer.report.document import Result
+from optimizer.report.document import FrontierSection, Result
 from optimizer.report.facts import Baseline, Decided, do_nothing, gain_per_1000, what_decided
 
 # Costs closer than this (half a cent) are the same: the solver's cost tie-break leaves
@@ -102,6 +102,14 @@ class Comparison:
         baselines = [o.baseline for o in self.options]
         first = baselines[0]
         if first is None or any(b is not first for b in baselines[1:]):
+            return None
+        return first
+
+    @property
+    def frontier(self) -> FrontierSection | None:
+        """The budget frontier, when every option came from the same ``sweep``."""
+        first = self.options[0].result.frontier
+        if first is None or any(o.result.frontier != first for o in self.options[1:]):
             return None
         return first
 

@@ -161,6 +161,29 @@ class Solver(_Model):
         return [] if value is None else value
 
 
+class FrontierRow(_Model):
+    """One point of a budget frontier (``optimizer.report.sheets.frontier_sheet``'s row)."""
+
+    kind: str  # nothing, budget or target
+    budget: float | None = None
+    target: float | None = None
+    status: str | None = None
+    worst_case: float | None = None
+    expected: float | None = None
+    cvar: float | None = None
+    cost: float | None = None
+    marginal_per_1000: float | None = None
+    diminishing_returns: bool | None = None
+    note: str | None = None
+
+
+class FrontierSection(_Model):
+    """The budget frontier a result of ``resilience sweep --results`` belongs to."""
+
+    objective: str  # what the budgets maximised: worst_case, expected or cvar
+    points: list[FrontierRow]
+
+
 class Result(_Model):
     """A result that holds a plan: what ``resilience solve`` writes and
     :func:`optimizer.solve` returns, typed and checked.
@@ -186,6 +209,7 @@ class Result(_Model):
     solver: Solver | None = None
     verification: Verification | None = None
     warnings: list[str] = Field(default_factory=list)
+    frontier: FrontierSection | None = None  # when the result came from `sweep --results`
 
     @field_validator("recovery", mode="before")
     @classmethod

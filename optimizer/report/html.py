@@ -13,7 +13,7 @@ from html import escape
 
 from optimizer.report import fmt, plots, rows, words
 from optimizer.report.compare import Comparison
-from optimizer.report.document import Result
+from optimizer.report.document import FrontierSection, Result
 from optimizer.report.facts import NO_INSTANCE, WORST_SHOWN, Facts
 from optimizer.report.rows import ALL_SCENARIOS_UP_TO, ZONES_SHOWN, Table
 
@@ -285,6 +285,17 @@ def _recovery_section(facts: Facts) -> str:
                     _table("recovery-table", rows.recovery(facts)))
 
 
+def _frontier_section(section: FrontierSection | None, here: Sequence[float], what: str) -> str:
+    """The budget frontier the result(s) came from (``sweep --results``), when recorded."""
+    if section is None:
+        return ""
+    return _section("frontier", "The budget frontier",
+                    _note(f"{what} came from a budget sweep: what each budget buys, the "
+                          "highlighted row being this plan's budget, and where returns "
+                          "diminish."),
+                    _table("frontier", rows.frontier(section, here)))
+
+
 def _about(facts: Facts) -> str:
     r = facts.result
     parts = [f"Result {facts.source}; instance {r.instance.name} (sha256 "
@@ -316,7 +327,10 @@ def report_html(facts: Facts) -> str:
             f'<p id="summary">{escape(words.summary(facts))}</p>',
             _decided_section(facts), _plan_section(facts), _cost_section(facts),
             _scenario_section(facts), _dimensions_section(facts), _shortfall_section(facts),
-            _nothing_section(facts), _recovery_section(facts), _about(facts)]
+            _nothing_section(facts), _recovery_section(facts),
+            _frontier_section(facts.result.frontier, (facts.result.cost.budget,),
+                              "This result"),
+            _about(facts)]
     return _page(title, "\n".join(body))
 
 
@@ -356,5 +370,7 @@ def comparison_html(c: Comparison) -> str:
         _section("scenarios", "Scenario by scenario",
                  f'<figure class="chart">{plots.comparison_chart(c)}</figure>',
                  _table("scenario-differences", rows.scenario_differences(c))),
+        _frontier_section(c.frontier, [o.result.cost.budget for o in c.options],
+                          "These results"),
     ]
     return _page(title, "\n".join(body))

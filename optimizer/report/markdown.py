@@ -128,6 +128,10 @@ def report_markdown(facts: Facts) -> str:
         out.append(table(rows.recovery(facts)))
     else:
         out.append("This result has no recovery analysis.\n")
+    if r.frontier is not None:
+        out += ["## The budget frontier\n", "This result came from a budget sweep; its "
+                "budget's row is marked in the HTML report.\n",
+                table(rows.frontier(r.frontier, (r.cost.budget,)))]
     v = r.verification
     if v is not None:
         diff = fmt.MISSING if v.max_difference is None else f"{v.max_difference:.1e}"
@@ -152,4 +156,7 @@ def comparison_markdown(c: Comparison) -> str:
             "## What changes at each depot and shelter\n", table(rows.facility_changes(c)),
             "## Scenario by scenario\n", f"Worst first under {text(first.label)}.\n",
             table(rows.scenario_differences(c))]
+    if c.frontier is not None:
+        out += ["## The budget frontier\n", "These results came from one budget sweep.\n",
+                table(rows.frontier(c.frontier, [o.result.cost.budget for o in c.options]))]
     return "\n".join(out)

@@ -12,7 +12,13 @@ from typing import Any
 
 from optimizer.report import fmt, words
 from optimizer.report.compare import Comparison
-from optimizer.report.document import Cost, Result, ScenarioRecovery, ScenarioResult
+from optimizer.report.document import (
+    Cost,
+    FrontierSection,
+    Result,
+    ScenarioRecovery,
+    ScenarioResult,
+)
 from optimizer.report.facts import Decided, Dimension, Facts, Shortfall, Stage
 
 ZONES_SHOWN = 15  # rows per worst scenario in the table of who goes without
@@ -337,3 +343,24 @@ def scenario_differences(c: Comparison) -> Table:
                      *[fmt.signed(None if v is None or values[0] is None else v - values[0])
                        for v in values[1:]]])
     return _table(head, rows, numeric=range(1, len(head)))
+
+
+def frontier(section: FrontierSection, here: Sequence[float] = ()) -> Table:
+    """The budget frontier a sweep solved; rows at the budgets in ``here`` (this result's,
+    or the compared ones) marked."""
+    body, classes = [], []
+    for p in section.points:
+        kind = {"nothing": "doing nothing", "budget": "budget", "target": "target"}.get(
+            p.kind, p.kind)
+        if p.kind == "target" and p.target is not None:
+            kind = f"target {fmt.share(p.target)}"
+        body.append([kind, fmt.money(p.budget), fmt.share(p.worst_case), fmt.share(p.expected),
+                     fmt.share(p.cvar), fmt.money(p.cost), fmt.per_1000(p.marginal_per_1000),
+                     "yes" if p.diminishing_returns else "", p.note or ""])
+        mine = p.kind == "budget" and p.budget is not None and any(
+            abs(p.budget - b) <= 1e-9 * max(1.0, abs(b)) for b in here)
+        classes.append("changed" if mine else "")
+    objective = section.objective.replace("_", " ")
+    return _table(["point", "budget", "worst case", "expected", "CVaR", "spent",
+                   f"{objective} per 1,000", "returns diminish", "note"], body,
+                  numeric=(1, 2, 3, 4, 5, 6), classes=classes)

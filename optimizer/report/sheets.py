@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from optimizer.report import words
 from optimizer.report.compare import Comparison
-from optimizer.report.document import Cost
+from optimizer.report.document import Cost, FrontierSection
 from optimizer.report.facts import Decided, Facts
 
 if TYPE_CHECKING:  # the sweep module brings the solver; a report's tables do not need it
@@ -165,6 +165,8 @@ def report_sheets(facts: Facts) -> list[Sheet]:
             [[rec.id, step.period, step.repaired_edge, step.resilience, rec.recovery_area]
              for rec in facts.recovery for step in rec.restoration]))
         sheets.append(_recovery_zones(facts))
+    if r.frontier is not None:
+        sheets.append(section_sheet(r.frontier))
     return sheets
 
 
@@ -274,7 +276,31 @@ def comparison_sheets(c: Comparison) -> list[Sheet]:
                                        *[(n, S) for n in names],
                                        *([("do_nothing", S)] if nothing else []),
                                        *[(f"{n} - {names[0]}", S) for n in names[1:]]], rows))
+    if c.frontier is not None:
+        sheets.append(section_sheet(c.frontier))
     return sheets
+
+
+FRONTIER_COLUMNS: tuple[tuple[str, Kind], ...] = (
+    ("kind", T), ("budget", M), ("target", S), ("status", T), ("worst_case", S),
+    ("expected", S), ("cvar", S), ("cost", M), ("marginal_per_1000", N),
+    ("diminishing_returns", F), ("note", T))
+
+
+def frontier_records(frontier: Frontier) -> dict[str, object]:
+    """The frontier as a result file's ``frontier`` section (``sweep --results``)."""
+    sheet = frontier_sheet(frontier)
+    keys = [name for name, _ in FRONTIER_COLUMNS]
+    return {"objective": frontier.objective,
+            "points": [dict(zip(keys, row, strict=True)) for row in sheet.rows]}
+
+
+def section_sheet(section: FrontierSection) -> Sheet:
+    """A result's ``frontier`` section as the same table as the sweep's CSV."""
+    marginal = f"marginal_{section.objective}_per_1000"
+    return _sheet("frontier", [(marginal if name == "marginal_per_1000" else name, kind)
+                               for name, kind in FRONTIER_COLUMNS],
+                  [[getattr(p, name) for name, _ in FRONTIER_COLUMNS] for p in section.points])
 
 
 def frontier_sheet(frontier: Frontier) -> Sheet:

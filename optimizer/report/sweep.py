@@ -25,6 +25,7 @@ import itertools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from optimizer.data import Instance
 from optimizer.errors import InfeasibleError, SolverFailure, UsageError
@@ -56,6 +57,9 @@ class FrontierPoint:
     carried_from: float | None  # budget whose plan is carried forward, if any
     note: str
     plan: Plan | None
+    # The solve's result document (None when no plan, or the previous one is carried
+    # forward): what `sweep --results` writes, with the frontier added.
+    document: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -190,7 +194,7 @@ def sweep(instance: Instance, budgets: Sequence[float], *, targets: Sequence[flo
             # A smaller budget's plan fits: only a solve stopped before it used the start
             # gets here.
             point = dataclasses.replace(
-                previous, budget=budget, carried_from=previous.budget,
+                previous, budget=budget, carried_from=previous.budget, document=None,
                 note=(f"the solve found no plan ({exc}); the plan of budget "
                       f"{previous.budget:,.2f} fits this budget too and is carried forward"))
         else:
@@ -202,12 +206,12 @@ def sweep(instance: Instance, budgets: Sequence[float], *, targets: Sequence[flo
                 budget=budget, status=doc["status"], value=float(doc["objective"]["value"]),
                 worst_case=res["worst_case"], expected=res["expected"],
                 cvar=res["cvar"]["value"], cost=doc["cost"]["total"], marginal_per_1000=None,
-                carried_from=None, note="", plan=solved.solution.plan)
+                carried_from=None, note="", plan=solved.solution.plan, document=doc)
             if (previous is not None and previous.value is not None and point.value is not None
                     and point.value < previous.value - MONOTONE_TOL):
                 gap = doc["objective"]["gap"]
                 point = dataclasses.replace(
-                    previous, budget=budget, carried_from=previous.budget,
+                    previous, budget=budget, carried_from=previous.budget, document=None,
                     note=(f"the solve ({doc['status']}, gap "
                           f"{'unknown' if gap is None else fmt.gap(gap)}) reached "
                           f"{point.value:.6f}, less than {previous.value:.6f} at budget "
