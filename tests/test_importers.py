@@ -549,3 +549,74 @@ def test_local_projection_is_the_crs_it_writes() -> None:
     x, y = projection(lon, lat)
     back_lon, back_lat = to_lonlat(Crs(**projection.crs()), x, y)
     assert np.allclose(back_lon, lon, atol=1e-9) and np.allclose(back_lat, lat, atol=1e-9)
+
+
+def test_city_layers_in_any_format_and_crs(tmp_path: Path) -> None:
+    """With the gis extra: the same city as GeoPackage and Shapefile in Massachusetts state
+    plane metres (EPSG:26986) gives the instance the GeoJSON gives (lengths to a
+    millimetre), and its GeoJSON report lands where the streets were."""
+    pyogrio = pytest.importorskip("pyogrio")
+    import pyproj
+    import shapely
+
+    from optimizer.importers.layers import read_layer
+
+    streets, shelters, hazard = _city(tmp_path)
+    to_plane = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:26986", always_xy=True)
+    converted = {}
+    for source, suffix in ((streets, ".gpkg"), (shelters, ".shp"), (hazard, ".gpkg")):
+        document = json.loads(source.read_text(encoding="utf-8"))
+        features = [f for f in document["features"]]
+        shapes = [shapely.transform(shapely.geometry.shape(f["geometry"]),
+                                    lambda c: np.column_stack(to_plane.transform(c[:, 0],
+                                                                                 c[:, 1])))
+                  for f in features]
+        keys = sorted({k for f in features for k in f["properties"]})
+        fields = [_column([f["properties"].get(k) for f in features]) for k in keys]
+        target = tmp_path / f"{source.stem}{suffix}"
+        kind = {".gpkg": "Unknown", ".shp": "Point"}[suffix]
+        pyogrio.raw.write(target, shapely.to_wkb(shapes), fields, fields=keys,
+                          crs="EPSG:26986", geometry_type=kind,
+                          driver="GPKG" if suffix == ".gpkg" else "ESRI Shapefile")
+        converted[source.name] = target
+    back = read_layer(converted["streets.geojson"], None)
+    first = json.loads(streets.read_text(encoding="utf-8"))["features"][0]
+    assert np.allclose(back["features"][0]["geometry"]["coordinates"],
+                       first["geometry"]["coordinates"], atol=1e-9)
+
+    outs = []
+    for files in ((streets, shelters, hazard), (converted["streets.geojson"],
+                                                converted["shelters.geojson"],
+                                                converted["low-corner.geojson"])):
+        out = tmp_path / f"city-{len(outs)}.json"
+        result = _invoke(geojson, "--streets", files[0], "--shelters", files[1], "--hazard",
+                         files[2], "--hazard-id", "low-corner", "--population", 1000,
+                         "--depots", 2, "--seed", 5, "-o", out)
+        assert result.exit_code == 0, result.output
+        outs.append(json.loads(out.read_text(encoding="utf-8")))
+    plain, gis = outs
+    assert [n["id"] for n in gis["network"]["nodes"]] == [n["id"] for n in plain["network"]
+                                                          ["nodes"]]
+    assert np.allclose([e["length"] for e in gis["network"]["edges"]],
+                       [e["length"] for e in plain["network"]["edges"]], atol=1e-3)
+    assert {h["id"]: h["capacity"] for h in gis["shelters"]} == {
+        h["id"]: h["capacity"] for h in plain["shelters"]}
+    assert gis["network"]["crs"]["projection"] == "equirectangular"
+
+
+def _column(values: list[Any]) -> np.ndarray:
+    """A layer's field as GDAL stores it: numbers as reals (missing: NaN), else text."""
+    if all(v is None or isinstance(v, int | float) for v in values):
+        return np.array([np.nan if v is None else float(v) for v in values])
+    return np.array(["" if v is None else str(v) for v in values], dtype=object)
+
+
+def test_a_layer_format_without_the_gis_extra_says_how_to_get_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from optimizer.importers.layers import read_layer
+
+    monkeypatch.setitem(sys.modules, "pyogrio", None)  # as if not installed
+    with pytest.raises(InputError, match=r"needs the gis extra \(pip install"):
+        read_layer(tmp_path / "streets.shp", None)

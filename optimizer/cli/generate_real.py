@@ -117,7 +117,8 @@ def tntp(net: str, nodes: str | None, trips: str | None, depots: int, shelters: 
 
 @click.command("geojson")
 @click.option("--streets", type=_FILE, required=True, help="Street centre lines (GeoJSON "
-              "LineStrings, longitude/latitude).")
+              "LineStrings in longitude/latitude; with the gis extra any layer GDAL reads, "
+              "in any CRS: Shapefile, GeoPackage, ...).")
 @click.option("--shelters", type=_FILE, required=True, help="Shelter points with a capacity "
               "property.")
 @click.option("--hazard", "hazards", type=_FILE, multiple=True, help="Hazard polygons; each "
@@ -178,7 +179,10 @@ def geojson(streets: str, shelters: str, hazards: tuple[str, ...], hazard_ids: t
             output: str) -> None:
     """An instance from a city's open GIS data: streets, shelters, hazard polygons.
 
-    Coordinates are projected to metres; population is apportioned along street length;
+    Layers are GeoJSON, or with the gis extra (pip install 'community-resilience[gis]')
+    Shapefiles, GeoPackages and any format GDAL reads, in any coordinate system (reprojected
+    to longitude/latitude first). Coordinates are projected to metres; population is
+    apportioned along street length;
     every street is two-way; hazard polygons become hazard_zones scenarios inline. The
     description states every assumption.
     """

@@ -1,6 +1,7 @@
 """Instances from a city's open GIS data: street centre lines, shelters, hazard polygons.
 
-Inputs are GeoJSON in longitude/latitude (RFC 7946):
+Inputs are GeoJSON in longitude/latitude (RFC 7946), or with the ``gis`` extra any layer
+GDAL reads, in any coordinate system (``optimizer.importers.layers``):
 
 - street centre lines (LineString or MultiLineString features), optionally with from/to
   node ids (``FromNode``/``ToNode`` by default);
@@ -70,6 +71,7 @@ from optimizer.importers import (
     assemble,
     largest_component,
 )
+from optimizer.importers.layers import read_layer
 from optimizer.importers.tntp import MAX_PROBLEMS, read_text
 from optimizer.synthetic import REACH_SHARE
 
@@ -144,6 +146,13 @@ class CityOptions:
 
 
 def _read_geojson(path: str | Path) -> dict[str, Any]:
+    """A layer as a GeoJSON FeatureCollection in longitude/latitude: GeoJSON as it is, any
+    other format (Shapefile, GeoPackage, ...) through the ``gis`` extra
+    (``optimizer.importers.layers``)."""
+    return read_layer(path, _read_json_layer)
+
+
+def _read_json_layer(path: str | Path) -> dict[str, Any]:
     text = read_text(path)
     try:
         document = json.loads(text)
