@@ -834,3 +834,10 @@ def test_spreadsheet_and_tidy_csv_load_in_openpyxl_and_pandas(tmp_path: Path) ->
     ok(run(report, result_path, "-o", costs_only, "--table", "costs"))
     frame = pd.read_csv(costs_only).set_index("line")
     assert frame.loc["total", "amount"] == result["cost"]["total"]
+    # The people's formats name the currency too: the cost table, the card, the chart.
+    page = tmp_path / "town.html"
+    ok(run(report, result_path, "-o", page, "--instance", instance_path))
+    html = page.read_text(encoding="utf-8")
+    assert "amount (EUR)" in html and "money spent (EUR)" in html
+    assert "| line | amount (EUR) | share of budget |" in ok(run(
+        report, result_path, "-o", "-", "--instance", instance_path)).stdout

@@ -181,6 +181,13 @@ class Facts:
         return self.ranked[0]
 
     @property
+    def currency(self) -> str | None:
+        """What money is counted in: the instance's ``currency``, else the result's."""
+        if self.instance is not None and self.instance.currency is not None:
+            return self.instance.currency
+        return self.result.instance.currency
+
+    @property
     def gain_per_1000(self) -> float | None:
         """Worst-case resilience gained over doing nothing per 1,000 spent."""
         return gain_per_1000(self.result.resilience.worst_case,

@@ -155,8 +155,8 @@ def _cards(facts: Facts) -> str:
               against(base and base.expected, res.expected), "card-expected"),
         _card(f"CVaR({res.cvar.alpha:g}) resilience", fmt.share(res.cvar.value),
               against(base and base.cvar, res.cvar.value), "card-cvar"),
-        _card("money spent", fmt.money(cost.total), f"of a budget of {fmt.money(cost.budget)}",
-              "card-cost"),
+        _card("money spent" + (f" ({facts.currency})" if facts.currency else ""),
+              fmt.money(cost.total), f"of a budget of {fmt.money(cost.budget)}", "card-cost"),
         _card("worst case gained per 1,000", fmt.per_1000(facts.gain_per_1000),
               "over doing nothing" if facts.gain_per_1000 is not None else NO_INSTANCE,
               "card-gain"),
@@ -206,9 +206,10 @@ def _plan_section(facts: Facts) -> str:
 
 def _cost_section(facts: Facts) -> str:
     cost = facts.result.cost
+    chart = plots.cost_chart([("plan", cost)], currency=facts.currency)
+    table = _table("costs", rows.costs(cost, facts.currency), keep=True)
     return _section("cost", "Cost against the budget",
-                    f'<div class="grid2"><figure>{plots.cost_chart([("plan", cost)])}</figure>'
-                    f'<div>{_table("costs", rows.costs(cost), keep=True)}</div></div>')
+                    f'<div class="grid2"><figure>{chart}</figure><div>{table}</div></div>')
 
 
 def _scenario_section(facts: Facts) -> str:
@@ -358,7 +359,7 @@ def comparison_html(c: Comparison) -> str:
         _section("cost", "Cost lines",
                  '<figure class="chart">'
                  + plots.cost_chart([(o.label, o.result.cost) for o in c.options],
-                                               width=8.0) + "</figure>",
+                                    width=8.0, currency=c.currency) + "</figure>",
                  _table("costs", rows.cost_lines(c), keep=True)),
         _section("resilience", "Resilience", _table("resilience", rows.resilience(c),
                                                     keep=True)),

@@ -90,7 +90,7 @@ def report_markdown(facts: Facts) -> str:
     if facts.failed_roads:
         out.append(text(f"The worst scenario, {facts.worst.id}, cuts these roads: "
                         f"{', '.join(facts.failed_roads)}.") + "\n")
-    out += ["## Cost against the budget\n", table(rows.costs(r.cost))]
+    out += ["## Cost against the budget\n", table(rows.costs(r.cost, facts.currency))]
 
     every = len(facts.ranked) <= ALL_SCENARIOS_UP_TO
     shown = facts.ranked if every else facts.ranked[:WORST_SHOWN]

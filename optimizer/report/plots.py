@@ -127,7 +127,8 @@ def scenario_chart(facts: Facts) -> str:
         return inline_svg(fig, "Resilience of every scenario")
 
 
-def cost_chart(costs: Sequence[tuple[str, Cost]], width: float = 7.2) -> str:
+def cost_chart(costs: Sequence[tuple[str, Cost]], width: float = 7.2,
+               currency: str | None = None) -> str:
     """Cost lines stacked against the budget, one bar per plan."""
     from optimizer.report.fmt import label, money
 
@@ -149,7 +150,7 @@ def cost_chart(costs: Sequence[tuple[str, Cost]], width: float = 7.2) -> str:
         ax.invert_yaxis()
         top = max(max(c.total, c.budget) for _, c in costs)
         ax.set_xlim(0, top * 1.32 if top > 0 else 1)
-        ax.set_xlabel("money")
+        ax.set_xlabel(f"money ({currency})" if currency else "money")
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
         fig.legend(loc="outside upper center", ncols=6, fontsize=8, frameon=False)
         return inline_svg(fig, "Cost lines against the budget")

@@ -85,7 +85,7 @@ def facilities(facts: Facts) -> Table:
                   classes=classes)
 
 
-def costs(cost: Cost) -> Table:
+def costs(cost: Cost, currency: str | None = None) -> Table:
     def share(amount: float) -> str:
         return fmt.percent(amount / cost.budget) if cost.budget > 0 else fmt.MISSING
 
@@ -95,7 +95,8 @@ def costs(cost: Cost) -> Table:
              ["budget", fmt.money(cost.budget), share(cost.budget)],
              ["left unspent", fmt.money(cost.budget - cost.total),
               share(cost.budget - cost.total)]]
-    return _table(["line", "amount", "share of budget"], rows, numeric=(1, 2),
+    amount = f"amount ({currency})" if currency else "amount"
+    return _table(["line", amount, "share of budget"], rows, numeric=(1, 2),
                   classes=[""] * len(Cost.LINES) + ["total", "", ""])
 
 

@@ -171,10 +171,8 @@ def report_sheets(facts: Facts) -> list[Sheet]:
 
 
 def currency(facts: Facts) -> str | None:
-    """What money is counted in: the instance's ``currency``, else what the result says."""
-    if facts.instance is not None and facts.instance.currency is not None:
-        return facts.instance.currency
-    return facts.result.instance.currency
+    """What money is counted in (:attr:`Facts.currency`)."""
+    return facts.currency
 
 
 def _recovery_zones(facts: Facts) -> Sheet:
