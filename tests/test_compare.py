@@ -72,6 +72,18 @@ def test_html_comparison_numbers(tmp_path: Path, two: Solved,
     page = Page(html)
     options = page.rows("options")
     assert list(options) == ["doing nothing", "town-250", "town"]
+    # The map of what differs: each facility the plans treat differently orange, labelled
+    # with every plan's choice; the others not labelled.
+    svg = html[html.index('aria-label="What differs'):]
+    svg = svg[:svg.index("</svg>")]
+    by_id = {(d["id"]): (d, h) for d, h in zip(low["decisions"]["depots"],
+                                                 high["decisions"]["depots"], strict=True)}
+    for fid, (a, b) in by_id.items():
+        labelled = f'class="halo">{fid}: ' in svg
+        assert labelled == (a != b), fid
+    assert any(a != b for a, b in by_id.values()) or any(
+        a != b for a, b in zip(low["decisions"]["shelters"], high["decisions"]["shelters"],
+                               strict=True))
     assert num(options["doing nothing"][3]) == pytest.approx(nothing.worst_case, abs=SHARE)
     assert num(options["doing nothing"][4]) == pytest.approx(nothing.expected, abs=SHARE)
     assert num(options["doing nothing"][5]) == pytest.approx(nothing.cvar, abs=SHARE)

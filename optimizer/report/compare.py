@@ -90,6 +90,7 @@ class Comparison:
     facilities: tuple[FacilityRow, ...]
     commodities: tuple[str, ...]
     forced: tuple[str, ...]  # incompatibilities overridden by --force
+    instance: Instance | None = None  # the first option's, for the map of what differs
 
     @property
     def baseline(self) -> dict[str, float] | None:
@@ -278,4 +279,4 @@ def compare(entries: Sequence[tuple[str, Result, Instance | None]], *, force: bo
     facilities = tuple(FacilityRow(kind, fid, tuple(states))
                        for (kind, fid), states in rows.items())
     return Comparison(tuple(options), tuple(scenario_ids), probabilities, facilities,
-                      tuple(commodities), tuple(problems))
+                      tuple(commodities), tuple(problems), instance=entries[0][2])

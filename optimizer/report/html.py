@@ -338,6 +338,17 @@ def report_html(facts: Facts) -> str:
 # --------------------------------------------------------------------- the comparison
 
 
+def _comparison_map(c: Comparison) -> str:
+    """The map of what differs, when the instance is at hand (svgmap imports networkx)."""
+    if c.instance is None:
+        return ""
+    from optimizer.report.svgmap import comparison_map
+
+    return (f"<figure>{comparison_map(c)}<figcaption>Orange: the facilities the plans treat "
+            "differently, labelled with each plan's choice in the order of the options."
+            "</figcaption></figure>")
+
+
 def comparison_html(c: Comparison) -> str:
     """Several results side by side as a complete HTML page."""
     first = c.options[0]
@@ -364,6 +375,7 @@ def comparison_html(c: Comparison) -> str:
         _section("resilience", "Resilience", _table("resilience", rows.resilience(c),
                                                     keep=True)),
         _section("facilities", "What changes at each depot and shelter",
+                 _comparison_map(c),
                  _table("facilities", rows.facility_changes(c)),
                  _note("Depots: the stock each plan buys (existing stock not repeated); "
                        f"shelters: places under the plan. Highlighted rows differ from "

@@ -16,6 +16,7 @@ import numpy as np
 
 from optimizer.data import Instance
 from optimizer.report import fmt
+from optimizer.report.compare import Comparison, FacilityState
 from optimizer.report.facts import Facts
 
 WIDTH = 640.0
@@ -75,11 +76,9 @@ def _label(x: float, y: float, text: str) -> str:
     return _text(x + 9, y, text)
 
 
-def network_map(facts: Facts) -> str:
-    """The map as an ``<svg>`` element (no XML prolog), for inline use in HTML."""
-    instance = facts.instance
-    assert instance is not None, "the map needs the instance"
-    net = instance.network
+def _frame(instance: Instance) -> tuple[np.ndarray, np.ndarray, float, bool]:
+    """Pixel positions of the nodes (north up), the picture's height, whether the
+    coordinates are the instance's own."""
     xs, ys, own = positions(instance)
     span_x = float(xs.max() - xs.min()) or 1.0
     span_y = float(ys.max() - ys.min()) or 1.0
@@ -87,10 +86,17 @@ def network_map(facts: Facts) -> str:
     inner_w = WIDTH - 2 * PAD
     inner_h = inner_w * aspect
     height = inner_h + 2 * PAD + LEGEND
-    scale_x = inner_w / span_x
-    scale_y = inner_h / span_y
-    px = PAD + (xs - xs.min()) * scale_x
-    py = PAD + inner_h - (ys - ys.min()) * scale_y  # north up
+    px = PAD + (xs - xs.min()) * (inner_w / span_x)
+    py = PAD + inner_h - (ys - ys.min()) * (inner_h / span_y)
+    return px, py, height, own
+
+
+def network_map(facts: Facts) -> str:
+    """The map as an ``<svg>`` element (no XML prolog), for inline use in HTML."""
+    instance = facts.instance
+    assert instance is not None, "the map needs the instance"
+    net = instance.network
+    px, py, height, own = _frame(instance)
 
     worst = facts.worst
     cut = set(facts.failed_roads or ())
@@ -208,3 +214,88 @@ def network_map(facts: Facts) -> str:
                            "coordinates", anchor="end"))
     parts.append("</svg>")
     return "\n".join(parts)
+
+
+CHANGED = "#f28e2b"  # a facility the plans treat differently
+SAME_OPEN = "#6b7b8c"  # open alike in every plan
+
+
+def comparison_map(c: Comparison) -> str:
+    """What differs between the compared plans, on the network: facilities every plan keeps
+    closed are outlines, those open alike grey, those the plans treat differently orange
+    and labelled with each plan's choice (per commodity for depots)."""
+    instance = c.instance
+    assert instance is not None, "the map needs the instance"
+    net = instance.network
+    px, py, height, own = _frame(instance)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH:.0f} {height:.0f}" '
+             f'class="map" role="img" aria-label="What differs between the plans for '
+             f'{_attr(instance.name)}">',
+             "<style>.halo{paint-order:stroke;stroke:#fff;stroke-width:3px;"
+             "stroke-linejoin:round}</style>"]
+    for j in range(net.num_edges):
+        u, v = int(net.edge_from[j]), int(net.edge_to[j])
+        parts.append(f'<line x1="{px[u]:.1f}" y1="{py[u]:.1f}" x2="{px[v]:.1f}" '
+                     f'y2="{py[v]:.1f}" stroke="{ROAD}" stroke-width="1.4"/>')
+    top = float(net.population.max()) if net.num_nodes and net.population.max() > 0 else 1.0
+    for i, zone in enumerate(net.node_ids):
+        pop = float(net.population[i])
+        radius = ZONE_MIN + (ZONE_MAX - ZONE_MIN) * np.sqrt(pop / top) if pop > 0 else 2.0
+        parts.append(f'<circle cx="{px[i]:.1f}" cy="{py[i]:.1f}" r="{radius:.1f}" '
+                     f'fill="{ZONE}" fill-opacity="0.6" stroke="#fff" stroke-width="0.8">'
+                     f"<title>{escape(f'zone {zone}: population {fmt.units(pop)}')}</title>"
+                     "</circle>")
+    node_of = {("depot", d.id): d.node for d in instance.depots}
+    node_of.update({("shelter", h.id): h.node for h in instance.shelters})
+    names = [o.label for o in c.options]
+    at_node: dict[int, int] = {}
+    labels = []
+    for row in c.facilities:
+        node = node_of.get((row.kind, row.id))
+        if node is None:
+            continue
+        slot = at_node.get(node, 0)
+        at_node[node] = slot + 1
+        x = px[node] + (slot - 0.5) * 14 if slot else px[node] - 7
+        y = py[node]
+        opened = [s is not None and s.open for s in row.states]
+        choices = [("–" if s is None else s.describe(row.kind)) for s in row.states]
+        tip = f"{row.kind} {row.id}: " + "; ".join(
+            f"{n}: {text}" for n, text in zip(names, choices, strict=True))
+        fill = CHANGED if row.changed else (SAME_OPEN if all(opened) else "#fff")
+        stroke = "#333" if any(opened) else "#888"
+        shape = _square(x, y, 12, fill, stroke, tip) if row.kind == "depot" else \
+            _triangle(x, y, 14, fill, stroke, tip)
+        parts.append(shape)
+        if row.changed:
+            short = [_short(row.kind, s) for s in row.states]
+            labels.append(_label(x, y - 8, f"{row.id}: " + " | ".join(short)))
+    parts += labels
+    ly, lx = height - LEGEND + 18, PAD
+    items = [(_square(lx + 6, ly, 11, CHANGED, "#333", "differs"), "differs between plans"),
+             (_square(lx + 6, ly, 11, SAME_OPEN, "#333", "open alike"), "open in every plan"),
+             (_square(lx + 6, ly, 11, "#fff", "#888", "closed"), "closed in every plan"),
+             (_triangle(lx + 6, ly + 22, 13, "#fff", "#333", "shelter"),
+              "triangles: shelters; squares: depots")]
+    for n, (mark, text) in enumerate(items):
+        dx, dy = (n * 180, 0) if n < 3 else (0, 22)
+        parts.append(f'<g transform="translate({dx},0)">{mark}'
+                     f'<text x="{lx + 20}" y="{ly + dy + 4}" font-size="10.5" '
+                     f'fill="#333">{escape(text)}</text></g>')
+    parts.append(_text(WIDTH - PAD, height - 10, "labels: " + " | ".join(names),
+                       size=9.5, anchor="end"))
+    if not own:
+        parts.append(_text(WIDTH - PAD, PAD - 10, "schematic layout: the instance has no "
+                           "coordinates", anchor="end"))
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def _short(kind: str, state: FacilityState | None) -> str:
+    """A plan's choice at one facility in a few characters: closed, 120 pl., +50 water."""
+    if state is None or not state.open:
+        return "closed"
+    if kind == "shelter":
+        return f"{fmt.units(state.capacity)} pl."
+    bought = [f"+{fmt.units(v)} {k}" for k, v in state.stock.items() if v]
+    return " ".join(bought) or "open"
