@@ -84,9 +84,9 @@ def render_report(result: Result, fmt: str, instance: Instance | None = None, *,
 
         return report_markdown(facts)
     if fmt in ("csv", "xlsx"):
-        from optimizer.report.sheets import currency, report_sheets
+        from optimizer.report.sheets import report_sheets
 
-        return tabular(report_sheets(facts), fmt, table, currency(facts))
+        return tabular(report_sheets(facts), fmt, table, facts.currency)
     raise ValueError(f"unknown report format {fmt!r}")
 
 

@@ -97,7 +97,7 @@ def report_sheets(facts: Facts) -> list[Sheet]:
     summary: list[tuple[str, Any, Kind]] = [
         ("instance", r.instance.name, T), ("instance_sha256", r.instance.sha256, T),
         ("result", facts.source, T), ("status", r.status, T), ("objective", r.objective.kind, T),
-        ("currency", currency(facts), T),
+        ("currency", facts.currency, T),
         ("budget", r.cost.budget, M), ("cost", r.cost.total, M),
         ("worst_case", r.resilience.worst_case, S), ("expected", r.resilience.expected, S),
         ("cvar_alpha", r.resilience.cvar.alpha, N), ("cvar", r.resilience.cvar.value, S),
@@ -168,11 +168,6 @@ def report_sheets(facts: Facts) -> list[Sheet]:
     if r.frontier is not None:
         sheets.append(section_sheet(r.frontier))
     return sheets
-
-
-def currency(facts: Facts) -> str | None:
-    """What money is counted in (:attr:`Facts.currency`)."""
-    return facts.currency
 
 
 def _recovery_zones(facts: Facts) -> Sheet:
