@@ -28,3 +28,6 @@ STRESS_EXACT_UP_TO = 2
 # Reach limits as a share of the intact network's weighted diameter (optimizer.synthetic,
 # the importers, and the default of every `generate --reach-share`).
 REACH_SHARE = 0.4
+
+# What `resilience bench --methods` runs (optimizer.bench.runner).
+BENCH_METHODS: tuple[str, ...] = ("extensive", "decomposition")

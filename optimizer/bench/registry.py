@@ -16,7 +16,6 @@ import copy
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -249,6 +248,8 @@ def read_suite(path: str | Path) -> list[SuiteEntry]:
 
 
 def _version() -> str:
+    from importlib import metadata  # here: `resilience --help` reads this module
+
     try:
         return metadata.version("community-resilience")
     except metadata.PackageNotFoundError:  # pragma: no cover - run from a source tree

@@ -43,11 +43,12 @@ from optimizer.bench.objectives import (
     parse_objective,
 )
 from optimizer.bench.registry import SuiteEntry
+from optimizer.choices import BENCH_METHODS
 from optimizer.errors import UsageError
 from optimizer.files import write_atomic
 from optimizer.safe_text import csv_cell
 
-METHODS: tuple[str, ...] = ("extensive", "decomposition")
+METHODS: tuple[str, ...] = BENCH_METHODS  # optimizer.choices, for the command's help
 # Modules a method needs; a method whose module is missing is skipped, never an error.
 METHOD_MODULES = {"extensive": "optimizer.solve", "decomposition": "optimizer.decomposition"}
 

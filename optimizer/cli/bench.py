@@ -13,17 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 
+# The registry is light (its builders import the generators when they build); the runner
+# and the progress bars are imported by `bench` itself, so that `--help` stays quick.
 from optimizer.bench.registry import FAMILIES, SIZE_CLASSES, read_suite, write_suite
-from optimizer.bench.runner import METHODS, BenchOptions, read_rows, run_bench, sidecar_path
+from optimizer.choices import BENCH_METHODS as METHODS
 from optimizer.choices import ObjectiveKind
 from optimizer.cli.common import err, handled, make_console, output_path, warn
 from optimizer.errors import UsageError
@@ -144,6 +139,16 @@ def bench(suite: str | None, solvers: str, methods: str, objectives: str, time_l
     performance profile, and prints the summary. With --summary RESULTS.csv, only
     summarises.
     """
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from optimizer.bench.runner import BenchOptions, read_rows, run_bench, sidecar_path
+
     if summary_of is not None:
         if suite is not None:
             raise UsageError("give SUITE to run a benchmark or --summary RESULTS.csv, not both")
