@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from helpers import build, random_doc, tiny_doc, with_objective
 
-from optimizer.decomposition import solve_decomposition
+from optimizer.decomposition import solve_decomposition, tighter_gap
 from optimizer.dispatch import auto_method, chosen_method
 from optimizer.errors import InfeasibleError
 from optimizer.evaluate import evaluate_plan
@@ -219,6 +219,19 @@ def test_continuous_stock_masters_fall_back_to_whole_units_when_rounding_matters
     # The expected-resilience stage then spends the last whole kit: 41 and 42.
     assert sorted(solved.plan.stock[:, 0]) == [41.0, 42.0]
     assert solve(instance, EXACT).objective_value == pytest.approx(0.41, abs=1e-9)
+
+
+def test_master_gaps_tighten_geometrically_to_the_gap_asked_for() -> None:
+    """Loose masters that stop bringing cuts are followed by masters at a quarter of the
+    stage's gap, never looser than before, and after a few steps at the gap asked for."""
+    assert tighter_gap(1e-2, 1e-4, 5.56e-3) == pytest.approx(1.39e-3)
+    assert tighter_gap(1e-2, 1e-4, 0.5) == pytest.approx(2.5e-3)  # the last master's gap
+    assert tighter_gap(1e-3, 1e-4, 1e-5) == 1e-4
+    assert tighter_gap(1e-2, 1e-4, None) == 1e-4
+    gap, steps = 1e-2, 0
+    while gap > 1e-4:
+        gap, steps = tighter_gap(gap, 1e-4, 1.0), steps + 1
+    assert steps <= 4
 
 
 def test_progress_is_recorded_and_logged() -> None:
