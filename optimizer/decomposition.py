@@ -23,8 +23,9 @@ masters (integrality relaxed: cheap iterations that gather most cuts, then tight
 MIP masters started from the incumbent. In the MIP masters stock is bought as a
 continuous amount (a relaxation: its bound is still a bound), their plans are rounded down
 and evaluated exactly, and a stage whose bounds the rounding keeps apart goes back to whole
-units (measured: on the unpinned 200 x 1,000 family the first master's gap after 300 s fell
-from 24% to 1.0%, benchmarks/RESULTS.md). Cuts are added only where the master over-estimates
+units (measured side by side on the unpinned 200 x 1,000 family: the gap after 300 s fell
+from 24% to 1.0-4.5%, benchmarks/RESULTS.md). Loose masters (1%) bring most cuts; when they
+stop, the next are solved to a quarter of the stage's gap, down to the gap asked for. Cuts are added only where the master over-estimates
 a share by more than :data:`CUT_TOL` and that scenario can matter to the stage (below the
 master's level, or held from below). Nothing is capped by the clock: only ``--time-limit``
 stops a stage, and the result then says which stage is not proven.
