@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python instances/make_cambridge.py
+    .venv/bin/python instances/make_cambridge.py
 
 The data come from ``instances/data/cambridge_ma/`` (copied unchanged from the city's
 repository, with its SOURCES.md and licences): street centre lines, the 15 public

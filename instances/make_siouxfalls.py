@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python instances/make_siouxfalls.py
+    .venv/bin/python instances/make_siouxfalls.py
 
 The data come from ``instances/data/transportation_networks/SiouxFalls/`` (copied
 unchanged from the source named there, with its SOURCES.md and licence). The file is a pure
