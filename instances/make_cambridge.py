@@ -2,11 +2,12 @@
 
 Run from the repository root::
 
-    python instances/make_cambridge.py
+    .venv/bin/python instances/make_cambridge.py
 
-The data come from ``../shared/data/cambridge_ma/`` beside the repository: street centre
-lines, the 15 public emergency shelters with their capacities, and the parcels in the FEMA
-100-year and 500-year floodplains. The file is a pure function of those files and the
+The data come from ``instances/data/cambridge_ma/`` (copied unchanged from the city's
+repository, with its SOURCES.md and licences): street centre lines, the 15 public
+emergency shelters with their capacities, and the parcels in the FEMA 100-year and 500-year
+floodplains. The file is a pure function of those files and the
 options below (no clock, no environment), so rerunning the script gives a byte-identical
 file; ``tests/test_importers.py`` checks that the committed file is what :func:`build`
 produces.
@@ -35,7 +36,7 @@ from optimizer.importers import dumps_instance
 from optimizer.importers.city import CityOptions, city_instance, evacuation_scenario, inside
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT.parent / "shared" / "data" / "cambridge_ma"
+DATA = ROOT / "instances" / "data" / "cambridge_ma"
 PATH = ROOT / "instances" / "cambridge.json"
 STREETS = DATA / "Trans" / "Street_Centerlines" / "TRANS_Centerlines.geojson"
 SHELTERS = DATA / "Public_Safety" / "Emergency_Shelters" / "PUBLICSAFETY_EmergencyShelters.geojson"

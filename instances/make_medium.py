@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python instances/make_medium.py
+    .venv/bin/python instances/make_medium.py
 
 The file is a pure function of the arguments below (a seeded generator, no clock, no
 environment), so rerunning the script gives a byte-identical file; ``tests/test_synthetic.py``

@@ -2,11 +2,12 @@
 
 Run from the repository root::
 
-    python instances/make_siouxfalls.py
+    .venv/bin/python instances/make_siouxfalls.py
 
-The data come from ``../shared/data/transportation_networks/SiouxFalls/`` beside the
-repository. The file is a pure function of those files and the options below (a seeded
-generator, no clock, no environment), so rerunning the script gives a byte-identical file;
+The data come from ``instances/data/transportation_networks/SiouxFalls/`` (copied
+unchanged from the source named there, with its SOURCES.md and licence). The file is a pure
+function of those files and the options below (a seeded generator, no clock, no
+environment), so rerunning the script gives a byte-identical file;
 ``tests/test_importers.py`` checks that the committed file is what :func:`build` produces.
 """
 
@@ -20,7 +21,7 @@ from optimizer.importers import dumps_instance
 from optimizer.importers.tntp import TntpOptions, tntp_instance
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT.parent / "shared" / "data" / "transportation_networks" / "SiouxFalls"
+DATA = ROOT / "instances" / "data" / "transportation_networks" / "SiouxFalls"
 PATH = ROOT / "instances" / "siouxfalls.json"
 
 SOURCE = (

@@ -28,11 +28,19 @@ from optimizer.schema import (
 SUM_TOLERANCE = 0.01
 EXACT = 1e-9
 
-# Most scenarios the generators of one file may make together: each scenario is a copy of
-# the second stage in the model, so a typo such as ``count: 1000000`` must stop at reading
-# rather than exhaust memory in the model builder. RESILIENCE_MAX_SCENARIOS overrides it.
+# Most scenarios one file may hold, explicit and generated together: each scenario is a
+# copy of the second stage in the model, so a typo such as ``count: 1000000`` must stop at
+# reading rather than exhaust memory in the model builder. RESILIENCE_MAX_SCENARIOS
+# overrides it.
 MAX_GENERATED_SCENARIOS = 10_000
 MAX_SCENARIOS_ENV = "RESILIENCE_MAX_SCENARIOS"
+
+# Steps the stress search of one ``targeted`` generator with ``measure: stress`` may take
+# while a file loads (optimizer.stress.WorkBudget; about a million a second on 2 shared
+# cores, so under a minute): a 200-node network with ``edges: 2`` ran for over twenty
+# minutes before. RESILIENCE_MAX_STRESS_STEPS overrides it.
+MAX_STRESS_STEPS = 50_000_000
+MAX_STRESS_STEPS_ENV = "RESILIENCE_MAX_STRESS_STEPS"
 
 
 def _duplicates(section: str, ids: Iterable[str]) -> list[Problem]:
@@ -102,9 +110,15 @@ def max_generated_scenarios() -> int:
     return env_limit(MAX_SCENARIOS_ENV, MAX_GENERATED_SCENARIOS)
 
 
+def max_stress_steps() -> int:
+    """The limit in force: :data:`MAX_STRESS_STEPS` or ``RESILIENCE_MAX_STRESS_STEPS``."""
+    return env_limit(MAX_STRESS_STEPS_ENV, MAX_STRESS_STEPS)
+
+
 def _generated_id_clashes(inst: InstanceFile) -> list[Problem]:
     """Generated ids that an explicit scenario or an earlier generator already has."""
-    if sum(map(generated_count, inst.scenario_generators)) > max_generated_scenarios():
+    if len(inst.scenarios) + sum(map(generated_count, inst.scenario_generators)) > \
+            max_generated_scenarios():
         return []  # check_generators reports the limit; the ids are not worth listing
     owner = {s.id: f"scenarios[{i}]" for i, s in enumerate(inst.scenarios)}
     problems = []
@@ -277,7 +291,11 @@ def check_generators(inst: InstanceFile) -> list[Problem]:
     problems = []
     no_xy = [n.id for n in inst.network.nodes if n.x is None or n.y is None]
     limit = max_generated_scenarios()
-    total = 0
+    total = len(inst.scenarios)  # explicit and generated scenarios count against one limit
+    if total > limit:
+        problems.append(Problem(f"scenarios[{limit}]", f"the file lists {total:,} scenarios, "
+                                f"more than the limit of {limit:,} (set {MAX_SCENARIOS_ENV} "
+                                "to change it)"))
     for i, g in enumerate(inst.scenario_generators):
         at = f"scenario_generators[{i}]"
         if isinstance(g, HazardFootprint) and g.radius[0] > g.radius[1]:
@@ -301,9 +319,10 @@ def check_generators(inst: InstanceFile) -> list[Problem]:
         total += generated_count(g)
         if total > limit >= before:
             field = {"hazard_zones": ".zones", "targeted": ""}.get(g.kind, ".count")
-            problems.append(Problem(f"{at}{field}", f"the scenario generators would make "
-                                    f"{total:,} scenarios up to here, more than the limit of "
-                                    f"{limit:,} (set {MAX_SCENARIOS_ENV} to change it)"))
+            problems.append(Problem(f"{at}{field}", f"the explicit scenarios and the "
+                                    f"generators would make {total:,} scenarios up to here, "
+                                    f"more than the limit of {limit:,} (set "
+                                    f"{MAX_SCENARIOS_ENV} to change it)"))
     return problems
 
 

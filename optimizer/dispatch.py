@@ -6,6 +6,9 @@ downstream (verification, recovery, the result file) is the same whatever the ro
 
 from __future__ import annotations
 
+import os
+
+from optimizer.checks import env_limit
 from optimizer.data import Instance
 from optimizer.errors import UsageError
 from optimizer.solve import Solution, SolveOptions, solve
@@ -43,6 +46,42 @@ def recourse_size(instance: Instance) -> int:
                for s in instance.scenarios)
 
 
+# Memory a solve takes per pair of recourse_size, counted before any reachability. Measured:
+# a 250-node geometric family with 1,000 scenarios (1.9 million pairs by that count; a
+# reach of 0.4 of the diameter) peaked at 730 MB on the decomposition route, about 290
+# bytes a pair. The extensive form keeps only the reachable pairs but spends more on each;
+# optimizer.solve.check_fits weighs it again once reachability is known.
+BYTES_PER_PAIR = 300
+MAX_MEMORY_ENV = "RESILIENCE_MAX_MEMORY_MB"
+
+
+def physical_megabytes() -> int:
+    """This machine's memory in MiB (a large number when the system does not say)."""
+    try:
+        return max(1, os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2**20)
+    except (ValueError, OSError, AttributeError):
+        return 2**40
+
+
+def check_size(instance: Instance) -> None:
+    """Refuse, from sizes alone, a solve whose scenarios would not fit in memory.
+
+    Runs before reachability, which on such an instance is itself hours of Dijkstra and
+    gigabytes of pairs: :func:`recourse_size` needs only the scenarios' need and
+    evacuees. The limit is this machine's memory, or ``RESILIENCE_MAX_MEMORY_MB``.
+    """
+    limit = env_limit(MAX_MEMORY_ENV, physical_megabytes()) * 2**20
+    pairs = recourse_size(instance)
+    need = pairs * BYTES_PER_PAIR
+    if need > limit:
+        raise UsageError(
+            f"{instance.source}: its {len(instance.scenarios):,} scenarios could use up to "
+            f"{pairs:,} depot-zone and zone-shelter pairs, about {need / 2**20:,.0f} MiB to "
+            f"solve (estimated from the sizes, before reachability), more than the limit of "
+            f"{limit / 2**20:,.0f} MiB ({MAX_MEMORY_ENV}, by default this machine's memory); "
+            "use fewer scenarios, fewer candidate facilities or shorter reaches")
+
+
 def auto_method(instance: Instance, options: SolveOptions) -> str:
     """The decomposition for a large instance, else the extensive form.
 
@@ -56,6 +95,7 @@ def auto_method(instance: Instance, options: SolveOptions) -> str:
 
 def run(instance: Instance, options: SolveOptions) -> Solution:
     """Solve by the chosen route and say which in ``Solution.method``."""
+    check_size(instance)
     method = chosen_method(instance, options)
     if options.solver != "highs":
         if method != "extensive":

@@ -13,8 +13,11 @@ engine at a Dask scheduler instead of changing code.
   rebuild what it needs).
 * **Shared data goes once.** :meth:`Executor.share` sends an object (the instance) to every
   worker once; tasks then carry a token. Processes get it by one install task per lane;
-  Dask by ``Client.scatter(broadcast=True)``, whose future each task carries and each
-  worker resolves from its own memory. In process, it is simply passed along.
+  Dask workers by one install task each, which takes the scattered object as its argument
+  and keeps it by token (a task that carried the Dask future instead would be at the mercy
+  of Dask's Active Memory Manager, which drops the replicas no waiting task needs, so the
+  object was fetched and unpickled again at later iterations). In process, it is simply
+  passed along.
 * **Batches.** :func:`batch_size` sizes the tasks (see there for the rule).
 * **Loopback only.** The engine never starts a server: processes talk over pipes, and Dask
   is only ever a client of a scheduler the user started. The tests and benchmarks start
@@ -74,7 +77,7 @@ class Shared:
     """A handle on an object every worker holds: its token and how tasks reach it."""
 
     token: str
-    ref: Any  # the object (in process), None (processes: installed), a Dask future
+    ref: Any  # the object (in process), None (processes and Dask: installed by token)
 
 
 # Worker-side store of shared objects, by token (a process lane's install task fills it).
@@ -293,7 +296,8 @@ class DaskCluster(Executor):
         self.workers = workers
         self.lanes = len(workers)
         self._lanes: list[FuturesExecutor] = [self._pinned(w) for w in workers]
-        self._scattered: dict[str, Any] = {}
+        self._scattered: dict[str, Any] = {}  # token -> Dask future of the shared object
+        self._holders: dict[str, set[str]] = {}  # token -> workers that installed it
 
     def _pinned(self, worker: str) -> FuturesExecutor:
         return self._client.get_executor(workers=[worker], allow_other_workers=False,
@@ -314,18 +318,31 @@ class DaskCluster(Executor):
         for i, lane in enumerate(sorted(lost)):
             self.workers[lane] = alive[i % len(alive)]
             self._lanes[lane] = self._pinned(self.workers[lane])
+        if lost:
+            # A lane may have moved to a worker that joined after the data were shared.
+            for token in self._scattered:
+                self._install(token, set(self.workers))
         return lost
+
+    def _install(self, token: str, workers: set[str]) -> None:
+        """Have each of ``workers`` that lacks it keep the shared object ``token``."""
+        missing = sorted(workers - self._holders.setdefault(token, set()))
+        futures = [self._client.submit(_install, token, self._scattered[token], workers=[w],
+                                       allow_other_workers=False, pure=False)
+                   for w in missing]
+        self._client.gather(futures)
+        self._holders[token].update(missing)
 
     def share(self, value: Any) -> Shared:
         token = uuid.uuid4().hex
-        future = self._client.scatter(value, broadcast=True, hash=False)
-        self._scattered[token] = future
-        return Shared(token, future)
+        # One copy goes to the cluster; each worker's install task fetches it from there.
+        self._scattered[token] = self._client.scatter(value, hash=False)
+        self._install(token, set(self.workers))
+        return Shared(token, None)
 
     def submit(self, lane: int, fn: Callable[..., Any], shared: Shared,
                *args: Any) -> Future:
-        return self._lanes[lane % self.lanes].submit(_call, fn, shared.token, shared.ref,
-                                                     *args)
+        return self._lanes[lane % self.lanes].submit(_call, fn, shared.token, None, *args)
 
     def on_every_lane(self, fn: Callable[..., Any], *args: Any) -> list[Any]:
         self.repin_lost()
@@ -337,11 +354,17 @@ class DaskCluster(Executor):
         future = self._scattered.pop(shared.token, None)
         if future is not None:
             future.release()
+        alive = set(self._alive())
+        holders = sorted(self._holders.pop(shared.token, set()) & alive)
+        self._client.gather([self._client.submit(_uninstall, shared.token, workers=[w],
+                                                 allow_other_workers=False, pure=False)
+                             for w in holders])
 
     def close(self) -> None:
         for future in self._scattered.values():
             future.release()
         self._scattered.clear()
+        self._holders.clear()
         self._client.close()
 
     def describe(self) -> str:

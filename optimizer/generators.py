@@ -37,10 +37,12 @@ from shapely.geometry import shape as geojson_shape
 from optimizer.checks import (
     MAX_GENERATED_SCENARIOS,
     MAX_SCENARIOS_ENV,
+    MAX_STRESS_STEPS_ENV,
     edge_id,
     generated_count,
     generated_ids,
     max_generated_scenarios,
+    max_stress_steps,
 )
 from optimizer.data import Instance
 from optimizer.errors import InputError, Problem
@@ -185,17 +187,17 @@ def generate(f: InstanceFile, *, file: str | Path = "<memory>",
     """
     limit = max_generated_scenarios()
     net = _Network.of(f)
-    total = 0
+    total = len(f.scenarios)  # explicit and generated scenarios count against one limit
     scenarios: list[Scenario] = []
     for i, g in enumerate(f.scenario_generators):
         at = f"scenario_generators[{i}]"
         total += generated_count(g)
         if total > limit:
             field_ = {"hazard_zones": ".zones", "targeted": ""}.get(g.kind, ".count")
-            raise InputError(file, [Problem(f"{at}{field_}", f"the scenario generators would "
-                                            f"make {total:,} scenarios up to here, more than "
-                                            f"the limit of {limit:,} (set {MAX_SCENARIOS_ENV} "
-                                            "to change it)")])
+            raise InputError(file, [Problem(f"{at}{field_}", f"the explicit scenarios and "
+                                            f"the generators would make {total:,} scenarios "
+                                            f"up to here, more than the limit of {limit:,} "
+                                            f"(set {MAX_SCENARIOS_ENV} to change it)")])
         place = _Place(file, at, read_geojson)
         if isinstance(g, Targeted) and g.measure == "stress":
             made = _targeted_by_stress(g, f, net, place)
@@ -466,7 +468,7 @@ def _targeted_by_stress(g: Targeted, f: InstanceFile, net: _Network,
     """
     # Imported here: reading imports this module to expand generators while loading.
     from optimizer.reading import build_instance
-    from optimizer.stress import most_damaging_edges
+    from optimizer.stress import WorkBudget, WorkLimitExceeded, most_damaging_edges
 
     base = f.model_copy(update={"scenarios": [Scenario(id="reference")],
                                 "scenario_generators": []})
@@ -484,7 +486,16 @@ def _targeted_by_stress(g: Targeted, f: InstanceFile, net: _Network,
                                               reference.economic_loss, plan.stock)):
         raise place.error("cannot measure stress: a zone's need, evacuees or loss, or what a "
                           "depot holds, is over 1.8e308; scale the instance's numbers down")
-    attack = most_damaging_edges(instance, plan, g.edges, reference)
+    try:
+        attack = most_damaging_edges(instance, plan, g.edges, reference,
+                                     WorkBudget(max_stress_steps()))
+    except WorkLimitExceeded as exc:
+        raise place.error(
+            f"the stress search for the {g.edges} most damaging of the "
+            f"{instance.network.num_edges:,} roads is too large: {exc.what} would take "
+            f"about {exc.needed:.2g} steps, more than the limit of {exc.limit:.2g} (set "
+            f"{MAX_STRESS_STEPS_ENV} to change it); use measure 'betweenness' or fewer "
+            "edges", ".edges") from None
     chosen = sorted(attack.edges)
     origin = {"measure": g.measure, "edges": g.edges, "method": attack.method,
               "plan": "every candidate open and full",

@@ -107,7 +107,10 @@ class Network(_Strict):
 class Commodity(_Strict):
     id: Id
     per_capita_need: NonNegative = 1.0
-    unit_volume: Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True)] = 1.0
+    # Held to the same magnitudes as every other number: a volume of 1e-320 made a depot's
+    # room infinite units of stock (found by the fuzzer in the stress search).
+    unit_volume: Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True),
+                           AfterValidator(_meaningful)] = 1.0
     weight: NonNegative = 1.0
 
 

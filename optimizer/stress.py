@@ -65,6 +65,34 @@ EXACT_UP_TO = STRESS_EXACT_UP_TO
 CONSISTENCY_TOL = 1e-6
 
 
+class WorkLimitExceeded(Exception):
+    """The search would take more steps than its :class:`WorkBudget` allows."""
+
+    def __init__(self, needed: float, limit: float, what: str) -> None:
+        super().__init__(f"{what} would take about {needed:.2g} steps, more than the "
+                         f"limit of {limit:.2g}")
+        self.needed, self.limit, self.what = needed, limit, what
+
+
+@dataclass
+class WorkBudget:
+    """Steps a search may take, charged before each phase runs (so a refusal comes before
+    the work, not after it).
+
+    A step is one node or road visited by a Dijkstra from one source, or one stake pair
+    of one max flow: counts, not seconds, so the same file is refused or not on any
+    machine. Measured on 2 shared cores: about a million steps a second.
+    """
+
+    limit: float
+    spent: float = 0.0
+
+    def charge(self, steps: float, what: str) -> None:
+        self.spent += steps
+        if self.spent > self.limit:
+            raise WorkLimitExceeded(self.spent, self.limit, what)
+
+
 @dataclass(frozen=True)
 class StressOutcome:
     """The most damaging additional failures in one scenario."""
@@ -95,13 +123,22 @@ class StressReport:
 class _Search:
     """One scenario's surviving network, its stake pairs and the single-failure answers."""
 
-    def __init__(self, instance: Instance, plan: Plan, scenario: Scenario) -> None:
+    def __init__(self, instance: Instance, plan: Plan, scenario: Scenario,
+                 budget: WorkBudget | None = None) -> None:
         net = instance.network
         self.net = net
+        self.budget = budget
         self.alive = np.ones(net.num_edges, dtype=bool)
         self.alive[list(scenario.failed_edges)] = False
         self.alive_edges = np.nonzero(self.alive)[0]
         self.st = stakes(instance, plan, scenario)
+        # Steps of one Dijkstra from every stake source, and of one evaluation's max flows.
+        visit = net.num_nodes + len(self.alive_edges)
+        self.dijkstra_steps = len(self.st.sources) * visit
+        self.flow_steps = (len(instance.commodities) + 1) * self.st.num_pairs + net.num_nodes
+        # The distances from the sources and from the zones (pruning rule 1).
+        self._charge((len(self.st.sources) + len(self.st.zones)) * visit,
+                     "finding the roads that can matter")
         self.evaluator = PairEvaluator(instance, plan, scenario, self.st)
         self.roads = Roads(net, self.alive)
         self.by_pair = self.roads.by_pair
@@ -125,6 +162,8 @@ class _Search:
                                                     self.alive_edges)
         self.candidates = np.nonzero(self.alive & on_tree & self.on_reach_path)[0]
 
+        self._charge(len(self.candidates) * (self.dijkstra_steps + self.flow_steps),
+                     f"trying each of {len(self.candidates):,} roads")
         singles = live_after(self.roads, self.st, [[int(a)] for a in self.candidates],
                              predecessors=True)
         self.single_live = {int(a): lp[0] for a, lp in zip(self.candidates, singles,
@@ -133,6 +172,10 @@ class _Search:
                                                            strict=True)}
         self.single = {a: self.evaluator.resilience(live)
                        for a, live in self.single_live.items()}
+
+    def _charge(self, steps: float, what: str) -> None:
+        if self.budget is not None:
+            self.budget.charge(steps, what)
 
     # ------------------------------------------------------------------ values
 
@@ -158,11 +201,14 @@ class _Search:
             return self.best_single()
         ev = self.evaluator
         joint = self._joint_pairs()
+        killers = [a for a in map(int, self.candidates)
+                   if not np.array_equal(self.single_live[a], self.live0)]
+        tried = len(joint) + len(killers) * (len(killers) - 1) // 2
+        self._charge(len(joint) * self.dijkstra_steps + tried * self.flow_steps,
+                     f"trying {tried:,} pairs of roads")
         cases = live_after(self.roads, self.st, [list(pr) for pr in joint])
         special: dict[tuple[int, int], float] = {
             pr: ev.resilience(live) for pr, (live, _) in zip(joint, cases, strict=True)}
-        killers = [a for a in map(int, self.candidates)
-                   if not np.array_equal(self.single_live[a], self.live0)]
         for i, a in enumerate(killers):
             for b in killers[i + 1:]:
                 if (a, b) not in special:
@@ -218,10 +264,10 @@ def _with_failures(scenario: Scenario, edges: tuple[int, ...]) -> Scenario:
                                failed_edges=tuple(sorted(set(scenario.failed_edges) | set(edges))))
 
 
-def _search(instance: Instance, plan: Plan, scenario: Scenario,
-            k: int) -> tuple[tuple[int, ...], float, int, str]:
+def _search(instance: Instance, plan: Plan, scenario: Scenario, k: int,
+            budget: WorkBudget | None = None) -> tuple[tuple[int, ...], float, int, str]:
     """(edges, internal resilience, candidates of the first failure, method)."""
-    search = _Search(instance, plan, scenario)
+    search = _Search(instance, plan, scenario, budget)
     considered = len(search.candidates)
     if k <= 0:
         return (), search.r0, considered, "exact"
@@ -241,7 +287,7 @@ def _search(instance: Instance, plan: Plan, scenario: Scenario,
             edges, value = search.best_pair()
         chosen = tuple(sorted(set(chosen) | set(edges)))
         current = value
-        search = _Search(instance, plan, _with_failures(scenario, chosen))
+        search = _Search(instance, plan, _with_failures(scenario, chosen), budget)
     return chosen, current, considered, "heuristic"
 
 
@@ -258,7 +304,8 @@ def reference_scenario(instance: Instance) -> Scenario:
 
 
 def most_damaging_edges(instance: Instance, plan: Plan, k: int,
-                        scenario: Scenario | None = None) -> StressOutcome:
+                        scenario: Scenario | None = None,
+                        budget: WorkBudget | None = None) -> StressOutcome:
     """The ``k`` additional road failures that lower ``plan``'s resilience the most.
 
     Parameters
@@ -273,6 +320,9 @@ def most_damaging_edges(instance: Instance, plan: Plan, k: int,
         The scenario attacked; its failed roads stay failed and are never chosen again.
         ``None`` attacks :func:`reference_scenario`: the intact network, no facility
         losses, every zone fully affected.
+    budget
+        Steps the search may take (``None``: no limit); :class:`WorkLimitExceeded` is
+        raised before a phase that would go over it.
 
     Returns
     -------
@@ -284,7 +334,7 @@ def most_damaging_edges(instance: Instance, plan: Plan, k: int,
     if k < 0:
         raise ValueError(f"k must be >= 0 (got {k})")
     scenario = scenario if scenario is not None else reference_scenario(instance)
-    edges, internal, considered, method = _search(instance, plan, scenario, k)
+    edges, internal, considered, method = _search(instance, plan, scenario, k, budget)
     before = evaluate_scenario(instance, plan, scenario).resilience
     after = (evaluate_scenario(instance, plan, _with_failures(scenario, edges)).resilience
              if edges else before)

@@ -364,7 +364,7 @@ def _coordinates_span_overflows(doc: _Doc) -> None:  # was an OverflowError in r
 
 
 def _stock_overflows(doc: _Doc) -> None:  # was an AssertionError in the stress search
-    _set(doc, ("commodities", 0, "unit_volume"), 1e-320)
+    _set(doc, ("commodities", 0, "unit_volume"), 1e-320)  # then refused there, late
 
 
 def _need_overflows(doc: _Doc) -> None:  # the same
@@ -378,8 +378,10 @@ FOUND: dict[str, tuple[str, Callable[[_Doc], None], str, list[str]]] = {
     # Now refused at the file boundary: no number may exceed optimizer.schema.LARGEST.
     "coordinates_span_overflows": ("tiny_generators", _coordinates_span_overflows,
                                    "network.nodes[2].x", ["too large"]),
-    "stock_overflows": ("tiny_generators", _stock_overflows, "scenario_generators[3]",
-                        ["cannot measure stress", "over 1.8e308"]),
+    # Now refused at the file boundary like every other magnitude (it was refused late, by
+    # the stress-targeted generator, under the generator's path).
+    "stock_overflows": ("tiny_generators", _stock_overflows, "commodities[0].unit_volume",
+                        ["too small", "at least 1e-12"]),
     "need_overflows": ("tiny_generators_no_xy", _need_overflows,
                        "commodities[0].per_capita_need", ["too large"]),
 }
@@ -436,20 +438,51 @@ def test_nesting_is_refused_whatever_the_recursion_limit(folder: Path) -> None:
 
 
 # Found by fuzzing: extreme numbers that broke the stress search (a targeted generator with
-# measure "stress") and max flow downstream. Magnitudes are now bounded at the file boundary
-# (optimizer.schema.SMALLEST and LARGEST).
+# measure "stress") and max flow downstream; they were xfails here (issue 12). Magnitudes
+# are now bounded at the file boundary (optimizer.schema.SMALLEST and LARGEST), for every
+# number of a commodity, and the largest and smallest accepted ones are handled.
 EXTREME = {
     "commodity_weight_1e308": (("commodities", 0, "weight"), 1e308, "too large"),
     "per_capita_need_1e-320": (("commodities", 0, "per_capita_need"), 1e-320, "too small"),
+    "per_capita_need_1e308": (("commodities", 0, "per_capita_need"), 1e308, "too large"),
+    "commodity_weight_1e-320": (("commodities", 0, "weight"), 1e-320, "too small"),
+    "unit_volume_1e-320": (("commodities", 0, "unit_volume"), 1e-320, "too small"),
+    "unit_volume_1e308": (("commodities", 0, "unit_volume"), 1e308, "too large"),
 }
 
 
 @pytest.mark.parametrize("case", sorted(EXTREME))
 def test_extreme_numbers_are_refused_at_the_boundary(folder: Path, case: str) -> None:
-    path, value, words = EXTREME[case]
+    """Exit 2 from ``validate``, naming the file and the number's JSON path, before any
+    generator runs."""
+    at, value, words = EXTREME[case]
     doc = _Doc(SOURCES["tiny_generators"])
-    _set(doc, path, value)
+    _set(doc, at, value)
     file = folder / f"{case}.json"
     file.write_text(doc.render(), encoding="utf-8")
-    with pytest.raises(InputError, match=words):
+    with pytest.raises(InputError, match=words) as info:
         load_instance(file)
+    path = ".".join(str(part) for part in at).replace(".0.", "[0].")
+    assert [p.path for p in info.value.problems] == [path]
+    result = CliRunner().invoke(main, ["validate", str(file)])
+    assert result.exit_code == 2
+    assert f"{file}: {path}: " in result.stderr and words in result.stderr
+
+
+@pytest.mark.parametrize("field", ["weight", "per_capita_need", "unit_volume"])
+@pytest.mark.parametrize("value", [1e15, 1e-12])
+def test_the_extreme_numbers_accepted_are_handled(folder: Path, field: str,
+                                                 value: float) -> None:
+    """The largest and smallest magnitudes the boundary takes go through the stress search
+    and a solve: a verified plan, no crash."""
+    from optimizer.pipeline import solve_and_verify
+    from optimizer.solve import SolveOptions
+
+    doc = _Doc(SOURCES["tiny_generators"])
+    _set(doc, ("commodities", 0, field), value)
+    file = folder / f"{field}-{value:g}.json"
+    file.write_text(doc.render(), encoding="utf-8")
+    instance = load_instance(file)
+    assert "worst-1" in [s.id for s in instance.scenarios]
+    solved = solve_and_verify(instance, SolveOptions(time_limit=20))
+    assert solved.verified, solved.failure()

@@ -1,7 +1,7 @@
 """Real networks: TNTP and city GIS importers, ``generate tntp|geojson``, shipped instances.
 
-The shared data sit beside the repository (``../shared/data``), in CI as here, so nothing
-is skipped when they are used.
+The real data ship in the repository (``instances/data/``, each source with its SOURCES.md
+and licence), so a clone from anywhere runs every test here and nothing is skipped.
 """
 
 from __future__ import annotations
@@ -46,11 +46,11 @@ from optimizer.schema import InstanceFile
 from optimizer.solve import SolveOptions
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT.parent / "shared" / "data"
+DATA = ROOT / "instances" / "data"
 TNTP = DATA / "transportation_networks"
 SIOUX = TNTP / "SiouxFalls"
 
-# A small net file with the variations of the shared ones: tags with trailing tabs, a
+# A small net file with the variations of the real ones: tags with trailing tabs, a
 # header comment, blank lines, comments between rows, rows led by a tab and ended by ';'.
 NET = """<NUMBER OF ZONES> 2\t\t\t
 <NUMBER OF NODES> 6

@@ -76,3 +76,21 @@ def test_a_raised_budget_in_the_result_does_not_hide_overspending(
     code, err = _run("evaluate", str(TINY), _write(tmp_path, doc), "--budget", "300")
     assert "over the budget" not in err
     assert "judged under 300.00" in " ".join(err.split())
+
+
+@pytest.mark.parametrize("recorded", ["x" * 300, "a/" * 3000 + "tiny.json"])
+def test_an_instance_path_the_system_cannot_look_up_is_not_found(
+        tmp_path: Path, solved: dict[str, Any], recorded: str) -> None:
+    """Found by benchmarks/fuzz_solve.py: a tampered result whose ``instance.path`` is a
+    sentence (a string swapped in from ``decided_by``) made ``report`` and ``compare`` exit
+    4 with 'File name too long'. Such a path names no file: the report is written without
+    the instance, with the warning any missing instance gets."""
+    doc = json.loads(json.dumps(solved))
+    doc["instance"]["path"] = recorded
+    result = _write(tmp_path, doc)
+    for command in (["report", result, "-o", str(tmp_path / "r.md")],
+                    ["compare", result, result, "-o", str(tmp_path / "c.md")]):
+        code, err = _run(*command)
+        assert code == 0, (command, err)
+        assert "cannot be found; give --instance" in err
+        assert "internal error" not in err

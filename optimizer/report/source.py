@@ -16,14 +16,23 @@ from optimizer.reading import load_instance
 from optimizer.report.document import Result
 
 
+def _exists(path: Path) -> bool:
+    """Whether ``path`` names something, where a name the system cannot even look up (too
+    long, a NUL byte, ...) names nothing: it comes from a file someone may have edited."""
+    try:
+        return path.exists()
+    except (OSError, ValueError):  # Path.exists raises ENAMETOOLONG (fuzz_solve.py found it)
+        return False
+
+
 def _recorded_path(result: Result, result_path: str | Path | None) -> Path | None:
     recorded = result.instance.path
     if not recorded:
         return None
     path = Path(recorded)
-    if not path.is_absolute() and not path.exists() and result_path is not None:
+    if not path.is_absolute() and not _exists(path) and result_path is not None:
         beside = Path(result_path).parent / path
-        if beside.exists():
+        if _exists(beside):
             return beside
     return path
 
@@ -44,7 +53,7 @@ def instance_for(result: Result, result_path: str | Path | None, given: str | Pa
         recorded = _recorded_path(result, result_path)
         if recorded is None:
             return None, []
-        if not recorded.exists():
+        if not _exists(recorded):
             warnings.append(f"{name} was solved from {result.instance.path}, which cannot be "
                             "found; give --instance for the map and the do-nothing comparison")
             return None, warnings
