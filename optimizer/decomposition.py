@@ -25,10 +25,11 @@ continuous amount (a relaxation: its bound is still a bound), their plans are ro
 and evaluated exactly, and a stage whose bounds the rounding keeps apart goes back to whole
 units (measured side by side on the unpinned 200 x 1,000 family: the gap after 300 s fell
 from 24% to 1.0-4.5%, benchmarks/RESULTS.md). Loose masters (1%) bring most cuts; when they
-stop, the next are solved to a quarter of the stage's gap, down to the gap asked for. Cuts are added only where the master over-estimates
-a share by more than :data:`CUT_TOL` and that scenario can matter to the stage (below the
-master's level, or held from below). Nothing is capped by the clock: only ``--time-limit``
-stops a stage, and the result then says which stage is not proven.
+stop, the next are solved to a quarter of the stage's gap, down to the gap asked for. Cuts
+are added only where the master over-estimates a share by more than :data:`CUT_TOL` and
+that scenario can matter to the stage (below the master's level, or held from below).
+Nothing is capped by the clock: only ``--time-limit`` stops a stage, and the result then
+says which stage is not proven.
 """
 
 from __future__ import annotations
