@@ -91,6 +91,8 @@ SAME_TOL = 1e-7
 PLANS: dict[str, dict[str, Any]] = {
     "quick": {"sizes": [(50, 10), (100, 20)], "seeds": [0], "families": ["planar", "grid"],
               "siouxfalls": True},
+    "large": {"sizes": [(400, 60)], "seeds": [0], "families": ["planar", "grid"],
+              "siouxfalls": False},
     "full": {"sizes": [(50, 10), (100, 20), (200, 30), (400, 60)], "seeds": [0, 1],
              "families": ["planar", "grid"], "siouxfalls": True},
 }
@@ -183,10 +185,13 @@ def _subset(case: Case, keep: np.ndarray) -> Case:
         return case
     assert case.site_at_demand is None or (case.site_at_demand < 0).all() \
         or keep[case.site_at_demand[case.site_at_demand >= 0]].all()
+    at = case.site_at_demand
+    if at is not None and case.network is None:  # renumber the demand points kept
+        at = np.where(at >= 0, np.cumsum(keep)[np.maximum(at, 0)] - 1, -1)
     return Case(case.name, case.family, case.problem, case.distance[keep], case.demand[keep],
                 case.cost, case.radius, case.limit,
                 None if case.demand_xy is None else case.demand_xy[keep], case.site_xy,
-                case.site_at_demand, case.network,
+                at, case.network,
                 {**case.meta, "dropped": int((~keep).sum())})
 
 
@@ -427,11 +432,9 @@ def run_engine(case: Case, path: Path, gap: float, method: str) -> dict[str, Any
 
 def _spopt() -> Any:
     try:
-        import spopt.locate  # noqa: F401
+        import spopt.locate
     except ImportError:
         return None
-    import spopt.locate
-
     return spopt.locate
 
 
