@@ -93,7 +93,7 @@ PLANS: dict[str, dict[str, Any]] = {
               "siouxfalls": True},
     "large": {"sizes": [(400, 60)], "seeds": [0], "families": ["planar", "grid"],
               "siouxfalls": False},
-    "full": {"sizes": [(50, 10), (100, 20), (200, 30), (400, 60)], "seeds": [0, 1],
+    "full": {"sizes": [(50, 10), (100, 20), (200, 30), (400, 60)], "seeds": [0],
              "families": ["planar", "grid"], "siouxfalls": True},
 }
 # Expected number of sites within S of a demand point (sets S): MCLP, then LSCP.
