@@ -79,6 +79,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+if "--engine-root" in sys.argv:  # another checkout's engine (a before/after comparison)
+    sys.path.insert(0, sys.argv[sys.argv.index("--engine-root") + 1])
 
 # Shifted geometric means of seconds use this shift (the cases take 10 ms to seconds).
 SGM_SHIFT = 0.01
@@ -671,7 +673,13 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, default=None,
                         help="write the engine instance files here (default: a temp dir)")
     parser.add_argument("-o", "--output", type=Path, default=None)
+    parser.add_argument("--engine-root", type=Path, default=None,
+                        help="solve with the engine of this checkout (say, main before a "
+                             "change); the benchmark itself stays this one")
     args = parser.parse_args()
+    import optimizer
+
+    print(f"engine: {next(iter(optimizer.__path__))}", file=sys.stderr)
 
     cases = [c for c in cases_of(args.plan) if args.only is None or args.only in c.name]
     # Warm up (imports, HiGHS and CBC start-up) so the first case is not charged for them.
@@ -713,6 +721,7 @@ def _write(args: argparse.Namespace, records: list[dict[str, Any]], started: str
         "load_average_at_start": load, "load_average_at_end": os.getloadavg(),
         "highs": highspy.Highs().version(), "pulp": pulp.__version__,
         "spopt": _spopt_version(), "gap": args.gap, "method": args.method,
+        "engine_root": str(args.engine_root or ROOT),
         "repeats": args.repeats, "records": records}, indent=1, default=_json) + "\n",
         encoding="utf-8")
 
