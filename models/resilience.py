@@ -327,8 +327,10 @@ def add_recourse_variables(m: pyo.ConcreteModel, md: ModelData) -> None:
 
     g_j = om_k g_{sdik} / Q_s (supply of commodity k from depot d to zone i in scenario s,
     for reachable (d, i) with q_{sik} > 0); v_j = v_{sih} / E_s (evacuees of zone i sheltered
-    at h, for reachable (i, h) with e_{si} > 0); econ_s \in [0, 1] compensation paid as a
-    share of L_s; r_s \in [0, 1] the resilience of scenario s.
+    at h, for reachable (i, h) with e_{si} > 0; a zone whose reachable shelters are all
+    linked has one cover flow, its evacuees sheltered at any of them, add_shelter_cover);
+    econ_s \in [0, 1] compensation paid as a share of L_s; r_s \in [0, 1] the resilience of
+    scenario s.
     """
     m.G = pyo.RangeSet(0, len(md.g_scenario) - 1)
     m.V = pyo.RangeSet(0, len(md.v_scenario) - 1)
