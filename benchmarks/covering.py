@@ -616,9 +616,9 @@ def table(records: list[dict[str, Any]]) -> str:
     """Per size: cases, same optimum, engine HiGHS / solve / total, CBC / PuLP total."""
     lines = [
         "| size (points x sites) | cases | same optimum | same plan cost | engine HiGHS s | "
-        "CBC s | ratio | CBC both stages s | ratio | engine solve s | engine total s | "
-        "PuLP total s | ratio (totals) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        "CBC s | ratio | engine <= CBC | CBC both stages s | ratio | engine solve s | "
+        "engine total s | PuLP total s | ratio (totals) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
 
     def row(label: str, rs: list[dict[str, Any]]) -> str:
         eh = [r["engine_highs_cpu"] for r in rs]
@@ -630,21 +630,47 @@ def table(records: list[dict[str, Any]]) -> str:
         return (f"| {label} | {len(rs)} | {sum(r['same_optimum'] for r in rs)} | "
                 f"{sum(r['same_plan_cost'] for r in rs)} | "
                 f"{sgm(eh):.4f} | {sgm(cbc):.4f} | {sgm(eh) / sgm(cbc):.2f} | "
-                f"{sgm(cbc2):.4f} | {sgm(eh) / sgm(cbc2):.2f} | {sgm(es):.4f} | "
+                f"{sum(a <= b for a, b in zip(eh, cbc, strict=True))} | {sgm(cbc2):.4f} | "
+                f"{sgm(eh) / sgm(cbc2):.2f} | {sgm(es):.4f} | "
                 f"{sgm(et):.4f} | {sgm(pt):.4f} | {sgm(et) / sgm(pt):.2f} |")
 
+    for label, rs in groups(records):
+        lines.append(row(label, rs))
+    return "\n".join(lines)
+
+
+def groups(records: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """Rows of the tables: per size, all, per problem."""
     sizes: dict[str, list[dict[str, Any]]] = {}
     for r in records:
         sizes.setdefault(r["size"] if r["family"] != "siouxfalls" else "Sioux Falls 24 x 24",
                          []).append(r)
-    for label, rs in sizes.items():
-        lines.append(row(label, rs))
-    lines.append(row("**all**", records))
+    out = [*sizes.items(), ("**all**", records)]
     problems: dict[str, list[dict[str, Any]]] = {}
     for r in records:
         problems.setdefault(r["problem"], []).append(r)
-    for label, rs in problems.items():
-        lines.append(row(f"all {label}", rs))
+    return out + [(f"all {label}", rs) for label, rs in problems.items()]
+
+
+def before_after(after: list[dict[str, Any]], before: list[dict[str, Any]]) -> str:
+    """The engine's HiGHS CPU before and after, against CBC (each run's own CBC)."""
+    old = {r["case"]: r for r in before}
+    lines = ["| size (points x sites) | cases | same optimum before | routes before | "
+             "engine HiGHS s before | CBC s | ratio before | engine HiGHS s after | CBC s | "
+             "ratio after |", "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
+    for label, rs in groups([r for r in after if r["case"] in old]):
+        bs = [old[r["case"]] for r in rs]
+        routes: dict[str, int] = {}
+        for b in bs:
+            routes[b["engine"]["route"]] = routes.get(b["engine"]["route"], 0) + 1
+        eb, cb = sgm([b["engine_highs_cpu"] for b in bs]), sgm(
+            [b["textbook_cbc_cpu"] for b in bs])
+        ea, ca = sgm([r["engine_highs_cpu"] for r in rs]), sgm(
+            [r["textbook_cbc_cpu"] for r in rs])
+        lines.append(f"| {label} | {len(rs)} | {sum(b['same_optimum'] for b in bs)} | "
+                     + ", ".join(f"{k} {v}" for k, v in sorted(routes.items()))
+                     + f" | {eb:.4f} | {cb:.4f} | {eb / cb:.2f} | {ea:.4f} | {ca:.4f} | "
+                     f"{ea / ca:.2f} |")
     return "\n".join(lines)
 
 
@@ -673,10 +699,24 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, default=None,
                         help="write the engine instance files here (default: a temp dir)")
     parser.add_argument("-o", "--output", type=Path, default=None)
+    parser.add_argument("--table", type=Path, default=None,
+                        help="print the tables of a saved run (-o) instead of running")
+    parser.add_argument("--before", type=Path, default=None,
+                        help="with --table: a run of the engine before a change")
     parser.add_argument("--engine-root", type=Path, default=None,
                         help="solve with the engine of this checkout (say, main before a "
                              "change); the benchmark itself stays this one")
     args = parser.parse_args()
+    if args.table is not None:
+        records = json.loads(args.table.read_text(encoding="utf-8"))["records"]
+        print(table(records))
+        print()
+        print(stage_table(records))
+        if args.before is not None:
+            print()
+            print(before_after(records, json.loads(
+                args.before.read_text(encoding="utf-8"))["records"]))
+        return
     import optimizer
 
     print(f"engine: {next(iter(optimizer.__path__))}", file=sys.stderr)
