@@ -36,7 +36,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.sparse import csc_matrix
 
-from models.resilience import RELATIVE_MIN_CEILING, ModelData, shelter_row_evacuees
+from models.resilience import (
+    RELATIVE_MIN_CEILING,
+    ModelData,
+    linked_shelter_rows,
+    shelter_row_evacuees,
+)
 from optimizer.errors import InfeasibleError
 from optimizer.schema import ObjectiveKind
 
@@ -353,15 +358,43 @@ def _rows_shelter_capacity(md: ModelData) -> list[_Rows]:
     size = np.array([sh.module_size for sh in inst.shelters], dtype=float)
     modular = np.array([sh.max_modules > 0 and sh.module_size > 0 for sh in inst.shelters],
                        dtype=bool)
-    n = len(keys)
+    # Linked rows are written flow by flow (_rows_shelter_link); the rest keep their
+    # Pyomo index and are renumbered among themselves.
+    kept = ~linked_shelter_rows(md, reach)
+    new_row = np.cumsum(kept) - 1
+    flows = np.flatnonzero(kept[row])
+    labels = np.flatnonzero(kept)
+    s, h, keep, reach, counts = s[kept], h[kept], keep[kept], reach[kept], counts[kept]
+    n = len(labels)
     total = md.evacuee_total[s]
     with_modules = np.flatnonzero(modular[h]) if n else np.zeros(0, np.int64)
-    return [_Rows("shelter_capacity", np.arange(n), np.full(n, -INF), np.zeros(n), (
-        _terms("v", np.arange(len(row)), 1.0, row),
+    return [_Rows("shelter_capacity", labels, np.full(n, -INF), np.zeros(n), (
+        _terms("v", flows, 1.0, new_row[row[flows]]),
         _terms("z", h, -(np.minimum(keep * base[h], reach) / total), np.arange(n), pos=counts),
         _terms("modules", h[with_modules],
                -(np.minimum(keep * size[h], reach) / total)[with_modules],
                with_modules, pos=counts[with_modules] + 1),
+    ))]
+
+
+def _rows_shelter_link(md: ModelData) -> list[_Rows]:
+    """add_shelter_link: ``v_j - (e_si/E_s) z_h <= 0`` for each flow j of a linked
+    shelter-capacity row (linked_shelter_rows), flows ascending."""
+    inst = md.instance
+    H = len(inst.shelters)
+    if len(md.v_scenario):
+        _, row = np.unique(md.v_scenario * H + md.v_shelter, return_inverse=True)
+        flows = np.flatnonzero(linked_shelter_rows(md, row=row)[row])
+    else:
+        flows = np.zeros(0, dtype=np.int64)
+    evacuees = np.stack([sc.evacuees for sc in inst.scenarios]) if inst.scenarios else (
+        np.zeros((0, inst.network.num_nodes)))
+    s, i = md.v_scenario[flows], md.v_zone[flows]
+    share = evacuees[s, i] / md.evacuee_total[s]
+    n = len(flows)
+    return [_Rows("shelter_link", flows, np.full(n, -INF), np.zeros(n), (
+        _terms("v", flows, 1.0, np.arange(n)),
+        _terms("z", md.v_shelter[flows], -share, np.arange(n), pos=1),
     ))]
 
 
@@ -437,6 +470,7 @@ ROW_FAMILIES = (
     ("add_zone_need", _rows_zone_need),
     ("add_zone_evacuees", _rows_zone_evacuees),
     ("add_shelter_capacity", _rows_shelter_capacity),
+    ("add_shelter_link", _rows_shelter_link),
     ("add_compensation", _rows_compensation),
     ("add_resilience", _rows_resilience),
     ("add_objectives", _rows_objective),

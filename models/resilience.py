@@ -136,6 +136,30 @@ def shelter_row_evacuees(md: ModelData, row: np.ndarray | None = None) -> np.nda
     return out
 
 
+def linked_shelter_rows(md: ModelData, reach: np.ndarray | None = None,
+                        row: np.ndarray | None = None) -> np.ndarray:
+    """Per shelter-capacity row (one per (s, h) with flows, keys ascending): whether the
+    row is written as its disaggregation, one row per flow (add_shelter_link). That is the
+    case when the shelter is not existing and what survives of its base capacity takes
+    every evacuee who can reach it: the capacity then binds only through z_h, and
+    v_sih <= (e_si / E_s) z_h for each zone is the same set of plans with a tighter LP
+    (their sum is the row). ``reach``: shelter_row_evacuees, when already known; ``row``:
+    each shelter flow's row. Both builders read this, so both decide alike."""
+    inst = md.instance
+    H = len(inst.shelters)
+    if len(md.v_scenario) == 0:
+        return np.zeros(0, dtype=bool)
+    keys = np.unique(md.v_scenario * H + md.v_shelter)
+    s, h = np.divmod(keys, H)
+    if reach is None:
+        reach = shelter_row_evacuees(md, row)
+    loss = np.array([sc.shelter_loss for sc in inst.scenarios], dtype=float).reshape(
+        md.num_scenarios, H)
+    base = np.array([sh.capacity for sh in inst.shelters], dtype=float)
+    existing = np.array([sh.existing for sh in inst.shelters], dtype=bool)
+    return ((1 - loss[s, h]) * base[h] >= reach) & ~existing[h]
+
+
 def _groups(keys: np.ndarray) -> list[tuple[int, np.ndarray]]:
     """(key, member indices) for each distinct key, keys ascending."""
     if len(keys) == 0:
@@ -344,14 +368,18 @@ def add_shelter_capacity(m: pyo.ConcreteModel, md: ModelData) -> None:
     \sum_i v_{sih} \le (min(k B_h, e_{sh}) z_h + min(k M_h, e_{sh}) m_h) / E_s,
     k = 1 - loss_{sh}, e_{sh} the evacuees who can reach h in s: places beyond those are
     never filled, and a larger coefficient would let a sliver of z_h (an integer to the
-    solver) shelter everyone (models.limits).
+    solver) shelter everyone (models.limits). A row where k B_h >= e_sh at a shelter that
+    is not existing is written flow by flow instead (add_shelter_link).
     """
     inst = md.instance
     H = len(inst.shelters)
     rows = _groups(md.v_scenario * H + md.v_shelter)
     reachable = shelter_row_evacuees(md)
+    linked = linked_shelter_rows(md, reachable)
 
     def rule(_m: pyo.ConcreteModel, row: int) -> pyo.Expression:
+        if linked[row]:  # written flow by flow in add_shelter_link
+            return pyo.Constraint.Skip
         flat, members = rows[row]
         s, h = divmod(flat, H)
         shelter = inst.shelters[h]
@@ -365,6 +393,34 @@ def add_shelter_capacity(m: pyo.ConcreteModel, md: ModelData) -> None:
         return sum(m.v[int(j)] for j in members) <= capacity
 
     m.shelter_capacity = pyo.Constraint(range(len(rows)), rule=rule)
+
+
+def add_shelter_link(m: pyo.ConcreteModel, md: ModelData) -> None:
+    r"""A shelter whose surviving base capacity takes everyone who can reach it binds only
+    through z_h: for each of its flows,
+
+    v_{sih} \le (e_{si} / E_s) z_h
+
+    in place of its add_shelter_capacity row (linked_shelter_rows: not existing,
+    (1 - loss_{sh}) B_h \ge e_{sh}). The rows sum to that row, and they give the LP
+    relaxation of a covering problem, a zone sheltered at most as far as its shelters are
+    open, where the summed row lets a fraction of z_h shelter the zones of its choice
+    (a maximal-covering instance solved 14x faster, benchmarks/covering.py).
+    """
+    inst = md.instance
+    H = len(inst.shelters)
+    if len(md.v_scenario):
+        _, row = np.unique(md.v_scenario * H + md.v_shelter, return_inverse=True)
+        flows = np.flatnonzero(linked_shelter_rows(md, row=row)[row])
+    else:
+        flows = np.zeros(0, dtype=np.int64)
+
+    def rule(_m: pyo.ConcreteModel, j: int) -> pyo.Expression:
+        s, i, h = int(md.v_scenario[j]), int(md.v_zone[j]), int(md.v_shelter[j])
+        share = float(inst.scenarios[s].evacuees[i] / md.evacuee_total[s])
+        return m.v[j] <= share * m.z[h]
+
+    m.shelter_link = pyo.Constraint([int(j) for j in flows], rule=rule)
 
 
 def add_compensation(m: pyo.ConcreteModel, md: ModelData) -> None:
@@ -494,6 +550,7 @@ CONSTRAINT_FAMILIES = (
     add_zone_need,
     add_zone_evacuees,
     add_shelter_capacity,
+    add_shelter_link,
     add_compensation,
     add_resilience,
 )

@@ -12,7 +12,8 @@ earlier stage is held at the value it reached:
 * the highest expected resilience, then the lowest cost.
 
 A stage that cannot change the plan is skipped (the expected resilience of a single
-scenario is its worst case). Routes (the extensive form, the decomposition) differ only in
+scenario is its worst case; under ``min_cost``, a target at every scenario's ceiling fixes
+every R_s). Routes (the extensive form, the decomposition) differ only in
 how they solve one stage; what the stages are, and what a plan scores on each, is here.
 """
 
@@ -122,14 +123,25 @@ class Sequence:
         goal = primary(self.instance)
         S = len(self.instance.scenarios)
         tail = []
-        # One scenario: its expected resilience (and CVaR) is its worst case.
+        # One scenario: its expected resilience (and CVaR) is its worst case. min_cost: a
+        # target that reaches every scenario's ceiling leaves each R_s no room to rise.
         if self.kind is not ObjectiveKind.EXPECTED and (
-                S > 1 or self.kind is ObjectiveKind.MIN_COST):
+                S > 1 or self.kind is ObjectiveKind.MIN_COST) and not self._target_pins_all():
             tail.append(Goal("tiebreak_expected", "expected"))
         if self.kind is not ObjectiveKind.MIN_COST:
             tail.append(Goal("tiebreak_cost", "cost"))
         self._tail = tail
         return goal
+
+    def _target_pins_all(self) -> bool:
+        """min_cost, with every scenario's ceiling at most the target: every feasible plan
+        has R_s = ceil_s (within the pin tolerance), so the expected-resilience stage
+        cannot change the plan (a set-covering instance: target 1, ceiling 1)."""
+        if self.kind is not ObjectiveKind.MIN_COST or self.ceilings is None \
+                or not len(self.ceilings):
+            return False
+        target = float(self.instance.objective.target or 0.0)
+        return len(pinned(self.ceilings, target, self.mip_gap)) == len(self.ceilings)
 
     def next(self, goal: Goal, value: float) -> Goal | None:
         """The stage after ``goal``, which reached ``value``."""
