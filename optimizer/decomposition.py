@@ -921,7 +921,8 @@ def _solve(instance: Instance, options: SolveOptions, evaluator: Evaluator,
                                 master.money_scale, unfinished, skipped)
     stages.append(Stage("recourse", Status.OPTIMAL.value, None, recourse_seconds))
     message = stage_message(status, unfinished, run.interrupted, skipped,
-                            run.timed_out or options.remaining() == 0.0) + (
+                            run.timed_out or options.remaining() == 0.0,
+                            options.mip_gap) + (
         f" (decomposition: {run.iteration:,} iterations, {master.cuts:,} cuts over "
         f"{len(instance.scenarios):,} scenarios)")
     log(f"decomposition done: {_fmt(value)} ({status.value}, gap "

@@ -533,7 +533,7 @@ def solve_external(instance: Instance, options: SolveOptions) -> Solution:
     gap = None if bound is None else abs(bound - value) / max(abs(value), 1e-10)
     return Solution(
         status=status,
-        message=_message(status, name, version, kind),
+        message=_message(status, name, version, kind, options.mip_gap),
         plan=plan, objective_value=value, bound=bound,
         gap=None if gap is None else (0.0 if gap < 1e-9 else gap),
         outcomes=outcomes, solver_version=version, build_seconds=build_seconds,
@@ -543,8 +543,10 @@ def solve_external(instance: Instance, options: SolveOptions) -> Solution:
     )
 
 
-def _message(status: Status, name: str, version: str, kind: ObjectiveKind) -> str:
-    text = (f"optimal within the MIP gap ({name} {version})" if status is Status.OPTIMAL else
+def _message(status: Status, name: str, version: str, kind: ObjectiveKind,
+             mip_gap: float) -> str:
+    text = (f"optimal within the MIP gap of {mip_gap * 100:.4g}% ({name} {version})"
+            if status is Status.OPTIMAL else
             f"stopped at the time limit ({name} {version}); the plan is the best found, with "
             "its bound and gap where the solver reports one")
     ties = ("lower cost" if kind is ObjectiveKind.EXPECTED else "higher expected resilience"

@@ -14,7 +14,7 @@ from optimizer.errors import InputError, Problem
 from optimizer.evaluate import Verification
 from optimizer.outcome import ResilienceSummary, ScenarioOutcome
 from optimizer.plan import Plan, plan_cost
-from optimizer.reading import parse_json
+from optimizer.reading import max_file_bytes, parse_json
 from optimizer.recourse import ceilings
 from optimizer.recovery import KINDS, ScenarioRecovery
 from optimizer.report.document import parse_decisions
@@ -202,6 +202,41 @@ def failure_document(instance: Instance, status: str, message: str) -> dict[str,
 
 def dumps(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2, allow_nan=False) + "\n"
+
+
+def holds_plan(path: str | Path) -> bool:
+    """Whether ``path`` is a regular file holding a result with a plan (``decisions``).
+
+    Read leniently and never waits: anything that is not such a file (missing, a device, a
+    pipe, too large, not JSON) holds no plan that a failure document could destroy.
+    """
+    path = Path(path)
+    try:
+        if not path.is_file() or path.stat().st_size > max_file_bytes():
+            return False
+        document = json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(document, dict) and isinstance(document.get("decisions"), dict)
+
+
+def beside(path: str | Path) -> Path:
+    """Where a failure document goes when ``path`` holds a plan: ``NAME.error.json`` next to
+    ``NAME.result.json`` (or ``NAME.json``)."""
+    path = Path(path)
+    name = path.name
+    for suffix in (".result.json", ".json"):
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return path.with_name(name[: -len(suffix)] + ".error.json")
+    return path.with_name(name + ".error.json")
+
+
+def failure_target(path: str | Path, force: bool = False) -> Path:
+    """Where a document without a trustworthy plan (status ``infeasible`` or ``error``) is
+    written: ``path``, unless ``path`` holds a plan and ``force`` is not given, then
+    :func:`beside` it. A last good result is never replaced by a failure unasked."""
+    path = Path(path)
+    return path if force or not holds_plan(path) else beside(path)
 
 
 def read_plan(path: str | Path, instance: Instance) -> tuple[Plan, dict[str, Any]]:

@@ -219,10 +219,11 @@ def outcomes_from_flows(md: ModelData, g: np.ndarray, v: np.ndarray,
 
 
 def stage_message(status: Status, unfinished: list[str], interrupted: bool,
-                  skipped: list[str], timed_out: bool) -> str:
-    """The result's message: "optimal" only when every stage was proven within the gap."""
+                  skipped: list[str], timed_out: bool, mip_gap: float) -> str:
+    """The result's message: "optimal" only when every stage was proven within the gap the
+    user asked for, which it names (a percentage, as the summary prints gaps)."""
     if status is Status.OPTIMAL:
-        return "optimal: every stage proven within the MIP gap"
+        return f"optimal: every stage proven within the MIP gap of {mip_gap * 100:.4g}%"
     why = ("interrupted (Ctrl-C or SIGTERM)" if interrupted else "stopped at the time limit"
            if timed_out else "not proven within the MIP gap")
     text = f"{why}; the plan is the best found, with its bound and gap"
@@ -525,7 +526,7 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
     return Solution(
         status=final_status,
         message=stage_message(final_status, unfinished, interrupted, skipped,
-                              timed_out or options.remaining() == 0.0),
+                              timed_out or options.remaining() == 0.0, options.mip_gap),
         plan=plan, objective_value=value, bound=bound_user,
         gap=gap, outcomes=outcomes, solver_version=version(h), build_seconds=build_seconds,
         handoff_seconds=handoff_seconds, solve_seconds=solve_seconds,

@@ -18,6 +18,12 @@ import click
 
 from optimizer.choices import SOLVER_NAMES, ObjectiveKind
 from optimizer.cli.common import (
+    ALPHA,
+    BUDGET,
+    MIP_GAP,
+    TARGET,
+    THREADS,
+    TIME_LIMIT,
     err,
     fail,
     handled,
@@ -66,10 +72,10 @@ def validate(instance: str) -> None:
               "'-' prints the JSON and sends the summary to standard error).")
 @click.option("--objective", type=click.Choice([k.value for k in ObjectiveKind]),
               help="Override the instance's objective.")
-@click.option("--alpha", type=click.FloatRange(0, 1, max_open=True),
+@click.option("--alpha", type=ALPHA,
               help="CVaR level: the mean of the worst 1-alpha probability mass.")
-@click.option("--target", type=click.FloatRange(0, 1), help="Worst-case target for min_cost.")
-@click.option("--budget", type=click.FloatRange(0), help="Override the instance's budget.")
+@click.option("--target", type=TARGET, help="Worst-case target for min_cost.")
+@click.option("--budget", type=BUDGET, help="Override the instance's budget.")
 @click.option("--solver", type=click.Choice(SOLVER_NAMES), default="highs", show_default=True,
               help="MIP solver: HiGHS (embedded) or, through Pyomo, one that is installed.")
 @click.option("--method", type=click.Choice(["auto", "extensive", "decomposition"]),
@@ -84,20 +90,23 @@ def validate(instance: str) -> None:
               "(or DASK_SCHEDULER_ADDRESS).")
 @click.option("--builder", type=click.Choice(["direct", "pyomo"]), default="direct",
               show_default=True, help="How the extensive form reaches HiGHS (the same model).")
-@click.option("--time-limit", type=click.FloatRange(0, min_open=True),
+@click.option("--time-limit", type=TIME_LIMIT,
               help="Seconds, counted from the start of the command.")
-@click.option("--mip-gap", type=click.FloatRange(0), default=1e-4, show_default=True,
-              help="Relative MIP gap at which to stop.")
-@click.option("--threads", type=click.IntRange(1), help="Threads for HiGHS.")
+@click.option("--mip-gap", type=MIP_GAP, default=1e-4, show_default=True,
+              help="Relative MIP gap at which to stop, in [0, 1): 0.01 is 1%.")
+@click.option("--threads", type=THREADS, help="Threads for HiGHS.")
 @click.option("--report", "report_path", help="Also write a report of the result: .html, "
               ".md, .xlsx, .geojson by extension, or FOLDER/ for its tables as CSV.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines on standard error.")
+@click.option("--force", is_flag=True, help="Let a failed solve's document (infeasible or "
+              "error) replace a result that holds a plan; without it, the document goes "
+              "beside it as NAME.error.json.")
 @handled
 def solve(instance: str, output: str | None, objective: str | None, alpha: float | None,
           target: float | None, budget: float | None, solver: str, method: str,
           workers: int | None, scheduler: str | None, builder: str,
           time_limit: float | None, mip_gap: float, threads: int | None, report_path: str | None,
-          quiet: bool) -> None:
+          quiet: bool, force: bool) -> None:
     """Solve INSTANCE, check the plan independently, write the result and print a summary."""
 
     from optimizer.api import with_overrides
@@ -107,7 +116,8 @@ def solve(instance: str, output: str | None, objective: str | None, alpha: float
     from optimizer.reading import load_instance
     from optimizer.report import REPORT_FORMATS, format_of, write_report
     from optimizer.report.output import is_folder
-    from optimizer.result import dumps, failure_document
+    from optimizer.result import dumps, failure_document, failure_target
+    from optimizer.safe_text import console_text as escape
     from optimizer.solve import SolveOptions
     from optimizer.summary import print_summary
 
@@ -123,11 +133,19 @@ def solve(instance: str, output: str | None, objective: str | None, alpha: float
     if method == "auto" and not quiet:
         err.print(f"[dim]method auto: {chosen_method(inst, options)}[/dim]")
 
-    def write(doc: dict[str, Any]) -> None:
+    def write(doc: dict[str, Any]) -> str:
+        """Write ``doc`` where it belongs and say where: a document without a trustworthy
+        plan never replaces a result that holds one, unless --force."""
         if path == "-":
             click.echo(dumps(doc), nl=False)
-        else:
-            write_atomic(path, dumps(doc))
+            return path
+        target = path if doc["status"] in ("optimal", "feasible") else str(
+            failure_target(path, force))
+        write_atomic(target, dumps(doc))
+        if target != path:
+            err.print(f"{escape(path)} holds a plan and is kept; this {doc['status']} result "
+                      f"was written to {escape(target)} (--force replaces it)", soft_wrap=True)
+        return target
 
     if report_path is not None:
         # A bad extension, or a .csv file (one table; the report has several), fails
@@ -140,19 +158,22 @@ def solve(instance: str, output: str | None, objective: str | None, alpha: float
     try:
         solved = solve_and_verify(inst, options)
     except ResilienceError as exc:
-        status = "infeasible" if isinstance(exc, InfeasibleError) else "error"
-        write(failure_document(inst, status, str(exc)))
+        # Only a solve that ran and failed leaves a document (exit 3 or 4); a usage or input
+        # error (exit 2) writes nothing, so the last good result stays as it was.
+        if exc.exit_code != ExitCode.BAD_INPUT:
+            status = "infeasible" if isinstance(exc, InfeasibleError) else "error"
+            write(failure_document(inst, status, str(exc)))
         raise
     # Where the instance is, seen from the result's folder, so a report can find it later.
     # (Nowhere, when it came from standard input.)
     solved.document["instance"]["path"] = (
         None if instance == "-" else instance if path == "-" else os.path.relpath(
             Path(instance).resolve(), Path(path).resolve().parent))
-    write(solved.document)
+    written = write(solved.document)
     summary_console = err if path == "-" else make_console()
     print_summary(solved.document, summary_console)
     if path != "-":
-        summary_console.print(f"result written to {path}")
+        summary_console.print(f"result written to {escape(written)}")
     if report_path is not None:
         write_report(solved.document, report_path, inst, source=Path(path).name)
         summary_console.print(f"report written to {report_path}")
@@ -172,7 +193,7 @@ def solve(instance: str, output: str | None, objective: str | None, alpha: float
 @click.option("--reseed", type=click.IntRange(1), help="Also evaluate the plan on the "
               "scenarios INSTANCE's own generators draw with every seed plus this offset "
               "(out of sample; explicit scenarios stay as they are).")
-@click.option("--budget", type=click.FloatRange(0), help="Judge the plan under this budget "
+@click.option("--budget", type=BUDGET, help="Judge the plan under this budget "
               "instead of the instance's (for a plan solved with solve --budget); the "
               "budget a result states is never taken on trust.")
 @click.option("-o", "--output", help="Write the evaluation as JSON ('-' for standard output).")
@@ -200,6 +221,8 @@ def evaluate(instance: str, result: str, other: str | None, reseed: int | None,
     from optimizer.result import dumps, read_plan
     from optimizer.safe_text import console_text as escape
 
+    # The output is checked first, so that a folder given as -o costs no evaluation.
+    path = output_path(output, instance, ".evaluation.json") if output else None
     inst = load_instance(instance)
     if budget is not None:
         inst = dataclasses.replace(inst, budget=budget)
@@ -277,12 +300,10 @@ def evaluate(instance: str, result: str, other: str | None, reseed: int | None,
                 ("expected", summary.expected, out_summary.expected),
                 ("cvar", summary.cvar, out_summary.cvar))
         }
-    if output:
-        path = output_path(output, instance, ".evaluation.json")
-        if path == "-":
-            click.echo(dumps(report), nl=False)
-        else:
-            write_atomic(path, dumps(report))
+    if path == "-":
+        click.echo(dumps(report), nl=False)
+    elif path is not None:
+        write_atomic(path, dumps(report))
     console = err if output == "-" else make_console()
     if out_summary is None:
         console.print(f"worst case {summary.worst_case:.6f}   expected {summary.expected:.6f}"
@@ -293,10 +314,10 @@ def evaluate(instance: str, result: str, other: str | None, reseed: int | None,
                     f"CVaR({summary.cvar_alpha:g})"):
             table.add_column(col, justify="left" if col in ("", "scenarios from") else "right",
                              no_wrap=True)
-        for label, path, scenarios, values in (
+        for label, source, scenarios, values in (
                 ("in sample", instance, inst.scenarios, summary),
                 ("out of sample", other, foreign.scenarios, out_summary)):
-            table.add_row(label, escape(Path(path).name), str(len(scenarios)),
+            table.add_row(label, escape(Path(source).name), str(len(scenarios)),
                           *(f"{v:.6f}" for v in (values.worst_case, values.expected,
                                                  values.cvar)))
         console.print(table)

@@ -20,8 +20,21 @@ from rich.table import Table
 from optimizer.bench.registry import FAMILIES, SIZE_CLASSES, read_suite, write_suite
 from optimizer.choices import BENCH_METHODS as METHODS
 from optimizer.choices import ObjectiveKind
-from optimizer.cli.common import err, handled, make_console, output_path, warn
+from optimizer.cli.common import (
+    ALPHA,
+    BUDGET,
+    MIP_GAP,
+    TARGET,
+    THREADS,
+    TIME_LIMIT,
+    err,
+    handled,
+    make_console,
+    output_path,
+    warn,
+)
 from optimizer.errors import UsageError
+from optimizer.files import check_writable
 from optimizer.safe_text import console_text as escape
 
 SOLVER_CHOICES = ("highs", "cbc", "glpk", "scip", "gurobi", "xpress", "cplex")
@@ -103,15 +116,15 @@ def _fmt(value: float) -> str:
 @click.option("--objectives", default="instance", show_default=True,
               help="Comma-separated: instance (each instance's own), worst_case, expected, "
               "cvar[:ALPHA], min_cost:TARGET.")
-@click.option("--time-limit", type=click.FloatRange(0, min_open=True), default=300.0,
+@click.option("--time-limit", type=TIME_LIMIT, default=300.0,
               show_default=True, help="Solver time limit per run, seconds (from the start of "
               "building the model).")
-@click.option("--hard-limit", type=click.FloatRange(0, min_open=True),
+@click.option("--hard-limit", type=TIME_LIMIT,
               help="Wall-clock seconds after which a run's process is killed (status "
               "timeout) [default: twice the time limit plus 60].")
-@click.option("--mip-gap", type=click.FloatRange(0), default=1e-4, show_default=True,
+@click.option("--mip-gap", type=MIP_GAP, default=1e-4, show_default=True,
               help="Relative MIP gap, the same for every solver.")
-@click.option("--threads", type=click.IntRange(1), default=1, show_default=True,
+@click.option("--threads", type=THREADS, default=1, show_default=True,
               help="Threads per solver (GLPK and SCIP use one).")
 @click.option("--repeat", type=click.IntRange(1), default=1, show_default=True,
               help="Runs of each instance x objective x solver x method.")
@@ -159,8 +172,7 @@ def bench(suite: str | None, solvers: str, methods: str, objectives: str, time_l
                          + ", ".join(SIZE_CLASSES) + "), or --summary RESULTS.csv")
     if not output.lower().endswith(".csv"):
         raise UsageError(f"the results file {output} should end in .csv")
-    if not Path(output).resolve().parent.is_dir():
-        raise UsageError(f"cannot write {output}: folder {Path(output).parent} does not exist")
+    check_writable(output)
     options = BenchOptions(
         solvers=_names(solvers, "--solvers", SOLVER_CHOICES),
         methods=_names(methods, "--methods", METHODS),
@@ -252,10 +264,10 @@ def suite(name: str | None, output: str | None, families: str | None,
               help="Model file: MODEL.mps (free MPS) or MODEL.lp (CPLEX LP).")
 @click.option("--objective", type=click.Choice([k.value for k in ObjectiveKind]),
               help="Override the instance's objective.")
-@click.option("--alpha", type=click.FloatRange(0, 1, max_open=True),
+@click.option("--alpha", type=ALPHA,
               help="CVaR level: the mean of the worst 1-alpha probability mass.")
-@click.option("--target", type=click.FloatRange(0, 1), help="Worst-case target for min_cost.")
-@click.option("--budget", type=click.FloatRange(0), help="Override the instance's budget.")
+@click.option("--target", type=TARGET, help="Worst-case target for min_cost.")
+@click.option("--budget", type=BUDGET, help="Override the instance's budget.")
 @handled
 def export(instance: str, output: str, objective: str | None, alpha: float | None,
            target: float | None, budget: float | None) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import os
 import signal
 import sys
@@ -12,10 +13,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import click
 from rich.console import Console
 
 from optimizer.errors import ExitCode, ResilienceError, UsageError
+from optimizer.files import check_writable
 from optimizer.safe_text import console_text as escape
+from optimizer.schema import LARGEST
 
 if TYPE_CHECKING:
     from optimizer.data import Instance
@@ -79,6 +83,34 @@ def _sigterm_as_ctrl_c() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+class Number(click.FloatRange):
+    """A finite number within a range. click's FloatRange lets ``nan`` through every bound
+    (no comparison with it is true) and ``inf`` through any bound left open."""
+
+    name = "number"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> float:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+    def _describe_range(self) -> str:
+        return super()._describe_range().replace(f"{self.max}", f"{self.max:g}")
+
+
+# The options every solving command shares, with the bounds of their instance-file twins
+# (optimizer.schema: objective.alpha, objective.target, budget), so that a value the file
+# would refuse is refused on the command line too, naming the option (exit 2).
+MIP_GAP = Number(0, 1, max_open=True)  # relative: 1 would call any plan optimal
+TIME_LIMIT = Number(0, min_open=True)
+THREADS = click.IntRange(1)
+ALPHA = Number(0, 1, max_open=True)
+TARGET = Number(0, 1)
+BUDGET = Number(0, LARGEST)
+
+
 def fail(message: str, code: ExitCode) -> None:
     err.print(f"[bold red]error:[/bold red] {escape(message)}", soft_wrap=True)
     sys.exit(int(code))
@@ -120,8 +152,8 @@ def output_path(out: str | None, instance_path: str, suffix: str,
     path = out or f"{stem}{suffix}"
     if path != "-" and Path(path).resolve() == Path(instance_path).resolve():
         raise UsageError(f"the output {path} is the input file; choose another -o")
-    if path != "-" and not Path(path).resolve().parent.is_dir():
-        raise UsageError(f"cannot write {path}: folder {Path(path).parent} does not exist")
+    if path != "-":
+        check_writable(path)  # a folder, or a missing one: refused before any work
     return path
 
 

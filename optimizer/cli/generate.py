@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import click
@@ -81,9 +80,6 @@ def _write(doc: dict[str, Any], output: str) -> None:
     if output == "-":
         click.echo(text, nl=False)
     else:
-        if not Path(output).resolve().parent.is_dir():
-            raise UsageError(f"cannot write {output}: folder {Path(output).parent} does not "
-                             "exist")
         write_atomic(output, text)
     n_failed = sum(1 for s in built.scenarios if s.failed_edges)
     where = "standard output" if output == "-" else output

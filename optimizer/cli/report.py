@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 from optimizer.choices import ObjectiveKind
-from optimizer.cli.common import err, handled, output_path
+from optimizer.cli.common import BUDGET, MIP_GAP, THREADS, TIME_LIMIT, err, handled, output_path
 from optimizer.cli.common import warn as warn_instance
 from optimizer.errors import UsageError
 from optimizer.report import (  # light: each format's module is imported when it is used
@@ -182,7 +182,7 @@ def compare(results: tuple[str, ...], output: str | None, fmt: str | None,
 @click.option("--budget-range", help="LO:HI:N, N budgets evenly spaced from LO to HI.")
 @click.option("--targets", help="Worst-case targets, comma-separated: the cheapest plan that "
               "reaches each (min_cost).")
-@click.option("--ceiling", type=click.FloatRange(0), help="Most money a target's plan may "
+@click.option("--ceiling", type=BUDGET, help="Most money a target's plan may "
               "cost (default: the larger of the instance's budget and the largest budget "
               "swept).")
 @click.option("--objective", type=click.Choice(["worst_case", "expected", "cvar"]),
@@ -194,11 +194,10 @@ def compare(results: tuple[str, ...], output: str | None, fmt: str | None,
 @click.option("--results", "results_folder", help="Also write each budget's result file into "
               "this folder (INSTANCE_NAME-budget-B.result.json), each with the frontier, so "
               "that `report` and `compare` of them show it.")
-@click.option("--time-limit", type=click.FloatRange(0, min_open=True),
-              help="Seconds per solve.")
-@click.option("--mip-gap", type=click.FloatRange(0), default=1e-4, show_default=True,
-              help="Relative MIP gap at which each solve stops.")
-@click.option("--threads", type=click.IntRange(1), help="Threads for HiGHS.")
+@click.option("--time-limit", type=TIME_LIMIT, help="Seconds per solve.")
+@click.option("--mip-gap", type=MIP_GAP, default=1e-4, show_default=True,
+              help="Relative MIP gap at which each solve stops, in [0, 1).")
+@click.option("--threads", type=THREADS, help="Threads for HiGHS.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar on standard error.")
 @handled
 def sweep(instance: str, budgets: str | None, budget_range: str | None, targets: str | None,

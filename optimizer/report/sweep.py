@@ -33,7 +33,7 @@ from optimizer.pipeline import solve_and_verify
 from optimizer.plan import Plan
 from optimizer.report import fmt
 from optimizer.report.facts import Baseline, do_nothing
-from optimizer.schema import ObjectiveKind
+from optimizer.schema import LARGEST, ObjectiveKind
 from optimizer.solve import SolveOptions
 
 DIMINISHING_SHARE = 0.25
@@ -131,9 +131,9 @@ def budgets_from_range(text: str) -> list[float]:
     except (ValueError, IndexError):
         raise UsageError(f"--budget-range {text!r}: expected LO:HI:N, as in 100000:400000:5"
                          ) from None
-    if n < 1 or lo < 0 or hi < lo or (n == 1 and hi != lo):
-        raise UsageError(f"--budget-range {text!r}: need 0 <= LO <= HI and N >= 1 (N = 1 only "
-                         "when LO = HI)")
+    if not (0 <= lo <= hi <= LARGEST) or n < 1 or (n == 1 and hi != lo):
+        raise UsageError(f"--budget-range {text!r}: need 0 <= LO <= HI <= {LARGEST:g} and "
+                         "N >= 1 (N = 1 only when LO = HI)")
     return [lo] if n == 1 else [lo + (hi - lo) * i / (n - 1) for i in range(n)]
 
 
@@ -143,10 +143,10 @@ def numbers(text: str, option: str, *, lo: float = 0.0, hi: float | None = None)
         values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise UsageError(f"{option} {text!r}: expected numbers separated by commas") from None
-    bad = [v for v in values if v < lo or (hi is not None and v > hi) or v != v]
+    top = LARGEST if hi is None else hi  # a budget's bound in an instance file
+    bad = [v for v in values if not lo <= v <= top]  # nan fails every comparison
     if not values or bad:
-        raise UsageError(f"{option} {text!r}: every value must lie in [{lo:g}, "
-                         f"{'inf' if hi is None else f'{hi:g}'}]")
+        raise UsageError(f"{option} {text!r}: every value must lie in [{lo:g}, {top:g}]")
     return sorted(set(values))
 
 
