@@ -30,6 +30,7 @@ import contextlib
 import math
 import multiprocessing
 import os
+import re
 import signal
 import sys
 import threading
@@ -45,8 +46,12 @@ from optimizer.errors import SolverFailure, UsageError
 
 # Environment variable Dask itself reads for the scheduler address.
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
-# Seconds to wait for a Dask scheduler to answer, and for its first worker.
-CONNECT_TIMEOUT = 30.0
+# Seconds to wait for a Dask scheduler to answer, and for its first worker: a scheduler on
+# the same network answers in milliseconds, and a wrong address should not cost a minute.
+CONNECT_TIMEOUT = 5.0
+# A scheduler address: tcp://HOST:PORT (a name, IPv4, or [IPv6] in brackets).
+_ADDRESS = re.compile(r"tcp://(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)"
+                      r":(?P<port>[0-9]{1,5})")
 
 # Batch sizing (scenarios per task). Measured on 2 cores at 200 nodes: a hot-started
 # scenario costs about 0.3-0.5 ms; a task costs about 1 ms of overhead on a local process
@@ -284,13 +289,21 @@ class DaskCluster(Executor):
         except ImportError:
             raise UsageError("--scheduler needs Dask: pip install "
                              "'community-resilience[dask]'") from None
+        address = checked_address(address)
         try:
             self._client = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
-        except OSError as exc:
-            raise UsageError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+        except (OSError, ValueError) as exc:  # TimeoutError is an OSError
+            raise UsageError(f"cannot reach the Dask scheduler at {address} within "
+                             f"{CONNECT_TIMEOUT:g} s: {exc}") from None
         workers = self._alive()
         if not workers:
-            self._client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
+            try:
+                self._client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
+            except (OSError, ValueError):
+                self._client.close()
+                raise UsageError(f"the Dask scheduler at {address} has no worker (none "
+                                 f"joined within {CONNECT_TIMEOUT:g} s); start one with "
+                                 f"`dask worker {address}`") from None
             workers = self._alive()
         self.address = address
         self.workers = workers
@@ -372,8 +385,23 @@ class DaskCluster(Executor):
 
 
 def scheduler_address(scheduler: str | None) -> str | None:
-    """The Dask scheduler to use: the option, else ``DASK_SCHEDULER_ADDRESS``, else none."""
-    return scheduler or os.environ.get(SCHEDULER_ENV) or None
+    """The Dask scheduler to use: the option, else ``DASK_SCHEDULER_ADDRESS``, else none;
+    checked by :func:`checked_address`."""
+    address = scheduler or os.environ.get(SCHEDULER_ENV) or None
+    return None if address is None else checked_address(address)
+
+
+def checked_address(address: str) -> str:
+    """``address`` if it has the form ``tcp://HOST:PORT`` with a port in 1..65535, else a
+    usage error saying what is expected (Dask itself would try for a minute, then fail
+    with a traceback)."""
+    found = _ADDRESS.fullmatch(address.strip())
+    if found is None or not 1 <= int(found["port"]) <= 65535:
+        shown = address if len(address) <= 80 else address[:77] + "..."
+        raise UsageError(f"--scheduler {shown!r} is not a Dask scheduler address; write "
+                         "tcp://HOST:PORT, as in tcp://10.0.0.5:8786 (also for "
+                         f"{SCHEDULER_ENV})")
+    return address.strip()
 
 
 def open_executor(workers: int | None = None, scheduler: str | None = None, *,

@@ -18,6 +18,7 @@ import json
 import math
 import os
 import re
+import stat
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -311,11 +312,49 @@ def max_file_bytes() -> int:
     return env_limit(MAX_FILE_BYTES_ENV, MAX_FILE_BYTES)
 
 
-def _read_bytes(path: Path) -> bytes:
-    """The file's bytes, or an :class:`InputError` about this file."""
+def not_regular(mode: int) -> str | None:
+    """What a file of this ``st_mode`` is when it is not a regular file, in words."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "a socket" if stat.S_ISSOCK(mode) else "not a regular file"
+
+
+def path_problem(written: str) -> str | None:
+    """Why a path written inside a file cannot name a file at all (the operating system
+    takes no NUL byte in a path)."""
+    return "contains a NUL byte, which no file name can hold" if "\0" in written else None
+
+
+def _read_bytes(path: Path, *, regular_only: bool = False) -> bytes:
+    """The file's bytes, or an :class:`InputError` about this file.
+
+    With ``regular_only`` (a path named inside a file, which the user did not choose), a
+    pipe, a device or a folder is refused without waiting: it is opened without blocking
+    and checked before anything is read (a FIFO would otherwise hang until a writer came,
+    ``/dev/zero`` never end).
+    """
     limit = max_file_bytes()
+    if problem := path_problem(str(path)):
+        raise InputError(str(path).replace("\0", "\\0"), [Problem("", problem)])
     try:
-        with path.open("rb") as stream:
+        if regular_only:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+            kind = not_regular(os.fstat(fd).st_mode)
+            if kind is not None:
+                os.close(fd)
+                raise InputError(path, [Problem("", f"is {kind}, not a regular file; "
+                                                    "only regular files are read")])
+            os.set_blocking(fd, True)
+            opened = os.fdopen(fd, "rb")
+        else:
+            opened = path.open("rb")
+        with opened as stream:
             size = os.fstat(stream.fileno()).st_size
             # Devices and pipes give no size (/dev/zero never ends): read one byte past.
             raw = b"" if size > limit else stream.read(limit + 1)
@@ -339,13 +378,15 @@ def geojson_reader(folder: Path, file: str | Path) -> GeoJsonReader:
     root = folder.resolve()
 
     def read(written: str, at: str) -> Any:
+        if problem := path_problem(written):
+            raise InputError(file, [Problem(at, f"{written!r}: {problem}")])
         target = (root / written).resolve()  # an absolute path replaces root
         if not target.is_relative_to(root):
             raise InputError(file, [Problem(at, f"{written!r} lies outside the instance's "
                                                 f"folder {root}; keep hazard zone files in "
                                                 "that folder or below it")])
         try:
-            return parse_json(target, _read_bytes(target))
+            return parse_json(target, _read_bytes(target, regular_only=True))
         except InputError as exc:
             raise InputError(file, [Problem(at, f"{written}: {p}") for p in exc.problems]
                              ) from None
@@ -380,18 +421,20 @@ def expand_generators(f: InstanceFile, *, folder: Path | None = None,
     return expanded
 
 
-def read_instance_file(path: str | Path, *, reseed: int = 0) -> tuple[InstanceFile, bytes]:
+def read_instance_file(path: str | Path, *, reseed: int = 0,
+                       regular_only: bool = False) -> tuple[InstanceFile, bytes]:
     """Parse, check and expand a file; raise :class:`InputError` listing every problem.
 
     The returned file holds the explicit and the generated scenarios, and no generators.
     ``reseed`` adds to every generator's seed: the same generators, other scenarios (for
-    out-of-sample evaluation).
+    out-of-sample evaluation). ``regular_only`` refuses a pipe or a device without waiting
+    (for a path named inside another file, see :func:`_read_bytes`).
     """
     path = Path(path)
-    if str(path) == STDIN:
+    if str(path) == STDIN and not regular_only:  # a path named in a file is never stdin
         raw = _read_stdin()
         return parse_instance(raw, STDIN_NAME, Path.cwd(), reseed=reseed), raw
-    raw = _read_bytes(path)
+    raw = _read_bytes(path, regular_only=regular_only)
     return parse_instance(raw, path, path.parent, reseed=reseed), raw
 
 
@@ -433,11 +476,13 @@ def parse_instance(raw: bytes, path: str | Path, folder: Path, *,
     return expand_generators(parsed, folder=folder, file=path)
 
 
-def load_instance(path: str | Path, *, reseed: int = 0) -> data.Instance:
+def load_instance(path: str | Path, *, reseed: int = 0,
+                  regular_only: bool = False) -> data.Instance:
     """Read, check and expand an instance file into the engine's data (see
-    :func:`read_instance_file` for ``reseed``); ``"-"`` reads standard input."""
+    :func:`read_instance_file` for ``reseed`` and ``regular_only``); ``"-"`` reads
+    standard input."""
     path = Path(path)
-    parsed, raw = read_instance_file(path, reseed=reseed)
+    parsed, raw = read_instance_file(path, reseed=reseed, regular_only=regular_only)
     stdin = str(path) == STDIN
     return build_instance(parsed, source=STDIN_NAME if stdin else str(path),
                           sha256=hashlib.sha256(raw).hexdigest(),

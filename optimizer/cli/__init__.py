@@ -66,6 +66,19 @@ def validate(instance: str) -> None:
     )
 
 
+def _scheduler(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """A scheduler address is checked whichever method runs (the extensive form ignores it,
+    and a typo should not pass unseen)."""
+    if value is None:
+        return None
+    from optimizer.executors import checked_address  # light (Dask is imported on use)
+
+    try:
+        return checked_address(value)
+    except UsageError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--scheduler ")) from None
+
+
 @main.command()
 @click.argument("instance", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("-o", "--output", help="Result file (default INSTANCE_NAME.result.json here; "
@@ -85,7 +98,7 @@ def validate(instance: str) -> None:
 @click.option("--workers", type=click.IntRange(1),
               help="Local processes evaluating scenarios in the decomposition (default: one "
               "per core; in process below 1,000 scenarios).")
-@click.option("--scheduler", envvar="DASK_SCHEDULER_ADDRESS",
+@click.option("--scheduler", envvar="DASK_SCHEDULER_ADDRESS", callback=_scheduler,
               help="A Dask scheduler (tcp://host:port) for the decomposition's evaluations "
               "(or DASK_SCHEDULER_ADDRESS).")
 @click.option("--builder", type=click.Choice(["direct", "pyomo"]), default="direct",

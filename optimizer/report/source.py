@@ -9,32 +9,58 @@ differs is used with a warning, since a planner may have touched the instance si
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 from optimizer.data import Instance
-from optimizer.reading import load_instance
+from optimizer.errors import InputError, Problem
+from optimizer.reading import load_instance, not_regular, path_problem
 from optimizer.report.document import Result
 
 
-def _exists(path: Path) -> bool:
-    """Whether ``path`` names something, where a name the system cannot even look up (too
-    long, a NUL byte, ...) names nothing: it comes from a file someone may have edited."""
-    try:
-        return path.exists()
-    except (OSError, ValueError):  # Path.exists raises ENAMETOOLONG (fuzz_solve.py found it)
-        return False
+def _recorded_path(result: Result, result_path: str | Path | None, name: str
+                   ) -> tuple[Path | None, str | None]:
+    """The instance file the result records, and a warning when it is not used.
 
-
-def _recorded_path(result: Result, result_path: str | Path | None) -> Path | None:
+    The path is a claim of the result file, which may come from anyone: it is read only
+    when it lies inside the result's folder or the current one once resolved (symbolic
+    links followed), as hazard-zone paths must stay inside their instance's folder. A
+    relative path is tried from the current folder, then from the result's (where
+    ``solve`` writes it from). A NUL byte, a pipe, a device or a folder is an input error
+    (exit 2) naming ``instance.path``; a regular file outside is left unread with a
+    warning (results are moved about, and the report can do without it).
+    """
     recorded = result.instance.path
     if not recorded:
-        return None
+        return None, None
+    if problem := path_problem(recorded):
+        raise InputError(name, [Problem("instance.path", f"{recorded!r}: {problem}")])
     path = Path(recorded)
-    if not path.is_absolute() and not _exists(path) and result_path is not None:
-        beside = Path(result_path).parent / path
-        if _exists(beside):
-            return beside
-    return path
+    roots = [Path.cwd().resolve()]
+    candidates = [path]
+    if result_path is not None:
+        roots.append(Path(result_path).resolve().parent)
+        if not path.is_absolute():
+            candidates.append(Path(result_path).parent / path)
+    found = [c for c in candidates if os.path.lexists(c)]
+    if not found:
+        return None, (f"{name} was solved from {recorded}, which cannot be found; give "
+                      "--instance for the map and the do-nothing comparison")
+    for candidate in found:
+        try:  # stat does not open: a pipe cannot make it wait
+            kind = not_regular(candidate.stat().st_mode)
+        except OSError as exc:
+            kind = f"unreadable ({exc.strerror})"
+        if kind is not None:
+            raise InputError(name, [Problem("instance.path", f"{recorded!r} is {kind}, not "
+                                            "an instance file; only regular files are read "
+                                            "(give --instance)")])
+        resolved = candidate.resolve()
+        if any(resolved.is_relative_to(root) for root in roots):
+            return candidate, None
+    return None, (f"{name} names its instance {recorded!r}, which lies outside the result's "
+                  "folder and the current one, so it is not read; give --instance for the "
+                  "map and the do-nothing comparison")
 
 
 def instance_for(result: Result, result_path: str | Path | None, given: str | Path | None,
@@ -50,18 +76,22 @@ def instance_for(result: Result, result_path: str | Path | None, given: str | Pa
     if given is not None:
         path = Path(given)
     else:
-        recorded = _recorded_path(result, result_path)
+        recorded, unused = _recorded_path(result, result_path, name)
         if recorded is None:
-            return None, []
-        if not _exists(recorded):
-            warnings.append(f"{name} was solved from {result.instance.path}, which cannot be "
-                            "found; give --instance for the map and the do-nothing comparison")
-            return None, warnings
+            return None, [unused] if unused else []
         path = recorded
     key = path.resolve()
     instance = cache.get(key) if cache is not None else None
     if instance is None:
-        instance = load_instance(path)
+        try:
+            # A recorded path is read as a regular file only, within the size limit: a
+            # pipe or a device named by a result must not hang or flood the report.
+            instance = load_instance(path, regular_only=given is None)
+        except InputError as exc:
+            if given is not None:
+                raise
+            raise InputError(name, [Problem("instance.path", f"{path}: {p}")
+                                    for p in exc.problems]) from None
         if cache is not None:
             cache[key] = instance
     if result.instance.sha256 and instance.sha256 != result.instance.sha256:
