@@ -41,11 +41,22 @@ def _meaningful(value: float) -> float:
     return value
 
 
-NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False, strict=True),
+# The same bounds in the JSON Schema, so that a file the schema accepts is a file the
+# loader accepts (tests/test_schema.py tries each number field at the edges): at most
+# LARGEST in magnitude, and no magnitude strictly between 0 and SMALLEST. (The loader's own
+# messages are kept; these only describe them.)
+_TINY = {"exclusiveMinimum": -SMALLEST, "exclusiveMaximum": SMALLEST, "not": {"const": 0}}
+MAGNITUDE = {"maximum": LARGEST, "not": _TINY}
+SIGNED_MAGNITUDE = {"minimum": -LARGEST, "maximum": LARGEST, "not": _TINY}
+
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False, strict=True,
+                                     json_schema_extra=MAGNITUDE),
                         AfterValidator(_meaningful)]
-Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, strict=True),
+Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, strict=True,
+                                  json_schema_extra={"not": _TINY}),
                      AfterValidator(_meaningful)]
-Coordinate = Annotated[float, Field(allow_inf_nan=False, strict=True),
+Coordinate = Annotated[float, Field(allow_inf_nan=False, strict=True,
+                                    json_schema_extra=SIGNED_MAGNITUDE),
                        AfterValidator(_meaningful)]
 Count = Annotated[int, Field(ge=0, strict=True)]
 Flag = Annotated[bool, Field(strict=True)]
@@ -109,7 +120,8 @@ class Commodity(_Strict):
     per_capita_need: NonNegative = 1.0
     # Held to the same magnitudes as every other number: a volume of 1e-320 made a depot's
     # room infinite units of stock (found by the fuzzer in the stress search).
-    unit_volume: Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True),
+    unit_volume: Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True,
+                                        json_schema_extra=MAGNITUDE),
                            AfterValidator(_meaningful)] = 1.0
     weight: NonNegative = 1.0
 
@@ -201,7 +213,8 @@ class Scenario(_Strict):
 # and all scenarios are equally likely.
 
 Seed = Annotated[int, Field(ge=0, strict=True)]
-Positive = Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True)]
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True,
+                                  json_schema_extra=MAGNITUDE), AfterValidator(_meaningful)]
 
 
 class Fragility(_Strict):

@@ -97,7 +97,8 @@ class Number(click.FloatRange):
         return number
 
     def _describe_range(self) -> str:
-        return super()._describe_range().replace(f"{self.max}", f"{self.max:g}")
+        text = super()._describe_range()  # 1e15 reads better than 1000000000000000.0
+        return text if self.max is None else text.replace(f"{self.max}", f"{self.max:g}")
 
 
 # The options every solving command shares, with the bounds of their instance-file twins
