@@ -97,3 +97,84 @@ def test_omitted_commodities_default_to_one_kit() -> None:
             doc["commodities"] = []
         ids = [c.id for c in InstanceFile.model_validate(doc).commodities]
         assert ids == ["kit"], variant
+
+
+# --------------------------------------------- the schema states the loader's bounds
+
+def _every_number_field() -> dict:
+    """An instance that gives every number field a value (as floats; integer fields are
+    left out, their bounds are type and sign), with every scenario generator."""
+    doc = json.loads((INSTANCES / "tiny.json").read_text(encoding="utf-8"))
+    for node in doc["network"]["nodes"]:
+        node.update(x=float(node["x"]), y=float(node["y"]), economic_exposure=10.0)
+    doc["commodities"][0].update(per_capita_need=1.0, unit_volume=1.0, weight=1.0)
+    doc["depots"][0].update(existing_stock={"kit": 1.0}, unit_cost={"kit": 1.0},
+                            fixed_cost=50.0, capacity=100.0)
+    doc["shelters"] = [{"id": "s", "node": "B", "fixed_cost": 1.0, "capacity": 10.0,
+                        "module_size": 5.0, "module_cost": 1.0, "max_modules": 2}]
+    doc["compensation"] = {"max_pool": 10.0}
+    doc["budget"] = 150.0
+    doc["policy"] = {"supply_reach": 5.0, "evacuation_reach": 5.0}
+    doc["resilience"] = {"weights": {"supply": 0.5, "shelter": 0.25, "economic": 0.25}}
+    doc["objective"] = {"kind": "cvar", "alpha": 0.5, "target": 0.5}
+    doc["scenarios"][0].update(
+        probability=0.5, depot_loss={"depot_A": 0.5}, shelter_loss={"s": 0.5},
+        evacuation_rate=0.5, economic_loss_rate=0.5, need={"A": {"kit": 10.0}},
+        evacuees={"A": 10.0}, economic_loss={"A": 10.0})
+    doc["scenario_generators"] = [
+        {"kind": "hazard_footprint", "name": "h", "count": 1, "radius": [0.5, 1.0],
+         "fragility": {"median": 0.5, "spread": 0.15}, "facility_loss": 0.5,
+         "affected": 0.5, "evacuation_rate": 0.5, "economic_loss_rate": 0.5,
+         "probability": 0.25},
+        {"kind": "random_failures", "name": "r", "count": 1, "edge_failure": 0.5,
+         "depot_failure": 0.5, "shelter_failure": 0.5, "affected": 0.5, "probability": 0.25},
+    ]
+    doc["scenarios"][1]["probability"] = 0.0
+    return doc
+
+
+def _float_leaves(value: object, at: tuple = ()) -> list[tuple]:
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _float_leaves(v, (*at, k))]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _float_leaves(v, (*at, i))]
+    return [at] if isinstance(value, float) else []
+
+
+# At and around every edge the loader knows: 0, the smallest magnitude, the largest, signs.
+EDGES = (0.0, 1e-12, 0.5e-12, -0.5e-12, 1e-300, 0.5, 1.0, 1.5, -1.0, 1e15, 1.5e15, -1e15,
+         -1.5e15, 1e200)
+
+
+def test_the_json_schema_states_every_bound_the_loader_enforces() -> None:
+    """Issue 15: the schema and the loader agree on every number field at every edge (the
+    loader's field checks; cross-field rules are beyond a schema)."""
+    import copy
+
+    from pydantic import ValidationError
+
+    from optimizer.schema import InstanceFile
+
+    base = _every_number_field()
+    validator = _validator()
+    assert validator.is_valid(base)
+    InstanceFile.model_validate(copy.deepcopy(base))
+    leaves = _float_leaves(base)
+    assert len(leaves) > 40
+    disagreements = []
+    for at in leaves:
+        for value in EDGES:
+            doc = copy.deepcopy(base)
+            parent = doc
+            for key in at[:-1]:
+                parent = parent[key]
+            parent[at[-1]] = value
+            try:
+                InstanceFile.model_validate(doc)
+                loader = True
+            except ValidationError:
+                loader = False
+            if validator.is_valid(doc) != loader:
+                disagreements.append(f"{'.'.join(map(str, at))} = {value:g}: loader "
+                                     f"{'accepts' if loader else 'refuses'}")
+    assert not disagreements, "; ".join(disagreements[:10])
