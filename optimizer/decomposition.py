@@ -49,6 +49,7 @@ from scipy.sparse import coo_matrix, csr_matrix
 from models import limits
 from models.direct import assemble
 from models.resilience import RELATIVE_MIN_CEILING, prepare
+from optimizer import stopping
 from optimizer.data import Instance
 from optimizer.errors import InfeasibleError, SolverFailure
 from optimizer.evaluate import plan_violations
@@ -610,6 +611,9 @@ class _Benders:
         master_gap = max(wanted, LOOSE_GAP)
         try:
             while True:
+                if stopping.requested():  # deferred: stop here, keep the incumbent
+                    self.interrupted = True
+                    break
                 left = self.options.remaining()
                 if left == 0.0:
                     self.timed_out = True
@@ -870,6 +874,9 @@ def _solve(instance: Instance, options: SolveOptions, evaluator: Evaluator,
         f"{master.size()['constraints']:,} constraints, {master.cuts:,} cuts "
         f"({time.monotonic() - t0:.2f} s with the ceiling of every scenario)")
 
+    # From here a plan may exist: a stop (Ctrl-C, SIGTERM) ends the stage at its incumbent,
+    # which is kept, verified and written (optimizer.stopping).
+    stopping.defer()
     sequence = Sequence(instance, ceil, options.mip_gap)
     goal: Goal | None = sequence.first()
     stages: list[Stage] = []
@@ -882,6 +889,7 @@ def _solve(instance: Instance, options: SolveOptions, evaluator: Evaluator,
     primary_bound: float | None = 0.0 if goal.measure == "cost" else goal.value(
         instance, ceil, 0.0, ceil)
     while goal is not None:
+        run.interrupted = run.interrupted or stopping.requested()
         if unfinished or run.interrupted or options.remaining() == 0.0:
             skipped.append(goal.name)
             value = None if incumbent is None else goal.value(
@@ -912,6 +920,7 @@ def _solve(instance: Instance, options: SolveOptions, evaluator: Evaluator,
             raise KeyboardInterrupt
         raise InfeasibleError("the decomposition stopped at its limit before finding any "
                               "feasible plan; allow more time (--time-limit)")
+    run.interrupted = run.interrupted or stopping.requested()
     t0 = time.monotonic()
     detail = evaluator(FirstStage.of(instance, incumbent.plan), detail=True)
     recourse_seconds = time.monotonic() - t0

@@ -23,6 +23,7 @@ import highspy
 import numpy as np
 
 from models.limits import integer_stock
+from optimizer import stopping
 from optimizer.data import Instance
 from optimizer.plan import Plan, plan_cost
 from optimizer.status import Status, from_highs
@@ -112,7 +113,8 @@ def run_highs(h: highspy.Highs, time_limit: float | None,
     """Run HiGHS within ``time_limit`` seconds (None: no limit).
 
     HiGHS runs in its own thread so that Ctrl-C reaches Python: it then asks HiGHS to stop
-    and waits for it, keeping the incumbent. With ``cost`` (the objective HiGHS minimises),
+    and waits for it, keeping the incumbent (as it does when a stop was requested while
+    stops are deferred, see ``optimizer.stopping``). With ``cost`` (the objective HiGHS minimises),
     the solution is checked against the objective HiGHS reports: HiGHS 1.16 can return a
     start it was given as the solution while reporting the objective of a better plan it
     found in its presolved space. Then it is solved again without the start.
@@ -147,6 +149,10 @@ def _run_once(h: highspy.Highs, time_limit: float | None) -> Run:
         try:
             if h.wait(0.1)[0]:
                 break
+            # A stop requested while stops are deferred (optimizer.stopping) raises nothing.
+            if stopping.requested() and not interrupted:
+                interrupted = True
+                h.cancelSolve()
         except KeyboardInterrupt:
             interrupted = True
             h.cancelSolve()

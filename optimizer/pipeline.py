@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from optimizer import stopping
 from optimizer.data import Instance
 from optimizer.dispatch import run
 from optimizer.evaluate import Verification, verify
@@ -16,6 +17,7 @@ from optimizer.plan import Plan
 from optimizer.recovery import ScenarioRecovery, recovery
 from optimizer.result import result_document
 from optimizer.solve import Solution, SolveOptions
+from optimizer.stopping import Stopped
 
 # Largest difference allowed between the model's R_s and the max-flow evaluation.
 VERIFICATION_TOL = 1e-6
@@ -54,7 +56,15 @@ def _recovery(instance: Instance, plan: Plan, outcomes: list[ScenarioOutcome],
     log = options.log if options is not None else None
     started = time.perf_counter()
     try:
-        recovered = recovery(instance, plan, outcomes)
+        # A stop requested (Ctrl-C, SIGTERM) leaves the section out: the plan is what
+        # must be written, and soon.
+        recovered = recovery(instance, plan, outcomes, stop=stopping.requested)
+    except Stopped as exc:
+        problem = (f"recovery analysis skipped after the interrupt ({exc}); the recovery "
+                   "section is omitted (solve again, uninterrupted, for it)")
+        if log is not None:
+            log(problem)
+        return None, problem
     except Exception as exc:  # reported in the result's warnings, never swallowed
         problem = (f"recovery analysis failed ({type(exc).__name__}: {exc}); the recovery "
                    "section is omitted, please report it")

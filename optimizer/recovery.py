@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import networkx as nx
@@ -63,6 +64,7 @@ from optimizer.evaluate import evaluate_scenario, road_graph
 from optimizer.outcome import ScenarioOutcome
 from optimizer.plan import Plan
 from optimizer.reachability import within
+from optimizer.stopping import Stopped
 from optimizer.whatif import (
     TIE_TOL,
     PairEvaluator,
@@ -307,16 +309,22 @@ def recover_scenario(instance: Instance, plan: Plan, scenario: Scenario, *,
 
 
 def recovery(instance: Instance, plan: Plan,
-             outcomes: list[ScenarioOutcome] | None = None) -> list[ScenarioRecovery]:
+             outcomes: list[ScenarioOutcome] | None = None, *,
+             stop: Callable[[], bool] | None = None) -> list[ScenarioRecovery]:
     """:func:`recover_scenario` for every scenario, in instance order.
 
     ``outcomes`` (the plan's evaluated outcomes, e.g. from verification) save evaluating
-    each disrupted scenario again.
+    each disrupted scenario again. ``stop`` is asked before each scenario; when it says so,
+    :class:`optimizer.stopping.Stopped` is raised (the section is optional, the plan is not).
     """
     intact = road_graph(instance)
     facilities = _facility_nodes(instance, plan)
     nearest = {kind: _nearest(intact, facilities[kind]) for kind in KINDS}
-    return [recover_scenario(instance, plan, s,
-                             start=None if outcomes is None else outcomes[n].resilience,
-                             intact=intact, intact_nearest=nearest)
-            for n, s in enumerate(instance.scenarios)]
+    out = []
+    for n, s in enumerate(instance.scenarios):
+        if stop is not None and stop():
+            raise Stopped(f"{n} of {len(instance.scenarios)} scenarios done")
+        out.append(recover_scenario(instance, plan, s,
+                                    start=None if outcomes is None else outcomes[n].resilience,
+                                    intact=intact, intact_nearest=nearest))
+    return out

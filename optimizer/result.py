@@ -109,13 +109,24 @@ def instance_section(instance: Instance) -> dict[str, Any]:
 
 def objective_section(instance: Instance, solution: Solution | None) -> dict[str, Any]:
     o = instance.objective
-    return {
+    value = None if solution is None else _finite(solution.objective_value)
+    bound = None if solution is None else _finite(solution.bound)
+    section = {
         "kind": o.kind.value, "alpha": o.alpha, "target": o.target,
-        "value": None if solution is None or solution.objective_value is None
-        else _clean(solution.objective_value),
-        "bound": None if solution is None or solution.bound is None else _clean(solution.bound),
-        "gap": None if solution is None or solution.gap is None else _clean(solution.gap),
+        "value": None if value is None else _clean(value),
+        "bound": None if bound is None else _clean(bound),
+        "gap": None if solution is None or _finite(solution.gap) is None
+        else _clean(solution.gap),
     }
+    if solution is not None and bound is None:
+        # JSON has no infinity: a bound the solver never proved is null, and says why.
+        section["bound_reason"] = ("the solver stopped before proving a finite bound"
+                                   + (" (interrupted)" if solution.interrupted else ""))
+    return section
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else value
 
 
 def solver_section(solution: Solution) -> dict[str, Any]:
@@ -201,7 +212,31 @@ def failure_document(instance: Instance, status: str, message: str) -> dict[str,
 
 
 def dumps(document: dict[str, Any]) -> str:
-    return json.dumps(document, indent=2, allow_nan=False) + "\n"
+    """The document as JSON text. A number that is not finite never reaches the writer
+    (JSON has none, and the write would fail with the plan in hand): it is written as
+    ``null``, and the document's ``warnings`` (when it has them) say where."""
+    replaced: list[str] = []
+    clean = _finite_only(document, "", replaced)
+    if replaced and isinstance(clean.get("warnings"), list):
+        clean["warnings"] = [*clean["warnings"], "not a finite number, written as null: "
+                             + ", ".join(replaced[:10])
+                             + (f" and {len(replaced) - 10} more" if len(replaced) > 10
+                                else "")]
+    return json.dumps(clean, indent=2, allow_nan=False) + "\n"
+
+
+def _finite_only(value: Any, at: str, replaced: list[str]) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        replaced.append(at or "(top)")
+        return None
+    if isinstance(value, dict):
+        return {k: _finite_only(v, f"{at}.{k}" if at else str(k), replaced)
+                for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_only(v, f"{at}[{i}]", replaced) for i, v in enumerate(value)]
+    if isinstance(value, np.floating | np.integer):
+        return _finite_only(value.item(), at, replaced)
+    return value
 
 
 def holds_plan(path: str | Path) -> bool:

@@ -26,6 +26,7 @@ from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 from scipy.sparse import csc_matrix
 
 from models.resilience import ModelData, build_model, prepare, tiebreaks
+from optimizer import stopping
 from optimizer.callable_module import make_callable
 from optimizer.data import Instance
 from optimizer.errors import InfeasibleError, SolverFailure, UsageError
@@ -364,6 +365,7 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
     prove_infeasible(instance)
 
     names = ["objective", *tiebreaks(kind)]
+    log(f"building the extensive form of {len(instance.scenarios)} scenarios")
     t0 = time.monotonic()
     ceil = ceilings(instance)
     md = prepare(instance, ceil)
@@ -404,9 +406,12 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
         # empty-handed. HiGHS completes the second stage of a partial start itself (and
         # ignores a start that is not feasible).
         give_start(h, c.layout, md.money_scale, Plan.nothing(instance))
+    # From here a plan may exist: a stop (Ctrl-C, SIGTERM) cancels HiGHS at its incumbent
+    # and the plan is kept, verified and written (optimizer.stopping).
+    stopping.defer()
     first = run_highs(h, options.remaining(), c.objectives["objective"])
     account(first)
-    status, interrupted = first.status, first.interrupted
+    status, interrupted = first.status, first.interrupted or stopping.requested()
     # HiGHS is given no limit but time: a run that ends with a plan short of optimal was
     # stopped by the clock (or by Ctrl-C).
     timed_out = status is Status.FEASIBLE and not interrupted
@@ -462,6 +467,7 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
 
     while (following := sequence.next(goal, value)) is not None:
         goal = following
+        interrupted = interrupted or stopping.requested()
         if interrupted or options.remaining() == 0.0 or unfinished:
             skipped.append(goal.name)
             value = at_plan(goal)
@@ -520,6 +526,7 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
     outcomes = _outcomes_from(c, md, x)
 
     value = final_value(instance, plan, outcomes, ceil)
+    interrupted = interrupted or stopping.requested()
     final_status, bound_user, gap = settle(
         kind, _objective_value(kind, bound, md.money_scale), value, options.mip_gap,
         md.money_scale, unfinished, skipped)

@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from optimizer import stopping
 from optimizer.choices import SOLVER_NAMES, ObjectiveKind
 from optimizer.cli.common import (
     ALPHA,
@@ -192,7 +193,7 @@ def solve(instance: str, output: str | None, objective: str | None, alpha: float
         summary_console.print(f"report written to {report_path}")
     if not solved.verified:
         fail(solved.failure(), ExitCode.SOLVER_FAILURE)
-    if solved.solution.interrupted:
+    if solved.solution.interrupted or stopping.requested():
         err.print("interrupted: the best plan found so far was written")
         sys.exit(interrupted_code())
 

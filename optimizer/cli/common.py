@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from rich.console import Console
 
+from optimizer import stopping
 from optimizer.errors import ExitCode, ResilienceError, UsageError
 from optimizer.files import check_writable
 from optimizer.safe_text import console_text as escape
@@ -53,34 +54,33 @@ class Terminated(KeyboardInterrupt):
     solver stops at its incumbent and the result is written."""
 
 
-_signal_seen: list[int] = []
-
-
 def interrupted_code() -> int:
     """The exit code of a stopped run: 143 after SIGTERM, else 130."""
-    return TERMINATED if signal.SIGTERM in _signal_seen else INTERRUPTED
+    return TERMINATED if stopping.terminated() else INTERRUPTED
 
 
 @contextlib.contextmanager
-def _sigterm_as_ctrl_c() -> Iterator[None]:
-    """While a command runs, the first SIGTERM stops it as Ctrl-C would; later ones are
-    ignored, so that the writing of the incumbent is not cut short."""
+def _stop_signals() -> Iterator[None]:
+    """While a command runs, the first Ctrl-C or SIGTERM asks it to stop (optimizer.stopping:
+    at once before a solve has started, else where the plan in hand is kept); later ones are
+    ignored, so that the writing of that plan is not cut short."""
     if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers can only be set from the main thread
+        with stopping.session():
+            yield  # signal handlers can only be set from the main thread
         return
 
-    def on_term(signum: int, _frame: Any) -> None:
-        if signum in _signal_seen:
+    def on_signal(signum: int, _frame: Any) -> None:
+        if not stopping.request(signum) or stopping.deferring():
             return
-        _signal_seen.append(signum)
-        raise Terminated()
+        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
 
-    _signal_seen.clear()
-    previous = signal.signal(signal.SIGTERM, on_term)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    with stopping.session():
+        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
 
 
 class Number(click.FloatRange):
@@ -123,7 +123,7 @@ def handled(command: Callable[..., None]) -> Callable[..., None]:
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> None:
         try:
-            with _sigterm_as_ctrl_c():
+            with _stop_signals():
                 command(*args, **kwargs)
         except ResilienceError as exc:
             fail(str(exc), exc.exit_code)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from optimizer import stopping
 from optimizer.choices import ObjectiveKind
 from optimizer.cli.common import BUDGET, MIP_GAP, THREADS, TIME_LIMIT, err, handled, output_path
 from optimizer.cli.common import warn as warn_instance
@@ -258,6 +259,8 @@ def sweep(instance: str, budgets: str | None, budget_range: str | None, targets:
 
         frontier = run_sweep(inst, swept, targets=goals, objective=kind, ceiling=ceiling,
                              options=options, progress=step)
+    if stopping.requested():  # a frontier with an interrupted point is not written
+        raise KeyboardInterrupt
     for p in frontier.points:
         if p.carried_from is not None:
             _warn(f"budget {p.budget:,.2f}: {p.note}")

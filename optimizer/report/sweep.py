@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from optimizer import stopping
 from optimizer.data import Instance
 from optimizer.errors import InfeasibleError, SolverFailure, UsageError
 from optimizer.pipeline import solve_and_verify
@@ -180,6 +181,8 @@ def sweep(instance: Instance, budgets: Sequence[float], *, targets: Sequence[flo
     points: list[FrontierPoint] = []
     previous: FrontierPoint | None = None  # the last budget with a plan
     for budget in sorted(set(budgets)):
+        if stopping.requested():  # Ctrl-C or SIGTERM during an earlier solve: no more
+            raise KeyboardInterrupt
         inst = _objective(instance, kind, budget=budget)
         start = None if previous is None else previous.plan
         run = dataclasses.replace(base, started=time.monotonic(), start=start, log=None)
@@ -239,6 +242,8 @@ def sweep(instance: Instance, budgets: Sequence[float], *, targets: Sequence[flo
     target_points: list[TargetPoint] = []
     above: tuple[TargetPoint, Plan] | None = None
     for target in sorted(set(targets), reverse=True):
+        if stopping.requested():
+            raise KeyboardInterrupt
         inst = _objective(instance, ObjectiveKind.MIN_COST, target=target, budget=cap)
         # Start from the cheapest plan in hand that already reaches the target.
         reaching = [(p.cost, p.plan) for p in points if p.plan is not None
