@@ -141,17 +141,18 @@ def _solve_tiny(tmp_path: Path) -> tuple[Any, Path]:
     return outcome, result
 
 
-def _moments() -> dict[str, tuple[Callable[[], Any], str, int]]:
+def _moments() -> dict[str, tuple[Any, str, int]]:
+    """Moment -> (module, function whose call signals first, which call)."""
     import optimizer.files
     import optimizer.pipeline
     import optimizer.recovery
     import optimizer.solve
 
-    return {  # what is patched, and at which call
-        "between two stages": (lambda: (optimizer.solve, "_stage_vector"), "", 2),
-        "during the verification": (lambda: (optimizer.pipeline, "verify"), "", 1),
-        "during recovery paths": (lambda: (optimizer.recovery, "recover_scenario"), "", 1),
-        "during the write": (lambda: (optimizer.files.os, "replace"), "", 1),
+    return {
+        "between two stages": (optimizer.solve, "_stage_vector", 2),  # the first tie-break
+        "during the verification": (optimizer.pipeline, "verify", 1),
+        "during recovery paths": (optimizer.recovery, "recover_scenario", 1),
+        "during the write": (optimizer.files.os, "replace", 1),  # temporary written, not renamed
     }
 
 
@@ -160,8 +161,7 @@ def _moments() -> dict[str, tuple[Callable[[], Any], str, int]]:
 def test_a_stop_signal_after_the_plan_exists_never_loses_it(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, moment: str,
         stop: signal.Signals) -> None:
-    where, _, call = _moments()[moment]
-    module, name = where()
+    module, name, call = _moments()[moment]
     _patched(monkeypatch, module, name, _signal_at(stop), call)
     outcome, result = _solve_tiny(tmp_path)
     doc = _check_outcome(outcome.exit_code, outcome.stderr, result, stop, must_stop=True)
