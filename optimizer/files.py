@@ -42,8 +42,10 @@ def check_writable(path: str | Path) -> None:
     path = Path(path)
     if path.is_dir():
         raise cannot_write(path, code=errno.EISDIR)
-    if not path.resolve().parent.is_dir():
-        raise UsageError(f"cannot write {path}: folder {path.parent} does not exist")
+    parent = path.resolve().parent
+    if not parent.is_dir():
+        what = "is not a folder" if parent.exists() else "does not exist"
+        raise UsageError(f"cannot write {path}: folder {path.parent} {what}")
 
 
 def write_atomic(path: str | Path, data: str | bytes) -> None:
@@ -56,8 +58,7 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
     """
     path = Path(path)
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    if path.is_dir():
-        raise cannot_write(path, code=errno.EISDIR)
+    check_writable(path)
     try:
         if path.exists() and not path.is_file():
             with path.open("wb") as handle:

@@ -331,7 +331,7 @@ def path_problem(written: str) -> str | None:
     return "contains a NUL byte, which no file name can hold" if "\0" in written else None
 
 
-def _read_bytes(path: Path, *, regular_only: bool = False) -> bytes:
+def read_bytes(path: Path, *, regular_only: bool = False) -> bytes:
     """The file's bytes, or an :class:`InputError` about this file.
 
     With ``regular_only`` (a path named inside a file, which the user did not choose), a
@@ -386,7 +386,7 @@ def geojson_reader(folder: Path, file: str | Path) -> GeoJsonReader:
                                                 f"folder {root}; keep hazard zone files in "
                                                 "that folder or below it")])
         try:
-            return parse_json(target, _read_bytes(target, regular_only=True))
+            return parse_json(target, read_bytes(target, regular_only=True))
         except InputError as exc:
             raise InputError(file, [Problem(at, f"{written}: {p}") for p in exc.problems]
                              ) from None
@@ -428,13 +428,13 @@ def read_instance_file(path: str | Path, *, reseed: int = 0,
     The returned file holds the explicit and the generated scenarios, and no generators.
     ``reseed`` adds to every generator's seed: the same generators, other scenarios (for
     out-of-sample evaluation). ``regular_only`` refuses a pipe or a device without waiting
-    (for a path named inside another file, see :func:`_read_bytes`).
+    (for a path named inside another file, see :func:`read_bytes`).
     """
     path = Path(path)
     if str(path) == STDIN and not regular_only:  # a path named in a file is never stdin
         raw = _read_stdin()
         return parse_instance(raw, STDIN_NAME, Path.cwd(), reseed=reseed), raw
-    raw = _read_bytes(path, regular_only=regular_only)
+    raw = read_bytes(path, regular_only=regular_only)
     return parse_instance(raw, path, path.parent, reseed=reseed), raw
 
 

@@ -126,21 +126,33 @@ def test_a_result_naming_a_pipe_or_a_device_is_exit_2_at_once(
     assert not (tmp_path / "r.md").exists() and not (tmp_path / "c.md").exists()
 
 
-def test_a_result_naming_a_file_outside_its_folder_is_not_read(
+def test_a_result_naming_another_file_outside_its_folder_does_not_use_it(
         tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, solved: Path) -> None:
     elsewhere = tmp_path_factory.mktemp("elsewhere") / "tiny.json"
-    shutil.copyfile(TINY, elsewhere)
+    doc = json.loads(TINY.read_text(encoding="utf-8"))
+    doc["description"] = "not the file the result was solved from"
+    elsewhere.write_text(json.dumps(doc), encoding="utf-8")
     work = tmp_path / "work"
     work.mkdir()
     result = _recording(work, solved, str(elsewhere))
     proc = cli("report", result, "-o", "r.md", cwd=work, hangs=False)
     assert proc.returncode == 0, proc.stderr
-    assert "lies outside the result's folder and the current one" in proc.stderr
+    assert "lies outside the result's folder and the current one and is not the file" in \
+        proc.stderr
     assert "no instance (give --instance" in proc.stderr  # the report went on without it
     # Given on the command line, the same file is the user's choice and is read.
     proc = cli("report", result, "-o", "r.md", "--instance", elsewhere, cwd=work,
                hangs=False)
     assert proc.returncode == 0 and "outside" not in proc.stderr, proc.stderr
+
+
+def test_a_result_naming_its_own_instance_outside_its_folder_uses_it(
+        tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, solved: Path) -> None:
+    elsewhere = tmp_path_factory.mktemp("data") / "tiny.json"
+    shutil.copyfile(TINY, elsewhere)  # the same bytes: the same sha256
+    result = _recording(tmp_path, solved, str(elsewhere))
+    proc = cli("report", result, "-o", "r.md", cwd=tmp_path, hangs=False)
+    assert proc.returncode == 0 and "warning" not in proc.stderr, proc.stderr
 
 
 def test_a_result_beside_its_instance_still_finds_it(tmp_path: Path, solved: Path) -> None:

@@ -9,12 +9,13 @@ differs is used with a warning, since a planner may have touched the instance si
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 from pathlib import Path
 
 from optimizer.data import Instance
 from optimizer.errors import InputError, Problem
-from optimizer.reading import load_instance, not_regular, path_problem
+from optimizer.reading import load_instance, not_regular, path_problem, read_bytes
 from optimizer.report.document import Result
 
 
@@ -22,13 +23,14 @@ def _recorded_path(result: Result, result_path: str | Path | None, name: str
                    ) -> tuple[Path | None, str | None]:
     """The instance file the result records, and a warning when it is not used.
 
-    The path is a claim of the result file, which may come from anyone: it is read only
-    when it lies inside the result's folder or the current one once resolved (symbolic
+    The path is a claim of the result file, which may come from anyone: it is used as it
+    is when it lies inside the result's folder or the current one once resolved (symbolic
     links followed), as hazard-zone paths must stay inside their instance's folder. A
     relative path is tried from the current folder, then from the result's (where
-    ``solve`` writes it from). A NUL byte, a pipe, a device or a folder is an input error
-    (exit 2) naming ``instance.path``; a regular file outside is left unread with a
-    warning (results are moved about, and the report can do without it).
+    ``solve`` writes it from). Elsewhere, a regular file is used only when its sha256 is
+    the one the result records; any other is not used, with a warning (the report can do
+    without it). A NUL byte, a pipe, a device or a folder is an input error (exit 2)
+    naming ``instance.path``, never opened.
     """
     recorded = result.instance.path
     if not recorded:
@@ -58,9 +60,22 @@ def _recorded_path(result: Result, result_path: str | Path | None, name: str
         resolved = candidate.resolve()
         if any(resolved.is_relative_to(root) for root in roots):
             return candidate, None
+        # Elsewhere (solve -o into another folder records ../data/city.json), only the very
+        # file the result was solved from is used: its bytes are hashed, never parsed, so a
+        # path edited to point at some other file reveals nothing of it.
+        if result.instance.sha256 and _sha256(candidate) == result.instance.sha256:
+            return candidate, None
     return None, (f"{name} names its instance {recorded!r}, which lies outside the result's "
-                  "folder and the current one, so it is not read; give --instance for the "
-                  "map and the do-nothing comparison")
+                  "folder and the current one and is not the file it was solved from "
+                  "(sha256), so it is not read; give --instance for the map and the "
+                  "do-nothing comparison")
+
+
+def _sha256(path: Path) -> str:
+    try:
+        return hashlib.sha256(read_bytes(path, regular_only=True)).hexdigest()
+    except InputError:
+        return ""
 
 
 def instance_for(result: Result, result_path: str | Path | None, given: str | Path | None,
