@@ -205,3 +205,13 @@ def test_an_unreachable_scheduler_is_exit_2_within_seconds(tmp_path: Path) -> No
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9 within 5 s" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert time.monotonic() - started < 30
+
+
+def test_a_recorded_instance_over_the_size_limit_is_exit_2(
+        tmp_path: Path, solved: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.copyfile(TINY, tmp_path / "tiny.json")
+    result = _recording(tmp_path, solved, "tiny.json")
+    monkeypatch.setenv("RESILIENCE_MAX_FILE_BYTES", "100")
+    proc = cli("report", result, "-o", "r.md", cwd=tmp_path, hangs=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "instance.path" in proc.stderr and "over the limit of 100 bytes" in proc.stderr
