@@ -103,6 +103,27 @@ class Objective:
 
 
 @dataclass(frozen=True, eq=False)
+class RecoveryPolicy:
+    """How roads come back after the event (design section 5)."""
+
+    crews: int = 1  # crews working in parallel
+    repair_time: tuple[int, ...] = ()  # periods per road, by edge index; () means 1 each
+    priority: tuple[int, ...] = ()  # edge indices repaired before all others
+
+    def times(self, num_edges: int) -> np.ndarray:
+        """(E,) whole periods each road takes."""
+        if not self.repair_time:
+            return np.ones(num_edges, dtype=np.int64)
+        return np.asarray(self.repair_time, dtype=np.int64)
+
+    def first(self, num_edges: int) -> np.ndarray:
+        """(E,) mask of the priority roads."""
+        mask = np.zeros(num_edges, dtype=bool)
+        mask[list(self.priority)] = True
+        return mask
+
+
+@dataclass(frozen=True, eq=False)
 class Scenario:
     """One disruption, expanded: every array is indexed by node (zone) or facility."""
 
@@ -137,6 +158,7 @@ class Instance:
     scenarios: tuple[Scenario, ...]
     warnings: tuple[str, ...] = field(default=())
     currency: str | None = None  # what money is counted in, for labels only
+    recovery: RecoveryPolicy = field(default_factory=RecoveryPolicy)
 
     @property
     def commodity_weights(self) -> np.ndarray:

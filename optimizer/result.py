@@ -18,6 +18,7 @@ from optimizer.reading import max_file_bytes, parse_json
 from optimizer.recourse import ceilings
 from optimizer.recovery import KINDS, ScenarioRecovery
 from optimizer.report.document import parse_decisions
+from optimizer.restoration import Schedule
 from optimizer.solve import Solution
 from optimizer.stages import pinned
 
@@ -149,12 +150,28 @@ def _ratio(value: float) -> float | None:
     return None if math.isinf(value) or math.isnan(value) else _clean(value)
 
 
+def restoration_steps(instance: Instance, schedule: Schedule) -> list[dict[str, Any]]:
+    """A schedule's steps with road ids: the start (period 0), then each road as it comes
+    back, with the crew that repaired it and the period its repair began."""
+    roads = instance.network.edge_ids
+    out: list[dict[str, Any]] = []
+    for step in schedule.steps:
+        entry: dict[str, Any] = {
+            "period": step.period,
+            "repaired_edge": None if step.edge is None else roads[step.edge],
+            "resilience": _clean(step.resilience)}
+        if step.edge is not None:
+            entry["crew"] = None if step.crew is None else step.crew + 1
+            entry["start"] = step.start
+        out.append(entry)
+    return out
+
+
 def recovery_section(instance: Instance,
                      recoveries: list[ScenarioRecovery]) -> list[dict[str, Any]]:
     """Design section 5, one entry per scenario, with ids; ``null`` for infinite values
     (a detour ratio when cut off, disjoint paths when the zone hosts the facility)."""
     zones = instance.network.node_ids
-    roads = instance.network.edge_ids
     out = []
     for r in recoveries:
         out.append({
@@ -165,10 +182,9 @@ def recovery_section(instance: Instance,
                              for z in r.affected},
             "disjoint_paths": {zones[z]: {kind: r.disjoint_paths[z][kind] for kind in KINDS}
                                for z in r.affected},
-            "restoration": [{"period": step.period,
-                             "repaired_edge": None if step.edge is None else roads[step.edge],
-                             "resilience": _clean(step.resilience)}
-                            for step in r.restoration],
+            "crews": r.schedule.crews,
+            "horizon": r.schedule.horizon,
+            "restoration": restoration_steps(instance, r.schedule),
             "recovery_area": _clean(r.area),
         })
     return out

@@ -194,7 +194,8 @@ def stakes(instance: Instance, plan: Plan, scenario: Scenario) -> Stakes:
         depots=depots, shelters=shelters, sources=sources, source_limit=limits,
         pair_source=np.concatenate([d_rows, h_rows]).astype(np.int64), pair_zone=pair_zone,
         pair_reach=pair_reach,
-        pair_limit=np.array([reach_limit(float(r)) for r in pair_reach], dtype=float),
+        pair_limit=np.where(is_supply, reach_limit(policy.supply_reach),
+                            reach_limit(policy.evacuation_reach)).astype(float),
         pair_is_supply=is_supply, zones=np.unique(pair_zone),
     )
 
@@ -241,19 +242,22 @@ def live_after(roads: Roads, st: Stakes, removed: Sequence[Sequence[int]], *,
 
 
 def on_reach_limited_paths(network: Network, graph: csr_matrix, st: Stakes,
-                           source_dist: np.ndarray, edges: np.ndarray) -> np.ndarray:
+                           source_dist: np.ndarray, edges: np.ndarray,
+                           zone_dist: np.ndarray | None = None) -> np.ndarray:
     """(E,) mask: which of ``edges`` lie on some path of length <= reach between a stake
     pair, i.e. ``dist(f, u) + len + dist(v, z) <= reach`` in one orientation or the other.
 
     ``source_dist`` are the bounded distances from the stake sources on ``graph``; the
-    zones' are computed here. An edge outside the mask can be lost without changing any
-    live pair, and (on a graph that lacks it) restored without creating one.
+    zones' (rows: ``st.zones``) are computed here unless given. An edge outside the mask can
+    be lost without changing any live pair, and (on a graph that lacks it) restored without
+    creating one.
     """
     out = np.zeros(network.num_edges, dtype=bool)
     if not st.num_pairs or not len(edges):
         return out
-    zone_dist = np.atleast_2d(dijkstra(graph, directed=False, indices=st.zones,
-                                       limit=st.limit))
+    if zone_dist is None:
+        zone_dist = np.atleast_2d(dijkstra(graph, directed=False, indices=st.zones,
+                                           limit=st.limit))
     zone_row = np.searchsorted(st.zones, st.pair_zone)
     u, v = network.edge_from[edges], network.edge_to[edges]
     length = np.maximum(network.edge_length[edges], ZERO_LENGTH)
@@ -318,8 +322,10 @@ class PairEvaluator:
 
     The same flows as :func:`optimizer.evaluate.evaluate_scenario` (supply per commodity,
     then shelter; compensation does not depend on roads), but over given pairs instead of
-    Dijkstra, computed by :func:`bipartite_max_flow`, and cached by pair set: searches meet
-    the same pair set many times.
+    Dijkstra, computed by :func:`bipartite_max_flow`. Searches meet the same pair sets many
+    times, and a change of roads often touches one commodity or only shelter: each flow
+    is cached by the live pairs that can carry it (a depot with that commodity left and a
+    zone that needs it), so only the flows whose pairs changed are computed again.
     """
 
     def __init__(self, instance: Instance, plan: Plan, scenario: Scenario, st: Stakes) -> None:
@@ -339,6 +345,14 @@ class PairEvaluator:
         self.w = instance.weights
         self.economic_part = self.w.economic * economic
         self.cache: dict[bytes, float] = {}
+        # The pairs that can carry each flow: commodity k, then shelter.
+        rows = np.minimum(st.pair_source, max(len(st.depots) - 1, 0))
+        self.layers: list[np.ndarray] = []
+        for k in range(self.need.shape[1]):
+            held = self.stock[rows, k] > 0 if len(st.depots) else np.zeros(st.num_pairs, bool)
+            self.layers.append(st.pair_is_supply & held & (self.need[st.pair_zone, k] > 0))
+        self.layers.append(~st.pair_is_supply)
+        self.flows: list[dict[bytes, float]] = [{} for _ in self.layers]
 
     def resilience(self, live: np.ndarray) -> float:
         key = np.packbits(live).tobytes()
@@ -347,27 +361,35 @@ class PairEvaluator:
             value = self.cache[key] = self._evaluate(live)
         return value
 
-    def _evaluate(self, live: np.ndarray) -> float:
+    def _flow(self, layer: int, live: np.ndarray) -> float:
         st = self.st
+        mask = live & self.layers[layer]
+        key = np.packbits(mask).tobytes()
+        value = self.flows[layer].get(key)
+        if value is not None:
+            return value
+        rows, zones = st.pair_source[mask], st.pair_zone[mask]
+        if layer < len(self.layers) - 1:
+            adjacency = np.zeros((len(st.depots), len(self.need)), dtype=bool)
+            adjacency[rows, zones] = True
+            value = bipartite_max_flow(self.stock[:, layer], self.need[:, layer], adjacency)
+        else:
+            adjacency = np.zeros((len(st.shelters), len(self.evacuees)), dtype=bool)
+            adjacency[rows - len(st.depots), zones] = True
+            value = bipartite_max_flow(self.capacity, self.evacuees, adjacency)
+        self.flows[layer][key] = value
+        return value
+
+    def _evaluate(self, live: np.ndarray) -> float:
         supply = 1.0
         if self.total_need > 0:
-            rows = st.pair_source[live & st.pair_is_supply]
-            zones = st.pair_zone[live & st.pair_is_supply]
             delivered = 0.0
             for k in range(self.need.shape[1]):
-                need = self.need[:, k]
-                stock = self.stock[:, k]
-                adjacency = np.zeros((len(st.depots), len(need)), dtype=bool)
-                adjacency[rows, zones] = True
-                delivered += self.om[k] * bipartite_max_flow(stock, need, adjacency)
+                delivered += self.om[k] * self._flow(k, live)
             supply = delivered / self.total_need
         shelter = 1.0
         if self.total_evacuees > 0:
-            rows = st.pair_source[live & ~st.pair_is_supply] - len(st.depots)
-            zones = st.pair_zone[live & ~st.pair_is_supply]
-            adjacency = np.zeros((len(st.shelters), len(self.evacuees)), dtype=bool)
-            adjacency[rows, zones] = True
-            shelter = bipartite_max_flow(self.capacity, self.evacuees, adjacency)
+            shelter = self._flow(len(self.layers) - 1, live)
             shelter /= self.total_evacuees
         return self.w.supply * supply + self.w.shelter * shelter + self.economic_part
 

@@ -195,7 +195,7 @@ def test_no_single_repair_helps() -> None:
     }
     inst = build(doc)
     plan = Plan((True,), np.array([[100.0]]), (), (), 0.0)
-    steps = restoration(inst, plan, inst.scenarios[0])
+    steps = restoration(inst, plan, inst.scenarios[0]).steps
     assert [s.edge for s in steps] == [None, edge(inst, "AB"), edge(inst, "BC"),
                                        edge(inst, "AD")]
     assert [s.resilience for s in steps] == pytest.approx([0, 0, 1, 1], abs=TOL)
@@ -224,7 +224,8 @@ def test_recovery_section_after_solve() -> None:
     assert west["disjoint_paths"] == {"A": {"supply": None, "shelter": 0}}
     assert west["restoration"] == [
         {"period": 0, "repaired_edge": None, "resilience": 0.25},
-        {"period": 1, "repaired_edge": "AB", "resilience": 0.5}]
+        {"period": 1, "repaired_edge": "AB", "resilience": 0.5, "crew": 1, "start": 0}]
+    assert west["crews"] == 1 and west["horizon"] == 1
     assert west["recovery_area"] == pytest.approx(0.375)
     # The recovery analysis only reads the plan.
     assert [d["stock"]["kit"] for d in doc["decisions"]["depots"]] == pytest.approx([25, 25])
@@ -275,7 +276,7 @@ def test_restoration_is_the_brute_force_greedy(seed: int) -> None:
     inst = build(random_doc(seed, nodes=(8, 12)))
     plan = random_plan(inst, np.random.default_rng(seed))
     for s in inst.scenarios:
-        steps = restoration(inst, plan, s)
+        steps = restoration(inst, plan, s).steps
         failed = set(s.failed_edges)
         assert steps[0].resilience == pytest.approx(value_without(inst, plan, s, failed))
         assert sorted(step.edge for step in steps[1:]) == sorted(failed)  # type: ignore[type-var]
