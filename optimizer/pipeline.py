@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from optimizer import stopping
 from optimizer.data import Instance
 from optimizer.dispatch import run
 from optimizer.evaluate import Verification, verify
 from optimizer.outcome import ScenarioOutcome
 from optimizer.plan import Plan
-from optimizer.recovery import ScenarioRecovery, recovery
+from optimizer.recovery import RecoveryRun, analyse, pending_warning
 from optimizer.result import result_document
 from optimizer.solve import Solution, SolveOptions
-from optimizer.stopping import Stopped
 
 # Largest difference allowed between the model's R_s and the max-flow evaluation.
 VERIFICATION_TOL = 1e-6
@@ -47,24 +44,22 @@ class Solved:
 
 
 def _recovery(instance: Instance, plan: Plan, outcomes: list[ScenarioOutcome],
-              options: SolveOptions | None) -> tuple[list[ScenarioRecovery] | None, str]:
-    """Design section 5 for the verified plan (read only: the plan does not change).
+              options: SolveOptions | None) -> tuple[RecoveryRun | None, str]:
+    """Design section 5 for the verified plan (read only: the plan does not change), within
+    what ``--time-limit`` leaves of the command.
 
     A failure here must not cost the user a finished solve: the result is written without
     the section and says why.
     """
     log = options.log if options is not None else None
-    started = time.perf_counter()
+    deadline = None
+    if options is not None and options.time_limit is not None:
+        deadline = options.started + options.time_limit
     try:
-        # A stop requested (Ctrl-C, SIGTERM) leaves the section out: the plan is what
-        # must be written, and soon.
-        recovered = recovery(instance, plan, outcomes, stop=stopping.requested)
-    except Stopped as exc:
-        problem = (f"recovery analysis skipped after the interrupt ({exc}); the recovery "
-                   "section is omitted (solve again, uninterrupted, for it)")
-        if log is not None:
-            log(problem)
-        return None, problem
+        run = analyse(instance, plan, {n: o.resilience for n, o in enumerate(outcomes)},
+                      deadline=deadline,
+                      workers=None if options is None else options.workers,
+                      scheduler=None if options is None else options.scheduler)
     except Exception as exc:  # reported in the result's warnings, never swallowed
         problem = (f"recovery analysis failed ({type(exc).__name__}: {exc}); the recovery "
                    "section is omitted, please report it")
@@ -72,9 +67,12 @@ def _recovery(instance: Instance, plan: Plan, outcomes: list[ScenarioOutcome],
             log(problem)
         return None, problem
     if log is not None:
-        log(f"recovery paths of {len(recovered)} scenarios in "
-            f"{time.perf_counter() - started:.2f} s")
-    return recovered, ""
+        log(f"recovery paths of {len(run.scenarios)} scenarios in {run.seconds:.2f} s "
+            f"({run.where})")
+    problem = pending_warning(run.pending) if run.pending else ""
+    if problem and log is not None:
+        log(problem)
+    return run, problem
 
 
 def solve_and_verify(instance: Instance, options: SolveOptions | None = None) -> Solved:

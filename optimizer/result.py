@@ -16,7 +16,13 @@ from optimizer.outcome import ResilienceSummary, ScenarioOutcome
 from optimizer.plan import Plan, plan_cost
 from optimizer.reading import max_file_bytes, parse_json
 from optimizer.recourse import ceilings
-from optimizer.recovery import KINDS, ScenarioRecovery
+from optimizer.recovery import (
+    KINDS,
+    PENDING_PREFIX,
+    RecoveryRun,
+    ScenarioRecovery,
+    pending_warning,
+)
 from optimizer.report.document import parse_decisions
 from optimizer.restoration import Schedule
 from optimizer.solve import Solution
@@ -190,9 +196,35 @@ def recovery_section(instance: Instance,
     return out
 
 
+def merge_recovery(document: dict[str, Any], instance: Instance,
+                   run: RecoveryRun) -> dict[str, Any]:
+    """``document`` with the scenarios of ``run`` analysed in its recovery section (what
+    ``resilience recover`` writes back): their entries replaced or added in instance order,
+    ``recovery_pending`` and the warnings brought up to date."""
+    out = dict(document)
+    entries = {e.get("id"): e for e in out.get("recovery") or [] if isinstance(e, dict)}
+    for entry in recovery_section(instance, list(run.scenarios)):
+        entries[entry["id"]] = entry
+    order = [s.id for s in instance.scenarios]
+    out["recovery"] = [entries[sid] for sid in order if sid in entries]
+    # A section that does not hold every scenario names the others.
+    pending = {sid for sid in order if sid not in entries} | set(run.pending)
+    out["recovery_pending"] = [sid for sid in order if sid in pending]
+    warnings = [w for w in out.get("warnings") or [] if not w.startswith(PENDING_PREFIX)]
+    if out["recovery_pending"]:
+        warnings.append(pending_warning(out["recovery_pending"]))
+    out["warnings"] = warnings
+    return out
+
+
 def result_document(instance: Instance, solution: Solution, verification: Verification,
-                    recovery: list[ScenarioRecovery] | None = None) -> dict[str, Any]:
-    """The full result of a solve that produced a plan."""
+                    recovery: RecoveryRun | None = None) -> dict[str, Any]:
+    """The full result of a solve that produced a plan.
+
+    ``recovery_pending`` names the scenarios whose recovery paths the time limit left out
+    (``resilience recover`` fills them in); ``recovery`` is ``null`` when the analysis
+    failed (the warnings say why).
+    """
     assert solution.plan is not None and solution.outcomes is not None
     return {
         "schema_version": RESULT_SCHEMA_VERSION,
@@ -204,7 +236,9 @@ def result_document(instance: Instance, solution: Solution, verification: Verifi
         "cost": cost_section(instance, solution.plan),
         "resilience": resilience_section(instance, solution.outcomes, solution),
         "scenarios": scenario_section(instance, solution.outcomes),
-        "recovery": None if recovery is None else recovery_section(instance, recovery),
+        "recovery": None if recovery is None else recovery_section(instance,
+                                                                    list(recovery.scenarios)),
+        "recovery_pending": [] if recovery is None else list(recovery.pending),
         "solver": solver_section(solution),
         "verification": {"method": verification.method,
                          "max_difference": float(f"{verification.max_difference:.3e}"),
@@ -222,7 +256,7 @@ def failure_document(instance: Instance, status: str, message: str) -> dict[str,
         "message": message,
         "objective": objective_section(instance, None),
         "decisions": None, "cost": None, "resilience": None, "scenarios": [],
-        "recovery": None, "solver": None, "verification": None,
+        "recovery": None, "recovery_pending": [], "solver": None, "verification": None,
         "warnings": list(instance.warnings),
     }
 

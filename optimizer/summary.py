@@ -27,12 +27,14 @@ def _recovery_line(recovery: Any) -> str:
     worst = min(hit, key=lambda r: (r["recovery_area"], r["id"]))
     curve = worst["restoration"]
     final = curve[-1]["resilience"]
-    needed = next(step["period"] for step in curve if step["resilience"] >= final - 1e-9)
+    needed = next(n for n, step in enumerate(curve) if step["resilience"] >= final - 1e-9)
+    period = curve[needed]["period"]
     cut = {z for kind in ("supply", "shelter") for z in worst["cut_off"][kind]}
     roads = len(curve) - 1
     repairs = (f"none of its {roads} failed road{'s' if roads > 1 else ''} matters to this "
                "plan" if needed == 0 else
-               f"{needed} of its {roads} road repairs restore it fully")
+               f"{needed} of its {roads} road repairs restore it fully"
+               + (f" (by period {period})" if period != needed else ""))
     return (f"recovery: lowest area {_share(worst['recovery_area'])} in scenario "
             f"{escape(worst['id'])} ({_share(curve[0]['resilience'])} -> {_share(final)}); "
             + repairs
@@ -105,6 +107,11 @@ def print_summary(doc: dict[str, Any], console: Console) -> None:
     recovery_line = _recovery_line(doc.get("recovery"))
     if recovery_line:
         console.print(recovery_line)
+    pending = doc.get("recovery_pending") or []
+    if pending:
+        console.print(f"recovery: {len(pending)} scenario{'s' if len(pending) != 1 else ''} "
+                      "not analysed (time limit); `resilience recover INSTANCE RESULT` fills "
+                      "them in")
     ver = doc["verification"]
     console.print(f"verified by {ver['method']}: max difference {ver['max_difference']:.1e}"
                   + ("" if not ver.get("plan_violations") else

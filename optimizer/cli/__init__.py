@@ -369,12 +369,13 @@ def schema() -> None:
 from optimizer.cli.bench import bench, export, suite  # noqa: E402
 from optimizer.cli.generate import generate  # noqa: E402
 from optimizer.cli.generate_real import geojson, tntp  # noqa: E402
+from optimizer.cli.recover import recover  # noqa: E402
 from optimizer.cli.report import compare, report, sweep  # noqa: E402
 from optimizer.cli.stress import stress  # noqa: E402
 
 generate.add_command(tntp)
 generate.add_command(geojson)
-for _command in (generate, stress, report, compare, sweep, bench, suite, export):
+for _command in (generate, stress, recover, report, compare, sweep, bench, suite, export):
     main.add_command(_command)
 
 

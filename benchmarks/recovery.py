@@ -1,0 +1,154 @@
+"""Recovery paths side by side with the solve they follow (issue 11), in one run.
+
+For each size: a generated instance (``optimizer.synthetic.geometric_instance(N, S,
+seed=0, commodities=2)``), solved as ``resilience solve`` would (``--method`` as given),
+then the independent verification and the recovery section of design section 5, each
+timed in CPU seconds (this process and the workers it waits for) and wall seconds. The
+machine is shared and noisy: compare the ratios within a row, not rows across runs.
+
+    python benchmarks/recovery.py --sizes 100x200,200x200 --method extensive
+    python benchmarks/recovery.py --time-limit-check 200x100:10
+
+``--time-limit-check NxS:T`` runs the ``resilience solve`` command itself with
+``--time-limit T`` and reports its wall time (the limit bounds the whole command, recovery
+included; verification and writing the result come on top).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _cpu() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[Any, float, float]:
+    cpu, wall = _cpu(), time.perf_counter()
+    value = fn()
+    return value, _cpu() - cpu, time.perf_counter() - wall
+
+
+def _instance_file(nodes: int, scenarios: int, folder: Path) -> Path:
+    from optimizer.synthetic import geometric_instance
+
+    path = folder / f"geometric-{nodes}x{scenarios}.json"
+    path.write_text(json.dumps(geometric_instance(nodes, scenarios, seed=0, commodities=2)),
+                    encoding="utf-8")
+    return path
+
+
+def measure(nodes: int, scenarios: int, method: str, workers: int | None,
+            folder: Path) -> dict[str, Any]:
+    from optimizer.dispatch import run
+    from optimizer.evaluate import verify
+    from optimizer.reading import load_instance
+    from optimizer.recovery import analyse
+    from optimizer.solve import SolveOptions
+
+    instance = load_instance(_instance_file(nodes, scenarios, folder))
+    options = SolveOptions(method=method, threads=1)
+    solution, solve_cpu, solve_wall = _timed(lambda: run(instance, options))
+    claimed = [o.resilience for o in solution.outcomes]
+    (_, outcomes), verify_cpu, verify_wall = _timed(
+        lambda: verify(instance, solution.plan, claimed))
+    starts = {n: o.resilience for n, o in enumerate(outcomes)}
+    rec, rec_cpu, rec_wall = _timed(
+        lambda: analyse(instance, solution.plan, starts, workers=workers))
+    failed = sum(len(s.failed_edges) for s in instance.scenarios)
+    return {
+        "nodes": nodes, "scenarios": scenarios, "method": solution.method,
+        "status": solution.status.value, "failed_roads": failed,
+        "solve_cpu": solve_cpu, "solve_wall": solve_wall,
+        "verify_cpu": verify_cpu, "verify_wall": verify_wall,
+        "recovery_cpu": rec_cpu, "recovery_wall": rec_wall, "where": rec.where,
+        "analysed": len(rec.scenarios),
+    }
+
+
+def time_limit_check(nodes: int, scenarios: int, limit: float, folder: Path) -> dict[str, Any]:
+    path = _instance_file(nodes, scenarios, folder)
+    out = folder / "limit.result.json"
+    command = [str(Path(sys.executable).parent / "resilience"), "solve", str(path), "-o",
+               str(out), "--time-limit", str(limit), "--method", "extensive", "-q"]
+    started = time.perf_counter()
+    proc = subprocess.run(command, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - started
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    return {"nodes": nodes, "scenarios": scenarios, "limit": limit, "wall": wall,
+            "exit": proc.returncode, "status": doc["status"],
+            "solve_seconds": doc["solver"]["solve_seconds"],
+            "analysed": len(doc["recovery"] or []),
+            "pending": len(doc.get("recovery_pending") or [])}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="100x200,200x200",
+                        help="NODESxSCENARIOS,... (default 100x200,200x200)")
+    parser.add_argument("--method", default="extensive",
+                        choices=["auto", "extensive", "decomposition"])
+    parser.add_argument("--workers", type=int, default=None,
+                        help="Recovery workers (default: the engine's rule)")
+    parser.add_argument("--time-limit-check", default="",
+                        help="NxS:T,... run `resilience solve --time-limit T` and time it")
+    parser.add_argument("-o", "--output", help="Also write the rows as JSON")
+    args = parser.parse_args()
+    rows: list[dict[str, Any]] = []
+    checks: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for size in filter(None, args.sizes.split(",")):
+            n, s = (int(x) for x in size.split("x"))
+            row = measure(n, s, args.method, args.workers, folder)
+            rows.append(row)
+            print(f"{n} x {s}: solve {row['solve_wall']:.1f} s, recovery "
+                  f"{row['recovery_wall']:.2f} s", file=sys.stderr, flush=True)
+        for spec in filter(None, args.time_limit_check.split(",")):
+            size, limit = spec.split(":")
+            n, s = (int(x) for x in size.split("x"))
+            checks.append(time_limit_check(n, s, float(limit), folder))
+    print(f"date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+          f"{os.cpu_count()} cores; load {os.getloadavg()[0]:.1f}; "
+          f"command: python benchmarks/recovery.py {' '.join(sys.argv[1:])}")
+    if rows:
+        print("\n| nodes x scenarios | failed roads | method | solve CPU s | solve wall s | "
+              "verify wall s | recovery CPU s | recovery wall s | recovery / solve (CPU) "
+              "| ms per scenario | where |")
+        print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|")
+        for r in rows:
+            print(f"| {r['nodes']} x {r['scenarios']} | {r['failed_roads']} | {r['method']} "
+                  f"({r['status']}) | {r['solve_cpu']:.1f} | {r['solve_wall']:.1f} | "
+                  f"{r['verify_wall']:.1f} | {r['recovery_cpu']:.2f} | "
+                  f"{r['recovery_wall']:.2f} | {r['recovery_cpu'] / r['solve_cpu']:.1%} | "
+                  f"{1000 * r['recovery_wall'] / r['scenarios']:.1f} | {r['where']} |")
+    if checks:
+        print("\n| nodes x scenarios | --time-limit | command wall s | exit | status | "
+              "HiGHS s | recovery analysed | pending |")
+        print("|---|---:|---:|---:|---|---:|---:|---:|")
+        for c in checks:
+            print(f"| {c['nodes']} x {c['scenarios']} | {c['limit']:g} | {c['wall']:.1f} | "
+                  f"{c['exit']} | {c['status']} | {c['solve_seconds']:.1f} | "
+                  f"{c['analysed']} | {c['pending']} |")
+    if args.output:
+        Path(args.output).write_text(json.dumps({"rows": rows, "checks": checks}, indent=2),
+                                     encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

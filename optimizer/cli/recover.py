@@ -1,0 +1,117 @@
+"""``resilience recover INSTANCE RESULT``: fill in or redo a result's recovery section.
+
+Thin: read the instance and the plan, choose the scenarios, call
+:func:`optimizer.recovery.analyse` (and :func:`optimizer.restoration_mip.exact_schedule` with
+``--exact``), merge into the result and write it back whole (or to ``-o``), print a table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from optimizer.cli.common import err, handled, output_path, warn
+from optimizer.errors import UsageError
+from optimizer.files import write_atomic
+from optimizer.reading import load_instance
+from optimizer.recovery import analyse
+from optimizer.result import dumps, merge_recovery, read_plan
+from optimizer.safe_text import console_text as escape
+
+
+@click.command()
+@click.argument("instance", type=click.Path(dir_okay=False))
+@click.argument("result", type=click.Path(dir_okay=False))
+@click.option("--scenario", "scenario_ids", multiple=True,
+              help="Analyse this scenario (repeat for several); default: the scenarios the "
+              "result lists as not analysed, or all of them with --crews.")
+@click.option("--crews", type=click.IntRange(1), help="Crews working in parallel (default: "
+              "the instance's recovery.crews).")
+@click.option("--exact", is_flag=True, help="Also solve the restoration schedule of each "
+              "--scenario as a MIP (HiGHS): the order that maximises the recovery area.")
+@click.option("--time-limit", type=click.FloatRange(0, min_open=True),
+              help="Seconds, counted from the start of the command.")
+@click.option("--threads", type=click.IntRange(1), help="Threads for HiGHS (--exact).")
+@click.option("-o", "--output", help="Write the result here instead of back to RESULT ('-' "
+              "prints it).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines on standard error.")
+@handled
+def recover(instance: str, result: str, scenario_ids: tuple[str, ...], crews: int | None,
+            exact: bool, time_limit: float | None, threads: int | None, output: str | None,
+            quiet: bool) -> None:
+    """Measure recovery paths (design section 5) for RESULT's plan and write them into it.
+
+    Fills in the scenarios a time limit left out of `solve` (the result's
+    recovery_pending), or redoes the scenarios you name, with another number of crews or,
+    with --exact, with the optimal restoration schedule beside the greedy one.
+    """
+    started = time.monotonic()
+    inst = load_instance(instance)
+    if crews is not None:
+        inst = dataclasses.replace(inst, recovery=dataclasses.replace(inst.recovery,
+                                                                      crews=crews))
+    warn(inst)
+    plan, doc = read_plan(result, inst)
+    if doc.get("instance", {}).get("sha256") not in (None, "", inst.sha256):
+        err.print(f"[yellow]warning:[/yellow] {escape(result)} was solved from a different "
+                  f"version of {escape(instance)} (sha256 differs)")
+    index = {s.id: n for n, s in enumerate(inst.scenarios)}
+    unknown = [sid for sid in scenario_ids if sid not in index]
+    if unknown:
+        raise UsageError(f"--scenario: no scenario {unknown[0]!r} in {instance}")
+    if exact and not scenario_ids:
+        raise UsageError("--exact solves one scenario at a time: name it with --scenario ID")
+    if scenario_ids:
+        chosen = sorted({index[sid] for sid in scenario_ids})
+    elif crews is not None or doc.get("recovery") is None:
+        chosen = list(range(len(inst.scenarios)))
+    else:
+        chosen = [index[sid] for sid in doc.get("recovery_pending") or [] if sid in index]
+    path = output or result
+    if path != "-":
+        output_path(path, instance, "")
+    console = err if path == "-" else Console(highlight=False, emoji=False)
+    if not chosen:
+        console.print(f"{escape(result)}: every scenario's recovery is analysed already "
+                      "(--scenario ID or --crews N to redo some)")
+        return
+    deadline = None if time_limit is None else started + time_limit
+    log = None if quiet else (lambda m: err.print(f"[dim]{escape(m)}[/dim]"))
+    run = analyse(inst, plan, only=chosen, deadline=deadline)
+    if log is not None:
+        log(f"recovery paths of {len(run.scenarios)} scenarios in {run.seconds:.2f} s "
+            f"({run.where})")
+    updated = merge_recovery(doc, inst, run)
+    if exact:
+        from optimizer.restoration_mip import exact_section
+
+        updated = exact_section(updated, inst, plan, chosen, deadline=deadline,
+                                threads=threads, log=log)
+    if path == "-":
+        click.echo(dumps(updated), nl=False)
+    else:
+        write_atomic(path, dumps(updated))
+
+    entries = {e["id"]: e for e in updated["recovery"]}
+    table = Table(show_edge=False, title=f"Recovery with {inst.recovery.crews} crew"
+                  f"{'s' if inst.recovery.crews > 1 else ''}", title_justify="left")
+    for col in ("scenario", "resilience", "after repairs", "area", "exact area", "repairs"):
+        table.add_column(col, justify="left" if col == "scenario" else "right")
+    for rec in run.scenarios:
+        entry = entries[rec.scenario_id]
+        steps = entry["restoration"]
+        ex = entry.get("exact")
+        table.add_row(escape(rec.scenario_id), f"{steps[0]['resilience']:.4f}",
+                      f"{steps[-1]['resilience']:.4f}", f"{entry['recovery_area']:.4f}",
+                      "-" if not ex else f"{ex['recovery_area']:.4f} ({ex['status']})",
+                      str(len(steps) - 1))
+    console.print(table)
+    if run.pending:
+        console.print(f"{len(run.pending)} scenarios not analysed (time limit): run again "
+                      "to continue")
+    if path != "-":
+        console.print(f"result written to {escape(path)}", soft_wrap=True)

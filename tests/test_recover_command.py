@@ -1,0 +1,145 @@
+"""Recovery within the time limit, and ``resilience recover`` filling in what it left.
+
+A solve whose time limit leaves no time for recovery names every scenario it did not
+analyse (``recovery_pending`` and a warning); ``recover`` then writes the same section a
+solve without a limit writes. A clock that allows two scenarios analyses the two worst.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from helpers import build
+
+from optimizer.cli import main
+from optimizer.data import Instance
+from optimizer.dispatch import run as run_solve
+from optimizer.evaluate import evaluate_plan
+from optimizer.pipeline import solve_and_verify
+from optimizer.reading import load_instance
+from optimizer.recovery import analyse
+from optimizer.result import dumps, merge_recovery
+from optimizer.solve import Solution, SolveOptions
+from optimizer.synthetic import geometric_instance
+
+MEDIUM = Path(__file__).resolve().parent.parent / "instances" / "medium.json"
+
+
+def run(*args: object) -> Result:
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def medium(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, dict]:
+    """medium.json solved with and without time for recovery: (instance, full, cut)."""
+    instance = load_instance(MEDIUM)
+    full = json.loads(dumps(solve_and_verify(instance, SolveOptions()).document))
+    # The solve takes all the time: it runs unlimited, but the command's clock started so
+    # long ago that the limit is over when recovery begins.
+    late = SolveOptions(time_limit=5.0, started=time.monotonic() - 100)
+
+    def solve_without_limit(inst: Instance, options: SolveOptions) -> Solution:
+        return run_solve(inst, dataclasses.replace(options, time_limit=None))
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("optimizer.pipeline.run", solve_without_limit)
+        cut = json.loads(dumps(solve_and_verify(instance, late).document))
+    folder = tmp_path_factory.mktemp("recover")
+    copy = folder / "medium.json"
+    shutil.copyfile(MEDIUM, copy)
+    return copy, full, cut
+
+
+def test_no_time_left_names_every_scenario(medium: tuple[Path, dict, dict]) -> None:
+    _, _, cut = medium
+    ids = [s["id"] for s in cut["scenarios"]]
+    assert cut["recovery"] == []
+    assert cut["recovery_pending"] == ids
+    assert any(w.startswith("recovery paths not analysed for 20 scenarios")
+               for w in cut["warnings"])
+
+
+def test_recover_fills_in_what_the_limit_left(medium: tuple[Path, dict, dict],
+                                              tmp_path: Path) -> None:
+    instance, full, cut = medium
+    # The plan of the cut solve, with the recovery of the full one to compare: use the
+    # full solve's plan in both so the sections must be equal.
+    doc = dict(full, recovery=[], recovery_pending=list(cut["recovery_pending"]),
+               warnings=list(cut["warnings"]))
+    path = tmp_path / "medium.result.json"
+    path.write_text(dumps(doc), encoding="utf-8")
+    result = run("recover", instance, path, "-q")
+    assert result.exit_code == 0, result.output
+    assert "result written to" in result.output
+    back = json.loads(path.read_text(encoding="utf-8"))
+    assert back["recovery"] == full["recovery"]
+    assert back["recovery_pending"] == []
+    assert not any(w.startswith("recovery paths not analysed") for w in back["warnings"])
+    # Nothing left to do: says so and leaves the file alone.
+    before = path.read_bytes()
+    again = run("recover", instance, path)
+    assert again.exit_code == 0 and "analysed already" in again.output
+    assert path.read_bytes() == before
+
+
+def test_recover_usage_errors(medium: tuple[Path, dict, dict], tmp_path: Path) -> None:
+    instance, full, _ = medium
+    path = tmp_path / "r.json"
+    path.write_text(dumps(full), encoding="utf-8")
+    bad = run("recover", instance, path, "--scenario", "nope")
+    assert bad.exit_code == 2 and "no scenario 'nope'" in bad.output
+    exact = run("recover", instance, path, "--exact")
+    assert exact.exit_code == 2 and "--scenario" in exact.output
+    # -o writes elsewhere and leaves RESULT as it was.
+    before = path.read_bytes()
+    out = tmp_path / "other.json"
+    ok = run("recover", instance, path, "--scenario", "hazard-1", "--crews", "2", "-o", out,
+             "-q")
+    assert ok.exit_code == 0, ok.output
+    assert path.read_bytes() == before
+    entry = next(e for e in json.loads(out.read_text())["recovery"] if e["id"] == "hazard-1")
+    assert entry["crews"] == 2
+
+
+def test_a_deadline_keeps_the_worst_scenarios(monkeypatch: pytest.MonkeyPatch) -> None:
+    inst = build(geometric_instance(30, 6, seed=2))
+    import numpy as np
+    from test_recovery import random_plan
+
+    plan = random_plan(inst, np.random.default_rng(2))
+    outcomes = evaluate_plan(inst, plan)
+    starts = {n: o.resilience for n, o in enumerate(outcomes)}
+    ticks = iter(range(1000))
+    monkeypatch.setattr("optimizer.recovery.time.monotonic", lambda: float(next(ticks)))
+    # analyse reads the clock once at the start, then once before each scenario: a
+    # deadline of 3 lets two scenarios in (clock 1 and 2) and stops at 3.
+    run_ = analyse(inst, plan, starts, deadline=3.0, workers=1)
+    worst = sorted(range(len(inst.scenarios)), key=lambda n: (starts[n], n))[:2]
+    assert [r.scenario_id for r in run_.scenarios] == [inst.scenarios[n].id
+                                                      for n in sorted(worst)]
+    assert set(run_.pending) == {s.id for s in inst.scenarios} - {r.scenario_id
+                                                                  for r in run_.scenarios}
+    merged = merge_recovery({"recovery": None, "warnings": []}, inst, run_)
+    assert merged["recovery_pending"] == [s.id for s in inst.scenarios
+                                          if s.id in run_.pending]
+
+
+def test_processes_give_the_same_section() -> None:
+    import numpy as np
+    from test_recovery import random_plan
+
+    from optimizer.result import recovery_section
+
+    inst = build(geometric_instance(40, 20, seed=4, commodities=2))
+    plan = random_plan(inst, np.random.default_rng(4))
+    here = analyse(inst, plan, workers=1)
+    there = analyse(inst, plan, workers=2)
+    assert there.where.startswith("processes")
+    assert recovery_section(inst, list(here.scenarios)) == recovery_section(
+        inst, list(there.scenarios))
