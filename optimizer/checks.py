@@ -350,6 +350,15 @@ def check_crs(inst: InstanceFile) -> list[Problem]:
             for name in ("lon0", "lat0") if getattr(crs, name) is None]
 
 
+def check_recovery_priority(inst: InstanceFile) -> list[Problem]:
+    """Every id in ``recovery.priority`` names a road or a node."""
+    known = {edge_id(e) for e in inst.network.edges} | {n.id for n in inst.network.nodes}
+    problems = []
+    for i, ref in enumerate(inst.recovery.priority):
+        problems += _unknown(f"recovery.priority[{i}]", ref, known, "road or node")
+    return problems
+
+
 CHECKS: tuple[Callable[[InstanceFile], list[Problem]], ...] = (
     check_has_scenarios,
     check_unique_ids,
@@ -362,6 +371,7 @@ CHECKS: tuple[Callable[[InstanceFile], list[Problem]], ...] = (
     check_probabilities,
     check_objective,
     check_crs,
+    check_recovery_priority,
 )
 
 

@@ -609,4 +609,20 @@ def build_instance(f: InstanceFile, *, source: str = "<memory>", sha256: str = "
         scenarios=tuple(scenarios),
         warnings=tuple(file_warnings(f)),
         currency=f.currency,
+        recovery=_recovery_policy(f, edge_index),
+    )
+
+
+def _recovery_policy(f: InstanceFile, edge_index: dict[str, int]) -> data.RecoveryPolicy:
+    """Crews, repair times and the priority roads: those listed by id, and every road at a
+    listed node (an id that names both a road and a node counts as both)."""
+    edges = f.network.edges
+    times = tuple(e.repair_time for e in edges)
+    named = set(f.recovery.priority)
+    first = sorted({j for ref, j in edge_index.items() if ref in named}
+                   | {j for j, e in enumerate(edges) if e.from_ in named or e.to in named})
+    return data.RecoveryPolicy(
+        crews=f.recovery.crews,
+        repair_time=times if any(t != 1 for t in times) else (),
+        priority=tuple(first),
     )

@@ -59,6 +59,7 @@ Coordinate = Annotated[float, Field(allow_inf_nan=False, strict=True,
                                     json_schema_extra=SIGNED_MAGNITUDE),
                        AfterValidator(_meaningful)]
 Count = Annotated[int, Field(ge=0, strict=True)]
+Periods = Annotated[int, Field(ge=1, strict=True)]
 Flag = Annotated[bool, Field(strict=True)]
 
 
@@ -81,6 +82,8 @@ class Edge(_Strict):
     from_: Id = Field(alias="from")
     to: Id
     length: NonNegative = 1.0
+    repair_time: Periods = Field(1, description="Whole periods a crew needs to repair the "
+                                 "road when it fails (design section 5).")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -174,6 +177,16 @@ class Weights(_Strict):
 
 class Resilience(_Strict):
     weights: Weights = Weights()
+
+
+class Recovery(_Strict):
+    """How roads come back after the event (design section 5)."""
+
+    crews: Periods = Field(1, description="Crews repairing roads in parallel, one road each "
+                           "at a time.")
+    priority: list[Id] = Field(default_factory=list, description="Ids of roads, or of nodes "
+                               "whose roads, repaired before every other road (say, the "
+                               "roads to a hospital).")
 
 
 class Objective(_Strict):
@@ -333,6 +346,7 @@ class InstanceFile(_Strict):
     policy: Policy = Policy()
     resilience: Resilience = Resilience()
     objective: Objective = Objective()
+    recovery: Recovery = Recovery()
     scenarios: list[Scenario] = []
     scenario_generators: list[ScenarioGenerator] = []
 

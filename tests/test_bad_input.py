@@ -80,6 +80,10 @@ EXPECTED: dict[str, list[tuple[str | None, list[str]]]] = {
         ("scenarios", ["every scenario a probability or none", "missing on 'east_cut'"]),
     ],
     "min_cost_without_target.json": [("objective.target", ["min_cost needs a target"])],
+    "priority_unknown_road.json": [("recovery.priority[1]", ["unknown road or node 'XY'"])],
+    "repair_time_zero.json": [("network.edges[1].repair_time",
+                               ["greater than or equal to 1", "got 0"])],
+    "crews_fractional.json": [("recovery.crews", ["valid integer", "1.5"])],
     "stock_at_new_depot.json": [("depots[0].existing_stock", ["depot is not existing"])],
     "stock_over_capacity.json": [
         ("depots[0].existing_stock", ["volume 150", "more than the depot's capacity 100"]),

@@ -233,3 +233,48 @@ def test_default_recovery_policy() -> None:
     assert policy.crews == 1
     assert list(policy.times(3)) == [1, 1, 1]
     assert not policy.first(3).any()
+
+
+def test_instance_fields_crews_repair_times_priority() -> None:
+    from helpers import INSTANCES
+
+    from optimizer.reading import load_instance
+
+    inst = load_instance(INSTANCES / "two_crews.json")
+    ids = inst.network.edge_ids
+    assert inst.recovery.crews == 2
+    times = dict(zip(ids, inst.recovery.times(len(ids)), strict=True))
+    assert times["BE"] == 3 and times["AB"] == 1 and times["EF"] == 3
+    # "E" is a node: every road at it goes first.
+    assert sorted(ids[j] for j in inst.recovery.priority) == ["BE", "DE", "EF", "EH"]
+    # Today's files: one crew, one period per road, no priority.
+    tiny = load_instance(INSTANCES / "tiny.json")
+    assert tiny.recovery == tiny.recovery  # frozen dataclass
+    assert tiny.recovery.crews == 1 and tiny.recovery.repair_time == ()
+    assert tiny.recovery.priority == ()
+
+
+def test_two_crews_example_by_hand() -> None:
+    """instances/two_crews.json, storm, under a fixed plan: the priority road E-F (3
+    periods) starts first on crew 1; crew 2 takes H-I (1 period), then B-C (2), then F-I
+    (1); crew 1, free at 3, takes C-F (2). Returns: H-I at 1, E-F and B-C at 3, F-I at 4,
+    C-F at 5; the horizon is one crew's 9 periods."""
+    from helpers import INSTANCES
+
+    from optimizer.reading import load_instance
+
+    inst = load_instance(INSTANCES / "two_crews.json")
+    plan = Plan((True,), np.array([[900.0]]), (True,), (0,), 6900.0)
+    storm = inst.scenarios[1]
+    sched = greedy_schedule(inst, plan, storm, evaluate_scenario(inst, plan, storm).resilience)
+    ids = inst.network.edge_ids
+    got = [(ids[s.edge], s.crew, s.start, s.period) for s in sched.steps[1:]]  # type: ignore
+    assert got == [("HI", 1, 0, 1), ("EF", 0, 0, 3), ("BC", 1, 1, 3), ("FI", 1, 3, 4),
+                   ("CF", 0, 3, 5)]
+    assert sched.horizon == 9
+    curve = sched.curve()
+    assert len(curve) == 10 and curve[-1] == pytest.approx(curve[5])
+    for t in range(10):
+        back = {s.edge for s in sched.steps[1:] if s.period <= t}
+        assert curve[t] == pytest.approx(
+            value_without(inst, plan, storm, set(storm.failed_edges) - back), abs=TOL)
