@@ -324,31 +324,45 @@ def schedule_of(instance: Instance, plan: Plan, scenario: Scenario, order: Seque
     ``known[n]`` is R_s once ``order[:n + 1]`` is back, when the caller has it (the greedy
     does): with one crew the roads return in that order and nothing is evaluated.
     """
-    failed = sorted(set(scenario.failed_edges))
-    horizon = int(sum(int(times[e]) for e in failed))
     jobs = list_schedule(order, times, crews)
-    by_return = sorted(range(len(jobs)), key=lambda n: (jobs[n][3], n))
-    in_order = by_return == list(range(len(jobs)))
-    values: list[float] = []
+    in_order = sorted(range(len(jobs)), key=lambda n: (jobs[n][3], n)) == list(range(len(jobs)))
     if known is not None and in_order and _distinct_returns(jobs):
-        values = list(known)
-    else:
-        values = _values_by_period(instance, plan, scenario, jobs, by_return, evaluator,
-                                   intact)
+        return _assemble(scenario, jobs, list(known), crews, times, start)
+    return schedule_from_jobs(instance, plan, scenario, jobs, crews, times, start,
+                              evaluator=evaluator, intact=intact)
+
+
+def schedule_from_jobs(instance: Instance, plan: Plan, scenario: Scenario,
+                       jobs: Sequence[tuple[int, int, int, int]], crews: int,
+                       times: np.ndarray, start: float, *,
+                       evaluator: PairEvaluator | None = None,
+                       intact: Intact | None = None) -> Schedule:
+    """The schedule of given (road, crew, start, done) repairs, its curve evaluated."""
+    order = sorted(range(len(jobs)), key=lambda n: (jobs[n][3], n))
+    jobs = [jobs[n] for n in order]
+    values = _values_by_period(instance, plan, scenario, jobs, list(range(len(jobs))),
+                               evaluator, intact)
+    return _assemble(scenario, jobs, values, crews, times, start)
+
+
+def _assemble(scenario: Scenario, jobs: Sequence[tuple[int, int, int, int]],
+              values: Sequence[float], crews: int, times: np.ndarray,
+              start: float) -> Schedule:
+    """Steps in order of return (``jobs`` and ``values`` already in that order)."""
+    horizon = int(sum(int(times[e]) for e in set(scenario.failed_edges)))
     steps = [RepairStep(0, None, float(start))]
-    for n, value in zip(by_return, values, strict=True):
-        e, crew, begun, done = jobs[n]
-        steps.append(RepairStep(done, e, float(value), crew, begun))
+    for (e, crew, begun, done), value in zip(jobs, values, strict=True):
+        steps.append(RepairStep(done, int(e), float(value), crew, begun))
     return Schedule(tuple(steps), max(1, crews), horizon)
 
 
-def _distinct_returns(jobs: list[tuple[int, int, int, int]]) -> bool:
+def _distinct_returns(jobs: Sequence[tuple[int, int, int, int]]) -> bool:
     done = [j[3] for j in jobs]
     return len(set(done)) == len(done)
 
 
 def _values_by_period(instance: Instance, plan: Plan, scenario: Scenario,
-                      jobs: list[tuple[int, int, int, int]], by_return: list[int],
+                      jobs: Sequence[tuple[int, int, int, int]], by_return: list[int],
                       evaluator: PairEvaluator | None, intact: Intact | None) -> list[float]:
     """R_s at each road's return (every road back by its period), in ``by_return`` order."""
     st = evaluator.st if evaluator is not None else stakes(instance, plan, scenario)

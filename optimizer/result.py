@@ -173,6 +173,22 @@ def restoration_steps(instance: Instance, schedule: Schedule) -> list[dict[str, 
     return out
 
 
+def exact_entry(instance: Instance, found: Any) -> dict[str, Any]:
+    """An exact restoration schedule (``resilience recover --exact``) as the result holds it
+    beside the greedy one: its status, area, bound and gap, and its steps."""
+    return {
+        "status": found.status.value,
+        "recovery_area": _clean(found.schedule.area),
+        "bound": _clean(found.bound),
+        "gap": _clean(found.gap),
+        "greedy_area": _clean(found.greedy_area),
+        "scheduled_roads": found.scheduled_roads,
+        "seconds": round(found.seconds, 4),
+        "crews": found.schedule.crews,
+        "restoration": restoration_steps(instance, found.schedule),
+    }
+
+
 def recovery_section(instance: Instance,
                      recoveries: list[ScenarioRecovery]) -> list[dict[str, Any]]:
     """Design section 5, one entry per scenario, with ids; ``null`` for infinite values

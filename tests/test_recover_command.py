@@ -143,3 +143,23 @@ def test_processes_give_the_same_section() -> None:
     assert there.where.startswith("processes")
     assert recovery_section(inst, list(here.scenarios)) == recovery_section(
         inst, list(there.scenarios))
+
+
+def test_recover_exact_writes_both_schedules(tmp_path: Path) -> None:
+    instance = tmp_path / "two_crews.json"
+    shutil.copyfile(MEDIUM.parent / "two_crews.json", instance)
+    result = tmp_path / "two.result.json"
+    assert run("solve", instance, "-o", result, "-q").exit_code == 0
+    ok = run("recover", instance, result, "--scenario", "storm", "--exact",
+             "--time-limit", "60", "-q")
+    assert ok.exit_code == 0, ok.output
+    doc = json.loads(result.read_text(encoding="utf-8"))
+    storm = next(e for e in doc["recovery"] if e["id"] == "storm")
+    exact = storm["exact"]
+    assert exact["status"] == "optimal"
+    assert exact["greedy_area"] == pytest.approx(storm["recovery_area"])
+    assert exact["recovery_area"] > storm["recovery_area"]
+    assert exact["bound"] == pytest.approx(exact["recovery_area"], abs=1e-6)
+    assert sorted(s["repaired_edge"] for s in exact["restoration"][1:]) == sorted(
+        s["repaired_edge"] for s in storm["restoration"][1:])
+    assert "exact area" in ok.output
