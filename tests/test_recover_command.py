@@ -163,3 +163,38 @@ def test_recover_exact_writes_both_schedules(tmp_path: Path) -> None:
     assert sorted(s["repaired_edge"] for s in exact["restoration"][1:]) == sorted(
         s["repaired_edge"] for s in storm["restoration"][1:])
     assert "exact area" in ok.output
+
+
+def test_reports_show_crews_orders_and_greedy_against_optimal(tmp_path: Path) -> None:
+    from test_report import Page, csv_sections, md_tables
+
+    instance = tmp_path / "two_crews.json"
+    shutil.copyfile(MEDIUM.parent / "two_crews.json", instance)
+    result = tmp_path / "two.result.json"
+    assert run("solve", instance, "-o", result, "-q").exit_code == 0
+    assert run("recover", instance, result, "--scenario", "storm", "--exact", "-q"
+               ).exit_code == 0
+    doc = json.loads(result.read_text(encoding="utf-8"))
+    storm = next(e for e in doc["recovery"] if e["id"] == "storm")
+    html_path = tmp_path / "two.html"
+    assert run("report", result, "-o", html_path).exit_code == 0
+    page = Page(html_path.read_text(encoding="utf-8"))
+    assert "periods after the event, 2 crews" in html_path.read_text(encoding="utf-8")
+    exact = page.rows("exact-recovery")
+    assert exact["storm"][1:3] == [f"{storm['recovery_area']:.4f}",
+                                   f"{storm['exact']['recovery_area']:.4f}"]
+    csv_path = tmp_path / "two.csv"
+    assert run("report", result, "-o", csv_path).exit_code == 0
+    sections = csv_sections(csv_path.read_text(encoding="utf-8"))
+    optimal = [r for r in sections["recovery"]
+               if r["scenario"] == "storm" and r["schedule"] == "optimal"]
+    assert [r["repaired_edge"] for r in optimal[1:]] == [
+        s["repaired_edge"] for s in storm["exact"]["restoration"][1:]]
+    assert {r["crew"] for r in optimal[1:]} == {"1", "2"}
+    assert sections["recovery_exact"][0]["status"] == "optimal"
+    md_path = tmp_path / "two.md"
+    assert run("report", result, "-o", md_path).exit_code == 0
+    tables = md_tables(md_path.read_text(encoding="utf-8"))
+    order = tables["Order of repairs in the 3 worst scenarios"]
+    assert order[0][:4] == ["scenario", "schedule", "#", "road"]
+    assert {row[1] for row in order[1:]} == {"greedy", "optimal"}

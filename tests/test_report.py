@@ -604,9 +604,11 @@ def test_recovery_curve_from_a_constructed_document(
     for rec in with_recovery["recovery"]:
         row = table[rec["id"]]
         assert int(row[4]) == len(rec["restoration"]) - 1
-        assert num(row[5]) == pytest.approx(rec["restoration"][0]["resilience"], abs=SHARE)
-        assert num(row[6]) == pytest.approx(rec["restoration"][-1]["resilience"], abs=SHARE)
-        assert num(row[7]) == pytest.approx(rec["recovery_area"], abs=SHARE)
+        assert row[5] == "–"  # a file from before crews does not say
+        assert int(row[6]) == rec["restoration"][-1]["period"]
+        assert num(row[7]) == pytest.approx(rec["restoration"][0]["resilience"], abs=SHARE)
+        assert num(row[8]) == pytest.approx(rec["restoration"][-1]["resilience"], abs=SHARE)
+        assert num(row[9]) == pytest.approx(rec["recovery_area"], abs=SHARE)
 
     ok(run(report, path, "-o", f"{tmp_path / 'recovery'}/"))
     sections = csv_tables(tmp_path / "recovery")
@@ -640,8 +642,9 @@ def test_recovery_from_the_engine(tmp_path: Path,
         row = table[rec["id"]]
         steps = rec["restoration"]
         assert int(row[4]) == sum(1 for x in steps if x["repaired_edge"] is not None)
-        assert num(row[6]) == pytest.approx(steps[-1]["resilience"], abs=SHARE)
-        assert num(row[7]) == pytest.approx(rec["recovery_area"], abs=SHARE)
+        assert int(row[5]) == rec["crews"]
+        assert num(row[8]) == pytest.approx(steps[-1]["resilience"], abs=SHARE)
+        assert num(row[9]) == pytest.approx(rec["recovery_area"], abs=SHARE)
     # Without a recovery section, the report says so instead of drawing an empty curve.
     bare = {**doc, "recovery": None}
     path = tmp_path / "bare.result.json"

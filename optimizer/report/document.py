@@ -116,9 +116,23 @@ class ScenarioResult(_Model):
 
 
 class RestorationStep(_Model):
-    period: int
+    period: int  # the period from which the road is back (0: the disrupted start)
     repaired_edge: Any = None
     resilience: float
+    crew: int | None = None  # 1-based; absent in results from before crews
+    start: int | None = None  # the period its repair began
+
+
+class ExactRecovery(_Model):
+    """The optimal restoration schedule (``recover --exact``) beside the greedy one."""
+
+    status: str = ""
+    recovery_area: float | None = None
+    bound: float | None = None
+    gap: float | None = None
+    greedy_area: float | None = None
+    crews: int | None = None
+    restoration: list[RestorationStep] = Field(default_factory=list)
 
 
 class ScenarioRecovery(_Model):
@@ -129,8 +143,11 @@ class ScenarioRecovery(_Model):
     out_of_reach: Any = None
     detour_ratio: Any = None
     disjoint_paths: Any = None
+    crews: int | None = None
+    horizon: int | None = None  # periods one crew needs for every repair
     restoration: list[RestorationStep] = Field(default_factory=list)
     recovery_area: float | None = None
+    exact: ExactRecovery | None = None
 
 
 class Verification(_Model):
@@ -206,10 +223,16 @@ class Result(_Model):
     resilience: Resilience
     scenarios: list[ScenarioResult]
     recovery: list[ScenarioRecovery] | None = None
+    recovery_pending: list[str] = Field(default_factory=list)
     solver: Solver | None = None
     verification: Verification | None = None
     warnings: list[str] = Field(default_factory=list)
     frontier: FrontierSection | None = None  # when the result came from `sweep --results`
+
+    @field_validator("recovery_pending", mode="before")
+    @classmethod
+    def _no_pending(cls, value: Any) -> Any:
+        return [] if value is None else value
 
     @field_validator("recovery", mode="before")
     @classmethod

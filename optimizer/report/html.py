@@ -272,18 +272,32 @@ def _nothing_section(facts: Facts) -> str:
 
 
 def _recovery_section(facts: Facts) -> str:
+    pending = facts.result.recovery_pending
+    waiting = (_note(f"{len(pending)} scenarios were not analysed (the time limit was "
+                     f"reached): {', '.join(pending[:10])}{' ...' if len(pending) > 10 else ''}"
+                     ". resilience recover INSTANCE RESULT fills them in.")
+               if pending else "")
     if not facts.recovery:
-        return _section("recovery", "Recovery after the event",
-                        _note("This result has no recovery analysis (design section 5: roads "
-                              "repaired one per period, most reachable need first)."))
+        return _section("recovery", "Recovery after the event", waiting or
+                        _note("This result has no recovery analysis (design section 5: "
+                              "crews repair the failed roads, most reachable need first)."))
     chart = plots.recovery_chart(facts.recovery, facts.result.scenarios)
-    return _section("recovery", "Recovery after the event",
-                    f'<figure class="chart">{chart}<figcaption>Resilience of the plan after '
-                    "each repair, "
-                    "worst scenarios in colour (recovery area: the mean of the curve, 1 when "
-                    "the scenario does no harm)."
-                    "</figcaption></figure>",
-                    _table("recovery-table", rows.recovery(facts)))
+    parts = [f'<figure class="chart">{chart}<figcaption>Resilience of the plan over the '
+             "periods after the event as crews repair the roads (a road is back when its "
+             "repair time is done), worst scenarios in colour, optimal schedules dashed "
+             "where they were solved (recovery area: the mean of the curve until one crew "
+             "would have repaired everything; 1 when the scenario does no harm)."
+             "</figcaption></figure>",
+             waiting, _table("recovery-table", rows.recovery(facts))]
+    order = rows.repair_order(facts)
+    if order.rows:
+        parts += [f"<h3>Order of repairs in the {rows.REPAIR_ORDERS_SHOWN} worst scenarios"
+                  "</h3>", _table("repair-order", order)]
+    exact = rows.exact_against_greedy(facts)
+    if exact.rows:
+        parts += ["<h3>Greedy against optimal schedules</h3>",
+                  _table("exact-recovery", exact)]
+    return _section("recovery", "Recovery after the event", *parts)
 
 
 def _frontier_section(section: FrontierSection | None, here: Sequence[float], what: str) -> str:

@@ -124,9 +124,23 @@ def report_markdown(facts: Facts) -> str:
                        "CSV export).\n")
 
     out.append("## Recovery after the event\n")
+    pending = r.recovery_pending
+    if pending:
+        out.append(text(f"{len(pending)} scenarios were not analysed (the time limit was "
+                        "reached); `resilience recover INSTANCE RESULT` fills them in.")
+                   + "\n")
     if facts.recovery:
         out.append(table(rows.recovery(facts)))
-    else:
+        order = rows.repair_order(facts)
+        if order.rows:
+            out.append(f"### Order of repairs in the {rows.REPAIR_ORDERS_SHOWN} worst "
+                       "scenarios\n")
+            out.append(table(order))
+        exact = rows.exact_against_greedy(facts)
+        if exact.rows:
+            out.append("### Greedy against optimal schedules\n")
+            out.append(table(exact))
+    elif not pending:
         out.append("This result has no recovery analysis.\n")
     if r.frontier is not None:
         out += ["## The budget frontier\n", "This result came from a budget sweep; its "

@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from optimizer.report.document import Cost, ScenarioRecovery, ScenarioResult
+from optimizer.report.document import Cost, RestorationStep, ScenarioRecovery, ScenarioResult
 from optimizer.safe_text import plain
 
 if TYPE_CHECKING:
@@ -156,32 +156,65 @@ def cost_chart(costs: Sequence[tuple[str, Cost]], width: float = 7.2,
         return inline_svg(fig, "Cost lines against the budget")
 
 
+def curve_points(steps: Sequence[RestorationStep], start: float | None,
+                 horizon: int | None) -> tuple[list[int], list[float]]:
+    """A schedule's recovery curve as (period, resilience) corners: the value at period t
+    is the resilience with every road back by t (roads that return together count once),
+    drawn to ``horizon`` (one crew's time for every repair) when the file gives it.
+
+    Results from before crews list one road per period; their periods are the same.
+    """
+    points: dict[int, float] = {}
+    if steps and steps[0].repaired_edge is None:
+        points[steps[0].period] = steps[0].resilience
+    elif start is not None:
+        points[0] = start
+    for step in steps:
+        if step.repaired_edge is not None:
+            points[step.period] = step.resilience  # the last of a period holds
+    if not points:
+        return [], []
+    xs = sorted(points)
+    ys = [points[x] for x in xs]
+    if horizon is not None and horizon > xs[-1]:
+        xs.append(horizon)
+        ys.append(ys[-1])
+    return xs, ys
+
+
 def recovery_chart(recovery: Sequence[ScenarioRecovery],
                    scenarios: Sequence[ScenarioResult], highlight: int = 3) -> str:
-    """Resilience after each repair, per scenario; the worst ones drawn in colour.
+    """Resilience over the periods after the event, per scenario; the worst in colour.
 
-    The x axis counts repairs in the order the schedule lists them (one road per period),
-    starting from the disrupted state; the scenario's own resilience stands in for period 0
-    when the schedule does not list it.
+    The x axis is time in periods: a road is back when its crew has finished it (its
+    repair time), several crews working in parallel. For a scenario solved exactly
+    (``recover --exact``), the optimal schedule's curve is drawn dashed beside the greedy.
     """
     start = {s.id: s.resilience for s in scenarios}
     ranked = sorted((r for r in recovery if r.restoration),
                     key=lambda r: (start.get(r.id, 1.0), r.id))
+    crews = sorted({r.crews for r in ranked if r.crews is not None})
     with matplotlib.rc_context(RC):
         fig = _figure(8.0, 3.0)
         ax = fig.add_subplot()
         for n, rec in enumerate(ranked):
-            ys = [step.resilience for step in rec.restoration]
-            if rec.restoration[0].repaired_edge is not None and rec.id in start:
-                ys = [start[rec.id], *ys]
-            xs = list(range(len(ys)))
+            xs, ys = curve_points(rec.restoration, start.get(rec.id), rec.horizon)
             if n < highlight:
                 area = "" if rec.recovery_area is None else f" (area {rec.recovery_area:.3g})"
                 ax.step(xs, ys, where="post", lw=1.8, color=OPTION_COLOURS[n], marker="o",
                         ms=3, label=f"{rec.id}{area}", zorder=3)
             else:
                 ax.step(xs, ys, where="post", lw=0.8, color=NOTHING, alpha=0.6)
-        ax.set_xlabel("roads repaired (one per period)")
+            if rec.exact is not None and rec.exact.restoration:
+                xs, ys = curve_points(rec.exact.restoration, start.get(rec.id), rec.horizon)
+                colour = OPTION_COLOURS[n] if n < highlight else NOTHING
+                area = ("" if rec.exact.recovery_area is None
+                        else f" (area {rec.exact.recovery_area:.3g})")
+                ax.step(xs, ys, where="post", lw=1.4, ls="--", color=colour,
+                        label=f"{rec.id} optimal{area}", zorder=4)
+        team = ("" if not crews else
+                f", {'/'.join(map(str, crews))} crew{'s' if crews[-1] > 1 else ''}")
+        ax.set_xlabel(f"periods after the event{team}")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("resilience")
         ax.set_ylim(0, 1.05)

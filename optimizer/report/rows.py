@@ -239,15 +239,61 @@ def recovery(facts: Facts) -> Table:
     for rec in items:
         steps = sorted(rec.restoration, key=lambda x: x.period)
         repairs = sum(1 for x in steps if x.repaired_edge is not None)
+        back = max((x.period for x in steps), default=0)
         rows.append([rec.id, zones_by_kind(rec.cut_off), zones_by_kind(rec.out_of_reach),
                      extreme_by_kind(rec.detour_ratio, largest=True),
                      extreme_by_kind(rec.disjoint_paths, largest=False), str(repairs),
+                     fmt.MISSING if rec.crews is None else str(rec.crews), str(back),
                      fmt.share(steps[0].resilience if steps else None),
                      fmt.share(steps[-1].resilience if steps else None),
                      fmt.share(rec.recovery_area)])
     return _table(["scenario", "zones cut off", "out of reach", "largest detour ratio",
-                   "fewest disjoint paths", "repairs", "resilience at first",
-                   "after all repairs", "recovery area"], rows, numeric=(5, 6, 7, 8))
+                   "fewest disjoint paths", "repairs", "crews", "all back by period",
+                   "resilience at first", "after all repairs", "recovery area"], rows,
+                  numeric=(5, 6, 7, 8, 9, 10))
+
+
+# Scenarios whose order of repairs the reports spell out (the worst first).
+REPAIR_ORDERS_SHOWN = 3
+
+
+def repair_order(facts: Facts, shown: int = REPAIR_ORDERS_SHOWN) -> Table:
+    """For the worst scenarios that cut roads: each repair in the order roads come back,
+    with its crew, when it began and ended, and the resilience then (greedy schedule, and
+    the optimal one where ``recover --exact`` solved it)."""
+    order = {s.id: n for n, s in enumerate(facts.ranked)}
+    hit = sorted((r for r in facts.recovery
+                  if any(x.repaired_edge is not None for x in r.restoration)),
+                 key=lambda r: (order.get(r.id, len(order)), r.id))[:shown]
+    rows = []
+    for rec in hit:
+        schedules = [("greedy", rec.restoration)]
+        if rec.exact is not None and rec.exact.restoration:
+            schedules.append(("optimal", rec.exact.restoration))
+        for name, steps in schedules:
+            for n, step in enumerate(x for x in steps if x.repaired_edge is not None):
+                rows.append([rec.id, name, str(n + 1), str(step.repaired_edge),
+                             fmt.MISSING if step.crew is None else str(step.crew),
+                             fmt.MISSING if step.start is None else str(step.start),
+                             str(step.period), fmt.share(step.resilience)])
+    return _table(["scenario", "schedule", "#", "road", "crew", "begun", "back at period",
+                   "resilience then"], rows, numeric=(2, 4, 5, 6, 7))
+
+
+def exact_against_greedy(facts: Facts) -> Table:
+    """Scenarios solved exactly: the greedy area, the optimal one, the gain and the proof."""
+    rows = []
+    for rec in facts.recovery:
+        ex = rec.exact
+        if ex is None:
+            continue
+        gain = (None if ex.recovery_area is None or rec.recovery_area is None
+                else ex.recovery_area - rec.recovery_area)
+        rows.append([rec.id, fmt.MISSING if ex.crews is None else str(ex.crews),
+                     fmt.share(rec.recovery_area), fmt.share(ex.recovery_area),
+                     fmt.share(gain), ex.status, fmt.share(ex.bound)])
+    return _table(["scenario", "crews", "greedy area", "optimal area", "gain", "status",
+                   "bound"], rows, numeric=(1, 2, 3, 4, 6))
 
 
 # --------------------------------------------------------------------- the comparison

@@ -14,9 +14,12 @@ on what decided the plan, and ``pinned_scenarios``), ``costs``, ``depots``, ``sh
 does not record them), ``unmet`` (every scenario and zone with unmet need or unsheltered
 people), when the result records the solver's stages, ``stages`` (in order: the file's name
 of the stage, the stage in words, its status, the value it reached and its seconds), and, when
-the result has a recovery analysis, ``recovery`` (the restoration schedule: resilience after
-each repair) and ``recovery_zones`` (per scenario, affected zone and kind of facility: cut
-off, out of reach, detour ratio, disjoint paths; an empty cell is infinite or unbounded). The
+the result has a recovery analysis, ``recovery`` (every step of the greedy schedule, and of
+the optimal one where ``recover --exact`` solved it: period, road, crew, start, resilience),
+``recovery_exact`` (greedy against optimal areas) and ``recovery_zones`` (per scenario,
+affected zone and kind of facility: cut off, out of reach, detour ratio, disjoint paths; an
+empty cell is infinite or unbounded), and ``recovery_pending`` (scenarios a time limit left
+without recovery paths). The
 comparison's are ``options`` (with each option's objective, ``pinned``, how many scenarios are
 pinned at their ceiling, empty when the file does not say, ``pinned_scenarios`` and
 ``decided_by``), ``costs``, ``resilience``, ``facilities``, ``scenarios`` and, when the results
@@ -159,12 +162,30 @@ def report_sheets(facts: Facts) -> list[Sheet]:
             [[n, st.name, words.stage(st.name, r), st.status, st.value, st.seconds]
              for n, st in enumerate(d.stages, start=1)]))
     if facts.recovery:
+        steps = []
+        for rec in facts.recovery:
+            schedules = [("greedy", rec.restoration, rec.recovery_area)]
+            if rec.exact is not None:
+                schedules.append(("optimal", rec.exact.restoration, rec.exact.recovery_area))
+            steps += [[rec.id, name, step.period, step.repaired_edge, step.crew, step.start,
+                       step.resilience, area, rec.crews]
+                      for name, schedule, area in schedules for step in schedule]
         sheets.append(_sheet(
-            "recovery", [("scenario", T), ("period", C), ("repaired_edge", T),
-                         ("resilience", S), ("recovery_area", N)],
-            [[rec.id, step.period, step.repaired_edge, step.resilience, rec.recovery_area]
-             for rec in facts.recovery for step in rec.restoration]))
+            "recovery", [("scenario", T), ("schedule", T), ("period", C),
+                         ("repaired_edge", T), ("crew", C), ("start", C), ("resilience", S),
+                         ("recovery_area", S), ("crews", C)], steps))
+        exact = [[rec.id, rec.exact.crews, rec.recovery_area, rec.exact.recovery_area,
+                  rec.exact.status, rec.exact.bound, rec.exact.gap]
+                 for rec in facts.recovery if rec.exact is not None]
+        if exact:
+            sheets.append(_sheet(
+                "recovery_exact", [("scenario", T), ("crews", C), ("greedy_area", S),
+                                   ("optimal_area", S), ("status", T), ("bound", S),
+                                   ("gap", N)], exact))
         sheets.append(_recovery_zones(facts))
+    if r.recovery_pending:
+        sheets.append(_sheet("recovery_pending", [("scenario", T)],
+                             [[sid] for sid in r.recovery_pending]))
     if r.frontier is not None:
         sheets.append(section_sheet(r.frontier))
     return sheets
