@@ -107,10 +107,6 @@ class Schedule:
         begun = sorted(self.steps[1:], key=lambda s: (s.start, s.crew))
         return tuple(int(s.edge) for s in begun if s.edge is not None)
 
-    @property
-    def makespan(self) -> int:
-        return self.steps[-1].period
-
 
 def repair_times(instance: Instance) -> np.ndarray:
     """(E,) whole periods each road takes to repair (1 unless the file says otherwise)."""
@@ -400,16 +396,3 @@ def greedy_schedule(instance: Instance, plan: Plan, scenario: Scenario, start: f
     order = [e for e, _ in ranked]
     return schedule_of(instance, plan, scenario, order, crews, times, start,
                        known=[v for _, v in ranked], evaluator=pairs, intact=intact)
-
-
-def resilience_with(instance: Instance, plan: Plan, scenario: Scenario,
-                    back: Sequence[int], evaluator: PairEvaluator | None = None) -> float:
-    """R_s once the failed roads ``back`` are repaired (the others still failed)."""
-    net = instance.network
-    st = evaluator.st if evaluator is not None else stakes(instance, plan, scenario)
-    pairs = evaluator if evaluator is not None else PairEvaluator(instance, plan, scenario, st)
-    alive = np.ones(net.num_edges, dtype=bool)
-    alive[list(scenario.failed_edges)] = False
-    alive[list(back)] = True
-    dist, _ = source_distances(Roads(net, alive).graph(), st)
-    return pairs.resilience(st.live(dist))
