@@ -25,6 +25,12 @@ class Solved:
     solution: Solution
     verification: Verification
     document: dict[str, Any]
+    recovery_interrupted: bool = False  # Ctrl-C or SIGTERM during the recovery analysis
+
+    @property
+    def interrupted(self) -> bool:
+        """The solve or its recovery analysis was stopped by Ctrl-C or SIGTERM."""
+        return self.solution.interrupted or self.recovery_interrupted
 
     @property
     def verified(self) -> bool:
@@ -69,7 +75,8 @@ def _recovery(instance: Instance, plan: Plan, outcomes: list[ScenarioOutcome],
     if log is not None:
         log(f"recovery paths of {len(run.scenarios)} scenarios in {run.seconds:.2f} s "
             f"({run.where})")
-    problem = pending_warning(run.pending) if run.pending else ""
+    why = "the run was interrupted" if run.interrupted else "the time limit was reached"
+    problem = pending_warning(run.pending, why) if run.pending else ""
     if problem and log is not None:
         log(problem)
     return run, problem
@@ -90,7 +97,8 @@ def solve_and_verify(instance: Instance, options: SolveOptions | None = None) ->
     document = result_document(instance, solution, verification, recovered)
     if problem:
         document["warnings"].append(problem)
-    solved = Solved(solution, verification, document)
+    solved = Solved(solution, verification, document,
+                    recovered is not None and recovered.interrupted)
     if not solved.verified:
         document["status"] = "error"
         document["message"] = "independent check failed: " + solved.failure()

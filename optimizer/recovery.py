@@ -300,6 +300,7 @@ class RecoveryRun:
     pending: tuple[str, ...]  # ids of the scenarios left for lack of time, instance order
     seconds: float
     where: str  # the executor that ran it
+    interrupted: bool = False  # Ctrl-C or SIGTERM stopped it (the rest is pending)
 
 
 def _analyse_task(shared: tuple[Instance, Plan, dict[str, np.ndarray]], _token: str,
@@ -346,12 +347,19 @@ def analyse(instance: Instance, plan: Plan, starts: Mapping[int, float] | None =
     parallel = (workers is not None and workers > 1) or scheduler is not None or (
         workers is None and len(chosen) >= PARALLEL_FROM)
     where = "in-process"
+    interrupted = False
     if not parallel:
-        for n in chosen:
-            if deadline is not None and time.monotonic() >= deadline:
-                break
-            done[n] = recover_scenario(instance, plan, instance.scenarios[n], start=known[n],
-                                       intact=intact, intact_nearest=nearest)
+        try:
+            for n in chosen:
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                done[n] = recover_scenario(instance, plan, instance.scenarios[n],
+                                           start=known[n], intact=intact,
+                                           intact_nearest=nearest)
+        except KeyboardInterrupt:
+            # Stopped by the user: what is done stands, the rest is pending, and the caller
+            # still writes the plan (it says so and exits as interrupted).
+            interrupted = True
     else:
         with open_executor(workers, scheduler) as executor:
             where = executor.describe()
@@ -371,14 +379,14 @@ def analyse(instance: Instance, plan: Plan, starts: Mapping[int, float] | None =
             executor.release(shared)
     pending = tuple(instance.scenarios[n].id for n in sorted(set(chosen) - done.keys()))
     return RecoveryRun(tuple(done[n] for n in sorted(done)), pending,
-                       time.monotonic() - started, where)
+                       time.monotonic() - started, where, interrupted)
 
 
-def pending_warning(pending: Sequence[str]) -> str:
-    """What the result says when the time limit left scenarios without recovery paths."""
+def pending_warning(pending: Sequence[str], why: str = "the time limit was reached") -> str:
+    """What the result says when scenarios were left without recovery paths."""
     shown = ", ".join(pending[:5]) + (", ..." if len(pending) > 5 else "")
     return (f"{PENDING_PREFIX} {len(pending)} scenario"
-            f"{'s' if len(pending) != 1 else ''} ({shown}): the time limit was reached; "
+            f"{'s' if len(pending) != 1 else ''} ({shown}): {why}; "
             "`resilience recover INSTANCE RESULT` fills them in (recovery_pending lists them)")
 
 

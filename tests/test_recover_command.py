@@ -198,3 +198,26 @@ def test_reports_show_crews_orders_and_greedy_against_optimal(tmp_path: Path) ->
     order = tables["Order of repairs in the 3 worst scenarios"]
     assert order[0][:4] == ["scenario", "schedule", "#", "road"]
     assert {row[1] for row in order[1:]} == {"greedy", "optimal"}
+
+
+def test_ctrl_c_during_recovery_keeps_what_is_done(monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+    from test_recovery import random_plan
+
+    import optimizer.recovery as rec
+
+    inst = build(geometric_instance(30, 5, seed=3))
+    plan = random_plan(inst, np.random.default_rng(3))
+    real = rec.recover_scenario
+    calls = []
+
+    def stopped_at_the_second(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rec, "recover_scenario", stopped_at_the_second)
+    got = analyse(inst, plan, workers=1)
+    assert got.interrupted
+    assert len(got.scenarios) == 1 and len(got.pending) == 4

@@ -193,8 +193,10 @@ def solve(instance: str, output: str | None, objective: str | None, alpha: float
         summary_console.print(f"report written to {report_path}")
     if not solved.verified:
         fail(solved.failure(), ExitCode.SOLVER_FAILURE)
-    if solved.solution.interrupted or stopping.requested():
-        err.print("interrupted: the best plan found so far was written")
+    if solved.interrupted or stopping.requested():
+        err.print("interrupted: the best plan found so far was written"
+                  + (" (recovery_pending lists the scenarios left without recovery paths)"
+                     if solved.recovery_interrupted else ""))
         sys.exit(interrupted_code())
 
 
