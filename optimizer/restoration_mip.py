@@ -194,7 +194,8 @@ def exact_schedule(instance: Instance, plan: Plan, scenario: Scenario, *,
     full_live = st.live(intact.distances(st.sources))
     live0 = st.live(source_distances(intact.graph_without(failed), st)[0])
     coming = np.nonzero(full_live & ~live0)[0]
-    if not len(coming) or not failed:
+    if not len(coming) or not failed or ev.resilience(live0) >= ev.resilience(full_live):
+        # No repair can raise R_s: every schedule has the same curve.
         return ExactSchedule(greedy, Status.OPTIMAL, greedy.area, time.monotonic() - started,
                              greedy.area, 0)
     try:
@@ -317,9 +318,10 @@ def _add_flows(m: _Columns, st: Stakes, ev: PairEvaluator, full_live: np.ndarray
 def _solve(m: _Columns, x: dict[int, list[int]], scheduled: list[int],
            greedy_jobs: dict[int | None, Any], times: np.ndarray, time_limit: float | None,
            threads: int | None) -> tuple[np.ndarray | None, Status, float | None]:
-    from optimizer.solve import SolveOptions
-
-    h = new_highs(SolveOptions(mip_gap=MIP_GAP, threads=threads))
+    h = new_highs()
+    h.setOptionValue("mip_rel_gap", MIP_GAP)
+    if threads:
+        h.setOptionValue("threads", int(threads))
     rows = m.rows
     pass_model(h, m.matrix(), np.array(m.cost), np.array(m.lower), np.array(m.upper),
                np.array([r[2] for r in rows]), np.array([r[3] for r in rows]),
