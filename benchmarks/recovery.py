@@ -9,6 +9,10 @@ machine is shared and noisy: compare the ratios within a row, not rows across ru
     python benchmarks/recovery.py --sizes 100x200,200x200 --method extensive
     python benchmarks/recovery.py --time-limit-check 200x100:10
 
+``--against REV`` also times the recovery module of git revision REV (for instance the
+commit before issue 11, 1e2e869) on the same plan in the same process, and says whether
+its schedules and areas are the same.
+
 ``--time-limit-check NxS:T`` runs the ``resilience solve`` command itself with
 ``--time-limit T`` and reports its wall time (the limit bounds the whole command, recovery
 included; verification and writing the result come on top).
@@ -53,8 +57,24 @@ def _instance_file(nodes: int, scenarios: int, folder: Path) -> Path:
     return path
 
 
+def _old_recovery(revision: str, folder: Path) -> Any:
+    """``optimizer/recovery.py`` as it was at ``revision``, imported under another name."""
+    import importlib.util
+
+    source = subprocess.run(["git", "-C", str(ROOT), "show", f"{revision}:optimizer/recovery.py"],
+                            capture_output=True, text=True, check=True).stdout
+    path = folder / "recovery_at_revision.py"
+    path.write_text(source, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("recovery_at_revision", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it loads
+    spec.loader.exec_module(module)
+    return module
+
+
 def measure(nodes: int, scenarios: int, method: str, workers: int | None,
-            folder: Path) -> dict[str, Any]:
+            folder: Path, against: str | None = None) -> dict[str, Any]:
     from optimizer.dispatch import run
     from optimizer.evaluate import verify
     from optimizer.reading import load_instance
@@ -71,7 +91,16 @@ def measure(nodes: int, scenarios: int, method: str, workers: int | None,
     rec, rec_cpu, rec_wall = _timed(
         lambda: analyse(instance, solution.plan, starts, workers=workers))
     failed = sum(len(s.failed_edges) for s in instance.scenarios)
-    return {
+    old: dict[str, Any] = {}
+    if against:
+        module = _old_recovery(against, folder)
+        before, old_cpu, old_wall = _timed(lambda: module.recovery(instance, solution.plan,
+                                                                   outcomes))
+        same = all([s.edge for s in a.restoration] == [s.edge for s in b.restoration]
+                   and abs(a.area - b.area) < 1e-9
+                   for a, b in zip(rec.scenarios, before, strict=True))
+        old = {"old_cpu": old_cpu, "old_wall": old_wall, "same_schedules": same}
+    return {**old,
         "nodes": nodes, "scenarios": scenarios, "method": solution.method,
         "status": solution.status.value, "failed_roads": failed,
         "solve_cpu": solve_cpu, "solve_wall": solve_wall,
@@ -107,6 +136,8 @@ def main() -> None:
                         help="Recovery workers (default: the engine's rule)")
     parser.add_argument("--time-limit-check", default="",
                         help="NxS:T,... run `resilience solve --time-limit T` and time it")
+    parser.add_argument("--against", help="Also time optimizer/recovery.py of this git "
+                        "revision on the same plan")
     parser.add_argument("-o", "--output", help="Also write the rows as JSON")
     args = parser.parse_args()
     rows: list[dict[str, Any]] = []
@@ -115,7 +146,7 @@ def main() -> None:
         folder = Path(tmp)
         for size in filter(None, args.sizes.split(",")):
             n, s = (int(x) for x in size.split("x"))
-            row = measure(n, s, args.method, args.workers, folder)
+            row = measure(n, s, args.method, args.workers, folder, args.against)
             rows.append(row)
             print(f"{n} x {s}: solve {row['solve_wall']:.1f} s, recovery "
                   f"{row['recovery_wall']:.2f} s", file=sys.stderr, flush=True)
@@ -137,6 +168,15 @@ def main() -> None:
                   f"{r['verify_wall']:.1f} | {r['recovery_cpu']:.2f} | "
                   f"{r['recovery_wall']:.2f} | {r['recovery_cpu'] / r['solve_cpu']:.1%} | "
                   f"{1000 * r['recovery_wall'] / r['scenarios']:.1f} | {r['where']} |")
+        if any("old_cpu" in r for r in rows):
+            print(f"\n| nodes x scenarios | recovery at {args.against}: CPU s | wall s | "
+                  "now: CPU s | wall s | CPU ratio | same schedules and areas |")
+            print("|---|---:|---:|---:|---:|---:|---|")
+            for r in rows:
+                print(f"| {r['nodes']} x {r['scenarios']} | {r['old_cpu']:.2f} | "
+                      f"{r['old_wall']:.2f} | {r['recovery_cpu']:.2f} | "
+                      f"{r['recovery_wall']:.2f} | {r['old_cpu'] / r['recovery_cpu']:.1f}x | "
+                      f"{'yes' if r['same_schedules'] else 'NO'} |")
     if checks:
         print("\n| nodes x scenarios | --time-limit | command wall s | exit | status | "
               "HiGHS s | recovery analysed | pending |")
