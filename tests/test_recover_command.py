@@ -56,13 +56,23 @@ def medium(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, dict]:
     return copy, full, cut
 
 
-def test_no_time_left_names_every_scenario(medium: tuple[Path, dict, dict]) -> None:
-    _, _, cut = medium
+def test_no_time_left_names_every_scenario(medium: tuple[Path, dict, dict],
+                                           tmp_path: Path) -> None:
+    instance, _, cut = medium
     ids = [s["id"] for s in cut["scenarios"]]
     assert cut["recovery"] == []
     assert cut["recovery_pending"] == ids
     assert any(w.startswith("recovery paths not analysed for 20 scenarios")
                for w in cut["warnings"])
+    # The reports say so too.
+    path = tmp_path / "cut.result.json"
+    path.write_text(dumps(cut), encoding="utf-8")
+    for suffix, words in ((".md", "20 scenarios were not analysed"),
+                          (".html", "20 scenarios were not analysed"),
+                          (".csv", "[recovery_pending]")):
+        out = tmp_path / f"cut{suffix}"
+        assert run("report", path, "-o", out, "--instance", instance).exit_code == 0
+        assert words in out.read_text(encoding="utf-8"), suffix
 
 
 def test_recover_fills_in_what_the_limit_left(medium: tuple[Path, dict, dict],
