@@ -67,12 +67,14 @@ def test_no_time_left_names_every_scenario(medium: tuple[Path, dict, dict],
     # The reports say so too.
     path = tmp_path / "cut.result.json"
     path.write_text(dumps(cut), encoding="utf-8")
-    for suffix, words in ((".md", "20 scenarios were not analysed"),
-                          (".html", "20 scenarios were not analysed"),
-                          (".csv", "[recovery_pending]")):
+    for suffix in (".md", ".html"):
         out = tmp_path / f"cut{suffix}"
         assert run("report", path, "-o", out, "--instance", instance).exit_code == 0
-        assert words in out.read_text(encoding="utf-8"), suffix
+        assert "20 scenarios were not analysed" in out.read_text(encoding="utf-8"), suffix
+    folder = tmp_path / "tables"
+    assert run("report", path, "-o", f"{folder}/", "--instance", instance).exit_code == 0
+    pending = (folder / "recovery_pending.csv").read_text(encoding="utf-8").split()
+    assert pending == ["scenario", *ids]
 
 
 def test_recover_fills_in_what_the_limit_left(medium: tuple[Path, dict, dict],
@@ -176,7 +178,9 @@ def test_recover_exact_writes_both_schedules(tmp_path: Path) -> None:
 
 
 def test_reports_show_crews_orders_and_greedy_against_optimal(tmp_path: Path) -> None:
-    from test_report import Page, csv_sections, md_tables
+    import csv
+
+    from test_report import Page, md_tables
 
     instance = tmp_path / "two_crews.json"
     shutil.copyfile(MEDIUM.parent / "two_crews.json", instance)
@@ -193,15 +197,21 @@ def test_reports_show_crews_orders_and_greedy_against_optimal(tmp_path: Path) ->
     exact = page.rows("exact-recovery")
     assert exact["storm"][1:3] == [f"{storm['recovery_area']:.4f}",
                                    f"{storm['exact']['recovery_area']:.4f}"]
-    csv_path = tmp_path / "two.csv"
-    assert run("report", result, "-o", csv_path).exit_code == 0
-    sections = csv_sections(csv_path.read_text(encoding="utf-8"))
-    optimal = [r for r in sections["recovery"]
+    folder = tmp_path / "tables"
+    assert run("report", result, "-o", f"{folder}/").exit_code == 0
+
+    def table(name: str) -> list[dict[str, str]]:
+        with (folder / f"{name}.csv").open(encoding="utf-8") as handle:
+            return list(csv.DictReader(handle))
+
+    optimal = [r for r in table("recovery")
                if r["scenario"] == "storm" and r["schedule"] == "optimal"]
     assert [r["repaired_edge"] for r in optimal[1:]] == [
         s["repaired_edge"] for s in storm["exact"]["restoration"][1:]]
     assert {r["crew"] for r in optimal[1:]} == {"1", "2"}
-    assert sections["recovery_exact"][0]["status"] == "optimal"
+    assert table("recovery_exact")[0]["status"] == "optimal"
+    xlsx = tmp_path / "two.xlsx"
+    assert run("report", result, "-o", xlsx).exit_code == 0
     md_path = tmp_path / "two.md"
     assert run("report", result, "-o", md_path).exit_code == 0
     tables = md_tables(md_path.read_text(encoding="utf-8"))

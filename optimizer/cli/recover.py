@@ -11,20 +11,14 @@ import dataclasses
 import time
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from optimizer.cli.common import err, handled, output_path, warn
+from optimizer.cli.common import err, handled, make_console, output_path, warn
 from optimizer.errors import UsageError
-from optimizer.files import write_atomic
-from optimizer.reading import load_instance
-from optimizer.recovery import analyse
-from optimizer.result import dumps, merge_recovery, read_plan
 from optimizer.safe_text import console_text as escape
 
 
 @click.command()
-@click.argument("instance", type=click.Path(dir_okay=False))
+@click.argument("instance", type=click.Path(dir_okay=False, allow_dash=True))
 @click.argument("result", type=click.Path(dir_okay=False))
 @click.option("--scenario", "scenario_ids", multiple=True,
               help="Analyse this scenario (repeat for several); default: the scenarios the "
@@ -50,6 +44,14 @@ def recover(instance: str, result: str, scenario_ids: tuple[str, ...], crews: in
     with --exact, with the optimal restoration schedule beside the greedy one.
     """
     started = time.monotonic()
+    # The libraries are imported here, not at the top: --help stays quick.
+    from rich.table import Table
+
+    from optimizer.files import write_atomic
+    from optimizer.reading import load_instance
+    from optimizer.recovery import analyse
+    from optimizer.result import dumps, merge_recovery, read_plan
+
     inst = load_instance(instance)
     if crews is not None:
         inst = dataclasses.replace(inst, recovery=dataclasses.replace(inst.recovery,
@@ -74,7 +76,7 @@ def recover(instance: str, result: str, scenario_ids: tuple[str, ...], crews: in
     path = output or result
     if path != "-":
         output_path(path, instance, "")
-    console = err if path == "-" else Console(highlight=False, emoji=False)
+    console = err if path == "-" else make_console()
     if not chosen:
         console.print(f"{escape(result)}: every scenario's recovery is analysed already "
                       "(--scenario ID or --crews N to redo some)")
