@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from optimizer import stopping
 from optimizer.data import Instance
 from optimizer.dispatch import run
 from optimizer.evaluate import Verification, verify
@@ -63,7 +64,7 @@ def _recovery(instance: Instance, plan: Plan, outcomes: list[ScenarioOutcome],
         deadline = options.started + options.time_limit
     try:
         run = analyse(instance, plan, {n: o.resilience for n, o in enumerate(outcomes)},
-                      deadline=deadline,
+                      deadline=deadline, stop=stopping.requested,
                       workers=None if options is None else options.workers,
                       scheduler=None if options is None else options.scheduler)
     except Exception as exc:  # reported in the result's warnings, never swallowed
@@ -75,8 +76,16 @@ def _recovery(instance: Instance, plan: Plan, outcomes: list[ScenarioOutcome],
     if log is not None:
         log(f"recovery paths of {len(run.scenarios)} scenarios in {run.seconds:.2f} s "
             f"({run.where})")
-    why = "the run was interrupted" if run.interrupted else "the time limit was reached"
-    problem = pending_warning(run.pending, why) if run.pending else ""
+    if run.interrupted:
+        # A stop requested (Ctrl-C, SIGTERM): the plan is what must be written, and soon;
+        # the section is left out and every scenario is named for `recover`.
+        problem = ("recovery analysis skipped after the interrupt; the recovery section is "
+                   "omitted (resilience recover INSTANCE RESULT fills it in)")
+        if log is not None:
+            log(problem)
+        pending = tuple(s.id for s in instance.scenarios)
+        return RecoveryRun((), pending, run.seconds, run.where, True), problem
+    problem = pending_warning(run.pending) if run.pending else ""
     if problem and log is not None:
         log(problem)
     return run, problem

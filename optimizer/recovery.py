@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import wait
 from dataclasses import dataclass
 
@@ -322,7 +322,8 @@ _INTACT: dict[int, Intact] = {}
 
 def analyse(instance: Instance, plan: Plan, starts: Mapping[int, float] | None = None, *,
             only: Sequence[int] | None = None, deadline: float | None = None,
-            workers: int | None = None, scheduler: str | None = None) -> RecoveryRun:
+            workers: int | None = None, scheduler: str | None = None,
+            stop: Callable[[], bool] | None = None) -> RecoveryRun:
     """:func:`recover_scenario` for the scenarios ``only`` (default every one), until
     ``deadline`` (a :func:`time.monotonic` instant; None: no limit). ``starts`` are the
     plan's R_s by scenario index where known (verification has them).
@@ -352,6 +353,9 @@ def analyse(instance: Instance, plan: Plan, starts: Mapping[int, float] | None =
         try:
             for n in chosen:
                 if deadline is not None and time.monotonic() >= deadline:
+                    break
+                if stop is not None and stop():  # Ctrl-C or SIGTERM recorded
+                    interrupted = True
                     break
                 done[n] = recover_scenario(instance, plan, instance.scenarios[n],
                                            start=known[n], intact=intact,

@@ -252,8 +252,8 @@ def result_document(instance: Instance, solution: Solution, verification: Verifi
         "cost": cost_section(instance, solution.plan),
         "resilience": resilience_section(instance, solution.outcomes, solution),
         "scenarios": scenario_section(instance, solution.outcomes),
-        "recovery": None if recovery is None else recovery_section(instance,
-                                                                    list(recovery.scenarios)),
+        "recovery": (None if recovery is None or recovery.interrupted
+                     else recovery_section(instance, list(recovery.scenarios))),
         "recovery_pending": [] if recovery is None else list(recovery.pending),
         "solver": solver_section(solution),
         "verification": {"method": verification.method,
