@@ -190,6 +190,14 @@ def table(records: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def write_run(path: Path, time_limit: float | None, records: list[dict[str, Any]]) -> None:
+    """A benchmark run's records with the machine, the date and the time limit (JSON)."""
+    path.write_text(json.dumps(
+        {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
+                    f"{platform.python_version()}", "date": time.strftime("%Y-%m-%d"),
+         "time_limit": time_limit, "records": records}, indent=1) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--plan", choices=sorted(PLANS), default="quick")
@@ -207,10 +215,7 @@ def main() -> None:
         records.append(record)
         print(json.dumps(record), file=sys.stderr, flush=True)
         if args.output is not None:
-            args.output.write_text(json.dumps(
-                {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
-                            f"{platform.python_version()}", "date": time.strftime("%Y-%m-%d"),
-                 "time_limit": args.time_limit, "records": records}, indent=1) + "\n")
+            write_run(args.output, args.time_limit, records)
     print(table(records))
 
 

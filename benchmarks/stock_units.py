@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -139,10 +138,9 @@ def main() -> None:
             records.append(record)
             print(json.dumps(record), file=sys.stderr, flush=True)
     if args.output is not None:
-        args.output.write_text(json.dumps(
-            {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
-                        f"{platform.python_version()}", "date": time.strftime("%Y-%m-%d"),
-             "time_limit": args.time_limit, "records": records}, indent=1) + "\n")
+        from benchmarks.stages import write_run
+
+        write_run(args.output, args.time_limit, records)
     print(table(records))
 
 

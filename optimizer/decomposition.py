@@ -870,8 +870,9 @@ def _solve(instance: Instance, options: SolveOptions, evaluator: Evaluator,
         _initial_cuts(master, ev, first)
         if target is None or r.min() >= target - FEASIBILITY_TOL:
             incumbent = _Incumbent(start, r, plan_cost(instance, start).total)
-    log(f"decomposition master: {master.size()['variables']:,} variables, "
-        f"{master.size()['constraints']:,} constraints, {master.cuts:,} cuts "
+    size = master.size()
+    log(f"decomposition master: {size['variables']:,} variables, "
+        f"{size['constraints']:,} constraints, {master.cuts:,} cuts "
         f"({time.monotonic() - t0:.2f} s with the ceiling of every scenario)")
 
     # From here a plan may exist: a stop (Ctrl-C, SIGTERM) ends the stage at its incumbent,
