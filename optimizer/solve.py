@@ -46,7 +46,7 @@ from optimizer.highs_common import (
 from optimizer.outcome import ResilienceSummary, ScenarioOutcome
 from optimizer.plan import Plan, plan_cost
 from optimizer.presolve import prove_infeasible
-from optimizer.recourse import ceilings
+from optimizer.recourse import FirstStage, RecourseBlock
 from optimizer.schema import ObjectiveKind
 from optimizer.stages import Goal, Sequence, explain, relative_value
 from optimizer.status import Status
@@ -367,7 +367,10 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
     names = ["objective", *tiebreaks(kind)]
     log(f"building the extensive form of {len(instance.scenarios)} scenarios")
     t0 = time.monotonic()
-    ceil = ceilings(instance)
+    # One recourse LP of every scenario: the ceilings now, then what each stage's plan
+    # provably reaches (the value the next stage holds), hot-started from the last plan.
+    recourse = RecourseBlock(instance, np.arange(len(instance.scenarios)))
+    ceil = recourse.evaluate(FirstStage.ceiling(instance)).resilience(instance)
     md = prepare(instance, ceil)
     check_fits(md, options.builder)
     if options.builder == "direct":
@@ -465,6 +468,22 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
         cost = float(np.ascontiguousarray(c.objectives["tiebreak_cost"]) @ x[:n]) * scale
         return g.value(instance, Layout.values(c.layout.r, x), cost, ceil)
 
+    def hold(g: Goal, reached: float) -> float:
+        """The bound (minimisation form) that holds stage ``g`` for the stages after it.
+
+        HiGHS's solution meets its rows only within the feasibility tolerance (1e-6), so
+        ``reached`` can be a hair better than any plan reaches: held there, the next stage
+        would have to find a plan that does better than this one, and could only find one
+        that uses the tolerance elsewhere (a worse plan). The hold is at what the plan in
+        hand provably reaches (its first stage rounded, every scenario re-solved exactly),
+        when that is weaker, so the next stage always has this plan to keep.
+        """
+        plan = plan_from_columns(c.layout, instance, scale, x)
+        r = recourse.evaluate(FirstStage.of(instance, plan)).resilience(instance)
+        value = g.value(instance, r, plan_cost(instance, plan).total, ceil)
+        provable = -value if g.maximise else value / scale
+        return max(reached, provable) + LEXICOGRAPHIC_TOL
+
     while (following := sequence.next(goal, value)) is not None:
         goal = following
         interrupted = interrupted or stopping.requested()
@@ -472,7 +491,7 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
             skipped.append(goal.name)
             value = at_plan(goal)
             continue
-        h.addRow(-INF, reached + LEXICOGRAPHIC_TOL, len(cols), cols, coefs)
+        h.addRow(-INF, hold(done[-1][0], reached), len(cols), cols, coefs)
         cols, coefs = _stage_vector(c, goal)
         n = int(h.getNumCol())
         dense = np.zeros(n)
