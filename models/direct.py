@@ -39,6 +39,7 @@ from scipy.sparse import csc_matrix
 from models.resilience import (
     RELATIVE_MIN_CEILING,
     ModelData,
+    linked_pair_flows,
     linked_shelter_rows,
     shelter_row_evacuees,
 )
@@ -348,7 +349,8 @@ def _rows_shelter_capacity(md: ModelData) -> list[_Rows]:
     only where U_h > 0 and M_h > 0."""
     inst = md.instance
     H = len(inst.shelters)
-    row, keys, counts = _rows_of(md.v_scenario * H + md.v_shelter)
+    P = md.num_pair_flows
+    row, keys, counts = _rows_of(md.v_scenario[:P] * H + md.v_shelter[:P])
     s, h = np.divmod(keys, H) if H else (keys, keys)
     loss = np.array([sc.shelter_loss for sc in inst.scenarios], dtype=float).reshape(
         md.num_scenarios, H)
@@ -360,7 +362,7 @@ def _rows_shelter_capacity(md: ModelData) -> list[_Rows]:
                        dtype=bool)
     # Linked rows are written flow by flow (_rows_shelter_link); the rest keep their
     # Pyomo index and are renumbered among themselves.
-    kept = ~linked_shelter_rows(md, reach)
+    kept = ~linked_shelter_rows(md)
     new_row = np.cumsum(kept) - 1
     flows = np.flatnonzero(kept[row])
     labels = np.flatnonzero(kept)
@@ -377,24 +379,38 @@ def _rows_shelter_capacity(md: ModelData) -> list[_Rows]:
     ))]
 
 
-def _rows_shelter_link(md: ModelData) -> list[_Rows]:
-    """add_shelter_link: ``v_j - (e_si/E_s) z_h <= 0`` for each flow j of a linked
-    shelter-capacity row (linked_shelter_rows), flows ascending."""
+def _evacuee_share(md: ModelData, flows: np.ndarray) -> np.ndarray:
+    """e_si / E_s of each flow's scenario and zone."""
     inst = md.instance
-    H = len(inst.shelters)
-    if len(md.v_scenario):
-        _, row = np.unique(md.v_scenario * H + md.v_shelter, return_inverse=True)
-        flows = np.flatnonzero(linked_shelter_rows(md, row=row)[row])
-    else:
-        flows = np.zeros(0, dtype=np.int64)
     evacuees = np.stack([sc.evacuees for sc in inst.scenarios]) if inst.scenarios else (
         np.zeros((0, inst.network.num_nodes)))
-    s, i = md.v_scenario[flows], md.v_zone[flows]
-    share = evacuees[s, i] / md.evacuee_total[s]
+    s = md.v_scenario[flows]
+    return evacuees[s, md.v_zone[flows]] / md.evacuee_total[s]
+
+
+def _rows_shelter_link(md: ModelData) -> list[_Rows]:
+    """add_shelter_link: ``v_j - (e_si/E_s) z_h <= 0`` for each pair flow j of a linked
+    shelter (linked_pair_flows), flows ascending."""
+    flows = linked_pair_flows(md)
     n = len(flows)
     return [_Rows("shelter_link", flows, np.full(n, -INF), np.zeros(n), (
         _terms("v", flows, 1.0, np.arange(n)),
-        _terms("z", md.v_shelter[flows], -share, np.arange(n), pos=1),
+        _terms("z", md.v_shelter[flows], -_evacuee_share(md, flows), np.arange(n), pos=1),
+    ))]
+
+
+def _rows_shelter_cover(md: ModelData) -> list[_Rows]:
+    """add_shelter_cover: ``v_j - (e_si/E_s) sum_{h in N_si} z_h <= 0`` for each cover flow
+    j (the flows after the pair flows), shelters ascending."""
+    P = md.num_pair_flows
+    flows = np.arange(P, len(md.v_scenario), dtype=np.int64)
+    n = len(flows)
+    per_row = np.diff(md.cover_ptr)
+    rows = np.repeat(np.arange(n), per_row)
+    return [_Rows("shelter_cover", flows, np.full(n, -INF), np.zeros(n), (
+        _terms("v", flows, 1.0, np.arange(n)),
+        _terms("z", md.cover_shelter, -np.repeat(_evacuee_share(md, flows), per_row), rows,
+               pos=1),
     ))]
 
 
@@ -471,6 +487,7 @@ ROW_FAMILIES = (
     ("add_zone_evacuees", _rows_zone_evacuees),
     ("add_shelter_capacity", _rows_shelter_capacity),
     ("add_shelter_link", _rows_shelter_link),
+    ("add_shelter_cover", _rows_shelter_cover),
     ("add_compensation", _rows_compensation),
     ("add_resilience", _rows_resilience),
     ("add_objectives", _rows_objective),

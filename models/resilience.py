@@ -51,10 +51,21 @@ class ModelData:
     g_depot: np.ndarray
     g_zone: np.ndarray
     g_commodity: np.ndarray
-    # One entry per shelter flow variable v[j]: scenario, zone, shelter.
+    # One entry per shelter flow variable v[j]: scenario, zone, shelter. The first
+    # ``num_pair_flows`` are pair flows, one per reachable (s, i, h); after them come the
+    # cover flows, one per (s, i) whose reachable shelters are all linked (below): their
+    # v_shelter is -1 and cover flow c may use shelters cover_shelter[cover_ptr[c]:
+    # cover_ptr[c + 1]] (add_shelter_cover).
     v_scenario: np.ndarray
     v_zone: np.ndarray
     v_shelter: np.ndarray
+    num_pair_flows: int
+    cover_ptr: np.ndarray
+    cover_shelter: np.ndarray
+    # (S, H) shelter h is *linked* in scenario s: not existing, and what survives of its
+    # base capacity takes every evacuee who can reach it, (1 - loss_sh) B_h >= e_sh > 0.
+    # Its capacity then binds only through z_h (add_shelter_link, add_shelter_cover).
+    shelter_linked: np.ndarray
     # (D, K) the most stock a plan can usefully buy, in units (models.limits); the unit of
     # each stock column (x counts stock / stock_unit); which stock columns are integer.
     stock_upper: np.ndarray
@@ -86,15 +97,34 @@ def prepare(instance: Instance, ceilings: np.ndarray | None = None, *,
         ceilings = ceiling_values(instance)
     om = instance.commodity_weights
     reach = scenario_pairs(instance)
+    H = len(instance.shelters)
+    base = np.array([h.capacity for h in instance.shelters], dtype=float)
+    existing = np.array([h.existing for h in instance.shelters], dtype=bool)
+    linked = np.zeros((len(instance.scenarios), H), dtype=bool)
     g_parts: list[tuple[np.ndarray, ...]] = []
     v_parts: list[tuple[np.ndarray, ...]] = []
+    cover_parts: list[tuple[np.ndarray, ...]] = []
+    cover_sets: list[tuple[np.ndarray, np.ndarray]] = []  # (shelters per zone, shelters)
     for s, (scenario, r) in enumerate(zip(instance.scenarios, reach, strict=True)):
         # A supply variable for every reachable (d, i) and commodity k with q_sik > 0.
         need = scenario.need[r.supply_zone] * om  # (pairs, K) weighted
         pair_idx, k_idx = np.nonzero(need > 0)
         g_parts.append((np.full(len(pair_idx), s), r.supply_depot[pair_idx],
                         r.supply_zone[pair_idx], k_idx))
-        v_parts.append((np.full(len(r.shelter_zone), s), r.shelter_zone, r.shelter_index))
+        zone, shelter = r.shelter_zone, r.shelter_index
+        evacuees_at = np.bincount(shelter, weights=scenario.evacuees[zone], minlength=H)
+        keep = 1 - np.asarray(scenario.shelter_loss, dtype=float)
+        linked[s] = (keep * base >= evacuees_at) & (evacuees_at > 0) & ~existing
+        # A zone whose shelters are all linked is sheltered as far as one of them is open:
+        # one cover flow instead of a flow per shelter.
+        cover = np.ones(instance.network.num_nodes, dtype=bool)
+        cover[zone[~linked[s][shelter]]] = False
+        pair = ~cover[zone]
+        v_parts.append((np.full(int(pair.sum()), s), zone[pair], shelter[pair]))
+        order = np.lexsort((shelter[~pair], zone[~pair]))
+        zones, counts = np.unique(zone[~pair][order], return_counts=True)
+        cover_parts.append((np.full(len(zones), s), zones, np.full(len(zones), -1)))
+        cover_sets.append((counts, shelter[~pair][order]))
 
     def stack(parts: list[tuple[np.ndarray, ...]], n: int) -> list[np.ndarray]:
         if not parts:
@@ -102,7 +132,9 @@ def prepare(instance: Instance, ceilings: np.ndarray | None = None, *,
         return [np.concatenate([p[c] for p in parts]).astype(np.int64) for c in range(n)]
 
     g = stack(g_parts, 4)
-    v = stack(v_parts, 3)
+    pairs_only = stack(v_parts, 3)
+    v = stack(v_parts + cover_parts, 3)
+    counts = np.concatenate([c for c, _ in cover_sets]) if cover_sets else np.zeros(0)
     upper = limits.stock_upper(limits_from or instance)
     return ModelData(
         instance=instance,
@@ -114,6 +146,11 @@ def prepare(instance: Instance, ceilings: np.ndarray | None = None, *,
         intact_shelters=intact_shelter_reach(instance),
         g_scenario=g[0], g_depot=g[1], g_zone=g[2], g_commodity=g[3],
         v_scenario=v[0], v_zone=v[1], v_shelter=v[2],
+        num_pair_flows=len(pairs_only[0]),
+        cover_ptr=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+        cover_shelter=(np.concatenate([c for _, c in cover_sets]) if cover_sets
+                       else np.zeros(0)).astype(np.int64),
+        shelter_linked=linked,
         stock_upper=upper, stock_unit=limits.stock_unit(upper),
         stock_integer=limits.integer_stock(instance, upper),
         depot_volume=limits.depot_volume(instance, upper),
@@ -126,38 +163,34 @@ def shelter_row_evacuees(md: ModelData, row: np.ndarray | None = None) -> np.nda
     flows, keys ascending): what caps the row's coefficients. Both builders read this, so
     both sum in the same order. ``row``: each shelter flow's row, when already known."""
     H = len(md.instance.shelters)
-    if len(md.v_scenario) == 0:
+    P = md.num_pair_flows
+    if P == 0:
         return np.zeros(0)
     if row is None:
-        _, row = np.unique(md.v_scenario * H + md.v_shelter, return_inverse=True)
+        _, row = np.unique(md.v_scenario[:P] * H + md.v_shelter[:P], return_inverse=True)
     evacuees = np.stack([sc.evacuees for sc in md.instance.scenarios])
     out = np.zeros(int(row.max()) + 1)
-    np.add.at(out, row, evacuees[md.v_scenario, md.v_zone])
+    np.add.at(out, row, evacuees[md.v_scenario[:P], md.v_zone[:P]])
     return out
 
 
-def linked_shelter_rows(md: ModelData, reach: np.ndarray | None = None,
-                        row: np.ndarray | None = None) -> np.ndarray:
-    """Per shelter-capacity row (one per (s, h) with flows, keys ascending): whether the
-    row is written as its disaggregation, one row per flow (add_shelter_link). That is the
-    case when the shelter is not existing and what survives of its base capacity takes
-    every evacuee who can reach it: the capacity then binds only through z_h, and
-    v_sih <= (e_si / E_s) z_h for each zone is the same set of plans with a tighter LP
-    (their sum is the row). ``reach``: shelter_row_evacuees, when already known; ``row``:
-    each shelter flow's row. Both builders read this, so both decide alike."""
-    inst = md.instance
-    H = len(inst.shelters)
-    if len(md.v_scenario) == 0:
+def linked_shelter_rows(md: ModelData) -> np.ndarray:
+    """Per shelter-capacity row (one per (s, h) with pair flows, keys ascending): whether
+    its shelter is linked (``ModelData.shelter_linked``), so that the row is written flow
+    by flow (add_shelter_link, add_shelter_cover) instead. Both builders read this."""
+    H = len(md.instance.shelters)
+    P = md.num_pair_flows
+    if P == 0:
         return np.zeros(0, dtype=bool)
-    keys = np.unique(md.v_scenario * H + md.v_shelter)
-    s, h = np.divmod(keys, H)
-    if reach is None:
-        reach = shelter_row_evacuees(md, row)
-    loss = np.array([sc.shelter_loss for sc in inst.scenarios], dtype=float).reshape(
-        md.num_scenarios, H)
-    base = np.array([sh.capacity for sh in inst.shelters], dtype=float)
-    existing = np.array([sh.existing for sh in inst.shelters], dtype=bool)
-    return ((1 - loss[s, h]) * base[h] >= reach) & ~existing[h]
+    s, h = np.divmod(np.unique(md.v_scenario[:P] * H + md.v_shelter[:P]), H)
+    return md.shelter_linked[s, h]
+
+
+def linked_pair_flows(md: ModelData) -> np.ndarray:
+    """Pair flows (ascending) whose shelter is linked in their scenario: add_shelter_link."""
+    P = md.num_pair_flows
+    return np.flatnonzero(md.shelter_linked[md.v_scenario[:P], md.v_shelter[:P]]) if P \
+        else np.zeros(0, dtype=np.int64)
 
 
 def _groups(keys: np.ndarray) -> list[tuple[int, np.ndarray]]:
@@ -294,8 +327,10 @@ def add_recourse_variables(m: pyo.ConcreteModel, md: ModelData) -> None:
 
     g_j = om_k g_{sdik} / Q_s (supply of commodity k from depot d to zone i in scenario s,
     for reachable (d, i) with q_{sik} > 0); v_j = v_{sih} / E_s (evacuees of zone i sheltered
-    at h, for reachable (i, h) with e_{si} > 0); econ_s \in [0, 1] compensation paid as a
-    share of L_s; r_s \in [0, 1] the resilience of scenario s.
+    at h, for reachable (i, h) with e_{si} > 0; a zone whose reachable shelters are all
+    linked has one cover flow, its evacuees sheltered at any of them, add_shelter_cover);
+    econ_s \in [0, 1] compensation paid as a share of L_s; r_s \in [0, 1] the resilience of
+    scenario s.
     """
     m.G = pyo.RangeSet(0, len(md.g_scenario) - 1)
     m.V = pyo.RangeSet(0, len(md.v_scenario) - 1)
@@ -373,9 +408,10 @@ def add_shelter_capacity(m: pyo.ConcreteModel, md: ModelData) -> None:
     """
     inst = md.instance
     H = len(inst.shelters)
-    rows = _groups(md.v_scenario * H + md.v_shelter)
+    P = md.num_pair_flows
+    rows = _groups(md.v_scenario[:P] * H + md.v_shelter[:P])
     reachable = shelter_row_evacuees(md)
-    linked = linked_shelter_rows(md, reachable)
+    linked = linked_shelter_rows(md)
 
     def rule(_m: pyo.ConcreteModel, row: int) -> pyo.Expression:
         if linked[row]:  # written flow by flow in add_shelter_link
@@ -396,31 +432,49 @@ def add_shelter_capacity(m: pyo.ConcreteModel, md: ModelData) -> None:
 
 
 def add_shelter_link(m: pyo.ConcreteModel, md: ModelData) -> None:
-    r"""A shelter whose surviving base capacity takes everyone who can reach it binds only
-    through z_h: for each of its flows,
+    r"""A linked shelter (``ModelData.shelter_linked``: not existing, and what survives of
+    its base capacity takes everyone who can reach it) binds only through z_h: for each of
+    its pair flows,
 
     v_{sih} \le (e_{si} / E_s) z_h
 
-    in place of its add_shelter_capacity row (linked_shelter_rows: not existing,
-    (1 - loss_{sh}) B_h \ge e_{sh}). The rows sum to that row, and they give the LP
-    relaxation of a covering problem, a zone sheltered at most as far as its shelters are
-    open, where the summed row lets a fraction of z_h shelter the zones of its choice
-    (a maximal-covering instance solved 14x faster, benchmarks/covering.py).
+    in place of its add_shelter_capacity row. The rows sum to that row (the same plans),
+    and give the LP relaxation of a covering problem, a zone sheltered at most as far as
+    its shelters are open, where the summed row lets a fraction of z_h shelter the zones of
+    its choice.
     """
     inst = md.instance
-    H = len(inst.shelters)
-    if len(md.v_scenario):
-        _, row = np.unique(md.v_scenario * H + md.v_shelter, return_inverse=True)
-        flows = np.flatnonzero(linked_shelter_rows(md, row=row)[row])
-    else:
-        flows = np.zeros(0, dtype=np.int64)
 
     def rule(_m: pyo.ConcreteModel, j: int) -> pyo.Expression:
         s, i, h = int(md.v_scenario[j]), int(md.v_zone[j]), int(md.v_shelter[j])
         share = float(inst.scenarios[s].evacuees[i] / md.evacuee_total[s])
         return m.v[j] <= share * m.z[h]
 
-    m.shelter_link = pyo.Constraint([int(j) for j in flows], rule=rule)
+    m.shelter_link = pyo.Constraint([int(j) for j in linked_pair_flows(md)], rule=rule)
+
+
+def add_shelter_cover(m: pyo.ConcreteModel, md: ModelData) -> None:
+    r"""A zone whose reachable shelters N_{si} are all linked has one cover flow v_j
+    (ModelData): it is sheltered as far as one of them is open,
+
+    v_j \le (e_{si} / E_s) \sum_{h \in N_{si}} z_h
+
+    (with v_j \le e_{si} / E_s from add_zone_evacuees): the textbook covering row. Its flows
+    to those shelters, each at most (e_{si} / E_s) z_h (add_shelter_link) and at most
+    e_{si} / E_s in all, sum to exactly these values, so the plans, R_s and even the LP
+    relaxation are those of the flows, with one column and one row for the zone.
+    """
+    inst = md.instance
+    P = md.num_pair_flows
+
+    def rule(_m: pyo.ConcreteModel, j: int) -> pyo.Expression:
+        s, i = int(md.v_scenario[j]), int(md.v_zone[j])
+        share = float(inst.scenarios[s].evacuees[i] / md.evacuee_total[s])
+        c = j - P
+        shelters = md.cover_shelter[md.cover_ptr[c]:md.cover_ptr[c + 1]]
+        return m.v[j] <= share * sum(m.z[int(h)] for h in shelters)
+
+    m.shelter_cover = pyo.Constraint(range(P, len(md.v_scenario)), rule=rule)
 
 
 def add_compensation(m: pyo.ConcreteModel, md: ModelData) -> None:
@@ -551,6 +605,7 @@ CONSTRAINT_FAMILIES = (
     add_zone_evacuees,
     add_shelter_capacity,
     add_shelter_link,
+    add_shelter_cover,
     add_compensation,
     add_resilience,
 )

@@ -22,7 +22,15 @@ import pytest
 from helpers import build, random_doc, with_objective
 
 from models import direct
-from models.resilience import CONSTRAINT_FAMILIES, ModelData, build_model, prepare, tiebreaks
+from models.resilience import (
+    CONSTRAINT_FAMILIES,
+    ModelData,
+    build_model,
+    linked_pair_flows,
+    linked_shelter_rows,
+    prepare,
+    tiebreaks,
+)
 from optimizer.data import Instance
 from optimizer.errors import InfeasibleError
 from optimizer.pipeline import solve_and_verify
@@ -194,6 +202,11 @@ def test_the_cases_cover_the_awkward_paths() -> None:
     assert any(s.evacuees.sum() == 0 for s in scenarios)
     assert any(not i.policy.integer_stock for i in MODEL_CASES)
     assert any(i.max_pool == 0 for i in MODEL_CASES)
+    # Shelter rows of each kind: summed capacity rows, linked pair flows, cover flows.
+    prepared = [prepare(i) for i in MODEL_CASES]
+    assert any((~linked_shelter_rows(md)).any() for md in prepared)
+    assert any(len(linked_pair_flows(md)) for md in prepared)
+    assert any(md.num_pair_flows < len(md.v_scenario) for md in prepared)
 
 
 @pytest.mark.parametrize("kind", KINDS)
