@@ -80,7 +80,7 @@ from optimizer.solve import (
     settle,
     stage_message,
 )
-from optimizer.stages import Goal, Sequence, explain
+from optimizer.stages import Goal, Sequence, explain, relative_slack_scale
 from optimizer.status import Status
 
 # Scenarios per recourse LP (one HiGHS instance). 10-50 measured best at 200 nodes (about
@@ -928,7 +928,8 @@ def _solve(instance: Instance, options: SolveOptions, evaluator: Evaluator,
     outcomes = _outcomes(instance, detail)
     value = final_value(instance, incumbent.plan, outcomes, ceil)
     status, bound, gap = settle(kind, primary_bound, value, options.mip_gap,
-                                master.money_scale, unfinished, skipped)
+                                master.money_scale, unfinished, skipped,
+                                relative_slack_scale([o.resilience for o in outcomes], ceil))
     stages.append(Stage("recourse", Status.OPTIMAL.value, None, recourse_seconds))
     message = stage_message(status, unfinished, run.interrupted, skipped,
                             run.timed_out or options.remaining() == 0.0,

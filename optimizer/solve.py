@@ -48,7 +48,7 @@ from optimizer.plan import Plan, plan_cost
 from optimizer.presolve import prove_infeasible
 from optimizer.recourse import FirstStage, RecourseBlock
 from optimizer.schema import ObjectiveKind
-from optimizer.stages import Goal, Sequence, explain, relative_value
+from optimizer.stages import Goal, Sequence, explain, relative_slack_scale, relative_value
 from optimizer.status import Status
 
 # The stage rows hold a solved stage within this of the value its plan reached (objectives
@@ -244,12 +244,15 @@ def within_gap(bound: float, value: float, mip_gap: float, scale: float = 1.0) -
 
 
 def settle(kind: ObjectiveKind, bound: float | None, value: float, mip_gap: float,
-           money_scale: float, unfinished: list[str], skipped: list[str]
-           ) -> tuple[Status, float | None, float | None]:
+           money_scale: float, unfinished: list[str], skipped: list[str],
+           relative_scale: float = 1.0) -> tuple[Status, float | None, float | None]:
     """Status, bound and gap of the plan as returned (integers rounded, recourse re-solved),
     against the primary's bound: optimal only when every stage was proven and the plan
     meets the bound within the MIP gap. A bound that is not finite is not claimed (None).
-    Adds to ``unfinished`` the reason when the plan misses the gap."""
+    Adds to ``unfinished`` the reason when the plan misses the gap.
+
+    ``relative_scale`` (objective ``relative``): what a tolerance in resilience becomes in
+    shares of a ceiling (optimizer.stages.relative_slack_scale)."""
     gap: float | None = None
     if bound is not None and math.isfinite(bound):
         bound = min(bound, value) if kind is ObjectiveKind.MIN_COST else max(bound, value)
@@ -258,7 +261,8 @@ def settle(kind: ObjectiveKind, bound: float | None, value: float, mip_gap: floa
     else:  # stopped before the solver had any bound
         bound = None
     status = Status.OPTIMAL if not unfinished and not skipped else Status.FEASIBLE
-    scale = money_scale if kind is ObjectiveKind.MIN_COST else 1.0
+    scale = {ObjectiveKind.MIN_COST: money_scale,
+             ObjectiveKind.RELATIVE: relative_scale}.get(kind, 1.0)
     if status is Status.OPTIMAL and (bound is None or not within_gap(bound, value, mip_gap,
                                                                       scale)):
         status = Status.FEASIBLE
@@ -548,7 +552,8 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
     interrupted = interrupted or stopping.requested()
     final_status, bound_user, gap = settle(
         kind, _objective_value(kind, bound, md.money_scale), value, options.mip_gap,
-        md.money_scale, unfinished, skipped)
+        md.money_scale, unfinished, skipped,
+        relative_slack_scale([o.resilience for o in outcomes], ceil))
     return Solution(
         status=final_status,
         message=stage_message(final_status, unfinished, interrupted, skipped,

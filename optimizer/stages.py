@@ -83,6 +83,21 @@ def relative_value(resilience: np.ndarray, ceilings: np.ndarray | None) -> float
     return float(min(1.0, (np.asarray(resilience)[ok] / ceilings[ok]).min()))
 
 
+def relative_slack_scale(resilience: np.ndarray, ceilings: np.ndarray | None) -> float:
+    """How much a tolerance in resilience grows in the relative objective's units.
+
+    The relative rows read t * ceil_s <= R_s: a row the solver meets only within its
+    feasibility tolerance lets t exceed R_s / ceil_s by that tolerance over ceil_s. The
+    scenario that decides (the least share of its ceiling) gives the scale."""
+    if ceilings is None:
+        return 1.0
+    ok = ceilings > RELATIVE_MIN_CEILING
+    if not ok.any():
+        return 1.0
+    share = np.asarray(resilience, dtype=float)[ok] / ceilings[ok]
+    return float(max(1.0, 1.0 / ceilings[ok][int(np.argmin(share))]))
+
+
 def primary(instance: Instance) -> Goal:
     kind = instance.objective.kind
     measure = {ObjectiveKind.WORST_CASE: "worst", ObjectiveKind.RELATIVE: "relative",
