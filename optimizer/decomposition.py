@@ -125,6 +125,10 @@ TIGHTEN = 4.0
 # Stock bought as a continuous amount in the MIP masters until whole units matter
 # (Master.relax_stock).
 RELAX_STOCK = True
+# When a continuous-stock master's point beats the incumbent by more than the gap but its
+# plan, rounded down, does not: masters with the depots and shelters it opens fixed and
+# stock in whole units, at most this many in a row (each until it brings no cut).
+REPAIR_MASTERS = 3
 # Masters per stage at most (LP and MIP): a work limit, not a clock, so that a stage that
 # tails ends the same way on any machine (status feasible, the stage named).
 MAX_STAGE_ITERATIONS = 1000
@@ -251,6 +255,11 @@ class Master:
         x_cols = cols["x"][(cols["x"] >= 0)]
         self.stock_cols = x_cols[model.integer[x_cols]].astype(np.int32)
         self.stock_relaxed = False
+        # Open flags of candidate depots and shelters (fixed by a repair, see fix_openings).
+        flags = np.concatenate([np.ravel(cols["y"]), np.ravel(cols["z"])])
+        self.opening_cols = flags[flags >= 0].astype(np.int32)
+        self._opening_bounds = (np.asarray(model.col_lower)[self.opening_cols].astype(float),
+                                np.asarray(model.col_upper)[self.opening_cols].astype(float))
         self.cost_col = int(cols["cost"][0])
 
         # Share columns: sup_s, sh_s, e_s, r_s (a share whose total is 0 counts as 1).
@@ -424,6 +433,18 @@ class Master:
         self.stock_relaxed = relaxed and len(self.stock_cols) > 0
         self._integrality(self.stock_cols, relaxed)
 
+    def fix_openings(self, x: np.ndarray | None) -> None:
+        """Which depots and shelters are open fixed at ``x``'s (rounded), or free again
+        (None)."""
+        cols = self.opening_cols
+        if not len(cols):
+            return
+        if x is None:
+            lower, upper = self._opening_bounds
+        else:
+            lower = upper = np.round(x[cols])
+        self.highs.changeColsBounds(len(cols), cols, lower, upper)
+
     def _integrality(self, cols: np.ndarray, relaxed: bool) -> None:
         n = len(cols)
         if n:
@@ -562,13 +583,16 @@ class _Benders:
         else:
             self.expected_held = self.expected_held or goal.measure != "cost"
 
+    def _slack(self, goal: Goal, value: float) -> float:
+        """How far (user units) a plan may fall short of a held stage's value."""
+        scale = self.master.money_scale if goal.measure == "cost" else 1.0
+        return max(ADMIT_TOL * scale, ADMIT_GAP_SHARE * self.options.mip_gap * abs(value))
+
     def admissible(self, resilience: np.ndarray, cost: float) -> bool:
         """The exact R_s of a plan meet every held stage (and the min_cost target)."""
         for held in self.held:
             got = held.goal.value(self.instance, resilience, cost, self.ceilings)
-            scale = self.master.money_scale if held.goal.measure == "cost" else 1.0
-            slack = max(ADMIT_TOL * scale,
-                        ADMIT_GAP_SHARE * self.options.mip_gap * abs(held.value))
+            slack = self._slack(held.goal, held.value)
             if held.goal.maximise and got < held.value - slack:
                 return False
             if not held.goal.maximise and got > held.value + slack:
@@ -602,6 +626,46 @@ class _Benders:
 
         best = None if incumbent is None else score(incumbent)
         bound = math.inf if maximise else -math.inf
+
+        def meets(resilience: np.ndarray, cost: float) -> bool:
+            return self.admissible(resilience, cost) and (
+                target is None or float(resilience.min()) >= target - FEASIBILITY_TOL)
+
+        def consider(plan: Plan, resilience: np.ndarray) -> float | None:
+            """A plan evaluated exactly: the incumbent if it meets the held stages and
+            does better. Returns the incumbent's value."""
+            nonlocal incumbent, best
+            cost = plan_cost(inst, plan).total
+            candidate = _Incumbent(plan, resilience, cost)
+            if meets(resilience, cost):
+                value = score(candidate)
+                if best is None or (value > best + 1e-12 if maximise
+                                    else value < best - 1e-12 * scale):
+                    incumbent, best = candidate, value
+            return best
+
+        tried: set[bytes] = set()  # openings a repair has bought whole units for
+
+        def point_value(x: np.ndarray, at_point: np.ndarray) -> float | None:
+            """The stage's value at the master's own point (stock in fractions, every
+            scenario evaluated exactly), if that point meets the held stages."""
+            cost = float(x[m.cost_col]) * m.money_scale
+            if not meets(at_point, cost):
+                return None
+            return goal.value(inst, at_point, cost, self.ceilings)
+
+        def rounding_lost(x: np.ndarray, point: float | None) -> bool:
+            """The master's point beats the incumbent by more than the gap and its plan
+            rounded down does not (it would be the incumbent): tightening the master cannot
+            close that. Once for each set of openings."""
+            if point is None or (best is not None and closed(point, best, wanted)):
+                return False
+            key = np.round(x[m.opening_cols]).astype(np.int8).tobytes()
+            if key in tried:
+                return False
+            tried.add(key)
+            return True
+
         status = Status.FEASIBLE
         relaxed = True
         m.relax_stock(RELAX_STOCK)
@@ -636,7 +700,7 @@ class _Benders:
                         # incumbent is the answer (every cut over-estimates R_s).
                         status = Status.OPTIMAL
                         bound = best if best is not None else bound
-                    elif m.highs.getModelStatus() == highspy.HighsModelStatus.kTimeLimit:
+                    elif run.timed_out:
                         self.timed_out = True
                     elif run.status is Status.ERROR:
                         raise SolverFailure("HiGHS failed on the decomposition master: "
@@ -663,22 +727,23 @@ class _Benders:
                 ev = self.evaluate(first, gradients=True)
                 r = ev.resilience(inst)
                 added = self._cut(ev, first, x, level_col, level)
+                at_point = r
                 if plan is not None and m.stock_relaxed:
                     r = self.evaluate(FirstStage.of(inst, plan)).resilience(inst)
                 evaluation_seconds = time.monotonic() - t0
                 if plan is not None:
-                    cost = plan_cost(inst, plan).total
-                    candidate = _Incumbent(plan, r, cost)
-                    ok = self.admissible(r, cost) and (
-                        target is None or float(r.min()) >= target - FEASIBILITY_TOL)
-                    if ok:
-                        value = score(candidate)
-                        if best is None or (value > best + 1e-12 if maximise
-                                            else value < best - 1e-12 * scale):
-                            incumbent, best = candidate, value
+                    consider(plan, r)
                 gap = None if best is None or not math.isfinite(bound) else gap_of(bound, best)
-                self._record(goal, relaxed, bound, best, gap, run.seconds, evaluation_seconds,
-                             added)
+                self._record(goal, "lp" if relaxed else "mip", bound, best, gap, run.seconds,
+                             evaluation_seconds, added)
+                point = point_value(x, at_point) if plan is not None and \
+                    m.stock_relaxed else None
+                if rounding_lost(x, point):
+                    # The master's point beats the incumbent, its plan rounded down does
+                    # not: buy the stock in whole units for the openings the point chose.
+                    self._repair(goal, x, dense, wanted, plan, consider, level_col, level)
+                    gap = None if best is None or not math.isfinite(bound) else \
+                        gap_of(bound, best)
                 if self.interrupted:
                     break
                 if best is not None and math.isfinite(bound) and closed(bound, best, wanted):
@@ -703,6 +768,13 @@ class _Benders:
                 progress = (bound, best)
                 stalled = stalled + 1 if progress == last_progress else 0
                 last_progress = progress
+                if added == 0 and point is not None and closed(bound, point, wanted) and \
+                        not (best is not None and closed(bound, best, wanted)):
+                    # The master's point reaches its bound, its plans in whole units do
+                    # not: a tighter master would only return that point again.
+                    self.log(f"decomposition: {goal.name}: stock in whole units from here")
+                    m.relax_stock(False)
+                    continue
                 if master_gap > wanted and (added == 0 or stalled >= STALL_MASTERS):
                     master_gap = tighter_gap(master_gap, wanted, gap)
                     stalled = 0
@@ -734,6 +806,40 @@ class _Benders:
         return (status, None if not math.isfinite(bound) else bound, incumbent,
                 (cols, coefs), time.monotonic() - started)
 
+    def _repair(self, goal: Goal, x: np.ndarray, dense: np.ndarray, wanted: float,
+                start: Plan, consider: Callable[[Plan, np.ndarray], float | None],
+                level_col: np.ndarray | None, level: np.ndarray | None) -> None:
+        """Masters with the depots and shelters open at ``x`` fixed and stock in whole
+        units, each plan evaluated exactly and offered to ``consider``, until one brings no
+        cut (at most :data:`REPAIR_MASTERS`). Their bounds hold for those openings only, so
+        they never move the stage's bound; their cuts are valid everywhere."""
+        m, inst = self.master, self.instance
+        m.fix_openings(x)
+        m.relax_stock(False)
+        try:
+            for _ in range(REPAIR_MASTERS):
+                left = self.options.remaining()
+                if left == 0.0 or stopping.requested():
+                    break
+                run = m.solve(wanted, left, dense, start)
+                if not run.status.has_plan:
+                    break
+                xr = np.asarray(m.highs.getSolution().col_value)
+                plan = m.plan(xr)
+                first = FirstStage.of(inst, plan)
+                t0 = time.monotonic()
+                ev = self.evaluate(first, gradients=True)
+                added = self._cut(ev, first, xr, level_col, level)
+                best = consider(plan, ev.resilience(inst))
+                self._record(goal, "repair", math.nan, best, None, run.seconds,
+                             time.monotonic() - t0, added)
+                if added == 0 or run.interrupted:
+                    break
+                start = plan
+        finally:
+            m.fix_openings(None)
+            m.relax_stock(True)
+
     def _cut(self, ev: Evaluation, first: FirstStage, x: np.ndarray,
              level_col: np.ndarray | None, level: np.ndarray | None) -> int:
         """Cuts where the master over-estimates a share of a scenario that can matter."""
@@ -762,13 +868,13 @@ class _Benders:
             added += len(idx)
         return added
 
-    def _record(self, goal: Goal, relaxed: bool, bound: float, best: float | None,
+    def _record(self, goal: Goal, kind: str, bound: float, best: float | None,
                 gap: float | None, master_seconds: float, evaluation_seconds: float,
                 added: int) -> None:
         self.iteration += 1
         elapsed = time.monotonic() - self.options.started
         entry = {"stage": goal.name, "iteration": self.iteration,
-                 "master": "lp" if relaxed else "mip", "cuts_added": added,
+                 "master": kind, "cuts_added": added,
                  "cuts": self.master.cuts,
                  "bound": None if not math.isfinite(bound) else bound,
                  "incumbent": best, "gap": gap, "seconds": round(elapsed, 3),

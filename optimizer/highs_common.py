@@ -106,6 +106,7 @@ class Run:
     interrupted: bool
     nodes: int
     iterations: int
+    timed_out: bool = False  # stopped by the time limit it was given
 
 
 def run_highs(h: highspy.Highs, time_limit: float | None,
@@ -127,7 +128,7 @@ def run_highs(h: highspy.Highs, time_limit: float | None,
     left = None if time_limit is None else max(0.0, time_limit - (time.monotonic() - started))
     again = _run_once(h, left)
     return Run(again.status, run.seconds + again.seconds, again.interrupted,
-               run.nodes + again.nodes, run.iterations + again.iterations)
+               run.nodes + again.nodes, run.iterations + again.iterations, again.timed_out)
 
 
 def _consistent(h: highspy.Highs, cost: np.ndarray) -> bool:
@@ -137,12 +138,16 @@ def _consistent(h: highspy.Highs, cost: np.ndarray) -> bool:
 
 
 def _run_once(h: highspy.Highs, time_limit: float | None) -> Run:
-    h.setOptionValue("time_limit", max(time_limit, 1e-3) if time_limit is not None else INF)
+    # HiGHS 1.x compares an LP's time against the run time this Highs object has summed over
+    # all its runs (ERGO-Code/HiGHS#1331, #1477), and a MIP's against its own run: the
+    # option is set past the summed time, and the limit itself is kept here, on the clock.
+    limit = None if time_limit is None else max(time_limit, 1e-3)
+    h.setOptionValue("time_limit", INF if limit is None else h.getRunTime() + limit)
     # HiGHS keeps one thread pool per process; a solve with another thread count than the
     # last one fails unless the pool is reset.
     highspy.Highs.resetGlobalScheduler(True)
     started = time.monotonic()
-    interrupted = False
+    interrupted = timed_out = False
     h.HandleUserInterrupt = True
     h.startSolve()
     while True:
@@ -153,14 +158,20 @@ def _run_once(h: highspy.Highs, time_limit: float | None) -> Run:
             if stopping.requested() and not interrupted:
                 interrupted = True
                 h.cancelSolve()
+            elif limit is not None and not timed_out and time.monotonic() - started > limit:
+                timed_out = True
+                h.cancelSolve()
         except KeyboardInterrupt:
             interrupted = True
             h.cancelSolve()
     seconds = time.monotonic() - started
     info = h.getInfo()
     has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    timed_out = (timed_out or h.getModelStatus() == highspy.HighsModelStatus.kTimeLimit) \
+        and not interrupted
     return Run(from_highs(h.getModelStatus(), has_solution), seconds, interrupted,
-               max(0, int(info.mip_node_count)), max(0, int(info.simplex_iteration_count)))
+               max(0, int(info.mip_node_count)), max(0, int(info.simplex_iteration_count)),
+               timed_out)
 
 
 @dataclass(frozen=True, eq=False)

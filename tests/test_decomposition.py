@@ -216,6 +216,12 @@ def test_continuous_stock_masters_fall_back_to_whole_units_when_rounding_matters
     assert solved.objective_value == pytest.approx(0.41, abs=1e-9)
     assert solved.bound == pytest.approx(0.41, abs=1e-7)
     assert any("whole units" in m for m in messages)
+    # The first MIP master's point (41.67 kits each) is exact and meets its bound, so no
+    # tighter master can help: a repair buys whole kits for its openings and the next
+    # master is in whole units (before: twelve masters tightened the gap to no effect).
+    objective = [p["master"] for p in solved.progress
+                 if p["stage"] == "objective" and p["master"] != "lp"]
+    assert objective == ["mip", "repair", "mip"]
     # The expected-resilience stage then spends the last whole kit: 41 and 42.
     assert sorted(solved.plan.stock[:, 0]) == [41.0, 42.0]
     assert solve(instance, EXACT).objective_value == pytest.approx(0.41, abs=1e-9)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -44,3 +45,42 @@ def test_a_solver_failure_exits_4_with_the_solvers_message(tmp_path: Path,
     assert code == 4
     assert "HiGHS failed" in err and "Traceback" not in err
     assert doc["status"] == "error"
+
+
+def _lp(n: int = 400) -> Any:
+    """A covering LP of a few milliseconds, in a silent HiGHS instance."""
+    import highspy
+    import numpy as np
+
+    from optimizer.highs_common import new_highs
+
+    h = new_highs()
+    rng = np.random.default_rng(0)
+    h.addVars(n, np.zeros(n), np.ones(n))
+    for _ in range(n // 2):
+        idx = rng.choice(n, 20, replace=False).astype(np.int32)
+        h.addRow(1.0, highspy.kHighsInf, 20, idx, np.ones(20))
+    h.changeColsCost(n, np.arange(n, dtype=np.int32), rng.uniform(1.0, 2.0, n))
+    return h
+
+
+def test_the_time_limit_counts_this_run_not_every_run_of_the_highs_object() -> None:
+    """HiGHS 1.x compares an LP's time with the run time its Highs object summed over every
+    run: a decomposition master re-solved for minutes then stopped at once, with time
+    left (the cost stage after 200 x 1,000's expected one). Each run gets its own limit."""
+    from optimizer.highs_common import run_highs
+
+    h = _lp()
+    runs = 0
+    while h.getRunTime() < 1.0:
+        h.clearSolver()
+        h.run()
+        runs += 1
+    summed = h.getRunTime()
+    limit = max(0.15, 5 * h.getRunTime() / runs)  # five runs' worth
+    assert limit < summed  # the old code stopped this run as it began
+    h.clearSolver()
+    got = run_highs(h, limit)
+    assert got.status is Status.OPTIMAL and not got.timed_out
+    # The option HiGHS reads is past what the object has summed.
+    assert h.getOptionValue("time_limit")[1] > summed
