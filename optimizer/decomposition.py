@@ -24,7 +24,11 @@ MIP masters started from the incumbent. In the MIP masters stock is bought as a
 continuous amount (a relaxation: its bound is still a bound), their plans are rounded down
 and evaluated exactly, and a stage whose bounds the rounding keeps apart goes back to whole
 units (measured side by side on the unpinned 200 x 1,000 family: the gap after 300 s fell
-from 24% to 1.0-4.5%, benchmarks/RESULTS.md). Loose masters (1%) bring most cuts; when they
+from 24% to 1.0-4.5%, benchmarks/RESULTS.md). When a master's point (evaluated exactly)
+beats the incumbent but its plan rounded down does not, a *repair* re-solves the master with
+the point's openings fixed and stock in whole units (cheap: no facility to branch on); when
+the point already meets the master's bound, the stage goes to whole units at once, since a
+tighter master would only return it again. Loose masters (1%) bring most cuts; when they
 stop, the next are solved to a quarter of the stage's gap, down to the gap asked for. Cuts
 are added only where the master over-estimates a share by more than :data:`CUT_TOL` and
 that scenario can matter to the stage (below the master's level, or held from below).
