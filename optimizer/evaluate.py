@@ -11,6 +11,10 @@ model uses, so a disagreement in either shows up as a difference.
 
 from __future__ import annotations
 
+import math
+import os
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import networkx as nx
@@ -18,11 +22,36 @@ import numpy as np
 
 from optimizer.callable_module import make_callable
 from optimizer.data import Instance, Scenario
+from optimizer.executors import open_executor
 from optimizer.outcome import ScenarioOutcome
 from optimizer.plan import Plan, plan_cost
 from optimizer.reachability import within
 
 FEASIBILITY_TOL = 1e-6
+
+# From this many scenarios (or with an explicit --workers or --scheduler) the evaluation of
+# a plan runs on the executor of design section 6, as the recovery analysis does: below it,
+# starting processes (about a second each with spawn, in parallel) costs more than the
+# split saves. Measured at 200 nodes: 15-25 ms a scenario on one core, so 1,000 scenarios
+# are 15-25 s in process.
+PARALLEL_FROM = 1000
+# Tasks per lane: a lane that finishes early takes another instead of idling.
+TASKS_PER_LANE = 4
+# Estimating the verification's time (estimated_seconds): this share of the scenarios is
+# timed, at least SAMPLE_MIN and at most SAMPLE_MAX (about 0.1-0.5 s at 200 nodes).
+SAMPLE_SHARE = 0.01
+SAMPLE_MIN = 3
+SAMPLE_MAX = 20
+# Without --workers or --scheduler, the scenarios go to local processes only when those
+# left after the first HEAD_SCENARIOS (evaluated here, timed) would take longer than this
+# in process: a plan that is quick to check does not pay for starting the processes.
+HEAD_SCENARIOS = 20
+PARALLEL_WORTH_SECONDS = 6.0
+# On local processes, the estimate counts this share of each lane (two processes on two
+# cores each ran at 0.8-0.9 of one in process, measured at 200 x 1,000) and the seconds
+# taken to start them and send them the instance.
+PARALLEL_EFFICIENCY = 0.75
+PROCESS_START_SECONDS = 2.0
 
 
 def road_graph(instance: Instance, failed_edges: tuple[int, ...] = ()) -> nx.Graph:
@@ -42,10 +71,44 @@ def road_graph(instance: Instance, failed_edges: tuple[int, ...] = ()) -> nx.Gra
     return graph
 
 
-def _within_reach(graph: nx.Graph, source: int, reach: float) -> dict[int, float]:
+def _ball(graph: nx.Graph, source: int, reach: float) -> dict[int, float]:
+    """Distances from ``source`` up to a hair beyond ``reach`` (networkx Dijkstra)."""
     cutoff = None if np.isinf(reach) else reach * (1 + 1e-6) + 1e-6
-    dist = nx.single_source_dijkstra_path_length(graph, source, cutoff=cutoff, weight="length")
-    return {node: d for node, d in dist.items() if within(d, reach)}
+    return nx.single_source_dijkstra_path_length(graph, source, cutoff=cutoff, weight="length")
+
+
+def _within_reach(graph: nx.Graph, source: int, reach: float) -> dict[int, float]:
+    return {node: d for node, d in _ball(graph, source, reach).items() if within(d, reach)}
+
+
+class IntactReach:
+    """What each facility reaches on the intact network, shared by every scenario.
+
+    A path of length at most the reach from a facility passes only nodes within the reach
+    of it on the intact network, so a scenario whose failed roads have no end among those
+    nodes leaves what the facility reaches, and at what distance, exactly as on the intact
+    network; only the facilities whose neighbourhood lost a road are searched again, on
+    the scenario's surviving roads. Both searches are networkx Dijkstra: the check stays
+    apart from the model's scipy reachability.
+    """
+
+    def __init__(self, instance: Instance) -> None:
+        self.instance = instance
+        self.graph = road_graph(instance)
+        self._balls: dict[tuple[int, float], tuple[dict[int, float], dict[int, float]]] = {}
+
+    def reached(self, source: int, reach: float, touched: set[int],
+                graph: Callable[[], nx.Graph]) -> dict[int, float]:
+        """Nodes within ``reach`` of ``source`` and their distances, in a scenario whose
+        failed roads end at the nodes ``touched``; ``graph`` builds its surviving roads."""
+        key = (source, reach)
+        if key not in self._balls:
+            ball = _ball(self.graph, source, reach)
+            self._balls[key] = (ball, {n: d for n, d in ball.items() if within(d, reach)})
+        ball, inside = self._balls[key]
+        if touched.isdisjoint(ball):
+            return inside
+        return _within_reach(graph(), source, reach)
 
 
 def _max_flow(arcs: list[tuple[str, str, float | None]]) -> tuple[float, dict]:
@@ -56,24 +119,45 @@ def _max_flow(arcs: list[tuple[str, str, float | None]]) -> tuple[float, dict]:
             graph.add_edge(u, v)  # no capacity attribute: unbounded
         elif cap > 0:
             graph.add_edge(u, v, capacity=cap)
-    value, flow = nx.maximum_flow(graph, "source", "sink")
+    # Edmonds-Karp: on these three-layer networks (source, facilities, zones, sink) about
+    # twice as fast as networkx's default preflow-push (measured at 200 nodes).
+    value, flow = nx.maximum_flow(graph, "source", "sink",
+                                  flow_func=nx.algorithms.flow.edmonds_karp)
     return float(value), flow
 
 
 def evaluate_scenario(instance: Instance, plan: Plan, scenario: Scenario,
-                      graph: nx.Graph | None = None) -> ScenarioOutcome:
-    """R_s of ``plan`` in ``scenario`` by maximum flow."""
-    graph = graph if graph is not None else road_graph(instance, scenario.failed_edges)
+                      graph: nx.Graph | None = None,
+                      intact: IntactReach | None = None) -> ScenarioOutcome:
+    """R_s of ``plan`` in ``scenario`` by maximum flow.
+
+    ``graph``: the scenario's surviving roads (built when needed); ``intact``: what the
+    facilities reach on the intact network, shared by the scenarios of one evaluation (see
+    :class:`IntactReach`; without it, every facility is searched on ``graph``).
+    """
+    net = instance.network
+    touched = {int(net.edge_from[j]) for j in scenario.failed_edges} | {
+        int(net.edge_to[j]) for j in scenario.failed_edges}
+    built: list[nx.Graph] = [] if graph is None else [graph]
+
+    def surviving() -> nx.Graph:
+        if not built:
+            built.append(road_graph(instance, scenario.failed_edges))
+        return built[0]
+
+    def reached(node: int, reach: float) -> dict[int, float]:
+        if intact is None or intact.instance is not instance:
+            return _within_reach(surviving(), node, reach)
+        return intact.reached(node, reach, touched, surviving)
+
     N, K = scenario.need.shape
     stock = plan.total_stock(instance) * (1 - scenario.depot_loss)[:, None]
     capacity = plan.shelter_capacity(instance) * (1 - scenario.shelter_loss)
     om = instance.commodity_weights
     policy = instance.policy
 
-    served = [
-        _within_reach(graph, d.node, policy.supply_reach) if plan.open_depots[j] else {}
-        for j, d in enumerate(instance.depots)
-    ]
+    served = [reached(d.node, policy.supply_reach) if plan.open_depots[j] else {}
+              for j, d in enumerate(instance.depots)]
     unmet_need = scenario.need.copy()
     for k in range(K):
         arcs: list[tuple[str, str, float | None]] = []
@@ -88,10 +172,8 @@ def evaluate_scenario(instance: Instance, plan: Plan, scenario: Scenario,
         for i in range(N):
             unmet_need[i, k] -= flow.get(f"z{i}", {}).get("sink", 0.0)
 
-    sheltered_at = [
-        _within_reach(graph, h.node, policy.evacuation_reach) if plan.open_shelters[j] else {}
-        for j, h in enumerate(instance.shelters)
-    ]
+    sheltered_at = [reached(h.node, policy.evacuation_reach) if plan.open_shelters[j] else {}
+                    for j, h in enumerate(instance.shelters)]
     arcs = [("source", f"z{i}", float(scenario.evacuees[i]))
             for i in range(N) if scenario.evacuees[i] > 0]
     for j in range(len(instance.shelters)):
@@ -119,15 +201,131 @@ def evaluate_scenario(instance: Instance, plan: Plan, scenario: Scenario,
     )
 
 
-def evaluate_plan(instance: Instance, plan: Plan) -> list[ScenarioOutcome]:
-    """Every scenario's outcome under ``plan``, in instance order."""
-    graphs: dict[tuple[int, ...], nx.Graph] = {}
-    outcomes = []
-    for s in instance.scenarios:
-        if s.failed_edges not in graphs:
-            graphs[s.failed_edges] = road_graph(instance, s.failed_edges)
-        outcomes.append(evaluate_scenario(instance, plan, s, graphs[s.failed_edges]))
+def _evaluate_some(instance: Instance, plan: Plan,
+                   indices: Iterable[int]) -> list[ScenarioOutcome]:
+    """The outcomes of the scenarios ``indices`` under ``plan``, in that order (with the
+    intact network's reach shared, see :class:`IntactReach`)."""
+    intact = IntactReach(instance)
+    return [evaluate_scenario(instance, plan, instance.scenarios[int(n)], intact=intact)
+            for n in indices]
+
+
+def _evaluate_task(shared: tuple[Instance, Plan], _token: str,
+                   indices: list[int]) -> list[ScenarioOutcome]:
+    """Worker side of :func:`evaluate_plan`."""
+    instance, plan = shared
+    return _evaluate_some(instance, plan, indices)
+
+
+def runs_parallel(scenarios: int, workers: int | None = None,
+                  scheduler: str | None = None) -> bool:
+    """Whether :func:`evaluate_plan` uses the executor for this many scenarios."""
+    return (workers is not None and workers > 1) or scheduler is not None or (
+        workers is None and scenarios >= PARALLEL_FROM and (os.cpu_count() or 1) > 1)
+
+
+def evaluate_plan(instance: Instance, plan: Plan, *, workers: int | None = None,
+                  scheduler: str | None = None) -> list[ScenarioOutcome]:
+    """Every scenario's outcome under ``plan``, in instance order.
+
+    From :data:`PARALLEL_FROM` scenarios (or with ``workers`` above 1 or a ``scheduler``)
+    the scenarios are split over the executor of design section 6 (without ``workers``,
+    only when the first scenarios, timed, say that the rest would take longer than
+    :data:`PARALLEL_WORTH_SECONDS` here); each is evaluated whole, by the same code,
+    wherever it runs.
+    """
+    S = len(instance.scenarios)
+    if not runs_parallel(S, workers, scheduler):
+        return _evaluate_some(instance, plan, range(S))
+    head: list[ScenarioOutcome] = []
+    if workers is None and scheduler is None:
+        intact = IntactReach(instance)
+        started = time.perf_counter()
+        head = [evaluate_scenario(instance, plan, instance.scenarios[n], intact=intact)
+                for n in range(min(HEAD_SCENARIOS, S))]
+        each = (time.perf_counter() - started) / len(head)
+        if each * (S - len(head)) <= PARALLEL_WORTH_SECONDS:
+            return head + [evaluate_scenario(instance, plan, instance.scenarios[n],
+                                             intact=intact) for n in range(len(head), S)]
+    with open_executor(workers, scheduler) as executor:
+        shared = executor.share((instance, plan))
+        chunks = [c.tolist() for c in np.array_split(np.arange(len(head), S),
+                                                     executor.lanes * TASKS_PER_LANE)
+                  if len(c)]
+        futures = [executor.submit(t, _evaluate_task, shared, chunk)
+                   for t, chunk in enumerate(chunks)]
+        outcomes = head + [o for future in futures for o in future.result()]
+        executor.release(shared)
     return outcomes
+
+
+def busiest_plan(instance: Instance) -> Plan:
+    """A plan whose evaluation does about the most work a plan of ``instance`` can give.
+
+    The work grows with the open facilities (a Dijkstra from each, an arc per pair within
+    reach), and no plan opens more than the budget pays for: the existing ones and then the
+    cheapest candidates while their fixed costs fit. Stocked, with every module and the
+    largest pool (those change no amount of work).
+    """
+    depots = [d.existing for d in instance.depots]
+    shelters = [h.existing for h in instance.shelters]
+    candidates = sorted([(d.fixed_cost, 0, j) for j, d in enumerate(instance.depots)
+                         if not d.existing]
+                        + [(h.fixed_cost, 1, j) for j, h in enumerate(instance.shelters)
+                           if not h.existing])
+    spent = 0.0
+    for cost, kind, j in candidates:
+        if spent + cost > instance.budget:
+            break
+        spent += cost
+        (depots if kind == 0 else shelters)[j] = True
+    return Plan(
+        open_depots=tuple(depots),
+        stock=np.ones((len(instance.depots), len(instance.commodities))),
+        open_shelters=tuple(shelters),
+        modules=tuple(h.max_modules for h in instance.shelters),
+        compensation_pool=instance.max_pool,
+    )
+
+
+def estimated_seconds(instance: Instance,
+                      clock: Callable[[], float] = time.perf_counter) -> float:
+    """Seconds :func:`evaluate_plan` should take in this process on ``instance``, for any
+    plan.
+
+    A few scenarios spread over the instance (:data:`SAMPLE_SHARE`) are timed under
+    :func:`busiest_plan` (about the most work a plan can give), on this machine as it is
+    loaded now, and the time per scenario is scaled to every scenario; see
+    :func:`wall_seconds` for the time on the executor.
+    """
+    S = len(instance.scenarios)
+    if S == 0:
+        return 0.0
+    k = min(S, max(SAMPLE_MIN, min(SAMPLE_MAX, math.ceil(S * SAMPLE_SHARE))))
+    picked = np.unique(np.linspace(0, S - 1, k).round().astype(int))
+    plan = busiest_plan(instance)
+    intact = IntactReach(instance)
+    # One scenario first, untimed: the first searches of a process pay for caches warming
+    # up (measured: up to 1.7 times the time of the later ones at 200 x 1,000).
+    evaluate_scenario(instance, plan, instance.scenarios[int(picked[0])], intact=intact)
+    started = clock()
+    for n in picked:
+        evaluate_scenario(instance, plan, instance.scenarios[int(n)], intact=intact)
+    return (clock() - started) / len(picked) * S
+
+
+def wall_seconds(in_process: float, scenarios: int, workers: int | None = None,
+                 scheduler: str | None = None) -> float:
+    """What :func:`evaluate_plan` takes when it would take ``in_process`` seconds in this
+    process: shared over the local processes it uses, after starting them. A Dask
+    cluster's size is not known before it is reached: no speed-up is counted for it."""
+    if not runs_parallel(scenarios, workers, scheduler) or scheduler is not None:
+        return in_process
+    lanes = workers if workers is not None else (os.cpu_count() or 1)
+    shared = in_process / (lanes * PARALLEL_EFFICIENCY) + PROCESS_START_SECONDS
+    # Without --workers, a plan quick to check stays in process (evaluate_plan).
+    return shared if workers is not None or in_process > PARALLEL_WORTH_SECONDS \
+        else in_process
 
 
 def plan_violations(instance: Instance, plan: Plan) -> list[str]:
@@ -182,10 +380,12 @@ class Verification:
 
 
 def verify(instance: Instance, plan: Plan, resilience: np.ndarray,
-           outcomes: list[ScenarioOutcome] | None = None) -> tuple[Verification,
-                                                                   list[ScenarioOutcome]]:
-    """Compare claimed per-scenario resilience with the max-flow evaluation of the plan."""
-    outcomes = outcomes if outcomes is not None else evaluate_plan(instance, plan)
+           outcomes: list[ScenarioOutcome] | None = None, *, workers: int | None = None,
+           scheduler: str | None = None) -> tuple[Verification, list[ScenarioOutcome]]:
+    """Compare claimed per-scenario resilience with the max-flow evaluation of the plan
+    (every scenario; on the executor as :func:`evaluate_plan` says)."""
+    outcomes = outcomes if outcomes is not None else evaluate_plan(
+        instance, plan, workers=workers, scheduler=scheduler)
     evaluated = np.array([o.resilience for o in outcomes])
     difference = float(np.max(np.abs(evaluated - np.asarray(resilience)))) if len(
         evaluated) else 0.0
