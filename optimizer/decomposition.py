@@ -171,6 +171,14 @@ class Evaluator:
         self.batch_size = per_batch
         self.seconds = 0.0
         self.rounds = 0
+        self.first_seconds = 0.0  # the first round, which builds every scenario's LP
+
+    def round_seconds(self) -> float:
+        """Wall seconds an evaluation round takes, the mean of the warm ones so far (the
+        first, which builds every LP, when there is no other)."""
+        if self.rounds <= 1:
+            return self.first_seconds
+        return (self.seconds - self.first_seconds) / (self.rounds - 1)
 
     def __call__(self, first: FirstStage, detail: bool = False,
                  gradients: bool = False, coverage: bool = False) -> Evaluation:
@@ -197,6 +205,8 @@ class Evaluator:
                     pending[submit(lane, blocks)] = (lane, blocks)
         self.seconds += time.monotonic() - t0
         self.rounds += 1
+        if self.rounds == 1:
+            self.first_seconds = self.seconds
         return Evaluation.concatenate(parts)
 
     def close(self) -> None:
@@ -669,7 +679,11 @@ class _Benders:
                     self.interrupted = True
                     break
                 left = self.options.remaining()
-                if left == 0.0:
+                # Every master is followed by an evaluation round that the clock does not
+                # stop: a master starts only with time for that round too, and its limit
+                # leaves it (the solver's deadline already leaves the verification's).
+                after = self.evaluate.round_seconds()
+                if left is not None and left <= after:
                     self.timed_out = True
                     break
                 iterations += 1
@@ -677,7 +691,7 @@ class _Benders:
                     self.log(f"decomposition: {goal.name}: {MAX_STAGE_ITERATIONS} masters "
                              "without closing the gap; the plan is the best found")
                     break
-                run = m.solve(master_gap, left, dense,
+                run = m.solve(master_gap, None if left is None else left - after, dense,
                               None if relaxed or incumbent is None else incumbent.plan)
                 if run.interrupted:
                     self.interrupted = True

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from optimizer import stopping
 from optimizer.data import Instance
-from optimizer.dispatch import run
-from optimizer.evaluate import Verification, verify
+from optimizer.dispatch import chosen_method, run
+from optimizer.evaluate import (
+    Verification,
+    estimated_seconds,
+    runs_parallel,
+    verify,
+    wall_seconds,
+)
 from optimizer.outcome import ScenarioOutcome
 from optimizer.plan import Plan
 from optimizer.recovery import RecoveryRun, analyse, pending_warning
@@ -19,6 +26,22 @@ from optimizer.solve import Solution, SolveOptions
 
 # Largest difference allowed between the model's R_s and the max-flow evaluation.
 VERIFICATION_TOL = 1e-6
+
+# What --time-limit keeps back from the solver for the work after its deadline (see
+# reserve_seconds). The extensive form ends with an LP over the whole model, first stage
+# fixed, which solves every scenario's recourse: measured at 0.36-0.47 of the time the
+# max-flow verification of the same plan took (200 x 100 and 200 x 1,000, 2 cores).
+RECOURSE_LP_SHARE = 0.5
+# HiGHS returns after its time limit by up to the length of the LP or node it is in:
+# measured 0.3-0.5 s at 200 x 100.
+SOLVER_OVERRUN = 0.5
+# The reserve never takes more than this share of the limit: when the verification alone
+# would not fit, the solver still gets the rest to find a plan, and a warning says that
+# the limit was exceeded and why.
+RESERVE_MAX_SHARE = 0.5
+# A command that ends within this many seconds past its limit is not warned about (the
+# clock's own resolution, a scenario of recovery that was under way).
+OVERRUN_TOL = 0.25
 
 
 @dataclass(frozen=True, eq=False)
@@ -91,21 +114,104 @@ def _recovery(instance: Instance, plan: Plan, outcomes: list[ScenarioOutcome],
     return run, problem
 
 
+@dataclass(frozen=True)
+class Reserve:
+    """Seconds of the limit kept back from the solver, and what they are for."""
+
+    verification: float  # the max-flow check of every scenario, where it will run
+    recourse: float  # the route's last recourse solve (the extensive form's LP)
+    overrun: float  # the solver returning after its deadline
+    seconds: float  # what is kept: the sum, at most RESERVE_MAX_SHARE of the limit
+
+
+def reserve_seconds(instance: Instance, options: SolveOptions) -> Reserve:
+    """What the solver must leave of ``options.time_limit`` for the command to end within it.
+
+    After the solver's deadline, work runs that the clock does not stop: the extensive
+    form's recourse LP and the independent verification of every scenario (never skipped
+    or sampled). Its time is estimated by timing the verification of a few scenarios now,
+    on this machine as loaded (optimizer.evaluate.estimated_seconds, for the busiest plan
+    the budget allows), scaled to every scenario and to where the verification will run.
+    The recovery analysis needs no reserve: it takes what is left and leaves the rest
+    pending.
+    """
+    alone = estimated_seconds(instance)
+    verification = wall_seconds(alone, len(instance.scenarios), options.workers,
+                                options.scheduler)
+    recourse = RECOURSE_LP_SHARE * alone if chosen_method(
+        instance, options) != "decomposition" else 0.0
+    wanted = verification + recourse + SOLVER_OVERRUN
+    cap = RESERVE_MAX_SHARE * (options.time_limit or 0.0)
+    return Reserve(verification, recourse, SOLVER_OVERRUN, min(wanted, cap))
+
+
+def _overrun(options: SolveOptions, reserve: Reserve, solved_at: float,
+             verify_seconds: float, recovery_seconds: float) -> str:
+    """The warning for a command that ran past its --time-limit, saying where the time
+    went ("" when it did not)."""
+    assert options.time_limit is not None
+    elapsed = time.monotonic() - options.started
+    over = elapsed - options.time_limit
+    if over <= OVERRUN_TOL:
+        return ""
+    why = (f"the solver returned {solved_at:.1f} s after the start (its deadline kept "
+           f"{reserve.seconds:.1f} s for the work after it")
+    wanted = reserve.verification + reserve.recourse + reserve.overrun
+    if wanted > reserve.seconds + 1e-9:
+        why += (f" of the {wanted:.1f} s estimated: the solver always gets "
+                f"{1 - RESERVE_MAX_SHARE:.0%} of the limit")
+    why += (f"), the independent check of every scenario took {verify_seconds:.1f} s (it "
+            "is never skipped)")
+    if recovery_seconds >= OVERRUN_TOL:
+        why += f", the recovery analysis {recovery_seconds:.1f} s"
+    return (f"the command took {elapsed:.1f} s, {over:.1f} s over --time-limit "
+            f"{options.time_limit:g}: {why}")
+
+
 def solve_and_verify(instance: Instance, options: SolveOptions | None = None) -> Solved:
     """Solve, re-check every scenario by max flow, measure recovery paths (design section
     5) and build the result document.
 
+    Under a time limit, the solver's deadline keeps back what the work after it needs
+    (:func:`reserve_seconds`); a command that still runs past its limit says so, and why,
+    in a warning.
+
     A check that fails does not raise here: the caller writes the document (status
     ``error``) as evidence and then reports the failure.
     """
-    solution = run(instance, options or SolveOptions())
+    options = options or SolveOptions()
+    log = options.log or (lambda _msg: None)
+    reserve = None
+    if options.time_limit is not None:
+        reserve = reserve_seconds(instance, options)
+        options = replace(options, reserve=reserve.seconds)
+        log(f"time limit {options.time_limit:g} s: {reserve.seconds:.2f} s kept for the work "
+            f"after the solver (independent check about {reserve.verification:.2f} s, "
+            f"recourse {reserve.recourse:.2f} s)")
+    solution = run(instance, options)
     assert solution.plan is not None and solution.outcomes is not None
+    solved_at = time.monotonic() - options.started
     claimed = np.array([o.resilience for o in solution.outcomes])
-    verification, outcomes = verify(instance, solution.plan, claimed)
+    t0 = time.monotonic()
+    verification, outcomes = verify(instance, solution.plan, claimed,
+                                    workers=options.workers, scheduler=options.scheduler)
+    verify_seconds = time.monotonic() - t0
+    where = "in-process" if not runs_parallel(len(instance.scenarios), options.workers,
+                                              options.scheduler) else "on the executor"
+    log(f"independent check of {len(outcomes)} scenarios by maximum flow in "
+        f"{verify_seconds:.2f} s ({where})")
+    t0 = time.monotonic()
     recovered, problem = _recovery(instance, solution.plan, outcomes, options)
+    recovery_seconds = time.monotonic() - t0
+    # Measured before the document is made: building and writing the result come on top.
+    late = "" if reserve is None else _overrun(options, reserve, solved_at, verify_seconds,
+                                               recovery_seconds)
     document = result_document(instance, solution, verification, recovered)
     if problem:
         document["warnings"].append(problem)
+    if late:
+        log(late)
+        document["warnings"].append(late)
     solved = Solved(solution, verification, document,
                     recovered is not None and recovered.interrupted)
     if not solved.verified:

@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 
 import numpy as np
@@ -364,22 +364,42 @@ def analyse(instance: Instance, plan: Plan, starts: Mapping[int, float] | None =
             # Stopped by the user: what is done stands, the rest is pending, and the caller
             # still writes the plan (it says so and exits as interrupted).
             interrupted = True
+    elif deadline is not None and time.monotonic() >= deadline:
+        pass  # no time left: starting the workers (a second or more) would only add to it
     else:
         with open_executor(workers, scheduler) as executor:
             where = executor.describe()
             shared = executor.share((instance, plan, nearest))
-            tasks = [chosen[i:i + TASK_SCENARIOS] for i in range(0, len(chosen),
+            queue = [chosen[i:i + TASK_SCENARIOS] for i in range(0, len(chosen),
                                                                  TASK_SCENARIOS)]
-            futures = {executor.submit(t, _analyse_task, shared,
-                                       [(n, known[n]) for n in task]): task
-                       for t, task in enumerate(tasks)}
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            finished, unfinished = wait(futures, timeout=left)
-            for future in unfinished:
-                future.cancel()
-            for future in finished:
-                for n, rec in zip(futures[future], future.result(), strict=True):
-                    done[n] = rec
+            # A task under way cannot be stopped (closing the executor waits for it), so
+            # tasks go out one per lane at a time, and a lane takes the next only while it
+            # should end before the deadline, judged by the longest task so far.
+            running: dict[Future, tuple[list[int], int, float]] = {}
+            longest = 0.0
+
+            def launch(lane: int) -> None:
+                nonlocal interrupted
+                if stop is not None and stop():
+                    interrupted = True
+                if not queue or interrupted or (
+                        deadline is not None and time.monotonic() + longest >= deadline):
+                    return
+                task = queue.pop(0)
+                future = executor.submit(lane, _analyse_task, shared,
+                                         [(n, known[n]) for n in task])
+                running[future] = (task, lane, time.monotonic())
+
+            for lane in range(executor.lanes):
+                launch(lane)
+            while running:
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    task, lane, begun = running.pop(future)
+                    longest = max(longest, time.monotonic() - begun)
+                    for n, rec in zip(task, future.result(), strict=True):
+                        done[n] = rec
+                    launch(lane)
             executor.release(shared)
     pending = tuple(instance.scenarios[n].id for n in sorted(set(chosen) - done.keys()))
     return RecoveryRun(tuple(done[n] for n in sorted(done)), pending,

@@ -80,11 +80,18 @@ class SolveOptions:
     solver: str = "highs"
     workers: int | None = None  # local processes; None: one per core (in process below 1,000)
     scheduler: str | None = None  # a Dask scheduler address, tcp://host:port
+    # Seconds of ``time_limit`` kept back for the work after the solver's deadline, which
+    # runs whatever the clock says (the route's last recourse solve, the independent
+    # verification of every scenario): set by optimizer.pipeline from an estimate, so that
+    # the command ends within its limit.
+    reserve: float = 0.0
 
     def remaining(self) -> float | None:
+        """Seconds the solver may still use: the limit less the time since ``started`` and
+        less the ``reserve`` (None: no limit)."""
         if self.time_limit is None:
             return None
-        return max(0.0, self.time_limit - (time.monotonic() - self.started))
+        return max(0.0, self.time_limit - self.reserve - (time.monotonic() - self.started))
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ from optimizer.cli.common import (
     TARGET,
     THREADS,
     TIME_LIMIT,
+    Program,
+    command_started,
     err,
     fail,
     handled,
@@ -39,7 +41,7 @@ from optimizer.errors import ExitCode, InfeasibleError, ResilienceError, UsageEr
 # must not pay for Pyomo, HiGHS, scipy or matplotlib (issue 13; benchmarks/RESULTS.md).
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Program, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="community-resilience")
 def main() -> None:
     """Plan supplies, shelters and a compensation pool for a community's worst days."""
@@ -122,6 +124,7 @@ def solve(instance: str, output: str | None, objective: str | None, alpha: float
           time_limit: float | None, mip_gap: float, threads: int | None, report_path: str | None,
           quiet: bool, force: bool) -> None:
     """Solve INSTANCE, check the plan independently, write the result and print a summary."""
+    started = command_started()  # --time-limit counts from here, imports included
 
     from optimizer.api import with_overrides
     from optimizer.dispatch import chosen_method
@@ -138,7 +141,7 @@ def solve(instance: str, output: str | None, objective: str | None, alpha: float
     options = SolveOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads,
                            log=None if quiet else (lambda m: err.print(f"[dim]{m}[/dim]")),
                            method=method, solver=solver, workers=workers,
-                           scheduler=scheduler, builder=builder)
+                           scheduler=scheduler, builder=builder, started=started)
     inst = with_overrides(load_instance(instance), objective=objective, alpha=alpha,
                           target=target, budget=budget)
     path = output_path(output, instance, ".result.json",

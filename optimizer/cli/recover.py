@@ -8,11 +8,10 @@ Thin: read the instance and the plan, choose the scenarios, call
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import click
 
-from optimizer.cli.common import err, handled, make_console, output_path, warn
+from optimizer.cli.common import command_started, err, handled, make_console, output_path, warn
 from optimizer.errors import UsageError
 from optimizer.safe_text import console_text as escape
 
@@ -43,7 +42,7 @@ def recover(instance: str, result: str, scenario_ids: tuple[str, ...], crews: in
     recovery_pending), or redoes the scenarios you name, with another number of crews or,
     with --exact, with the optimal restoration schedule beside the greedy one.
     """
-    started = time.monotonic()
+    started = command_started()  # --time-limit counts from the process's start
     # The libraries are imported here, not at the top: --help stays quick.
     from rich.table import Table
 
