@@ -13,9 +13,12 @@ machine is shared and noisy: compare the ratios within a row, not rows across ru
 commit before issue 11, 1e2e869) on the same plan in the same process, and says whether
 its schedules and areas are the same.
 
-``--time-limit-check NxS:T`` runs the ``resilience solve`` command itself with
-``--time-limit T`` and reports its wall time (the limit bounds the whole command, recovery
-included; verification and writing the result come on top).
+``--time-limit-check NxS:T[:METHOD]`` runs the ``resilience solve`` command itself with
+``--time-limit T`` (``--method METHOD``, default extensive) and reports its wall time from
+outside the process (the limit bounds the whole command, the independent verification and
+recovery included; writing the result comes on top). ``--limit-against REV`` runs the same
+command from git revision REV's code (``python -m optimizer.cli`` with that tree first on
+PYTHONPATH) just before, in the same run.
 """
 
 from __future__ import annotations
@@ -110,20 +113,41 @@ def measure(nodes: int, scenarios: int, method: str, workers: int | None,
     }
 
 
-def time_limit_check(nodes: int, scenarios: int, limit: float, folder: Path) -> dict[str, Any]:
+def _tree_at(revision: str, folder: Path) -> Path:
+    """The packages of git revision ``revision``, extracted under ``folder``."""
+    tree = folder / f"tree-{revision}"
+    tree.mkdir(exist_ok=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision, "optimizer",
+                              "models"], capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    return tree
+
+
+def time_limit_check(nodes: int, scenarios: int, limit: float, method: str, folder: Path,
+                     tree: Path | None = None, revision: str = "") -> dict[str, Any]:
     path = _instance_file(nodes, scenarios, folder)
     out = folder / "limit.result.json"
-    command = [str(Path(sys.executable).parent / "resilience"), "solve", str(path), "-o",
-               str(out), "--time-limit", str(limit), "--method", "extensive", "-q"]
+    out.unlink(missing_ok=True)
+    env = dict(os.environ)
+    if tree is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tree),
+                                                          env.get("PYTHONPATH")]))
+    command = [sys.executable, "-m", "optimizer.cli", "solve", str(path), "-o", str(out),
+               "--time-limit", str(limit), "--method", method, "-q"]
+    load = os.getloadavg()[0]
     started = time.perf_counter()
-    proc = subprocess.run(command, capture_output=True, text=True, check=False)
+    proc = subprocess.run(command, capture_output=True, text=True, check=False, env=env,
+                          cwd=folder)
     wall = time.perf_counter() - started
     doc = json.loads(out.read_text(encoding="utf-8"))
-    return {"nodes": nodes, "scenarios": scenarios, "limit": limit, "wall": wall,
-            "exit": proc.returncode, "status": doc["status"],
+    return {"code": revision or "this tree", "nodes": nodes, "scenarios": scenarios,
+            "limit": limit, "method": doc["solver"].get("method", method), "wall": wall,
+            "load": load, "exit": proc.returncode, "status": doc["status"],
+            "value": doc["objective"]["value"],
             "solve_seconds": doc["solver"]["solve_seconds"],
             "analysed": len(doc["recovery"] or []),
-            "pending": len(doc.get("recovery_pending") or [])}
+            "pending": len(doc.get("recovery_pending") or []),
+            "over": any("over --time-limit" in w for w in doc.get("warnings", []))}
 
 
 def main() -> None:
@@ -135,7 +159,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None,
                         help="Recovery workers (default: the engine's rule)")
     parser.add_argument("--time-limit-check", default="",
-                        help="NxS:T,... run `resilience solve --time-limit T` and time it")
+                        help="NxS:T[:METHOD],... run `resilience solve --time-limit T` and "
+                        "time it")
+    parser.add_argument("--limit-against", help="Also run each --time-limit-check with the "
+                        "code of this git revision, just before")
     parser.add_argument("--against", help="Also time optimizer/recovery.py of this git "
                         "revision on the same plan")
     parser.add_argument("-o", "--output", help="Also write the rows as JSON")
@@ -150,10 +177,18 @@ def main() -> None:
             rows.append(row)
             print(f"{n} x {s}: solve {row['solve_wall']:.1f} s, recovery "
                   f"{row['recovery_wall']:.2f} s", file=sys.stderr, flush=True)
+        tree = _tree_at(args.limit_against, folder) if args.limit_against else None
         for spec in filter(None, args.time_limit_check.split(",")):
-            size, limit = spec.split(":")
+            size, limit, *rest = spec.split(":")
             n, s = (int(x) for x in size.split("x"))
-            checks.append(time_limit_check(n, s, float(limit), folder))
+            method = rest[0] if rest else "extensive"
+            if tree is not None:
+                checks.append(time_limit_check(n, s, float(limit), method, folder, tree,
+                                               args.limit_against))
+            checks.append(time_limit_check(n, s, float(limit), method, folder))
+            for c in checks[-2 if tree is not None else -1:]:
+                print(f"{n} x {s} --time-limit {limit} ({c['code']}): {c['wall']:.1f} s",
+                      file=sys.stderr, flush=True)
     print(f"date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
           f"{os.cpu_count()} cores; load {os.getloadavg()[0]:.1f}; "
           f"command: python benchmarks/recovery.py {' '.join(sys.argv[1:])}")
@@ -178,13 +213,15 @@ def main() -> None:
                       f"{r['recovery_wall']:.2f} | {r['old_cpu'] / r['recovery_cpu']:.1f}x | "
                       f"{'yes' if r['same_schedules'] else 'NO'} |")
     if checks:
-        print("\n| nodes x scenarios | --time-limit | command wall s | exit | status | "
-              "HiGHS s | recovery analysed | pending |")
-        print("|---|---:|---:|---:|---|---:|---:|---:|")
+        print("\n| nodes x scenarios | --time-limit | code | method | load | command wall s "
+              "| exit | status | objective | solver s | recovery analysed | pending "
+              "| over-limit warning |")
+        print("|---|---:|---|---|---:|---:|---:|---|---:|---:|---:|---:|---|")
         for c in checks:
-            print(f"| {c['nodes']} x {c['scenarios']} | {c['limit']:g} | {c['wall']:.1f} | "
-                  f"{c['exit']} | {c['status']} | {c['solve_seconds']:.1f} | "
-                  f"{c['analysed']} | {c['pending']} |")
+            print(f"| {c['nodes']} x {c['scenarios']} | {c['limit']:g} | {c['code']} | "
+                  f"{c['method']} | {c['load']:.1f} | {c['wall']:.1f} | {c['exit']} | "
+                  f"{c['status']} | {c['value']:.4f} | {c['solve_seconds']:.1f} | "
+                  f"{c['analysed']} | {c['pending']} | {'yes' if c['over'] else 'no'} |")
     if args.output:
         Path(args.output).write_text(json.dumps({"rows": rows, "checks": checks}, indent=2),
                                      encoding="utf-8")
