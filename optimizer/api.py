@@ -115,7 +115,7 @@ def solve(instance: InstanceLike, *, objective: str | None = None, alpha: float 
     unknown = sorted(set(options) - known)
     if unknown:
         raise UsageError(f"unknown solve option(s) {', '.join(unknown)}; use "
-                         f"{', '.join(sorted(known - {'started', 'start'}))}")
+                         f"{', '.join(sorted(known - {'started', 'start', 'reserve'}))}")
     inst = with_overrides(load_instance(instance), objective=objective, alpha=alpha,
                           target=target, budget=budget)
     solved = solve_and_verify(inst, SolveOptions(**options))

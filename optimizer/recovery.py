@@ -386,9 +386,10 @@ def analyse(instance: Instance, plan: Plan, starts: Mapping[int, float] | None =
                         deadline is not None and time.monotonic() + longest >= deadline):
                     return
                 task = queue.pop(0)
+                begun = time.monotonic()
                 future = executor.submit(lane, _analyse_task, shared,
                                          [(n, known[n]) for n in task])
-                running[future] = (task, lane, time.monotonic())
+                running[future] = (task, lane, begun)
 
             for lane in range(executor.lanes):
                 launch(lane)

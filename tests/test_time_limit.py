@@ -226,3 +226,38 @@ def test_the_command_counts_from_the_start_of_its_process(
 def test_process_started_is_in_the_past() -> None:
     started = cli_common.process_started()
     assert started is None or started <= time.monotonic()
+
+
+def test_recovery_on_workers_sends_no_task_that_would_end_past_the_deadline(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A task under way cannot be stopped: on an executor, the recovery analysis sends the
+    next task only while it should end before the deadline. A fake clock: each task of
+    four scenarios takes one second; the deadline is 2.5 s away, so two tasks run and the
+    other twelve scenarios are pending (the old code sent all five at once)."""
+    import optimizer.recovery as recovery
+    from optimizer.executors import InProcess
+
+    instance = load_instance(INSTANCES / "medium.json")
+    plan = evaluate.busiest_plan(instance)
+    clock = [1000.0]
+    sent: list[float] = []
+
+    class Slow(InProcess):
+        lanes = 1
+
+        def submit(self, lane: int, fn: Any, shared: Any, *args: Any) -> Any:
+            sent.append(clock[0])
+            clock[0] += 1.0
+            return super().submit(lane, fn, shared, *args)
+
+    class FakeTime:
+        @staticmethod
+        def monotonic() -> float:
+            return clock[0]
+
+    monkeypatch.setattr(recovery, "TASK_SCENARIOS", 4)
+    monkeypatch.setattr(recovery, "open_executor", lambda *a, **k: Slow())
+    monkeypatch.setattr(recovery, "time", FakeTime)
+    run = recovery.analyse(instance, plan, deadline=clock[0] + 2.5, workers=2)
+    assert len(sent) == 2
+    assert len(run.scenarios) == 8 and len(run.pending) == 12
