@@ -413,13 +413,15 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
         iterations += run.iterations
         solve_seconds += run.seconds
 
+    sure: Plan | None = None  # a start known to be feasible
     if options.start is not None:
         give_start(h, c.layout, md.money_scale, options.start)
     elif kind is not ObjectiveKind.MIN_COST and instance.policy.shelter_redundancy == 0:
         # Doing nothing is then always feasible: as a start, a time limit never ends
         # empty-handed. HiGHS completes the second stage of a partial start itself (and
         # ignores a start that is not feasible).
-        give_start(h, c.layout, md.money_scale, Plan.nothing(instance))
+        sure = Plan.nothing(instance)
+        give_start(h, c.layout, md.money_scale, sure)
     # From here a plan may exist: a stop (Ctrl-C, SIGTERM) cancels HiGHS at its incumbent
     # and the plan is kept, verified and written (optimizer.stopping).
     stopping.defer()
@@ -431,6 +433,22 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
     timed_out = status is Status.FEASIBLE and not interrupted
     if interrupted and not status.has_plan:
         raise KeyboardInterrupt
+    no_bound = False
+    if not status.has_plan and sure is not None and status is not Status.ERROR and \
+            h.getModelStatus() != highspy.HighsModelStatus.kInfeasible:
+        # The clock ran out before HiGHS took its start (the limit was spent, or kept for
+        # the verification, before the solver began): the start is feasible by
+        # construction, so it is the plan, its recourse solved with the first stage fixed.
+        # That run's value bounds nothing.
+        fix_plan(h, c.layout, md.money_scale, sure)
+        h.setOptionValue("time_limit", INF)
+        t0 = time.monotonic()
+        h.run()
+        solve_seconds += time.monotonic() - t0
+        if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+            log("the time limit was over before the solver took its start: the plan is "
+                "the start (doing nothing)")
+            status, timed_out, no_bound = Status.FEASIBLE, True, True
     if not status.has_plan:
         stages.append(Stage("objective", status.value, None, first.seconds))
         if status is Status.INFEASIBLE:
@@ -457,6 +475,8 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
     bound = float(info.mip_dual_bound) if c.integer.any() else primary
     if status is Status.OPTIMAL:
         bound = min(bound, primary)
+    if no_bound:
+        bound = -math.inf  # minimisation form: no bound claimed
     scale = md.money_scale
 
     def user(g: Goal, minimised: float) -> float:

@@ -268,3 +268,29 @@ def test_recovery_on_workers_sends_no_task_that_would_end_past_the_deadline(
     run = recovery.analyse(instance, plan, deadline=clock[0] + 2.5, workers=2)
     assert len(sent) == 2
     assert len(run.scenarios) == 8 and len(run.pending) == 12
+
+
+def test_a_limit_over_before_highs_takes_its_start_still_gives_the_start(
+        small: Instance, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the clock has run out before HiGHS took the do-nothing start (a loaded machine,
+    a limit spent on start-up and the reserve), the start is the plan: feasible by
+    construction, its recourse solved, no bound claimed. The old code said no plan was
+    found (exit 3)."""
+    from optimizer.status import Status
+
+    real = __import__("optimizer.solve", fromlist=["run_highs"]).run_highs
+    calls = [0]
+
+    def out_of_time_first(h: Any, time_limit: float | None, cost: Any = None) -> Run:
+        calls[0] += 1
+        if calls[0] == 1:  # as HiGHS returns when its limit ends before any solution
+            return Run(Status.INFEASIBLE, 0.0, False, 0, 0)
+        return real(h, time_limit, cost)
+
+    monkeypatch.setattr("optimizer.solve.run_highs", out_of_time_first)
+    got = solve(small, SolveOptions(time_limit=60.0))
+    assert got.status is Status.FEASIBLE and got.bound is None
+    assert got.plan is not None and not any(got.plan.open_depots)
+    assert "time limit" in got.message
+    checked = [o.resilience for o in evaluate_plan(small, got.plan)]
+    assert [o.resilience for o in got.outcomes] == pytest.approx(checked, abs=1e-6)
