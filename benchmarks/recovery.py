@@ -147,7 +147,8 @@ def time_limit_check(nodes: int, scenarios: int, limit: float, method: str, fold
             "solve_seconds": doc["solver"]["solve_seconds"],
             "analysed": len(doc["recovery"] or []),
             "pending": len(doc.get("recovery_pending") or []),
-            "over": any("over --time-limit" in w for w in doc.get("warnings", []))}
+            "over": any("over --time-limit" in w for w in doc.get("warnings", [])),
+            "warnings": [w for w in doc.get("warnings", []) if "over --time-limit" in w]}
 
 
 def main() -> None:
@@ -222,6 +223,9 @@ def main() -> None:
                   f"{c['method']} | {c['load']:.1f} | {c['wall']:.1f} | {c['exit']} | "
                   f"{c['status']} | {c['value']:.4f} | {c['solve_seconds']:.1f} | "
                   f"{c['analysed']} | {c['pending']} | {'yes' if c['over'] else 'no'} |")
+        for c in checks:
+            for w in c["warnings"]:
+                print(f"\n{c['nodes']} x {c['scenarios']}, {c['limit']:g} s, {c['code']}: {w}")
     if args.output:
         Path(args.output).write_text(json.dumps({"rows": rows, "checks": checks}, indent=2),
                                      encoding="utf-8")

@@ -350,9 +350,11 @@ def analyse(instance: Instance, plan: Plan, starts: Mapping[int, float] | None =
     where = "in-process"
     interrupted = False
     if not parallel:
+        longest = 0.0  # a scenario starts only while one as long as any so far would fit
         try:
             for n in chosen:
-                if deadline is not None and time.monotonic() >= deadline:
+                now = time.monotonic()
+                if deadline is not None and now + longest >= deadline:
                     break
                 if stop is not None and stop():  # Ctrl-C or SIGTERM recorded
                     interrupted = True
@@ -360,6 +362,7 @@ def analyse(instance: Instance, plan: Plan, starts: Mapping[int, float] | None =
                 done[n] = recover_scenario(instance, plan, instance.scenarios[n],
                                            start=known[n], intact=intact,
                                            intact_nearest=nearest)
+                longest = max(longest, time.monotonic() - now)
         except KeyboardInterrupt:
             # Stopped by the user: what is done stands, the rest is pending, and the caller
             # still writes the plan (it says so and exits as interrupted).

@@ -129,9 +129,10 @@ def test_a_deadline_keeps_the_worst_scenarios(monkeypatch: pytest.MonkeyPatch) -
     starts = {n: o.resilience for n, o in enumerate(outcomes)}
     ticks = iter(range(1000))
     monkeypatch.setattr("optimizer.recovery.time.monotonic", lambda: float(next(ticks)))
-    # analyse reads the clock once at the start, then once before each scenario: a
-    # deadline of 3 lets two scenarios in (clock 1 and 2) and stops at 3.
-    run_ = analyse(inst, plan, starts, deadline=3.0, workers=1)
+    # analyse reads the clock once at the start, then before and after each scenario (one
+    # tick each), and starts a scenario only while one as long as the longest so far would
+    # end before the deadline: a deadline of 5 lets two in (at 1 and 3) and stops at 5.
+    run_ = analyse(inst, plan, starts, deadline=5.0, workers=1)
     worst = sorted(range(len(inst.scenarios)), key=lambda n: (starts[n], n))[:2]
     assert [r.scenario_id for r in run_.scenarios] == [inst.scenarios[n].id
                                                       for n in sorted(worst)]
