@@ -827,9 +827,10 @@ class _Benders:
         try:
             for _ in range(REPAIR_MASTERS):
                 left = self.options.remaining()
-                if left == 0.0 or stopping.requested():
+                after = self.evaluate.round_seconds()  # the round after it, as in stage()
+                if (left is not None and left <= after) or stopping.requested():
                     break
-                run = m.solve(wanted, left, dense, start)
+                run = m.solve(wanted, None if left is None else left - after, dense, start)
                 if not run.status.has_plan:
                     break
                 xr = np.asarray(m.highs.getSolution().col_value)
