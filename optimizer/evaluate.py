@@ -30,10 +30,9 @@ from optimizer.reachability import within
 FEASIBILITY_TOL = 1e-6
 
 # From this many scenarios (or with an explicit --workers or --scheduler) the evaluation of
-# a plan runs on the executor of design section 6, as the recovery analysis does: below it,
-# starting processes (about a second each with spawn, in parallel) costs more than the
-# split saves. Measured at 200 nodes: 15-25 ms a scenario on one core, so 1,000 scenarios
-# are 15-25 s in process.
+# a plan may run on the executor of design section 6, as the recovery analysis does: below
+# it, starting processes (about a second each with spawn, in parallel) costs more than the
+# split saves. Measured at 200 nodes: 2-25 ms a scenario on one core, by plan.
 PARALLEL_FROM = 1000
 # Tasks per lane: a lane that finishes early takes another instead of idling.
 TASKS_PER_LANE = 4
@@ -44,12 +43,15 @@ SAMPLE_MIN = 5
 SAMPLE_MAX = 20
 # Without --workers or --scheduler, the scenarios go to local processes only when those
 # left after the first HEAD_SCENARIOS (evaluated here, timed) would take longer than this
-# in process: a plan that is quick to check does not pay for starting the processes.
+# in process, and cores are free to run them (free_lanes): a plan that is quick to check,
+# or a machine busy with other work, does not pay for starting the processes. Measured at
+# 200 x 1,000 under a load of 2.4 on 2 cores: 20.3 s in process, 23.4 s on 2 processes.
 HEAD_SCENARIOS = 20
 PARALLEL_WORTH_SECONDS = 6.0
-# On local processes, the estimate counts this share of each lane (two processes on two
-# cores each ran at 0.8-0.9 of one in process, measured at 200 x 1,000) and the seconds
-# taken to start them and send them the instance.
+PARALLEL_FROM_LANES = 1.5
+# On local processes, the estimate counts this share of each free lane (an allowance: not
+# measured on an idle machine) and the seconds taken to start the processes and send them
+# the instance (1-2 s measured).
 PARALLEL_EFFICIENCY = 0.75
 PROCESS_START_SECONDS = 2.0
 
@@ -217,11 +219,23 @@ def _evaluate_task(shared: tuple[Instance, Plan], _token: str,
     return _evaluate_some(instance, plan, indices)
 
 
+def free_lanes(lanes: int) -> float:
+    """How many of ``lanes`` local processes would run at once: the cores that other work
+    leaves (the load average counts this process, which is running), at least one."""
+    try:
+        load = os.getloadavg()[0]
+    except (OSError, AttributeError):
+        return float(lanes)
+    return max(1.0, min(float(lanes), (os.cpu_count() or 1) - load + 1.0))
+
+
 def runs_parallel(scenarios: int, workers: int | None = None,
                   scheduler: str | None = None) -> bool:
-    """Whether :func:`evaluate_plan` uses the executor for this many scenarios."""
+    """Whether :func:`evaluate_plan` may use the executor for this many scenarios (without
+    ``workers``, it still decides on the plan's first scenarios)."""
     return (workers is not None and workers > 1) or scheduler is not None or (
-        workers is None and scenarios >= PARALLEL_FROM and (os.cpu_count() or 1) > 1)
+        workers is None and scenarios >= PARALLEL_FROM
+        and free_lanes(os.cpu_count() or 1) >= PARALLEL_FROM_LANES)
 
 
 def evaluate_plan(instance: Instance, plan: Plan, *, workers: int | None = None,
@@ -267,8 +281,8 @@ def busiest_plan(instance: Instance) -> Plan:
     cheapest candidates while their fixed costs fit. Each open depot is full (its capacity
     shared over the commodities) and each shelter has every module: the flows then fill
     every zone they reach, one augmenting path after another, which is the most work for
-    the maximum flow (a token stock would fill with one path per depot, and time at a
-    fraction of a real plan: measured 16 against 27 ms a scenario at 200 x 100).
+    the maximum flow (a token stock fills with one path per depot: an estimate made with
+    one came to 16 ms a scenario at 200 x 100 where the plan then found took 27).
     """
     depots = [d.existing for d in instance.depots]
     shelters = [h.existing for h in instance.shelters]
@@ -324,11 +338,12 @@ def estimated_seconds(instance: Instance,
 def wall_seconds(in_process: float, scenarios: int, workers: int | None = None,
                  scheduler: str | None = None) -> float:
     """What :func:`evaluate_plan` takes when it would take ``in_process`` seconds in this
-    process: shared over the local processes it uses, after starting them. A Dask
-    cluster's size is not known before it is reached: no speed-up is counted for it."""
+    process: shared over the local processes it uses (as many as cores are free, see
+    :func:`free_lanes`), after starting them. A Dask cluster's size is not known before it
+    is reached: no speed-up is counted for it."""
     if not runs_parallel(scenarios, workers, scheduler) or scheduler is not None:
         return in_process
-    lanes = workers if workers is not None else (os.cpu_count() or 1)
+    lanes = free_lanes(workers if workers is not None else (os.cpu_count() or 1))
     shared = in_process / (lanes * PARALLEL_EFFICIENCY) + PROCESS_START_SECONDS
     # Without --workers, a plan quick to check stays in process (evaluate_plan).
     return shared if workers is not None or in_process > PARALLEL_WORTH_SECONDS \

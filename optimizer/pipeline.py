@@ -14,7 +14,6 @@ from optimizer.dispatch import chosen_method, run
 from optimizer.evaluate import (
     Verification,
     estimated_seconds,
-    runs_parallel,
     verify,
     wall_seconds,
 )
@@ -203,10 +202,8 @@ def solve_and_verify(instance: Instance, options: SolveOptions | None = None) ->
     verification, outcomes = verify(instance, solution.plan, claimed,
                                     workers=options.workers, scheduler=options.scheduler)
     verify_seconds = time.monotonic() - t0
-    where = "in-process" if not runs_parallel(len(instance.scenarios), options.workers,
-                                              options.scheduler) else "on the executor"
     log(f"independent check of {len(outcomes)} scenarios by maximum flow in "
-        f"{verify_seconds:.2f} s ({where})")
+        f"{verify_seconds:.2f} s")
     t0 = time.monotonic()
     recovered, problem = _recovery(instance, solution.plan, outcomes, options)
     recovery_seconds = time.monotonic() - t0

@@ -162,14 +162,28 @@ def test_the_estimate_scales_with_the_scenarios_and_their_time(
         0.05 * len(small.scenarios))
 
 
-def test_wall_seconds_share_the_work_over_processes() -> None:
+def test_wall_seconds_share_the_work_over_the_free_cores(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(evaluate.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(evaluate.os, "getloadavg", lambda: (1.0, 1.0, 1.0))  # this process
+    assert evaluate.free_lanes(2) == 2.0
     # Below PARALLEL_FROM, in process; with two workers, shared after starting them.
     assert wall_seconds(10.0, 100) == 10.0
     assert wall_seconds(10.0, 100, workers=2) == pytest.approx(
         10.0 / (2 * evaluate.PARALLEL_EFFICIENCY) + evaluate.PROCESS_START_SECONDS)
-    assert wall_seconds(60.0, 2000, workers=2) < 60.0
+    assert wall_seconds(60.0, 2000) < 60.0
+    # A plan quick to check stays in process without --workers.
+    assert wall_seconds(5.0, 2000) == 5.0
     # A Dask cluster's size is unknown before it is reached: no speed-up counted.
     assert wall_seconds(10.0, 100, scheduler="tcp://127.0.0.1:8786") == 10.0
+    # Another engineer's work on both cores: no process would run beside this one, so
+    # without --workers the check stays here, and with them it counts one lane.
+    monkeypatch.setattr(evaluate.os, "getloadavg", lambda: (2.4, 2.4, 2.4))
+    assert evaluate.free_lanes(2) == 1.0
+    assert not evaluate.runs_parallel(2000)
+    assert wall_seconds(60.0, 2000) == 60.0
+    assert wall_seconds(10.0, 100, workers=2) == pytest.approx(
+        10.0 / evaluate.PARALLEL_EFFICIENCY + evaluate.PROCESS_START_SECONDS)
 
 
 def test_intact_reach_gives_the_same_outcomes(small: Instance) -> None:
