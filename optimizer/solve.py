@@ -494,9 +494,9 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
     done: list[tuple[Goal, float]] = [(goal, value)]  # the stages that ran, for explain()
 
     def at_plan(g: Goal) -> float:
-        """What the plan in hand scores on a stage that is not solved."""
-        n = c.num_cols
-        cost = float(np.ascontiguousarray(c.objectives["tiebreak_cost"]) @ x[:n]) * scale
+        """What the plan in hand scores on a stage that is not solved (its cost from the
+        plan: under min_cost the cost is the objective, and there is no cost tie-break)."""
+        cost = plan_cost(instance, plan_from_columns(c.layout, instance, scale, x)).total
         return g.value(instance, Layout.values(c.layout.r, x), cost, ceil)
 
     def hold(g: Goal, reached: float) -> float:

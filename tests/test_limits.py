@@ -19,19 +19,25 @@ from optimizer.status import Status
 TINY = Path(__file__).resolve().parent.parent / "instances" / "tiny.json"
 
 
-def _solve(tmp_path: Path) -> tuple[int, str, dict]:
+def _solve(tmp_path: Path, instance: Path = TINY) -> tuple[int, str, dict]:
     out = tmp_path / "result.json"
-    ran = CliRunner().invoke(main, ["solve", str(TINY), "-o", str(out), "-q",
+    ran = CliRunner().invoke(main, ["solve", str(instance), "-o", str(out), "-q",
                                     "--method", "extensive"])
     return ran.exit_code, ran.stderr, json.loads(out.read_text())
 
 
 def test_no_incumbent_at_the_limit_exits_3_and_says_so(tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    # HiGHS stopped (never run here: its model status stays "not set") with no plan.
+    # HiGHS stopped (never run here: its model status stays "not set") with no plan, on an
+    # instance where doing nothing is not a plan (a min_cost target), so there is no start
+    # known to be feasible to fall back on (tests/test_time_limit.py covers the fallback).
     monkeypatch.setattr(solve_module, "run_highs",
                         lambda *a, **k: Run(Status.INFEASIBLE, 0.0, False, 0, 0))
-    code, err, doc = _solve(tmp_path)
+    doc = json.loads(TINY.read_text(encoding="utf-8"))
+    doc["objective"] = {"kind": "min_cost", "target": 0.2}
+    instance = tmp_path / "tiny_min_cost.json"
+    instance.write_text(json.dumps(doc), encoding="utf-8")
+    code, err, doc = _solve(tmp_path, instance)
     assert code == 3
     assert "stopped at its limit before finding any feasible plan" in err
     assert doc["status"] == "infeasible" and doc["decisions"] is None

@@ -116,3 +116,28 @@ def test_an_extensive_form_too_big_for_memory_is_refused_before_building(
     monkeypatch.setattr(solve_module, "available_bytes", lambda: 1e6)  # 1 MB free
     with pytest.raises(UsageError, match="--method decomposition"):
         solve(instance, SolveOptions())
+
+
+def test_a_stop_after_min_cost_objective_keeps_its_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stop requested once min_cost's objective stage is solved skips the stages after
+    it, scoring the plan in hand on them: min_cost has no cost tie-break to read the cost
+    from (it raised KeyError: 'tiebreak_cost'). The plan is kept, status feasible."""
+    import types
+
+    import optimizer.solve as solve_module
+
+    instance = load_instance(INSTANCES / "tiny.json")
+    instance = replace(instance, objective=replace(instance.objective,
+                                                   kind=ObjectiveKind.MIN_COST, target=0.2))
+    asked = []
+
+    def requested() -> bool:  # the solve's own checks: no stop at the first, then a stop
+        asked.append(1)
+        return len(asked) > 1
+
+    monkeypatch.setattr(solve_module, "stopping",
+                        types.SimpleNamespace(defer=lambda: None, requested=requested))
+    got = solve(instance, SolveOptions(mip_gap=1e-9))
+    assert got.status is Status.FEASIBLE and got.interrupted
+    assert got.objective_value == pytest.approx(140, abs=1e-6)  # tests/test_hand_worked.py
+    assert [st.objective for st in got.stages] == ["objective", "recourse"]
