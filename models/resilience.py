@@ -16,19 +16,27 @@ dual feasibility tolerance, and HiGHS then reports "optimal" far from the optimu
 * a capacity row is divided by the capacity, so its coefficients are volumes per capacity.
 
 With that, every term of R_s is a sum of the scaled flows times a weight in [0, 1].
+
+Pyomo is imported by the functions that build the model, not by the module: the solve
+path reads only :func:`prepare` and :class:`ModelData` from here (models.direct builds the
+same model from arrays), and importing Pyomo costs every command about 1.5 s (Pyomo, and
+the scipy.stats its import hook for scipy pulls in), which ``--time-limit`` counts.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pyomo.environ as pyo
 
 from models import limits
 from optimizer.data import Instance
 from optimizer.reachability import ScenarioReach, intact_shelter_reach, scenario_pairs
 from optimizer.schema import ObjectiveKind
+
+if TYPE_CHECKING:
+    import pyomo.environ as pyo
 
 # A scenario whose ceiling is below this counts as unable to do anything whatever the plan:
 # the relative objective leaves it out (its share of what is possible is 1 by convention).
@@ -220,6 +228,7 @@ def add_first_stage_variables(m: pyo.ConcreteModel, md: ModelData) -> None:
     m_h \in \{0..U_h\} capacity modules;
     pool \in [0, P_{max}/M] compensation pool as a share of the money scale M.
     """
+    import pyomo.environ as pyo
     inst = md.instance
     D, K, H = len(inst.depots), len(inst.commodities), len(inst.shelters)
     m.D, m.K, m.H = pyo.RangeSet(0, D - 1), pyo.RangeSet(0, K - 1), pyo.RangeSet(0, H - 1)
@@ -253,6 +262,7 @@ def add_cost(m: pyo.ConcreteModel, md: ModelData) -> None:
     cost \le Bud / M
     Existing facilities cost nothing to keep open.
     """
+    import pyomo.environ as pyo
     inst, M = md.instance, md.money_scale
     m.cost = pyo.Var(bounds=(0.0, None))
     expr = m.pool + sum(
@@ -276,6 +286,7 @@ def add_depot_capacity(m: pyo.ConcreteModel, md: ModelData) -> None:
     \sum_k (vol_k u_{dk} / V_d) x_{dk} \le y_d - \sum_k vol_k existing_{dk} / V_d
     (a depot with V_d = 0 has x_{dk} \le 0 by its bounds and no row).
     """
+    import pyomo.environ as pyo
     inst = md.instance
 
     def rule(_m: pyo.ConcreteModel, d: int) -> pyo.Expression:
@@ -294,6 +305,7 @@ def add_depot_capacity(m: pyo.ConcreteModel, md: ModelData) -> None:
 
 def add_shelter_modules(m: pyo.ConcreteModel, md: ModelData) -> None:
     r"""Modules only at open shelters: m_h \le U_h z_h."""
+    import pyomo.environ as pyo
     inst = md.instance
     m.shelter_modules = pyo.Constraint(
         m.H, rule=lambda _m, h: m.modules[h] <= inst.shelters[h].max_modules * m.z[h]
@@ -306,6 +318,7 @@ def add_shelter_redundancy(m: pyo.ConcreteModel, md: ModelData) -> None:
     \sum_{h : dist(i, h) \le evacuation\_reach} z_h \ge r   for every i with pop_i > 0,
     distances on the intact network.
     """
+    import pyomo.environ as pyo
     inst = md.instance
     r = inst.policy.shelter_redundancy
     zones = [i for i in range(inst.network.num_nodes) if inst.network.population[i] > 0]
@@ -332,6 +345,7 @@ def add_recourse_variables(m: pyo.ConcreteModel, md: ModelData) -> None:
     econ_s \in [0, 1] compensation paid as a share of L_s; r_s \in [0, 1] the resilience of
     scenario s.
     """
+    import pyomo.environ as pyo
     m.G = pyo.RangeSet(0, len(md.g_scenario) - 1)
     m.V = pyo.RangeSet(0, len(md.v_scenario) - 1)
     m.g = pyo.Var(m.G, bounds=(0.0, None))
@@ -345,6 +359,7 @@ def add_depot_stock(m: pyo.ConcreteModel, md: ModelData) -> None:
 
     \sum_i g_{sdik} \le (1 - loss_{sd}) (om_k / Q_s) (u_{dk} x_{dk} + existing_{dk})
     """
+    import pyomo.environ as pyo
     inst = md.instance
     D, K = len(inst.depots), len(inst.commodities)
     om = inst.commodity_weights
@@ -366,6 +381,7 @@ def add_depot_stock(m: pyo.ConcreteModel, md: ModelData) -> None:
 
 def add_zone_need(m: pyo.ConcreteModel, md: ModelData) -> None:
     r"""A zone receives at most what it needs: \sum_d g_{sdik} \le om_k q_{sik} / Q_s."""
+    import pyomo.environ as pyo
     inst = md.instance
     N, K = inst.network.num_nodes, len(inst.commodities)
     om = inst.commodity_weights
@@ -384,6 +400,7 @@ def add_zone_need(m: pyo.ConcreteModel, md: ModelData) -> None:
 
 def add_zone_evacuees(m: pyo.ConcreteModel, md: ModelData) -> None:
     r"""A zone shelters at most its evacuees: \sum_h v_{sih} \le e_{si} / E_s."""
+    import pyomo.environ as pyo
     inst = md.instance
     N = inst.network.num_nodes
     rows = _groups(md.v_scenario * N + md.v_zone)
@@ -406,6 +423,7 @@ def add_shelter_capacity(m: pyo.ConcreteModel, md: ModelData) -> None:
     solver) shelter everyone (models.limits). A row where k B_h >= e_sh at a shelter that
     is not existing is written flow by flow instead (add_shelter_link).
     """
+    import pyomo.environ as pyo
     inst = md.instance
     H = len(inst.shelters)
     P = md.num_pair_flows
@@ -443,6 +461,7 @@ def add_shelter_link(m: pyo.ConcreteModel, md: ModelData) -> None:
     its shelters are open, where the summed row lets a fraction of z_h shelter the zones of
     its choice.
     """
+    import pyomo.environ as pyo
     inst = md.instance
 
     def rule(_m: pyo.ConcreteModel, j: int) -> pyo.Expression:
@@ -464,6 +483,7 @@ def add_shelter_cover(m: pyo.ConcreteModel, md: ModelData) -> None:
     e_{si} / E_s in all, sum to exactly these values, so the plans, R_s and even the LP
     relaxation are those of the flows, with one column and one row for the zone.
     """
+    import pyomo.environ as pyo
     inst = md.instance
     P = md.num_pair_flows
 
@@ -484,6 +504,7 @@ def add_compensation(m: pyo.ConcreteModel, md: ModelData) -> None:
     over zones with comp_{si} \le L_{si} reaches min(P, L_s), so the per-zone variables of
     section 2 reduce to this one share per scenario.
     """
+    import pyomo.environ as pyo
     loss = md.loss_total
 
     def rule(_m: pyo.ConcreteModel, s: int) -> pyo.Expression:
@@ -500,6 +521,7 @@ def add_resilience(m: pyo.ConcreteModel, md: ModelData) -> None:
     r_s = w_sup \sum g_{s.} + w_sh \sum v_{s.} + w_eco econ_s,
     where a term whose scenario total (Q_s, E_s or L_s) is 0 counts as 1.
     """
+    import pyomo.environ as pyo
     w = md.instance.weights
     g_rows = dict(_groups(md.g_scenario))
     v_rows = dict(_groups(md.v_scenario))
@@ -520,6 +542,7 @@ def add_resilience(m: pyo.ConcreteModel, md: ModelData) -> None:
 
 def add_worst_case(m: pyo.ConcreteModel, md: ModelData) -> None:
     r"""t \le r_s for every s: t is the worst-case resilience."""
+    import pyomo.environ as pyo
     m.worst = pyo.Var(bounds=(0.0, 1.0))
     m.worst_case = pyo.Constraint(m.S, rule=lambda _m, s: m.worst <= m.r[s])
 
@@ -527,6 +550,7 @@ def add_worst_case(m: pyo.ConcreteModel, md: ModelData) -> None:
 def add_relative(m: pyo.ConcreteModel, md: ModelData) -> None:
     r"""ceil_s t \le r_s for every s with ceil_s > 0: t is the smallest share of its
     ceiling that a scenario reaches (a scenario that can reach nothing is left out)."""
+    import pyomo.environ as pyo
     assert md.ceilings is not None
     ceilings = md.ceilings
     m.worst = pyo.Var(bounds=(0.0, 1.0))
@@ -541,6 +565,7 @@ def add_cvar(m: pyo.ConcreteModel, md: ModelData, alpha: float) -> None:
     CVaR_alpha(R) = max_eta  eta - \sum_s p_s u_s / (1 - alpha),
     u_s \ge eta - r_s, u_s \ge 0: the mean of the worst (1 - alpha) probability mass of R.
     """
+    import pyomo.environ as pyo
     p = md.instance.probabilities
     m.eta = pyo.Var(bounds=(0.0, 1.0))
     m.shortfall = pyo.Var(m.S, bounds=(0.0, None))
@@ -558,6 +583,7 @@ def add_objectives(m: pyo.ConcreteModel, md: ModelData) -> None:
     Tie-breaks, solved in order after the primary objective is held at its optimum:
     ``tiebreak_expected`` (max \sum_s p_s r_s) and ``tiebreak_cost`` (min cost).
     """
+    import pyomo.environ as pyo
     objective = md.instance.objective
     p = md.instance.probabilities
     expected = sum(float(p[s]) * m.r[s] for s in m.S if p[s] > 0)
@@ -613,6 +639,7 @@ CONSTRAINT_FAMILIES = (
 
 def build_model(md: ModelData) -> pyo.ConcreteModel:
     """The extensive form over every scenario of ``md``."""
+    import pyomo.environ as pyo
     m = pyo.ConcreteModel(name=md.instance.name)
     add_first_stage_variables(m, md)
     add_recourse_variables(m, md)

@@ -17,12 +17,10 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import highspy
 import numpy as np
-import pyomo.environ as pyo
-from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 from scipy.sparse import csc_matrix
 
 from models.resilience import ModelData, build_model, prepare, tiebreaks
@@ -50,6 +48,9 @@ from optimizer.recourse import FirstStage, RecourseBlock
 from optimizer.schema import ObjectiveKind
 from optimizer.stages import Goal, Sequence, explain, relative_slack_scale, relative_value
 from optimizer.status import Status
+
+if TYPE_CHECKING:
+    import pyomo.environ as pyo
 
 # The stage rows hold a solved stage within this of the value its plan reached (objectives
 # are scaled to about 1). Looser, and the cost stage spends the slack on a smaller pool.
@@ -151,6 +152,9 @@ class Compiled:
 def compile_pyomo(model: pyo.ConcreteModel, md: ModelData, names: list[str],
                   options: SolveOptions) -> Compiled:
     """Pyomo's standard-form compiler, then one ``passModel`` (see the module docstring)."""
+    # Imported here: the direct builder (the default) never needs Pyomo (models.resilience).
+    from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+
     for name in names:
         model.component(name).activate()
     info = LinearStandardFormCompiler().write(model, mixed_form=True)

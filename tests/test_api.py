@@ -96,3 +96,20 @@ def test_an_instance_from_standard_input(tmp_path: Path,
     done = runner.invoke(main, ["validate", "-"], input='{"budget": 1}')
     assert done.exit_code == 2
     assert "<stdin>: network: required field is missing" in done.stderr
+
+
+def test_a_solve_loads_no_pyomo() -> None:
+    """The default route builds its model from arrays (models.direct): solving and verifying
+    must not import Pyomo, whose import (and the scipy.stats its hook pulls in) cost every
+    `resilience solve` about 1.5 s of its --time-limit."""
+    code = ("import sys\n"
+            "from pathlib import Path\n"
+            "from optimizer.reading import load_instance\n"
+            "from optimizer.pipeline import solve_and_verify\n"
+            f"solved = solve_and_verify(load_instance(Path({str(TINY)!r})))\n"
+            "assert solved.verified\n"
+            "loaded = [m for m in ('pyomo', 'scipy.stats') if m in sys.modules]\n"
+            "assert not loaded, loaded\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
