@@ -28,8 +28,8 @@ from 24% to 1.0-4.5%, benchmarks/RESULTS.md). When a master's point (evaluated e
 beats the incumbent but its plan rounded down does not, a *repair* re-solves the master with
 the point's openings fixed and stock in whole units (cheap: no facility to branch on); when
 the point already meets the master's bound, the stage goes to whole units at once, since a
-tighter master would only return it again. Loose masters (1%) bring most cuts; when they
-stop, the next are solved to the gap asked for. Cuts
+tighter master would only return it again. Every MIP master is
+solved to the gap asked for (measured faster than loose masters first, benchmarks/RESULTS.md). Cuts
 are added only where the master over-estimates a share by more than :data:`CUT_TOL` and
 that scenario can matter to the stage (below the master's level, or held from below).
 Nothing is capped by the clock: only ``--time-limit`` stops a stage, and the result then
@@ -113,13 +113,11 @@ FEASIBILITY_TOL = 1e-6
 # and its plan's exact value meet within LP_GAP (relative).
 LP_ITERATIONS = 50
 LP_GAP = 1e-5
-# MIP masters are solved to this gap while they bring cuts, then to the gap asked for: a
-# master's plan is only a place to cut until the cuts run out, and a master proven to a
-# tight gap costs many times a loose one (at 150 x 300 pinned, 30-80 s against 2-3 s).
-LOOSE_GAP = 1e-2
-# Loose MIP masters in a row that change neither bound nor incumbent before the masters are
-# solved to the gap asked for.
-STALL_MASTERS = 3
+# MIP masters are solved to the gap asked for, from the first: measured side by side at
+# 200 x 1,000, a master at 1e-4 cost about what one at 1% did (15-60 s), while masters
+# at 1% needed more of them (cvar's objective stage: 295 s at 1% first, 108 s at 1e-4;
+# benchmarks/RESULTS.md, "Every stage proven at 200 x 1,000"). An earlier master, without
+# coverage rows or continuous stock, cost 30-80 s at 1e-4 against 2-3 s at 1%.
 # Stock bought as a continuous amount in the MIP masters until whole units matter
 # (Master.relax_stock).
 RELAX_STOCK = True
@@ -670,9 +668,7 @@ class _Benders:
         relaxed = True
         m.relax_stock(RELAX_STOCK)
         m.relax(True)
-        lp_rounds = iterations = stalled = 0
-        last_progress: tuple[float, float | None] = (bound, best)
-        master_gap = max(wanted, LOOSE_GAP)
+        lp_rounds = iterations = 0
         try:
             while True:
                 if stopping.requested():  # deferred: stop here, keep the incumbent
@@ -691,7 +687,7 @@ class _Benders:
                     self.log(f"decomposition: {goal.name}: {MAX_STAGE_ITERATIONS} masters "
                              "without closing the gap; the plan is the best found")
                     break
-                run = m.solve(master_gap, None if left is None else left - after, dense,
+                run = m.solve(wanted, None if left is None else left - after, dense,
                               None if relaxed or incumbent is None else incumbent.plan)
                 if run.interrupted:
                     self.interrupted = True
@@ -739,7 +735,7 @@ class _Benders:
                     consider(plan, r)
                 gap = None if best is None or not math.isfinite(bound) else gap_of(bound, best)
                 self._record(goal, "lp" if relaxed else "mip", bound, best, gap, run.seconds,
-                             evaluation_seconds, added, None if relaxed else master_gap)
+                             evaluation_seconds, added, None if relaxed else wanted)
                 point = point_value(x, at_point) if plan is not None and \
                     m.stock_relaxed else None
                 if rounding_lost(x, point):
@@ -767,25 +763,12 @@ class _Benders:
                 if run.status is not Status.OPTIMAL:
                     self.timed_out = not self.interrupted
                     break  # the time limit stopped the master
-                # Loose masters that neither move the bound nor find a better plan are
-                # tailing (each brings a cut a hair deep): go to the gap asked for.
-                progress = (bound, best)
-                stalled = stalled + 1 if progress == last_progress else 0
-                last_progress = progress
                 if added == 0 and point is not None and closed(bound, point, wanted) and \
                         not (best is not None and closed(bound, best, wanted)):
                     # The master's point reaches its bound, its plans in whole units do
                     # not: a tighter master would only return that point again.
                     self.log(f"decomposition: {goal.name}: stock in whole units from here")
                     m.relax_stock(False)
-                    continue
-                if master_gap > wanted and (added == 0 or stalled >= STALL_MASTERS):
-                    # Straight to the gap asked for: measured side by side, a master at
-                    # 1e-4 cost about what one at 0.25% did (15-30 s at 200 x 1,000), and
-                    # masters tightened a quarter at a time took 3-5 of them per stage
-                    # (benchmarks/RESULTS.md, "Every stage proven at 200 x 1,000").
-                    master_gap = wanted
-                    stalled = 0
                     continue
                 if added == 0 and m.stock_relaxed and not (
                         best is not None and closed(bound, best, wanted)):

@@ -8,7 +8,6 @@ pass the independent max-flow check. Plans may differ (MIPs have ties).
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import re
 import time
 
@@ -16,7 +15,7 @@ import numpy as np
 import pytest
 from helpers import build, random_doc, tiny_doc, with_objective
 
-from optimizer.decomposition import LOOSE_GAP, solve_decomposition
+from optimizer.decomposition import solve_decomposition
 from optimizer.dispatch import auto_method, chosen_method
 from optimizer.errors import InfeasibleError
 from optimizer.evaluate import evaluate_plan
@@ -228,22 +227,15 @@ def test_continuous_stock_masters_fall_back_to_whole_units_when_rounding_matters
     assert solve(instance, EXACT).objective_value == pytest.approx(0.41, abs=1e-9)
 
 
-def test_masters_go_to_the_gap_asked_for_once_loose_ones_bring_no_cut() -> None:
-    """MIP masters start loose (1%); after one that brings no cut, the next is solved to the
-    gap asked for (measured faster than tightening a quarter at a time)."""
+def test_every_mip_master_is_solved_to_the_gap_asked_for() -> None:
+    """No loose masters first (measured slower at 200 x 1,000: benchmarks/RESULTS.md): each
+    MIP and repair master records the gap asked for; LP masters record none."""
     instance = INSTANCES[-1][1]
     got = solve_decomposition(instance, EXACT)
     assert got.status is Status.OPTIMAL
-    mips = [p for p in got.progress if p["master"] == "mip"]
-    assert mips and all(p["master_gap"] in (LOOSE_GAP, EXACT.mip_gap) for p in mips)
-    followed = 0
-    for before, after in itertools.pairwise(mips):
-        if before["stage"] == after["stage"] and before["master_gap"] == LOOSE_GAP \
-                and before["cuts_added"] == 0:
-            assert after["master_gap"] == EXACT.mip_gap
-            followed += 1
-    assert followed  # the case happens on this instance
-    assert all(p["master_gap"] is None for p in got.progress if p["master"] == "lp")
+    assert any(p["master"] == "mip" for p in got.progress)
+    for p in got.progress:
+        assert p["master_gap"] == (None if p["master"] == "lp" else EXACT.mip_gap)
 
 
 def test_progress_is_recorded_and_logged() -> None:
