@@ -55,7 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from click.testing import CliRunner
-from fuzz_validate import classify
+from fuzz_validate import Case, classify
 from test_fuzz import _Doc, draw_case, mutate, prepare_folder, sources
 
 from optimizer.cli import main
@@ -68,14 +68,6 @@ REPORT_FORMATS = (".md", ".csv", ".html")
 # Leaves that scaling would only turn into a refusal of the count (tested by fuzz_validate).
 NOT_SCALED = {"schema_version", "seed", "count", "edges", "max_modules",
               "shelter_redundancy", "crews", "repair_time"}
-
-
-@dataclass
-class Case:
-    index: int
-    source: str
-    kinds: list[str]
-    path: Path
 
 
 @dataclass
