@@ -70,15 +70,20 @@ def test_api_takes_dicts_overrides_and_names_problems() -> None:
         optimizer.solve(TINY, time_limt=3)
 
 
+def _fresh_python(code: str) -> None:
+    """Run ``code`` in a new interpreter (nothing imported yet); it must succeed."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
 def test_import_is_cheap_and_python_m_runs_the_cli() -> None:
     code = ("import sys, optimizer\n"
             "heavy = [m for m in ('pyomo', 'highspy', 'scipy', 'matplotlib', 'openpyxl', "
             "'pyproj', 'networkx', 'click') if m in sys.modules]\n"
             "assert not heavy, heavy\n"
             "assert callable(optimizer.solve) and optimizer.Result.__name__ == 'Result'\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60)
-    assert done.returncode == 0, done.stderr
+    _fresh_python(code)
     done = subprocess.run([sys.executable, "-m", "optimizer", "validate", "-"],
                           input=TINY.read_text(), capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
@@ -110,6 +115,4 @@ def test_a_solve_loads_no_pyomo() -> None:
             "assert solved.verified\n"
             "loaded = [m for m in ('pyomo', 'scipy.stats') if m in sys.modules]\n"
             "assert not loaded, loaded\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120)
-    assert done.returncode == 0, done.stderr
+    _fresh_python(code)
