@@ -11,7 +11,11 @@ RELAX_STOCK``: MIP masters buy stock as a continuous amount until whole units ma
     python benchmarks/stock_units.py --case unpinned,200,1000,worst_case --time-limit 300
 
 With ``--only continuous`` a single variant runs (e.g. the 200 x 10,000 case, where two
-at once would not fit the memory budget).
+at once would not fit the memory budget). ``--variants every,lazy`` sets the master that
+holds every scenario from the start against the one that holds only those that matter
+(``optimizer.decomposition.LAZY_FROM``), both with continuous stock:
+
+    python benchmarks/stock_units.py --case unpinned,200,1000,worst_case --variants every,lazy
 """
 
 from __future__ import annotations
@@ -30,6 +34,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 VARIANTS = ("continuous", "whole")
+# Which scenarios the master holds on its own (optimizer.decomposition.LAZY_FROM), with
+# continuous stock: "every" scenario from the start (as before "Scenarios that matter"), or
+# only those that "matter" (lazy) whatever the number of scenarios.
+HELD = {"every": 10**9, "lazy": 0}
 
 
 def one(family: str, nodes: int, scenarios: int, kind: str, variant: str,
@@ -41,7 +49,9 @@ def one(family: str, nodes: int, scenarios: int, kind: str, variant: str,
     from optimizer.recourse import ceilings
     from optimizer.solve import SolveOptions
 
-    decomposition.RELAX_STOCK = variant == "continuous"
+    decomposition.RELAX_STOCK = variant != "whole"
+    if variant in HELD:
+        decomposition.LAZY_FROM = HELD[variant]
     instance = _instance(family, nodes, scenarios, kind)
     memory = PeakMemory()
     started = time.monotonic()
@@ -110,7 +120,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", action="append", default=[],
                         help="FAMILY,NODES,SCENARIOS,OBJECTIVE (repeatable)")
-    parser.add_argument("--only", choices=VARIANTS, default=None)
+    parser.add_argument("--only", choices=VARIANTS + tuple(HELD), default=None)
+    parser.add_argument("--variants", default=None,
+                        help="comma-separated variants side by side, e.g. every,lazy "
+                             f"(default: {','.join(VARIANTS)})")
     parser.add_argument("--time-limit", type=float, default=300.0)
     parser.add_argument("-o", "--output", type=Path, default=None)
     parser.add_argument("--table", type=Path, default=None,
@@ -128,7 +141,8 @@ def main() -> None:
     if args.table is not None:
         print(table(json.loads(args.table.read_text())["records"]))
         return
-    variants = [args.only] if args.only else list(VARIANTS)
+    variants = [args.only] if args.only else (
+        args.variants.split(",") if args.variants else list(VARIANTS))
     records: list[dict[str, Any]] = []
     for spec in args.case or ["unpinned,200,1000,worst_case"]:
         family, n, s, kind = spec.split(",")

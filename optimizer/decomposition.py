@@ -15,6 +15,20 @@ shares is concave in x and every LP dual gives a valid cut. The *master* holds:
   ``t <= r_s``; CVaR's eta and shortfalls; the cost column), and the rows that hold the
   stages already solved.
 
+From :data:`LAZY_FROM` scenarios up the master holds a scenario on its own only once it
+matters: a scenario enters (its rows, its cuts at the start plan and at the plan that showed
+it) when its exact R_s falls below what the master assumes of it (the level of a worst-case
+or relative stage, CVaR's eta, a held stage's floor, min_cost's target), the furthest below
+first, :data:`ACTIVATE` per round at most. Left out of a level or a CVaR tail, a scenario
+only loosens the master (a relaxation: its bound still bounds the stage). Expected
+resilience needs every scenario, so the others enter it through :data:`GROUPS` aggregate
+columns, theta_g <= sum_{s in g} p_s R_s / P_g (P_g their probability, counted in the
+objective), each bounded by its scenarios' ceilings, their
+coverage rows summed, and the sum of their cuts at the evaluated plans (a partial multi-cut;
+a group that loses a scenario to the master is rebuilt). Measured at 200 x 10,000
+(benchmarks/RESULTS.md, "Scenarios that matter"): the worst-case stage's MIP masters fell
+from about 6 minutes to 20 s.
+
 Since the master over-estimates every R_s, its bound bounds the true stage optimum; a plan
 x^ counts as an incumbent once its *exact* R_s (every scenario evaluated, on the executor)
 meet the held stages, and a stage ends when the incumbent's exact value meets the master's
@@ -128,6 +142,19 @@ REPAIR_MASTERS = 3
 # Masters per stage at most (LP and MIP): a work limit, not a clock, so that a stage that
 # tails ends the same way on any machine (status feasible, the stage named).
 MAX_STAGE_ITERATIONS = 1000
+# From this many scenarios the master holds a scenario on its own only once it can matter
+# (see Master): the others are left out of worst-case levels and CVaR tails (a relaxation)
+# and enter expected resilience through GROUPS aggregate columns, each bounded by the summed
+# cuts of its scenarios. Measured at 200 x 10,000 (benchmarks/RESULTS.md, "Scenarios that
+# matter"): a MIP master over every scenario took about 6 minutes.
+LAZY_FROM = 2000
+# Scenarios that enter the master in one round at most (the furthest below what the master
+# assumes of them first), and at the start of a level or CVaR stage.
+ACTIVATE = 200
+GROUPS = 50
+# Evaluation points kept for the groups' cuts (a group rebuilt after losing a scenario gets
+# the cuts of the points kept); each holds a gradient per scenario.
+KEPT_POINTS = 60
 
 
 def restricted(instance: Instance, scenarios: list[int] | np.ndarray) -> Instance:
@@ -219,6 +246,29 @@ class Evaluator:
 # ------------------------------------------------------------------------------ master
 
 
+@dataclass
+class _Point:
+    """An evaluated first stage, kept for the groups' cuts."""
+
+    u: np.ndarray  # stock and places on hand
+    pool: float
+    resilience: np.ndarray  # (S,) exact R_s
+    grad: np.ndarray  # (S, len(u)) supergradient of R_s in u (weights applied)
+    pool_slope: np.ndarray  # (S,) of R_s in the pool (money), at this pool
+
+
+@dataclass
+class _Group:
+    """Scenarios not held on their own, one column over their R_s averaged by probability
+    (in [0, 1] like an R_s, so that HiGHS's absolute tolerances weigh it as one scenario);
+    it counts ``mass`` (their probability) in expected resilience."""
+
+    col: int
+    members: np.ndarray
+    mass: float
+    points: list[int]
+
+
 class Master:
     """The first stage, each scenario's share columns and the cuts, in one HiGHS instance.
 
@@ -278,20 +328,20 @@ class Master:
         self.e = n0 + 2 * S + np.arange(S)
         self.r = n0 + 3 * S + np.arange(S)
         pool_col = int(cols["pool"][0])
-        w = inst.weights
-        rows: list[tuple[float, float, list[int], list[float]]] = []
-        for s in range(S):
-            if loss[s]:
-                if pool_col >= 0:
-                    rows.append((-INF, 0.0, [int(self.e[s]), pool_col],
-                                 [1.0, -self.money_scale / self.loss[s]]))
-                else:
-                    h.changeColBounds(int(self.e[s]), 0.0, 0.0)
-            rows.append((0.0, 0.0, [int(self.r[s]), int(self.sup[s]), int(self.sh[s]),
-                                    int(self.e[s])],
-                         [1.0, -w.supply, -w.shelter, -w.economic]))
-        self.add_rows(rows)
-        self._add_coverage(ceiling, cols, upper[:2 * S], lower[:2 * S])
+        self.pool_col = pool_col
+        self.share_lower, self.share_upper = lower, upper
+        self.probabilities = np.asarray(inst.probabilities, dtype=float)
+        self.ceil = ceiling.resilience(inst)
+        self._cover = (ceiling.cover_supply, ceiling.cover_shelter)
+        self._flags = (cols["y"], cols["z"])
+        self.active = np.zeros(S, dtype=bool)
+        self.lazy = S >= LAZY_FROM
+        self.target: float | None = None
+        self._start: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None
+        self._start = None
+        self.points: dict[int, _Point] = {}
+        self._next_point = 0
+        self.groups: list[_Group] = []
         self.layout = Layout(y=cols["y"], x=cols["x"], z=cols["z"], modules=cols["modules"],
                              pool=pool_col, g=np.zeros(0, np.int64), v=np.zeros(0, np.int64),
                              econ=np.zeros(0, np.int64), r=self.r, x_unit=md.stock_unit,
@@ -334,34 +384,213 @@ class Master:
         self.cuts = 0
         self.nodes = 0
         self.iterations = 0
+        if not self.lazy:
+            self.activate(np.arange(S))
+        else:
+            self._make_groups()
         self.build_seconds = time.monotonic() - t0
 
-    def _add_coverage(self, ceiling: Evaluation, cols: dict[str, np.ndarray],
-                      upper: np.ndarray, lower: np.ndarray) -> None:
-        """sup_s <= sum_d a_sd y_d and sh_s <= sum_h b_sh z_h (a closed facility provides
-        nothing; an open one at most what it covers, :class:`Evaluation`). Without these
-        rows an LP master opens a sliver of a depot for the price of a sliver and stocks it
-        fully (stock <= capacity * y): its bound stays at the ceilings however tight the
-        budget. One row per scenario and share; ``lower`` and ``upper`` are the bounds of
-        the share columns, sup then sh."""
-        assert ceiling.cover_supply is not None and ceiling.cover_shelter is not None
+    # ------------------------------------------------------ scenarios in the master
+
+    def activate(self, idx: np.ndarray) -> np.ndarray:
+        """Scenarios ``idx`` held on their own from here: their share rows, coverage rows,
+        the start's cuts and the min_cost target. Returns those not already held."""
+        idx = np.asarray(idx, dtype=np.int64)
+        idx = np.unique(idx[~self.active[idx]])
+        if not len(idx):
+            return idx
+        self.active[idx] = True
+        w = self.instance.weights
+        rows: list[tuple[float, float, list[int], list[float]]] = []
+        for s in idx:
+            if self.loss[s] > 0:
+                if self.pool_col >= 0:
+                    rows.append((-INF, 0.0, [int(self.e[s]), self.pool_col],
+                                 [1.0, -self.money_scale / self.loss[s]]))
+                else:
+                    self.highs.changeColBounds(int(self.e[s]), 0.0, 0.0)
+            rows.append((0.0, 0.0, [int(self.r[s]), int(self.sup[s]), int(self.sh[s]),
+                                    int(self.e[s])],
+                         [1.0, -w.supply, -w.shelter, -w.economic]))
+        self.add_rows(rows)
+        self._add_coverage(idx)
+        if self._start is not None:
+            sup, sh, g_stock, g_cap, u_hat = self._start
+            self._start_cuts(idx, sup, sh, g_stock, g_cap, u_hat)
+        if self.target is not None:
+            n = len(idx)
+            self.highs.changeColsBounds(n, self.r[idx].astype(np.int32), np.full(n, self.target),
+                                        np.ones(n))
+        return idx
+
+    def set_target(self, target: float) -> None:
+        """min_cost: every held R_s at least the target (the others as they enter)."""
+        self.target = target
+        idx = np.flatnonzero(self.active)
+        n = len(idx)
+        if n:
+            self.highs.changeColsBounds(n, self.r[idx].astype(np.int32), np.full(n, target),
+                                        np.ones(n))
+
+    def remember_start(self, ev: Evaluation, first: FirstStage) -> None:
+        """The start plan's cuts: the master's first view of every scenario, added for
+        each scenario as it enters (all at once when every scenario is held)."""
+        assert ev.grad_stock is not None and ev.grad_capacity is not None
+        u_hat = np.concatenate([first.stock.ravel(), first.capacity])
+        self._start = (ev.supply, ev.shelter, ev.grad_stock, ev.grad_capacity, u_hat)
+        self._start_cuts(np.flatnonzero(self.active), ev.supply, ev.shelter, ev.grad_stock,
+                         ev.grad_capacity, u_hat)
+        self.keep_point(ev, first)
+
+    def _start_cuts(self, idx: np.ndarray, sup: np.ndarray, sh: np.ndarray,
+                    g_stock: np.ndarray, g_cap: np.ndarray, u_hat: np.ndarray) -> None:
+        for cols, exact, grad, offset in ((self.sup, sup, g_stock, 0),
+                                          (self.sh, sh, g_cap, self.DK)):
+            sel = idx[np.abs(grad[idx]).sum(axis=1) > 0]
+            if not len(sel):
+                continue
+            full = np.zeros((len(sel), len(u_hat)))
+            full[:, offset:offset + grad.shape[1]] = grad[sel]
+            self.add_cuts(cols[sel], exact[sel], full, u_hat)
+
+    # ------------------------------------------------------------------ groups
+
+    def keep_point(self, ev: Evaluation, first: FirstStage) -> int | None:
+        """An evaluation with gradients, kept for the groups' cuts; its id."""
+        if not self.lazy or ev.grad_stock is None or ev.grad_capacity is None:
+            return None
+        w = self.instance.weights
+        grad = np.concatenate([w.supply * ev.grad_stock, w.shelter * ev.grad_capacity],
+                              axis=1)
+        loss = self.loss
+        with np.errstate(divide="ignore"):
+            slope = np.where((loss > 0) & (first.pool < loss), 1.0 / np.where(loss > 0, loss, 1),
+                             0.0)
+        u = np.concatenate([first.stock.ravel(), first.capacity])
+        for key, kept in self.points.items():
+            # The same point again (the master returned its plan again, its cuts met within
+            # HiGHS's tolerances): its cuts are already there.
+            if kept.pool == first.pool and np.array_equal(kept.u, u):
+                return key
+        point = _Point(u, first.pool, ev.resilience(self.instance), grad, w.economic * slope)
+        key = self._next_point
+        self._next_point += 1
+        self.points[key] = point
+        while len(self.points) > KEPT_POINTS:
+            del self.points[min(self.points)]
+        return key
+
+    def _make_groups(self) -> None:
+        on = np.flatnonzero(self.probabilities > 0)
+        if not len(on):
+            return
+        for members in np.array_split(on, min(GROUPS, len(on))):
+            self.groups.append(self._new_group(members, []))
+
+    def _new_group(self, members: np.ndarray, points: list[int]) -> _Group:
+        """A column over ``members``' R_s averaged by probability: at most their ceilings, at
+        most what the facilities that could be open cover (the coverage rows summed), and
+        the cuts at ``points``."""
+        mass = float(self.probabilities[members].sum())
+        p = self.probabilities[members] / mass
+        col = int(self.add_columns(1, 0.0, min(1.0, float(p @ self.ceil[members])))[0])
+        w = self.instance.weights
         S = len(self.sup)
-        for part, (share_cols, cover, flags) in enumerate((
-                (self.sup, ceiling.cover_supply, cols["y"]),
-                (self.sh, ceiling.cover_shelter, cols["z"]))):
+        index: dict[int, float] = {col: 1.0}
+        bound = 0.0
+        for part, weight in ((0, w.supply), (1, w.shelter)):
+            cover, flags = self._cover[part], self._flags[part]
+            low = self.share_lower[part * S:(part + 1) * S][members]
+            high = self.share_upper[part * S:(part + 1) * S][members]
+            if cover is None or cover.shape[1] == 0:
+                bound += weight * float(p @ high)
+                continue
+            fixed = flags < 0
+            c = cover[members]
+            constant = c[:, fixed].sum(axis=1)
+            row = (low < 1.0) & (constant < high)
+            bound += weight * float(p[~row] @ high[~row] + p[row] @ constant[row])
+            free = np.flatnonzero(~fixed)
+            coefs = (p[row] * weight) @ c[row][:, free]
+            for j, a in zip(flags[free], coefs, strict=True):
+                if a:
+                    index[int(j)] = index.get(int(j), 0.0) - float(a)
+        economic = np.where((self.loss[members] > 0) & (self.pool_col < 0), 0.0, 1.0)
+        bound += w.economic * float(p @ economic)
+        self.add_rows([(-INF, bound, list(index), list(index.values()))])
+        group = _Group(col, members, mass, [])
+        for key in points:
+            self.group_cut(group, key)
+        return group
+
+    def group_cut(self, group: _Group, key: int) -> bool:
+        """theta_g <= sum_{s in g} p_s (R_s(x^) + G_s . (u - u^) + e_s'(pool - pool^)) / P_g;
+        False if the group has it already."""
+        point = self.points.get(key)
+        if point is None or key in group.points:
+            return False
+        m = group.members
+        p = self.probabilities[m] / group.mass
+        a = p @ point.grad[m]
+        b = float(p @ point.pool_slope[m])
+        rhs = float(p @ point.resilience[m] - a @ (point.u - self.u0) - b * point.pool)
+        terms = np.asarray(self.u_map.T @ a).ravel()
+        cols = np.flatnonzero(terms)
+        index = [group.col, *map(int, cols)]
+        values = [1.0, *(-terms[cols])]
+        if self.pool_col >= 0 and b:
+            index.append(self.pool_col)
+            values.append(-b * self.money_scale)
+        self.add_rows([(-INF, rhs, index, values)])
+        group.points.append(key)
+        self.cuts += 1
+        return True
+
+    def regroup(self, leaving: np.ndarray) -> list[_Group]:
+        """Scenarios now held on their own leave their groups: each group that loses one is
+        replaced by a new column over the rest, with the cuts of the points kept (the old
+        column is fixed at 0, its rows then bind nothing). Returns the new groups."""
+        if not self.groups or not len(leaving):
+            return []
+        new, kept = [], []
+        for group in self.groups:
+            out = np.isin(group.members, leaving)
+            if not out.any():
+                kept.append(group)
+                continue
+            self.highs.changeColBounds(group.col, 0.0, 0.0)
+            rest = group.members[~out]
+            if len(rest):
+                replaced = self._new_group(rest, [k for k in group.points if k in self.points])
+                kept.append(replaced)
+                new.append(replaced)
+        self.groups = kept
+        return new
+
+    def _add_coverage(self, idx: np.ndarray) -> None:
+        """sup_s <= sum_d a_sd y_d and sh_s <= sum_h b_sh z_h for the scenarios ``idx``
+        (a closed facility provides nothing; an open one at most what it covers,
+        :class:`Evaluation`). Without these rows an LP master opens a sliver of a depot for
+        the price of a sliver and stocks it fully (stock <= capacity * y): its bound stays
+        at the ceilings however tight the budget. One row per scenario and share."""
+        S = len(self.sup)
+        for part, share_cols in enumerate((self.sup, self.sh)):
+            cover, flags = self._cover[part], self._flags[part]
+            assert cover is not None
             if cover.shape[1] == 0:
                 continue
             fixed = flags < 0  # existing facilities: always open, a constant
-            constant = cover[:, fixed].sum(axis=1)
             free = np.flatnonzero(~fixed)
-            low, high = lower[part * S:(part + 1) * S], upper[part * S:(part + 1) * S]
+            low = self.share_lower[part * S:(part + 1) * S]
+            high = self.share_upper[part * S:(part + 1) * S]
             rows = []
-            for s in range(S):
+            for s in idx:
+                constant = float(cover[s, fixed].sum())
                 j = int(share_cols[s])
-                if low[s] >= 1.0 or constant[s] >= high[s]:
+                if low[s] >= 1.0 or constant >= high[s]:
                     continue  # nothing needed, or the existing ones cover the bound
                 on = free[cover[s, free] > 0]
-                rows.append((-INF, float(constant[s]), [j, *map(int, flags[on])],
+                rows.append((-INF, constant, [j, *map(int, flags[on])],
                              [1.0, *(-cover[s, on])]))
             self.add_rows(rows)
 
@@ -487,7 +716,8 @@ class Master:
         h = self.highs
         return {"variables": int(h.getNumCol()), "constraints": int(h.getNumRow()),
                 "nonzeros": int(h.getNumNz()), "integer_variables": len(self.integer_cols),
-                "scenarios": len(self.instance.scenarios), "cuts": self.cuts}
+                "scenarios": len(self.instance.scenarios), "cuts": self.cuts,
+                "scenarios_held": int(self.active.sum())}
 
 
 # ---------------------------------------------------------------------------- the loop
@@ -498,6 +728,17 @@ class _Incumbent:
     plan: Plan
     resilience: np.ndarray  # exact R_s at the plan, every scenario
     cost: float
+
+
+@dataclass
+class _CvarTerms:
+    """CVaR's columns in the master: eta, each held scenario's shortfall (-1: none yet),
+    their weights p_s / (1 - alpha), and the held rows over them."""
+
+    eta: int
+    short: np.ndarray
+    coef: np.ndarray
+    rows: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -518,8 +759,17 @@ class _Benders:
     ceilings: np.ndarray
     progress: list[dict[str, Any]] = field(default_factory=list)
     held: list[_Held] = field(default_factory=list)
+    incumbent_r: np.ndarray | None = None  # exact R_s of the incumbent at the stage's start
     floors: np.ndarray = field(init=False)  # r_s held from below, per scenario
     expected_held: bool = False
+    # What grows as scenarios enter the master (Master.activate): the level columns with
+    # their weights per scenario (inf: not in that level), CVaR's terms, the held rows
+    # over expected resilience, and the current stage's objective by column (minimised).
+    levels: list[tuple[int, np.ndarray]] = field(default_factory=list)
+    cvar: _CvarTerms | None = None
+    expected_rows: list[int] = field(default_factory=list)
+    goal_measure: str = ""
+    costs: dict[int, float] = field(default_factory=dict)
     iteration: int = 0
     interrupted: bool = False
     timed_out: bool = False
@@ -529,47 +779,128 @@ class _Benders:
 
     # ------------------------------------------------------------ objectives
 
-    def objective(self, goal: Goal) -> tuple[np.ndarray, np.ndarray, np.ndarray | None,
-                                              np.ndarray | None]:
-        """The goal over the master's columns (minimisation form): columns, coefficients,
-        and for a level, its column and the per-scenario weights ``t * c_s <= r_s``."""
+    def objective(self, goal: Goal) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Set the goal as the master's objective (minimisation form, :attr:`costs`); for a
+        level or CVaR, its column and the per-scenario weights ``t * c_s <= r_s``."""
         m, inst = self.master, self.instance
         S = len(inst.scenarios)
         p = inst.probabilities
+        self.goal_measure = goal.measure
+        level_col: np.ndarray | None = None
+        level: np.ndarray | None = None
         if goal.measure == "cost":
-            return np.array([m.cost_col]), np.array([1.0]), None, None
-        if goal.measure == "expected":
-            on = np.flatnonzero(p > 0)
-            return m.r[on], -p[on], None, None
-        if goal.measure in ("worst", "relative"):
+            self.costs = {m.cost_col: 1.0}
+        elif goal.measure == "expected":
+            m.regroup(np.flatnonzero(m.active))  # scenarios held since the groups were made
+            held = np.flatnonzero((p > 0) & m.active)
+            self.costs = {int(m.r[s]): -float(p[s]) for s in held}
+            self.costs.update({g.col: -g.mass for g in m.groups})
+        elif goal.measure in ("worst", "relative"):
             if goal.measure == "worst":
                 among = np.arange(S) if goal.scenarios is None else goal.scenarios
                 weight = np.ones(len(among))
             else:
                 among = np.flatnonzero(self.ceilings > RELATIVE_MIN_CEILING)
                 weight = self.ceilings[among]
-            t = add_level(m.highs, m.r[among], weight)
             level = np.full(S, np.inf)
             level[among] = weight
-            return np.array([t]), np.array([-1.0]), np.array([t]), level
-        assert goal.measure == "cvar"
-        alpha = inst.objective.alpha
-        eta = int(m.add_columns(1, 0.0, 1.0)[0])
-        on = np.flatnonzero(p > 0)
-        short = [int(u) for u in m.add_columns(len(on), 0.0, INF)]
-        m.add_rows([(-INF, 0.0, [eta, int(m.r[s]), u], [1.0, -1.0, -1.0])
-                    for s, u in zip(on, short, strict=True)])
-        level = np.full(S, np.inf)
-        level[on] = 1.0
-        return (np.array([eta, *short]), np.concatenate([[-1.0], p[on] / (1 - alpha)]),
-                np.array([eta]), level)
+            self._enter_first(among, ACTIVATE)
+            held = m.active[among]
+            t = add_level(m.highs, m.r[among[held]], weight[held])
+            self.levels.append((t, level))
+            self.costs = {t: -1.0}
+            level_col = np.array([t])
+        else:
+            assert goal.measure == "cvar"
+            alpha = inst.objective.alpha
+            eta = int(m.add_columns(1, 0.0, 1.0)[0])
+            on = np.flatnonzero(p > 0)
+            self.cvar = _CvarTerms(eta, np.full(S, -1, dtype=np.int64),
+                                   np.where(p > 0, p / (1 - alpha), 0.0))
+            self.costs = {eta: -1.0}
+            self._enter_first(on, max(ACTIVATE, math.ceil((1 - alpha) * len(on))))
+            self._add_shortfalls(np.flatnonzero(m.active & (p > 0)))
+            level = np.full(S, np.inf)
+            level[on] = 1.0
+            level_col = np.array([eta])
+        m.set_objective(np.array(list(self.costs), dtype=np.int64),
+                        np.array(list(self.costs.values())))
+        return level_col, level
 
-    def hold(self, goal: Goal, cols: np.ndarray, coefs: np.ndarray, value: float) -> None:
+    def dense(self) -> np.ndarray:
+        """The current stage's objective over every column of the master."""
+        out = np.zeros(self.master.num_cols)
+        out[list(self.costs)] = list(self.costs.values())
+        return out
+
+    def _set_cost(self, col: int, value: float) -> None:
+        self.costs[col] = value
+        self.master.highs.changeColCost(col, value)
+
+    def _enter_first(self, among: np.ndarray, count: int) -> None:
+        """At a level or CVaR stage's start with none of ``among`` held (lazy master):
+        those lowest at their ceilings and lowest under the incumbent, ``count`` in all."""
+        m = self.master
+        if not m.lazy or m.active[among].any() or not len(among):
+            return
+        half = max(1, count // 2)
+        pick = [among[np.argsort(self.ceilings[among], kind="stable")[:half]]]
+        if self.incumbent_r is not None:
+            pick.append(among[np.argsort(self.incumbent_r[among], kind="stable")[:half]])
+        self._enter(np.concatenate(pick))
+
+    def _add_shortfalls(self, idx: np.ndarray) -> None:
+        """CVaR's shortfall ``eta - r_s <= short_s`` for the scenarios ``idx``."""
+        cv, m = self.cvar, self.master
+        assert cv is not None
+        idx = idx[cv.short[idx] < 0]
+        if not len(idx):
+            return
+        short = m.add_columns(len(idx), 0.0, INF)
+        cv.short[idx] = short
+        m.add_rows([(-INF, 0.0, [cv.eta, int(m.r[s]), int(u)], [1.0, -1.0, -1.0])
+                    for s, u in zip(idx, short, strict=True)])
+        for s, u in zip(idx, short, strict=True):
+            if self.goal_measure == "cvar":
+                self._set_cost(int(u), float(cv.coef[s]))
+            for row in cv.rows:
+                m.highs.changeCoeff(row, int(u), float(cv.coef[s]))
+
+    def _enter(self, idx: np.ndarray) -> np.ndarray:
+        """Scenarios held in the master on their own from here, in every level, CVaR tail
+        and expected-resilience term that is live; returns those new to it."""
+        m, p = self.master, self.instance.probabilities
+        idx = m.activate(idx)
+        if not len(idx):
+            return idx
+        for t, weight in self.levels:
+            sel = idx[np.isfinite(weight[idx])]
+            m.add_rows([(-INF, 0.0, [t, int(m.r[s])], [float(weight[s]), -1.0])
+                        for s in sel])
+        if self.cvar is not None:
+            self._add_shortfalls(idx[p[idx] > 0])
+        on = idx[p[idx] > 0]
+        for s in on:
+            if self.goal_measure == "expected":
+                self._set_cost(int(m.r[s]), -float(p[s]))
+            for row in self.expected_rows:
+                m.highs.changeCoeff(row, int(m.r[s]), -float(p[s]))
+        if self.goal_measure != "expected" and not self.expected_rows:
+            return idx  # they leave their groups when expected resilience enters
+        for group in m.regroup(on):
+            if self.goal_measure == "expected":
+                self._set_cost(group.col, -group.mass)
+            for row in self.expected_rows:
+                m.highs.changeCoeff(row, group.col, -group.mass)
+        return idx
+
+    def hold(self, goal: Goal, value: float) -> None:
         """Keep a solved stage at the value its incumbent reaches."""
         self.held.append(_Held(goal, value))
-        minimised = value / self.master.money_scale if goal.measure == "cost" else -value
-        self.master.add_rows([(-INF, minimised, list(map(int, cols)),
-                               list(map(float, coefs)))])
+        m = self.master
+        minimised = value / m.money_scale if goal.measure == "cost" else -value
+        row = int(m.highs.getNumRow())
+        m.add_rows([(-INF, minimised, list(self.costs), list(self.costs.values()))])
         if goal.measure == "worst":
             among = (np.arange(len(self.floors)) if goal.scenarios is None
                      else goal.scenarios)
@@ -580,6 +911,11 @@ class _Benders:
                                          value * self.ceilings[ok] - ADMIT_TOL)
         else:
             self.expected_held = self.expected_held or goal.measure != "cost"
+            if goal.measure == "expected":
+                self.expected_rows.append(row)
+            elif goal.measure == "cvar":
+                assert self.cvar is not None
+                self.cvar.rows.append(row)
 
     def _slack(self, goal: Goal, value: float) -> float:
         """How far (user units) a plan may fall short of a held stage's value."""
@@ -600,13 +936,12 @@ class _Benders:
     # ------------------------------------------------------------------ stage
 
     def stage(self, goal: Goal, incumbent: _Incumbent | None, target: float | None = None
-              ) -> tuple[Status, float | None, _Incumbent | None, tuple[np.ndarray, ...],
-                         float]:
+              ) -> tuple[Status, float | None, _Incumbent | None, float]:
         """Solve one stage: (status, bound in user units, incumbent, its objective, secs)."""
         started = time.monotonic()
         inst, m = self.instance, self.master
-        cols, coefs, level_col, level = self.objective(goal)
-        dense = m.set_objective(cols, coefs)
+        self.incumbent_r = None if incumbent is None else incumbent.resilience
+        level_col, level = self.objective(goal)
         wanted = self.options.mip_gap
         scale = m.money_scale if goal.measure == "cost" else 1.0
         maximise = goal.maximise
@@ -687,6 +1022,7 @@ class _Benders:
                     self.log(f"decomposition: {goal.name}: {MAX_STAGE_ITERATIONS} masters "
                              "without closing the gap; the plan is the best found")
                     break
+                dense = self.dense()
                 run = m.solve(wanted, None if left is None else left - after, dense,
                               None if relaxed or incumbent is None else incumbent.plan)
                 if run.interrupted:
@@ -741,7 +1077,7 @@ class _Benders:
                 if rounding_lost(x, point):
                     # The master's point beats the incumbent, its plan rounded down does
                     # not: buy the stock in whole units for the openings the point chose.
-                    self._repair(goal, x, dense, wanted, plan, consider, level_col, level)
+                    self._repair(goal, x, wanted, plan, consider, level_col, level)
                     gap = None if best is None or not math.isfinite(bound) else \
                         gap_of(bound, best)
                 if self.interrupted:
@@ -795,10 +1131,10 @@ class _Benders:
         if status is Status.OPTIMAL and best is not None:
             bound = max(bound, best) if maximise else min(bound, best)
         return (status, None if not math.isfinite(bound) else bound, incumbent,
-                (cols, coefs), time.monotonic() - started)
+                time.monotonic() - started)
 
-    def _repair(self, goal: Goal, x: np.ndarray, dense: np.ndarray, wanted: float,
-                start: Plan, consider: Callable[[Plan, np.ndarray], float | None],
+    def _repair(self, goal: Goal, x: np.ndarray, wanted: float, start: Plan,
+                consider: Callable[[Plan, np.ndarray], float | None],
                 level_col: np.ndarray | None, level: np.ndarray | None) -> None:
         """Masters with the depots and shelters open at ``x`` fixed and stock in whole
         units, each plan evaluated exactly and offered to ``consider``, until one brings no
@@ -813,7 +1149,8 @@ class _Benders:
                 after = self.evaluate.round_seconds()  # the round after it, as in stage()
                 if (left is not None and left <= after) or stopping.requested():
                     break
-                run = m.solve(wanted, None if left is None else left - after, dense, start)
+                run = m.solve(wanted, None if left is None else left - after, self.dense(),
+                              start)
                 if not run.status.has_plan:
                     break
                 xr = np.asarray(m.highs.getSolution().col_value)
@@ -834,23 +1171,44 @@ class _Benders:
 
     def _cut(self, ev: Evaluation, first: FirstStage, x: np.ndarray,
              level_col: np.ndarray | None, level: np.ndarray | None) -> int:
-        """Cuts where the master over-estimates a share of a scenario that can matter."""
+        """Scenarios that fall below what the master assumes of them enter it (lazy
+        master); cuts where the master over-estimates a share of a held scenario that can
+        matter, and where it over-estimates a group. Returns how many rows that added."""
         m = self.master
         r = ev.resilience(self.instance)
+        threshold = self.floors.copy()
+        if m.target is not None:
+            threshold = np.maximum(threshold, m.target - FEASIBILITY_TOL)
+        if level_col is not None and level is not None:
+            t = float(x[level_col[0]])
+            finite = np.isfinite(level)
+            threshold[finite] = np.maximum(threshold[finite], t * level[finite] - CUT_TOL)
+        if self.cvar is not None and self.goal_measure != "cvar":
+            # A held CVaR: a scenario below its eta would lower it.
+            on = self.cvar.coef > 0
+            threshold[on] = np.maximum(threshold[on], float(x[self.cvar.eta]) - CUT_TOL)
+        entered = np.zeros(0, dtype=np.int64)
+        if m.lazy:
+            below = np.flatnonzero(~m.active & (r < threshold))
+            if len(below):
+                worst = np.argsort(r[below] - threshold[below], kind="stable")[:ACTIVATE]
+                entered = self._enter(below[worst])
         matters = np.ones(len(r), dtype=bool) if self.expected_held else (r < self.floors)
         if level_col is not None and level is not None:
             t = float(x[level_col[0]])
             with np.errstate(invalid="ignore"):
-                matters |= r < t * level + CUT_TOL  # inf weights: not in the level
+                matters |= r < np.where(np.isfinite(level), t * level, -np.inf) + CUT_TOL
         else:
             matters[:] = True
+        fresh = np.zeros(len(r), dtype=bool)
+        fresh[entered] = True
         u_hat = np.concatenate([first.stock.ravel(), first.capacity])
-        added = 0
+        added = len(entered)
         assert ev.grad_stock is not None and ev.grad_capacity is not None
         for cols, exact, grad, offset in (
                 (m.sup, ev.supply, ev.grad_stock, 0),
                 (m.sh, ev.shelter, ev.grad_capacity, m.DK)):
-            over = matters & (x[cols] > exact + CUT_TOL)
+            over = fresh | (matters & m.active & (x[cols] > exact + CUT_TOL))
             idx = np.flatnonzero(over)
             if not len(idx):
                 continue
@@ -858,6 +1216,16 @@ class _Benders:
             full[:, offset:offset + grad.shape[1]] = grad[idx]
             m.add_cuts(cols[idx], exact[idx], full, u_hat)
             added += len(idx)
+        if m.groups and (self.goal_measure == "expected" or self.expected_rows):
+            key = m.keep_point(ev, first)
+            assert key is not None
+            p = self.instance.probabilities
+            for group in m.groups:
+                known = group.col < len(x)
+                exact_value = float(p[group.members] @ r[group.members]) / group.mass
+                if (not known or x[group.col] > exact_value + CUT_TOL) and \
+                        m.group_cut(group, key):
+                    added += 1
         return added
 
     def _record(self, goal: Goal, kind: str, bound: float, best: float | None,
@@ -948,9 +1316,7 @@ def _solve(instance: Instance, options: SolveOptions, evaluator: Evaluator,
     master = Master(instance, options, ceiling)
     run = _Benders(instance, options, master, evaluator, log, ceil)
     if target is not None:
-        h = master.highs
-        h.changeColsBounds(len(master.r), master.r.astype(np.int32),
-                           np.full(len(master.r), target), np.ones(len(master.r)))
+        master.set_target(target)
         run.floors[:] = target
 
     # The do-nothing plan (or the given start) is the first incumbent where it is feasible;
@@ -965,7 +1331,7 @@ def _solve(instance: Instance, options: SolveOptions, evaluator: Evaluator,
         first = FirstStage.of(instance, start)
         ev = evaluator(first, gradients=True)
         r = ev.resilience(instance)
-        _initial_cuts(master, ev, first)
+        master.remember_start(ev, first)
         if target is None or r.min() >= target - FEASIBILITY_TOL:
             incumbent = _Incumbent(start, r, plan_cost(instance, start).total)
     size = master.size()
@@ -995,7 +1361,7 @@ def _solve(instance: Instance, options: SolveOptions, evaluator: Evaluator,
                 instance, incumbent.resilience, incumbent.cost, ceil)
             goal = sequence.next(goal, value) if value is not None else None
             continue
-        status, bound, incumbent, (cols, coefs), seconds = run.stage(goal, incumbent, target)
+        status, bound, incumbent, seconds = run.stage(goal, incumbent, target)
         if incumbent is None:
             if run.interrupted:
                 raise KeyboardInterrupt
@@ -1011,7 +1377,7 @@ def _solve(instance: Instance, options: SolveOptions, evaluator: Evaluator,
             unfinished.append(goal.name)
         following = sequence.next(goal, value)
         if following is not None:
-            run.hold(goal, cols, coefs, value)
+            run.hold(goal, value)
         goal = following
 
     if incumbent is None:
@@ -1050,17 +1416,3 @@ def _solve(instance: Instance, options: SolveOptions, evaluator: Evaluator,
         pinned=tuple(int(s) for s in sequence.pinned_scenarios),
         decided=explain(instance, ceil, done, sequence.levels),
     )
-
-
-def _initial_cuts(master: Master, ev: Evaluation, first: FirstStage) -> None:
-    """Every scenario's cuts at one plan (the start): the master's first view of each."""
-    assert ev.grad_stock is not None and ev.grad_capacity is not None
-    u_hat = np.concatenate([first.stock.ravel(), first.capacity])
-    for cols, exact, grad, offset in ((master.sup, ev.supply, ev.grad_stock, 0),
-                                      (master.sh, ev.shelter, ev.grad_capacity, master.DK)):
-        useful = np.flatnonzero(np.abs(grad).sum(axis=1) > 0)
-        if not len(useful):
-            continue
-        full = np.zeros((len(useful), len(u_hat)))
-        full[:, offset:offset + grad.shape[1]] = grad[useful]
-        master.add_cuts(cols[useful], exact[useful], full, u_hat)

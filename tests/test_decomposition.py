@@ -200,6 +200,20 @@ def test_decomposition_agrees_with_the_extensive_form(name: str, instance) -> No
     _same_stages(solved.solution, ref_cost, scale)
 
 
+@pytest.mark.parametrize(("name", "instance"), INSTANCES, ids=[n for n, _ in INSTANCES])
+def test_lazy_master_agrees_with_the_extensive_form(name: str, instance, monkeypatch) -> None:
+    """The master that holds a scenario on its own only once it falls below what the
+    master assumes (and the others in groups, for expected resilience), forced on these
+    small instances with two scenarios entering per round and three groups: every
+    objective, stage by stage, the same values as the extensive form."""
+    import optimizer.decomposition as decomposition
+
+    monkeypatch.setattr(decomposition, "LAZY_FROM", 0)
+    monkeypatch.setattr(decomposition, "ACTIVATE", 2)
+    monkeypatch.setattr(decomposition, "GROUPS", 3)
+    test_decomposition_agrees_with_the_extensive_form(name, instance)
+
+
 def test_continuous_stock_masters_fall_back_to_whole_units_when_rounding_matters() -> None:
     """Hand-worked: tiny with kits at 0.6 each. Opening both depots leaves 50 to spend,
     83.3 kits; each village needs 100 and only its own depot reaches it when its road is
