@@ -685,12 +685,12 @@ class Master:
 
     # ------------------------------------------------------------------ solving
 
-    def set_objective(self, cols: np.ndarray, coefs: np.ndarray) -> np.ndarray:
+    def set_objective(self, cols: np.ndarray, coefs: np.ndarray) -> None:
+        """The master's objective (minimised): ``coefs`` on ``cols``, 0 elsewhere."""
         n = self.num_cols
         dense = np.zeros(n)
         dense[cols] = coefs
         self.highs.changeColsCost(n, np.arange(n, dtype=np.int32), dense)
-        return dense
 
     def solve(self, gap: float, time_limit: float | None, cost: np.ndarray,
               start: Plan | None) -> Run:
@@ -761,7 +761,6 @@ class _Benders:
     master: Master
     evaluate: Evaluator
     log: Callable[[str], None]
-    ceilings: np.ndarray
     progress: list[dict[str, Any]] = field(default_factory=list)
     held: list[_Held] = field(default_factory=list)
     incumbent_r: np.ndarray | None = None  # exact R_s of the incumbent at the stage's start
@@ -781,6 +780,11 @@ class _Benders:
 
     def __post_init__(self) -> None:
         self.floors = np.full(len(self.instance.scenarios), -np.inf)
+
+    @property
+    def ceilings(self) -> np.ndarray:
+        """Every scenario's R_s at the ceiling (the master's bound on it)."""
+        return self.master.ceil
 
     # ------------------------------------------------------------ objectives
 
@@ -1181,13 +1185,16 @@ class _Benders:
         matter, and where it over-estimates a group. Returns how many rows that added."""
         m = self.master
         r = ev.resilience(self.instance)
+        # The master's level at x for each scenario in it (t * weight; -inf elsewhere).
+        line = None
+        if level_col is not None and level is not None:
+            with np.errstate(invalid="ignore"):
+                line = np.where(np.isfinite(level), float(x[level_col[0]]) * level, -np.inf)
         threshold = self.floors.copy()
         if m.target is not None:
             threshold = np.maximum(threshold, m.target - FEASIBILITY_TOL)
-        if level_col is not None and level is not None:
-            t = float(x[level_col[0]])
-            finite = np.isfinite(level)
-            threshold[finite] = np.maximum(threshold[finite], t * level[finite] - CUT_TOL)
+        if line is not None:
+            threshold = np.maximum(threshold, line - CUT_TOL)
         if self.cvar is not None and self.goal_measure != "cvar":
             # A held CVaR: a scenario below its eta would lower it.
             on = self.cvar.coef > 0
@@ -1198,13 +1205,13 @@ class _Benders:
             if len(below):
                 worst = np.argsort(r[below] - threshold[below], kind="stable")[:ACTIVATE]
                 entered = self._enter(below[worst])
-        matters = np.ones(len(r), dtype=bool) if self.expected_held else (r < self.floors)
-        if level_col is not None and level is not None:
-            t = float(x[level_col[0]])
-            with np.errstate(invalid="ignore"):
-                matters |= r < np.where(np.isfinite(level), t * level, -np.inf) + CUT_TOL
+        # Cuts where they can move the stage: every scenario unless the stage is a level
+        # with nothing held over expected resilience; then those at or below the level and
+        # those held from below.
+        if line is None or self.expected_held:
+            matters = np.ones(len(r), dtype=bool)
         else:
-            matters[:] = True
+            matters = (r < self.floors) | (r < line + CUT_TOL)
         fresh = np.zeros(len(r), dtype=bool)
         fresh[entered] = True
         u_hat = np.concatenate([first.stock.ravel(), first.capacity])
@@ -1319,7 +1326,7 @@ def _solve(instance: Instance, options: SolveOptions, evaluator: Evaluator,
             "with every depot open and full, every shelter open with every module and the "
             f"largest pool, below the worst-case target {target:g}")
     master = Master(instance, options, ceiling)
-    run = _Benders(instance, options, master, evaluator, log, ceil)
+    run = _Benders(instance, options, master, evaluator, log)
     if target is not None:
         master.set_target(target)
         run.floors[:] = target

@@ -214,6 +214,22 @@ def test_lazy_master_agrees_with_the_extensive_form(name: str, instance, monkeyp
     test_decomposition_agrees_with_the_extensive_form(name, instance)
 
 
+def test_lazy_master_leaves_out_the_scenarios_that_do_not_matter(monkeypatch) -> None:
+    """The agreement above would hold with the lazy master silently off: here it must hold
+    fewer scenarios than there are and still prove the extensive form's worst case (and its
+    tie-breaks)."""
+    import optimizer.decomposition as decomposition
+
+    monkeypatch.setattr(decomposition, "LAZY_FROM", 0)
+    monkeypatch.setattr(decomposition, "ACTIVATE", 2)
+    monkeypatch.setattr(decomposition, "GROUPS", 3)
+    instance = INSTANCES[-1][1]  # geometric-40x40
+    got = solve_decomposition(instance, BOTH)
+    assert got.status is Status.OPTIMAL, got.message
+    assert 0 < got.size["scenarios_held"] < len(instance.scenarios)
+    _same_stages(got, solve(instance, BOTH), instance.budget)
+
+
 def test_continuous_stock_masters_fall_back_to_whole_units_when_rounding_matters() -> None:
     """Hand-worked: tiny with kits at 0.6 each. Opening both depots leaves 50 to spend,
     83.3 kits; each village needs 100 and only its own depot reaches it when its road is
