@@ -16,6 +16,9 @@ holds every scenario from the start against the one that holds only those that m
 (``optimizer.decomposition.LAZY_FROM``), both with continuous stock:
 
     python benchmarks/stock_units.py --case unpinned,200,1000,worst_case --variants every,lazy
+
+``--variants continuous,heuristics`` sets the default masters (HiGHS's primal heuristics
+off, ``optimizer.decomposition.MASTER_HEURISTICS``) against the same masters with them on.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ def one(family: str, nodes: int, scenarios: int, kind: str, variant: str,
     from optimizer.solve import SolveOptions
 
     decomposition.RELAX_STOCK = variant != "whole"
+    decomposition.MASTER_HEURISTICS = variant == "heuristics"
     if variant in HELD:
         decomposition.LAZY_FROM = HELD[variant]
     instance = _instance(family, nodes, scenarios, kind)
