@@ -421,24 +421,25 @@ def expand_generators(f: InstanceFile, *, folder: Path | None = None,
     return expanded
 
 
-def read_instance_file(path: str | Path, *, reseed: int = 0,
-                       regular_only: bool = False) -> tuple[InstanceFile, bytes]:
+def read_instance_file(path: str | Path, *, reseed: int = 0, regular_only: bool = False,
+                       stdin: bytes | None = None) -> tuple[InstanceFile, bytes]:
     """Parse, check and expand a file; raise :class:`InputError` listing every problem.
 
     The returned file holds the explicit and the generated scenarios, and no generators.
     ``reseed`` adds to every generator's seed: the same generators, other scenarios (for
     out-of-sample evaluation). ``regular_only`` refuses a pipe or a device without waiting
-    (for a path named inside another file, see :func:`read_bytes`).
+    (for a path named inside another file, see :func:`read_bytes`). ``stdin``: standard
+    input's bytes, already read (it can be read only once), for the path ``-``.
     """
     path = Path(path)
     if str(path) == STDIN and not regular_only:  # a path named in a file is never stdin
-        raw = _read_stdin()
+        raw = read_stdin() if stdin is None else stdin
         return parse_instance(raw, STDIN_NAME, Path.cwd(), reseed=reseed), raw
     raw = read_bytes(path, regular_only=regular_only)
     return parse_instance(raw, path, path.parent, reseed=reseed), raw
 
 
-def _read_stdin() -> bytes:
+def read_stdin() -> bytes:
     """Standard input's bytes, up to the same limit as a file's."""
     limit = max_file_bytes()
     raw = sys.stdin.buffer.read(limit + 1)
@@ -476,13 +477,14 @@ def parse_instance(raw: bytes, path: str | Path, folder: Path, *,
     return expand_generators(parsed, folder=folder, file=path)
 
 
-def load_instance(path: str | Path, *, reseed: int = 0,
-                  regular_only: bool = False) -> data.Instance:
+def load_instance(path: str | Path, *, reseed: int = 0, regular_only: bool = False,
+                  stdin: bytes | None = None) -> data.Instance:
     """Read, check and expand an instance file into the engine's data (see
-    :func:`read_instance_file` for ``reseed`` and ``regular_only``); ``"-"`` reads
-    standard input."""
+    :func:`read_instance_file` for ``reseed``, ``regular_only`` and ``stdin``); ``"-"``
+    reads standard input."""
     path = Path(path)
-    parsed, raw = read_instance_file(path, reseed=reseed, regular_only=regular_only)
+    parsed, raw = read_instance_file(path, reseed=reseed, regular_only=regular_only,
+                                     stdin=stdin)
     stdin = str(path) == STDIN
     return build_instance(parsed, source=STDIN_NAME if stdin else str(path),
                           sha256=hashlib.sha256(raw).hexdigest(),

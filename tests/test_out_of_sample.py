@@ -165,6 +165,14 @@ def test_reseed_draws_other_scenarios_from_the_same_generators(tmp_path: Path) -
     assert outside != inside  # other hazards, not the same ones again
     summary = report["in_sample_vs_out_of_sample"]["worst_case"]
     assert summary["out_of_sample"] == pytest.approx(min(outside))
+    # The instance on standard input: read once, drawn again with other seeds (the second
+    # read found standard input empty).
+    piped = tmp_path / "piped.json"
+    ran = CliRunner().invoke(main, ["evaluate", "-", str(result), "--reseed", "1", "-o",
+                                    str(piped)], input=medium.read_bytes())
+    assert ran.exit_code == 0, ran.output
+    again = json.loads(piped.read_text())
+    assert [s["resilience"] for s in again["out_of_sample"]["scenarios"]] == outside
 
 
 def test_reseed_needs_seeded_generators(solved: tuple[Path, Path]) -> None:

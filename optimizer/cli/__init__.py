@@ -236,13 +236,15 @@ def evaluate(instance: str, result: str, other: str | None, reseed: int | None,
     from optimizer.out_of_sample import data_warnings, with_scenarios_of
     from optimizer.outcome import ResilienceSummary
     from optimizer.pipeline import VERIFICATION_TOL
-    from optimizer.reading import load_instance
+    from optimizer.reading import STDIN, load_instance, read_stdin
     from optimizer.result import dumps, read_plan
     from optimizer.safe_text import console_text as escape
 
     # The output is checked first, so that a folder given as -o costs no evaluation.
     path = output_path(output, instance, ".evaluation.json") if output else None
-    inst = load_instance(instance)
+    # Standard input can be read once: --reseed reads the same instance again.
+    stdin = read_stdin() if instance == STDIN and reseed is not None else None
+    inst = load_instance(instance, stdin=stdin)
     if budget is not None:
         inst = dataclasses.replace(inst, budget=budget)
     warn(inst)
@@ -265,7 +267,7 @@ def evaluate(instance: str, result: str, other: str | None, reseed: int | None,
     if other is not None and reseed is not None:
         raise UsageError("give --scenarios or --reseed, not both")
     if reseed is not None:
-        other_inst = load_instance(instance, reseed=reseed)
+        other_inst = load_instance(instance, reseed=reseed, stdin=stdin)
         other = f"{instance} (seeds + {reseed})"
         foreign = with_scenarios_of(inst, other_inst)
     elif other is not None:
