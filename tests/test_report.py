@@ -844,3 +844,35 @@ def test_spreadsheet_and_tidy_csv_load_in_openpyxl_and_pandas(tmp_path: Path) ->
     assert "amount (EUR)" in html and "money spent (EUR)" in html
     assert "| line | amount (EUR) | share of budget |" in ok(run(
         report, result_path, "-o", "-", "--instance", instance_path)).stdout
+
+
+def test_the_same_sheets_give_the_same_xlsx_bytes_at_any_time(monkeypatch) -> None:
+    """openpyxl stamps the workbook's properties and every zip entry with the clock: the
+    same result made another file each time. Here the clock moves a day between two runs."""
+    import datetime as real_datetime
+    import io
+    import zipfile
+
+    import openpyxl.writer.excel as excel
+    from openpyxl import load_workbook
+
+    from optimizer.report.sheets import Kind, Sheet
+    from optimizer.report.xlsx import workbook
+
+    sheets = [Sheet("plan", ("depot", "stock"), (Kind.TEXT, Kind.UNITS),
+                    (("d1", 12.0), ("d2", 3.5)))]
+    first = workbook(sheets)
+
+    class Later(real_datetime.datetime):
+        @classmethod
+        def now(cls, tz=None):  # the signature openpyxl calls
+            return real_datetime.datetime(2031, 5, 6, 7, 8, 9, tzinfo=tz)
+
+    later = type("datetime_module", (), {"datetime": Later, "timezone": real_datetime.timezone})
+    monkeypatch.setattr(excel, "datetime", later)
+    monkeypatch.setattr(zipfile.time, "time", lambda: 1_900_000_000.0)  # 2030
+    second = workbook(sheets)
+    assert first == second
+    book = load_workbook(io.BytesIO(second))
+    assert [row for row in book["plan"].iter_rows(values_only=True)] == [
+        ("depot", "stock"), ("d1", 12.0), ("d2", 3.5)]

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import io
 import json
+import re
+import zipfile
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,6 +26,12 @@ from optimizer.safe_text import csv_cell, plain
 MAX_WIDTH = 60
 # Excel refuses sheet names over 31 characters and some characters (``[]:*?/\``).
 SHEET_NAME_LIMIT = 31
+# One time for every file: openpyxl stamps the workbook's created and modified properties
+# and every zip entry with the clock, so the same result gave other bytes each time. A
+# result carries no time of its own (nor do the plots, optimizer.bench.plot).
+FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest a zip entry can hold
+FIXED_STAMP = b"1980-01-01T00:00:00Z"  # the same, for the workbook's properties
+_STAMP = re.compile(rb"(<dcterms:(?:created|modified)\b[^>]*>)[^<]*(</dcterms:)")
 
 
 def _money_format(currency: str | None) -> str:
@@ -108,4 +116,20 @@ def workbook(sheets: Sequence[Sheet], currency: str | None = None) -> bytes:
             ws.column_dimensions[get_column_letter(c)].width = min(MAX_WIDTH, width + 2)
     buffer = io.BytesIO()
     book.save(buffer)
-    return buffer.getvalue()
+    return _without_clock(buffer.getvalue())
+
+
+def _without_clock(data: bytes) -> bytes:
+    """The same .xlsx with every time in it fixed (:data:`FIXED_TIME`)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, \
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for entry in source.infolist():
+            content = source.read(entry)
+            if entry.filename == "docProps/core.xml":
+                content = _STAMP.sub(rb"\g<1>" + FIXED_STAMP + rb"\g<2>", content)
+            fixed = zipfile.ZipInfo(entry.filename, date_time=FIXED_TIME)
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = entry.external_attr
+            target.writestr(fixed, content)
+    return out.getvalue()
