@@ -19,16 +19,17 @@ From :data:`LAZY_FROM` scenarios up the master holds a scenario on its own only 
 matters: a scenario enters (its rows, its cuts at the start plan and at the plan that showed
 it) when its exact R_s falls below what the master assumes of it (the level of a worst-case
 or relative stage, CVaR's eta, a held stage's floor, min_cost's target), the furthest below
-first, :data:`ACTIVATE` per round at most (a CVaR tail's size, if larger). Left out of a
-level or a CVaR tail, a scenario only loosens the master (a relaxation: its bound still
-bounds the stage). Expected resilience as a tie-break needs every scenario, so the others
-enter it through :data:`GROUPS` aggregate columns, theta_g <= sum_{s in g} p_s R_s / P_g
-(P_g their probability, counted in the objective), each bounded by its scenarios'
-ceilings, their coverage rows summed, and the sum of their cuts at the evaluated plans (a
-partial multi-cut; a group that loses a scenario to the master is rebuilt). Expected
-resilience as the objective holds every scenario from the start (measured faster).
-Measured at 200 x 10,000 (benchmarks/RESULTS.md, "Scenarios that matter"): the worst-case
-stage's MIP masters fell from about 6 minutes to 20 s.
+first, :data:`ACTIVATE` per round at most. Left out of a level or a CVaR tail, a scenario
+only loosens the master (a relaxation: its bound still bounds the stage). Expected
+resilience as a tie-break needs every scenario, so the others enter it through
+:data:`GROUPS` aggregate
+columns, theta_g <= sum_{s in g} p_s R_s / P_g (P_g their probability, counted in the
+objective), each bounded by its scenarios' ceilings, their
+coverage rows summed, and the sum of their cuts at the evaluated plans (a partial multi-cut;
+a group that loses a scenario to the master is rebuilt). Expected resilience as the
+objective holds every scenario from the start (measured faster). Measured at 200 x 10,000
+(benchmarks/RESULTS.md, "Scenarios that matter"): the worst-case stage's MIP masters fell
+from about 6 minutes to 20 s.
 
 Since the master over-estimates every R_s, its bound bounds the true stage optimum; a plan
 x^ counts as an incumbent once its *exact* R_s (every scenario evaluated, on the executor)
@@ -754,7 +755,6 @@ class _CvarTerms:
     eta: int
     short: np.ndarray
     coef: np.ndarray
-    tail: int  # scenarios in the tail (1 - alpha of those with a probability), rounded up
     rows: list[int] = field(default_factory=list)
 
 
@@ -837,10 +837,9 @@ class _Benders:
             eta = int(m.add_columns(1, 0.0, 1.0)[0])
             on = np.flatnonzero(p > 0)
             self.cvar = _CvarTerms(eta, np.full(S, -1, dtype=np.int64),
-                                   np.where(p > 0, p / (1 - alpha), 0.0),
-                                   math.ceil((1 - alpha) * len(on)))
+                                   np.where(p > 0, p / (1 - alpha), 0.0))
             self.costs = {eta: -1.0}
-            self._enter_first(on, max(ACTIVATE, self.cvar.tail))
+            self._enter_first(on, max(ACTIVATE, math.ceil((1 - alpha) * len(on))))
             self._add_shortfalls(np.flatnonzero(m.active & (p > 0)))
             level = np.full(S, np.inf)
             level[on] = 1.0
@@ -1220,12 +1219,8 @@ class _Benders:
         entered = np.zeros(0, dtype=np.int64)
         if m.lazy:
             below = np.flatnonzero(~m.active & (r < threshold))
-            # A CVaR tail holds (1 - alpha) of the scenarios: as many may enter in a round
-            # (at 200 x 10,000 with 200 per round, cvar(0.9) spent 14 masters of 2-3
-            # minutes letting its tail in).
-            cap = ACTIVATE if self.cvar is None else max(ACTIVATE, self.cvar.tail)
             if len(below):
-                worst = np.argsort(r[below] - threshold[below], kind="stable")[:cap]
+                worst = np.argsort(r[below] - threshold[below], kind="stable")[:ACTIVATE]
                 entered = self._enter(below[worst])
         # Cuts where they can move the stage: every scenario unless the stage is a level
         # with nothing held over expected resilience; then those at or below the level and
