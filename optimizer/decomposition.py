@@ -22,14 +22,13 @@ or relative stage, CVaR's eta, a held stage's floor, min_cost's target), the fur
 first, :data:`ACTIVATE` per round at most. Left out of a level or a CVaR tail, a scenario
 only loosens the master (a relaxation: its bound still bounds the stage). Expected
 resilience as a tie-break needs every scenario, so the others enter it through
-:data:`GROUPS` aggregate
-columns, theta_g <= sum_{s in g} p_s R_s / P_g (P_g their probability, counted in the
-objective), each bounded by its scenarios' ceilings, their
-coverage rows summed, and the sum of their cuts at the evaluated plans (a partial multi-cut;
-a group that loses a scenario to the master is rebuilt). Expected resilience as the
-objective holds every scenario from the start (measured faster). Measured at 200 x 10,000
-(benchmarks/RESULTS.md, "Scenarios that matter"): the worst-case stage's MIP masters fell
-from about 6 minutes to 20 s.
+:data:`GROUPS` aggregate columns, theta_g <= sum_{s in g} p_s R_s / P_g (P_g their
+probability, counted in the objective), each bounded by its scenarios' ceilings, their
+coverage rows summed, and the sum of their cuts at the evaluated plans (a partial
+multi-cut; a group that loses a scenario to the master is rebuilt). Expected resilience as
+the objective holds every scenario from the start (measured faster). Measured at 200 x
+10,000 (benchmarks/RESULTS.md, "Scenarios that matter"): the worst-case stage's MIP masters
+fell from about 6 minutes to 20 s.
 
 Since the master over-estimates every R_s, its bound bounds the true stage optimum; a plan
 x^ counts as an incumbent once its *exact* R_s (every scenario evaluated, on the executor)
