@@ -485,10 +485,10 @@ def load_instance(path: str | Path, *, reseed: int = 0, regular_only: bool = Fal
     path = Path(path)
     parsed, raw = read_instance_file(path, reseed=reseed, regular_only=regular_only,
                                      stdin=stdin)
-    stdin = str(path) == STDIN
-    return build_instance(parsed, source=STDIN_NAME if stdin else str(path),
+    piped = str(path) == STDIN
+    return build_instance(parsed, source=STDIN_NAME if piped else str(path),
                           sha256=hashlib.sha256(raw).hexdigest(),
-                          default_name="instance" if stdin else path.stem)
+                          default_name="instance" if piped else path.stem)
 
 
 def load_bytes(raw: bytes, source: str, *, reseed: int = 0, folder: Path | None = None,
