@@ -25,10 +25,17 @@ resilience as a tie-break needs every scenario, so the others enter it through
 :data:`GROUPS` aggregate columns, theta_g <= sum_{s in g} p_s R_s / P_g (P_g their
 probability, counted in the objective), each bounded by its scenarios' ceilings, their
 coverage rows summed, and the sum of their cuts at the evaluated plans (a partial
-multi-cut; a group that loses a scenario to the master is rebuilt). Expected resilience as
-the objective holds every scenario from the start (measured faster). Measured at 200 x
+multi-cut; a group that loses a scenario to the master is rebuilt). Measured at 200 x
 10,000 (benchmarks/RESULTS.md, "Scenarios that matter"): the worst-case stage's MIP masters
-fell from about 6 minutes to 20 s.
+fell from about 6 minutes to 20 s. Expected resilience and CVaR as the objective hold no
+scenario on its own: every share of every scenario is counted on *curves*
+(:mod:`optimizer.curves`), groups of alike scenarios whose rows put each member on its
+lowest piece (its ceiling, start cut, coverage, or the cut of a plan evaluated): exact at
+each plan evaluated, valid at every plan. Expected resilience reads each group's mean;
+CVaR bounds each group's shortfall sum_s p_s (eta - R_s)^+ from below by such rows at the
+master's eta and at the plan's own value at risk (:meth:`_Benders._cvar_rows`). Measured at
+200 x 10,000 (benchmarks/RESULTS.md, "Curves"): both proven with every tie-break in 2.5
+and 11 minutes, where the fifth round had stopped at its 30-minute limit.
 
 Since the master over-estimates every R_s, its bound bounds the true stage optimum; a plan
 x^ counts as an incumbent once its *exact* R_s (every scenario evaluated, on the executor)
@@ -69,6 +76,7 @@ from models import limits
 from models.direct import assemble
 from models.resilience import RELATIVE_MIN_CEILING, prepare
 from optimizer import stopping
+from optimizer.curves import ECONOMIC, SHELTER, SUPPLY, Curves
 from optimizer.data import Instance
 from optimizer.errors import InfeasibleError, SolverFailure
 from optimizer.evaluate import plan_violations
@@ -162,6 +170,16 @@ LAZY_FROM = 2000
 # assumes of them first), and at the start of a level or CVaR stage.
 ACTIVATE = 200
 GROUPS = 50
+# Expected resilience as the objective, from LAZY_FROM scenarios: no scenario is held on its
+# own; each share of every scenario is counted on a concave curve (optimizer.curves) whose
+# rows take, member by member, the lowest of its ceiling, start cut, coverage and the cuts
+# of the plans evaluated: exact at each evaluated plan, valid everywhere. Off: every
+# scenario held from the start (as below LAZY_FROM).
+EXPECTED_LAZY = True
+# CVaR as the objective on the same curves: each group's shortfall bounded below by rows
+# exact at each evaluated plan (_Benders._cvar_rows); no scenario held on its own. Off: the
+# lazy master of the worst case (scenarios enter once below eta).
+CVAR_CURVES = True
 # Evaluation points kept for the groups' cuts (a group rebuilt after losing a scenario gets
 # the cuts of the points kept); each holds a gradient per scenario.
 KEPT_POINTS = 60
@@ -348,10 +366,16 @@ class Master:
         self._cover = (ceiling.cover_supply, ceiling.cover_shelter)
         self._flags = (cols["y"], cols["z"])
         self.active = np.zeros(S, dtype=bool)
-        # Expected resilience as the objective weighs every scenario from the first master:
-        # measured at 200 x 2,000, holding them all proved it faster (370 s) than groups
-        # from which the scenarios that misfit their group's cut entered (459 s).
-        self.lazy = S >= LAZY_FROM and inst.objective.kind is not ObjectiveKind.EXPECTED
+        self.lazy = S >= LAZY_FROM and (EXPECTED_LAZY or
+                                        inst.objective.kind is not ObjectiveKind.EXPECTED)
+        # Expected resilience or CVaR as the objective: every scenario on curves
+        # (optimizer.curves), drawn from the start plan's evaluation (remember_start).
+        # Side by side at 200 x 2,000, expected: every scenario held, its cost tie-break
+        # still open at 400 s; curves, every stage proven in 77 s (RESULTS.md, "Curves").
+        self.curves: Curves | None = None
+        self._wants_curves = self.lazy and (
+            inst.objective.kind is ObjectiveKind.EXPECTED or
+            (CVAR_CURVES and inst.objective.kind is ObjectiveKind.CVAR))
         self.target: float | None = None
         self._start: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None
         self._start = None
@@ -402,7 +426,7 @@ class Master:
         self.iterations = 0
         if not self.lazy:
             self.activate(np.arange(S))
-        else:
+        elif not self._wants_curves:
             self._make_groups()
         self.build_seconds = time.monotonic() - t0
 
@@ -456,7 +480,23 @@ class Master:
         self._start = (ev.supply, ev.shelter, ev.grad_stock, ev.grad_capacity, u_hat)
         self._start_cuts(np.flatnonzero(self.active), ev.supply, ev.shelter, ev.grad_stock,
                          ev.grad_capacity, u_hat)
+        if self._wants_curves:
+            # Curves lean on every plan holding at least the start's stock, places and pool
+            # (true of the do-nothing plan); from any other start every scenario is held.
+            if first.pool <= 0 and np.all(u_hat <= self.u0 + 1e-9):
+                w = self.instance.weights
+                self.curves = Curves(self, ev.supply, ev.shelter, ev.grad_stock,
+                                     ev.grad_capacity, u_hat,
+                                     (w.supply, w.shelter, w.economic))
+            return
         self.keep_point(ev, first)
+
+    def hold_every_scenario_unless_curved(self) -> None:
+        """Expected resilience or CVaR with no do-nothing start to draw curves from (shelter
+        redundancy asked for, or another start given): every scenario is held on its own,
+        as below LAZY_FROM."""
+        if self._wants_curves and self.curves is None:
+            self.activate(np.arange(len(self.sup)))
 
     def _start_cuts(self, idx: np.ndarray, sup: np.ndarray, sh: np.ndarray,
                     g_stock: np.ndarray, g_cap: np.ndarray, u_hat: np.ndarray) -> None:
@@ -624,7 +664,9 @@ class Master:
         starts = np.cumsum([0] + [len(r[2]) for r in rows[:-1]]).astype(np.int32)
         index = np.concatenate([np.asarray(r[2], dtype=np.int32) for r in rows])
         value = np.concatenate([np.asarray(r[3], dtype=float) for r in rows])
-        self.highs.addRows(len(rows), lower, upper, len(index), starts, index, value)
+        status = self.highs.addRows(len(rows), lower, upper, len(index), starts, index, value)
+        # HiGHS refuses rows with a column twice (and adds nothing): never silently.
+        assert status != highspy.HighsStatus.kError, "the master refused rows"
 
     def add_columns(self, n: int, lower: float, upper: float) -> np.ndarray:
         """n new columns with no entries and zero cost; their indices."""
@@ -782,6 +824,9 @@ class _Benders:
     # over expected resilience, and the current stage's objective by column (minimised).
     levels: list[tuple[int, np.ndarray]] = field(default_factory=list)
     cvar: _CvarTerms | None = None
+    # On curves (Master.curves), CVaR's shortfall by groups of scenarios: (column, members).
+    cvar_groups: list[tuple[int, np.ndarray]] = field(default_factory=list)
+    cvar_plans: set[bytes] = field(default_factory=set)  # plans whose rows at their VaR are in
     expected_rows: list[int] = field(default_factory=list)
     goal_measure: str = ""
     costs: dict[int, float] = field(default_factory=dict)
@@ -815,6 +860,8 @@ class _Benders:
             held = np.flatnonzero((p > 0) & m.active)
             self.costs = {int(m.r[s]): -float(p[s]) for s in held}
             self.costs.update({g.col: -g.mass for g in m.groups})
+            if m.curves is not None:
+                self.costs.update(m.curves.costs())
         elif goal.measure in ("worst", "relative"):
             if goal.measure == "worst":
                 among = np.arange(S) if goal.scenarios is None else goal.scenarios
@@ -838,8 +885,18 @@ class _Benders:
             self.cvar = _CvarTerms(eta, np.full(S, -1, dtype=np.int64),
                                    np.where(p > 0, p / (1 - alpha), 0.0))
             self.costs = {eta: -1.0}
-            self._enter_first(on, max(ACTIVATE, math.ceil((1 - alpha) * len(on))))
-            self._add_shortfalls(np.flatnonzero(m.active & (p > 0)))
+            if m.curves is not None:
+                # Each group's shortfall sum_s p_s (eta - R_s)^+, bounded below by rows
+                # (_cvar_rows); the groups are the supply curves' (alike scenarios).
+                for curve in m.curves.curves:
+                    members = curve.members[p[curve.members] > 0]
+                    if curve.kind == SUPPLY and len(members):
+                        col = int(m.add_columns(1, 0.0, INF)[0])
+                        self.cvar_groups.append((col, members))
+                        self.costs[col] = 1.0 / (1 - alpha)
+            else:
+                self._enter_first(on, max(ACTIVATE, math.ceil((1 - alpha) * len(on))))
+                self._add_shortfalls(np.flatnonzero(m.active & (p > 0)))
             level = np.full(S, np.inf)
             level[on] = 1.0
             level_col = np.array([eta])
@@ -1216,7 +1273,13 @@ class _Benders:
             on = self.cvar.coef > 0
             threshold[on] = np.maximum(threshold[on], float(x[self.cvar.eta]) - CUT_TOL)
         entered = np.zeros(0, dtype=np.int64)
-        if m.lazy:
+        u_hat = np.concatenate([first.stock.ravel(), first.capacity])
+        pool_column = first.pool / m.money_scale
+        if m.curves is not None:
+            # No scenario enters: the plan's cuts become pieces of the curves.
+            assert ev.grad_stock is not None and ev.grad_capacity is not None
+            m.curves.add_point(ev.supply, ev.shelter, ev.grad_stock, ev.grad_capacity, u_hat)
+        elif m.lazy:
             below = np.flatnonzero(~m.active & (r < threshold))
             if len(below):
                 worst = np.argsort(r[below] - threshold[below], kind="stable")[:ACTIVATE]
@@ -1230,8 +1293,12 @@ class _Benders:
             matters = (r < self.floors) | (r < line + CUT_TOL)
         fresh = np.zeros(len(r), dtype=bool)
         fresh[entered] = True
-        u_hat = np.concatenate([first.stock.ravel(), first.capacity])
         added = len(entered)
+        if m.curves is not None and (self.goal_measure == "expected" or self.expected_rows):
+            added += m.curves.tangents(x, u_hat, pool_column, CUT_TOL)
+            added += m.curves.cut_tangents(x, u_hat, (ev.supply, ev.shelter), CUT_TOL)
+        if self.cvar_groups:
+            added += self._cvar_rows(r, u_hat, x, pool_column)
         assert ev.grad_stock is not None and ev.grad_capacity is not None
         for cols, exact, grad, offset in (
                 (m.sup, ev.supply, ev.grad_stock, 0),
@@ -1254,6 +1321,64 @@ class _Benders:
                 if (not known or x[group.col] > exact_value + CUT_TOL) and \
                         m.group_cut(group, key):
                     added += 1
+        return added
+
+    def _cvar_rows(self, r: np.ndarray, u_hat: np.ndarray, x: np.ndarray,
+                   pool_column: float) -> int:
+        """Rows under each CVaR group's shortfall at this plan (exact R_s ``r``), at the
+        master's eta and at the plan's own best eta:
+        z_g >= sum_{s in A} p_s (eta - sum_k w_k piece_ks(u, y, pool)), A the members below
+        eta here, piece_ks each share's lowest piece here (Curves.pieces). Valid for every
+        plan (each piece bounds its share, and (eta - R_s)^+ >= eta - R_s), exact here."""
+        m, cv = self.master, self.cvar
+        assert m.curves is not None and cv is not None
+        p, w = self.instance.probabilities, self.instance.weights
+        const = np.zeros(len(r))
+        cu = np.zeros((len(r), len(u_hat)))
+        cy = np.zeros((len(r), len(m.opening_cols)))
+        cp = np.zeros(len(r))
+        for kind, weight in ((SUPPLY, w.supply), (SHELTER, w.shelter), (ECONOMIC, w.economic)):
+            c0, c1, c2, c3 = m.curves.pieces(kind, u_hat, x, pool_column)
+            const += weight * c0
+            cu += weight * c1
+            cy += weight * c2
+            cp += weight * c3
+        # The plan's own best eta: its value at risk (the lowest R_s at which the
+        # probability below reaches 1 - alpha).
+        order = np.argsort(r, kind="stable")
+        reach = np.searchsorted(np.cumsum(p[order]), 1 - self.instance.objective.alpha - 1e-12)
+        at_risk = float(r[order[min(reach, len(r) - 1)]])
+        # At the plan's own value at risk once per plan (a plan the master returns again
+        # brings nothing new there).
+        key = np.concatenate([u_hat, [pool_column], x[m.opening_cols]]).round(9).tobytes()
+        etas = [(float(x[cv.eta]), True)]
+        if key not in self.cvar_plans:
+            self.cvar_plans.add(key)
+            etas.append((at_risk, False))
+        added = 0
+        for eta, check in etas:
+            rows = []
+            for col, members in self.cvar_groups:
+                act = members[r[members] < eta]
+                if not len(act):
+                    continue
+                short = float(p[act] @ (eta - r[act]))
+                if check and x[col] >= short - CUT_TOL:
+                    continue
+                q = p[act]
+                dense = np.zeros(m.num_cols)
+                dense[:m.n_first] += np.asarray(m.u_map.T @ (q @ cu[act])).ravel()
+                dense[m.opening_cols] += q @ cy[act]
+                if m.pool_col >= 0:
+                    dense[m.pool_col] += float(q @ cp[act])
+                dense[col] += 1.0
+                dense[cv.eta] -= float(q.sum())
+                lower = -float(q @ const[act]) - float((q @ cu[act]) @ m.u0)
+                nz = np.flatnonzero(dense)
+                rows.append((lower, INF, list(map(int, nz)), list(dense[nz])))
+            m.add_rows(rows)
+            m.cuts += len(rows)
+            added += len(rows)
         return added
 
     def _record(self, goal: Goal, kind: str, bound: float, best: float | None,
@@ -1362,6 +1487,7 @@ def _solve(instance: Instance, options: SolveOptions, evaluator: Evaluator,
         master.remember_start(ev, first)
         if target is None or r.min() >= target - FEASIBILITY_TOL:
             incumbent = _Incumbent(start, r, plan_cost(instance, start).total)
+    master.hold_every_scenario_unless_curved()
     size = master.size()
     log(f"decomposition master: {size['variables']:,} variables, "
         f"{size['constraints']:,} constraints, {master.cuts:,} cuts "

@@ -11,6 +11,7 @@ import dataclasses
 import re
 import time
 
+import highspy
 import numpy as np
 import pytest
 from helpers import build, random_doc, tiny_doc, with_objective
@@ -18,7 +19,7 @@ from helpers import build, random_doc, tiny_doc, with_objective
 from optimizer.decomposition import solve_decomposition
 from optimizer.dispatch import auto_method, chosen_method
 from optimizer.errors import InfeasibleError
-from optimizer.evaluate import evaluate_plan
+from optimizer.evaluate import evaluate_plan, plan_violations
 from optimizer.pipeline import solve_and_verify
 from optimizer.plan import Plan
 from optimizer.reachability import scenario_pairs
@@ -230,6 +231,20 @@ def test_lazy_master_leaves_out_the_scenarios_that_do_not_matter(monkeypatch) ->
     _same_stages(got, solve(instance, BOTH), instance.budget)
 
 
+@pytest.mark.parametrize("kind", [ObjectiveKind.EXPECTED, ObjectiveKind.CVAR])
+def test_curves_hold_no_scenario_and_agree(kind: ObjectiveKind, monkeypatch) -> None:
+    """Expected resilience or CVaR as the objective: every scenario counted on curves
+    (optimizer.curves), none held on its own, and the same stages as the extensive form."""
+    import optimizer.decomposition as decomposition
+
+    monkeypatch.setattr(decomposition, "LAZY_FROM", 0)
+    instance = with_objective(INSTANCES[-1][1], kind)
+    got = solve_decomposition(instance, BOTH)
+    assert got.status is Status.OPTIMAL, got.message
+    assert got.size["scenarios_held"] == 0
+    _same_stages(got, solve(instance, BOTH), instance.budget)
+
+
 def test_continuous_stock_masters_fall_back_to_whole_units_when_rounding_matters() -> None:
     """Hand-worked: tiny with kits at 0.6 each. Opening both depots leaves 50 to spend,
     83.3 kits; each village needs 100 and only its own depot reaches it when its road is
@@ -367,3 +382,82 @@ def test_auto_method_chooses_by_size_and_objective() -> None:
     assert auto_method(with_objective(large, ObjectiveKind.MIN_COST, target=0.1),
                        SolveOptions()) == "decomposition"
     assert chosen_method(large, SolveOptions(method="extensive")) == "extensive"
+
+
+# Curves are drawn from the do-nothing plan, the start only where no shelter redundancy is
+# asked for (elsewhere every scenario is held).
+CURVED = [(n, i) for n, i in INSTANCES if i.policy.shelter_redundancy == 0]
+
+
+@pytest.mark.parametrize(("name", "instance"), CURVED, ids=[n for n, _ in CURVED])
+def test_curves_bound_expected_resilience_and_meet_it_at_their_plans(
+        name: str, instance, monkeypatch) -> None:
+    """The curves that stand for every scenario of an expected-resilience master are a
+    relaxation: with a plan's first stage fixed in the master, its expected resilience is at
+    least the plan's exact one, and equal to it at the plans whose rows were added."""
+    import optimizer.decomposition as decomposition
+    from optimizer.highs_common import first_stage_values
+
+    monkeypatch.setattr(decomposition, "LAZY_FROM", 0)
+    instance = with_objective(instance, ObjectiveKind.EXPECTED)
+    S = len(instance.scenarios)
+    block = RecourseBlock(instance, np.arange(S))
+    ceiling = block.evaluate(FirstStage.ceiling(instance), coverage=True)
+    master = decomposition.Master(instance, BOTH, ceiling)
+    start = FirstStage.of(instance, Plan.nothing(instance))
+    master.remember_start(block.evaluate(start, gradients=True), start)
+    curves = master.curves
+    assert curves is not None and curves.curves and not master.active.any()
+    rng = np.random.default_rng(7)
+    top = FirstStage.ceiling(instance)
+    max_modules = [s.max_modules for s in instance.shelters]
+    plans = []
+    for _ in range(400):  # feasible plans (the master's rows hold them), smaller and smaller
+        plan = _random_plan(instance, rng)
+        shrink = 0.5 ** (len(plans) % 4)
+        plan = dataclasses.replace(
+            plan, stock=np.minimum(np.floor(plan.stock * shrink), np.floor(top.stock)),
+            modules=tuple(min(k, n) for k, n in zip(plan.modules, max_modules, strict=True)),
+            compensation_pool=plan.compensation_pool * shrink)
+        if not plan_violations(instance, plan):
+            plans.append(plan)
+        if len(plans) == 8:
+            break
+    assert len(plans) >= 5
+    h = master.highs
+
+    def columns(plan: Plan) -> np.ndarray:
+        x = np.zeros(master.num_cols)
+        cols, vals = first_stage_values(master.layout, master.money_scale, plan)
+        x[cols] = vals
+        return x
+
+    priced = plans[:4]
+    for plan in priced:  # rows at these plans, as if the master over-stated every curve
+        first = FirstStage.of(instance, plan)
+        ev = block.evaluate(first, gradients=True)
+        u = np.concatenate([first.stock.ravel(), first.capacity])
+        curves.add_point(ev.supply, ev.shelter, ev.grad_stock, ev.grad_capacity, u)
+        x = columns(plan)
+        for curve in curves.curves:
+            x[curve.theta] = 2.0
+        curves.tangents(x, u, first.pool / master.money_scale, 1e-9)
+        assert curves.cut_tangents(x, u, (ev.supply, ev.shelter), 1e-9) > 0
+    costs = curves.costs()
+    master.set_objective(np.array(list(costs)), np.array(list(costs.values())))
+    master.relax(True)
+    lp = h.getLp()
+    lower, upper = np.array(lp.col_lower_), np.array(lp.col_upper_)
+    n = len(lower)
+    for i, plan in enumerate(plans):
+        cols, vals = first_stage_values(master.layout, master.money_scale, plan)
+        h.changeColsBounds(len(cols), cols, vals, vals)
+        h.run()
+        assert h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+        bound = -h.getInfo().objective_function_value
+        exact = float(instance.probabilities @ block.evaluate(FirstStage.of(
+            instance, plan)).resilience(instance))
+        assert bound >= exact - 1e-7
+        if plan in priced[:i + 1] and i < len(priced):
+            assert bound == pytest.approx(exact, abs=1e-7)
+        h.changeColsBounds(n, np.arange(n, dtype=np.int32), lower, upper)
