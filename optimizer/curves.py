@@ -1,5 +1,5 @@
-"""The scenarios a lazy decomposition master does not hold on its own, when expected
-resilience is the objective: one concave curve per group of them (optimizer.decomposition).
+"""Every scenario of a decomposition master for expected resilience or CVaR, none held on its
+own: one concave curve per group of alike scenarios and share (optimizer.decomposition).
 
 Each share of a scenario (supply, shelter, economic) is concave in what a plan puts on hand,
 so it lies under its tangent at the do-nothing plan (its start cut), under its ceiling, and
@@ -19,7 +19,8 @@ the coverage for every member; then, at each plan the master proposes and the ev
 prices, the lowest piece of each member there, the cuts of the plans evaluated so far
 (:data:`KEPT_POINTS`) counted as pieces too. The plan's own cut is exact at the plan, so
 each such row is exact there: no scenario has to be held on its own, and the master stays a
-relaxation whose bound is a bound.
+relaxation whose bound is a bound. CVaR reads the same pieces (:meth:`Curves.pieces`) to
+bound each group's shortfall below its threshold (``_Benders._cvar_rows``).
 
 Why: at 200 x 10,000 a master that held every scenario's rows (about 70,000 rows and
 950,000 non-zeros) took more than 20 minutes per MIP master; at the plans that matter more
