@@ -13,7 +13,8 @@ RELAX_STOCK``: MIP masters buy stock as a continuous amount until whole units ma
 With ``--only continuous`` a single variant runs (e.g. the 200 x 10,000 case, where two
 at once would not fit the memory budget). ``--variants every,lazy`` sets the master that
 holds every scenario from the start against the one that holds only those that matter
-(``optimizer.decomposition.LAZY_FROM``), both with continuous stock:
+(``optimizer.decomposition.LAZY_FROM``; for expected resilience and CVaR, the curves of
+``optimizer.curves``, which hold none), both with continuous stock:
 
     python benchmarks/stock_units.py --case unpinned,200,1000,worst_case --variants every,lazy
 
@@ -39,7 +40,8 @@ sys.path.insert(0, str(ROOT))
 VARIANTS = ("continuous", "whole")
 # Which scenarios the master holds on its own (optimizer.decomposition.LAZY_FROM), with
 # continuous stock: "every" scenario from the start (as before "Scenarios that matter"), or
-# only those that "matter" (lazy) whatever the number of scenarios.
+# only those that "matter" (lazy; expected resilience and CVaR on curves, none held)
+# whatever the number of scenarios.
 HELD = {"every": 10**9, "lazy": 0}
 
 
