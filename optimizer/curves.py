@@ -13,9 +13,9 @@ gradient (every plan puts at least the do-nothing plan's stock and places on han
 t >= 0 and a steeper slope only over-estimates), and y the open flags. (The economic share
 is min(1, pool / loss_s) exactly, t being the pool.) The mean of the f_s over a group is a
 concave, piecewise-linear function of (t, y). The master holds it by a column theta (that
-mean), a column t, and rows that pick one piece of each member's minimum (each such row is
-valid everywhere: every piece bounds the share): at the start the line for every member, and
-the coverage for every member; then, at each plan the master proposes and the evaluation
+mean) and rows that pick one piece of each member's minimum (each such row is valid
+everywhere: every piece bounds the share): at the start the line for every member, and the
+coverage for every member; then, at each plan the master proposes and the evaluation
 prices, the lowest piece of each member there, the cuts of the plans evaluated so far
 (:data:`KEPT_POINTS`) counted as pieces too. The plan's own cut is exact at the plan, so
 each such row is exact there: no scenario has to be held on its own, and the master stays a
@@ -31,7 +31,7 @@ and per plan evaluated (benchmarks/RESULTS.md, "Curves").
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -42,34 +42,20 @@ if TYPE_CHECKING:  # the master owns the HiGHS instance the curves write into
     from optimizer.decomposition import Master
 
 SUPPLY, SHELTER, ECONOMIC = 0, 1, 2
-# Pieces of a member's minimum.
-TOP, LINE, COVER = 0, 1, 2
-# A tangent at a point this close (in t and y) to one the curve has is not added again.
-SAME_POINT = 1e-9
+# Pieces of a member's minimum; piece FIRST_CUT + k is the cut of the k-th point kept.
+TOP, LINE, COVER, FIRST_CUT = 0, 1, 2, 3
 # Evaluated plans whose cuts stay pieces of the members' minimum (each holds a gradient
 # per scenario: at 10,000 scenarios and 60 stock and place entries, about 5 MB).
 KEPT_POINTS = 40
 
 
 @dataclass
-class _Row:
-    """A row over a curve: each member on the piece it sits on at (t^, y^), or every member
-    on one piece (``forced``)."""
-
-    row: int
-    t: float
-    y: np.ndarray
-    forced: int | None = None
-
-
-@dataclass
 class Curve:
-    """One group's curve: theta <= F(t, y) / P, F = sum_s p_s f_s(t, y) over the members
-    not held, P their probability."""
+    """One group's curve: theta <= F(t, y) / P, F = sum_s p_s f_s(t, y) over its members,
+    P their probability."""
 
     kind: int
     theta: int  # column: the members' mean share
-    t: int  # column of t (the pool's column for the economic curve; -1: t is always 0)
     direction: np.ndarray | None  # (len(u),) a, for supply and shelter curves
     flags: np.ndarray  # master columns of the open flags the members' coverage counts
     members: np.ndarray
@@ -79,46 +65,43 @@ class Curve:
     top: np.ndarray
     base: np.ndarray  # k_s: what facilities that are always open cover (inf: no coverage)
     cover: np.ndarray  # (members, flags) b_s
-    rows: list[_Row] = field(default_factory=list)
 
     @property
     def mass(self) -> float:
         return float(self.p.sum())
 
-    def bounds(self, t: float, y: np.ndarray) -> np.ndarray:
-        """Each member's f_s(t, y)."""
-        return np.minimum(np.minimum(self.top, self.start + self.slope * t),
-                          self.base + self.cover @ y)
-
-    def row(self, t: float, y: np.ndarray, forced: int | None) -> tuple[float, np.ndarray,
-                                                                         float]:
-        """theta - g_t t - g_y . y <= rhs in mean units: (g_t, g_y, rhs)."""
-        if forced is None:
-            pieces = np.vstack([self.top, self.start + self.slope * t,
-                                self.base + self.cover @ y])
-            piece = np.argmin(pieces, axis=0)
-        else:
-            piece = np.full(len(self.members), forced)
-        # No coverage (nothing needed, or no facility counted): the line instead.
-        piece = np.where((piece == COVER) & ~np.isfinite(self.base), LINE, piece)
-        mass = self.mass
-        p = self.p
-        line, cover, top = piece == LINE, piece == COVER, piece == TOP
-        g_t = float(p[line] @ self.slope[line]) / mass
-        g_y = (p[cover] @ self.cover[cover]) / mass
-        rhs = float(p[top] @ self.top[top] + p[line] @ self.start[line] +
-                    p[cover] @ self.base[cover]) / mass
-        return g_t, g_y, rhs
-
 
 @dataclass
 class _Point:
-    """An evaluated plan whose cuts are pieces of every member's minimum (see
-    :meth:`Curves.tangents`)."""
+    """An evaluated plan whose cuts are pieces of every member's minimum."""
 
     u: np.ndarray  # stock and places on hand
     values: tuple[np.ndarray, np.ndarray]  # (S,) exact supply and shelter shares
     grads: tuple[np.ndarray, np.ndarray]  # (S, D*K) and (S, H) their supergradients
+
+
+@dataclass
+class _Forms:
+    """Affine forms, one per member: const + cu . u + cy . y + cp * pool_column."""
+
+    const: np.ndarray  # (n,)
+    cu: np.ndarray  # (n, len u)
+    cy: np.ndarray  # (n, len flags)
+    cp: np.ndarray  # (n,)
+
+    def take(self, idx: np.ndarray) -> _Forms:
+        return _Forms(self.const[idx], self.cu[idx], self.cy[idx], self.cp[idx])
+
+    def scaled(self, weight: float) -> _Forms:
+        return _Forms(weight * self.const, weight * self.cu, weight * self.cy,
+                      weight * self.cp)
+
+    def add(self, other: _Forms, weight: float) -> None:
+        """self += weight * other (the same members, the same flags)."""
+        self.const += weight * other.const
+        self.cu += weight * other.cu
+        self.cy += weight * other.cy
+        self.cp += weight * other.cp
 
 
 class Curves:
@@ -141,7 +124,6 @@ class Curves:
             top = m.share_upper[kind * S:(kind + 1) * S]
             begin = np.minimum(np.maximum(start, low), top)
             cover, flags = m._cover[kind], m._flags[kind]
-            width = len(u_start)
             support: dict[bytes, list[int]] = {}
             for s in on:
                 support.setdefault((grad[s] > 0).tobytes(), []).append(int(s))
@@ -151,7 +133,7 @@ class Curves:
                 scale = g.max(axis=1)
                 direction = None
                 if (scale > 0).any():
-                    direction = np.zeros(width)
+                    direction = np.zeros(len(u_start))
                     direction[offset:offset + g.shape[1]] = (
                         g / np.where(scale > 0, scale, 1.0)[:, None]).max(axis=0)
                 self._add(kind, direction, idx, begin[idx], np.maximum(scale, 0.0),
@@ -162,14 +144,13 @@ class Curves:
         slope = np.where((loss > 0) & pool, m.money_scale / np.where(loss > 0, loss, 1.0), 0.0)
         top = np.where((loss > 0) & ~pool, 0.0, 1.0)
         begin = np.where(loss > 0, 0.0, 1.0)
-        self._add(ECONOMIC, None, on, begin[on], slope[on], top[on], None, None,
-                  t=m.pool_col if pool else -1)
+        self._add(ECONOMIC, None, on, begin[on], slope[on], top[on], None, None)
 
     # ------------------------------------------------------------------ building
 
     def _add(self, kind: int, direction: np.ndarray | None, members: np.ndarray,
              start: np.ndarray, slope: np.ndarray, top: np.ndarray,
-             cover: np.ndarray | None, flags: np.ndarray | None, t: int = -1,
+             cover: np.ndarray | None, flags: np.ndarray | None,
              needs: np.ndarray | None = None) -> None:
         m = self.master
         p = m.probabilities[members]
@@ -189,57 +170,126 @@ class Curves:
             base = np.full(len(members), np.inf)
             columns, b = np.zeros(0, dtype=np.int64), np.zeros((len(members), 0))
         theta = int(m.add_columns(1, 0.0, float(p @ top) / mass)[0])
-        if direction is not None:
-            # t = a . (u - u_start), u = U c + u0: t - (a U) c = a . (u0 - u_start).
-            t = int(m.add_columns(1, -INF, INF)[0])
-            terms = np.asarray(m.u_map.T @ direction).ravel()
-            cols = np.flatnonzero(terms)
-            offset = float(direction @ (m.u0 - self.u_start))
-            m.add_rows([(offset, offset, [t, *map(int, cols)], [1.0, *(-terms[cols])])])
-        curve = Curve(kind, theta, t, direction, columns, members, p, start, slope, top,
-                      base, b)
+        curve = Curve(kind, theta, direction, columns, members, p, start, slope, top, base, b)
         self.curves.append(curve)
-        y0 = np.zeros(len(columns))
-        self._row(curve, 0.0, y0, LINE)
+        # The first rows: every member on its line, then every member on its coverage.
+        self._write(curve, np.full(len(members), LINE))
         if len(columns):
-            self._row(curve, 0.0, y0, COVER)
+            self._write(curve, np.full(len(members), COVER))
 
-    def _coefficients(self, curve: Curve, g_t: float, g_y: np.ndarray
-                      ) -> tuple[list[int], list[float]]:
-        index, values = [curve.theta], [1.0]
-        if curve.t >= 0:
-            index.append(curve.t)
-            values.append(-g_t)
-        index.extend(int(c) for c in curve.flags)
-        values.extend(float(-v) for v in g_y)
-        return index, values
+    # ------------------------------------------------------------------ pieces
 
-    def _row(self, curve: Curve, t_hat: float, y_hat: np.ndarray,
-             forced: int | None = None) -> bool:
-        for known in curve.rows:
-            if known.forced == forced and abs(known.t - t_hat) <= SAME_POINT * max(
-                    1.0, abs(t_hat)) and np.allclose(known.y, y_hat, rtol=0.0,
-                                                     atol=SAME_POINT):
-                return False
+    def _values(self, curve: Curve, u: np.ndarray, x: np.ndarray, pool_column: float
+                ) -> np.ndarray:
+        """(pieces, members) every piece's value at the plan (u, the open flags of x,
+        pool_column)."""
+        members = curve.members
+        if curve.direction is not None:
+            t = float(curve.direction @ (u - self.u_start))
+        else:
+            t = pool_column if curve.kind == ECONOMIC else 0.0
+        values = [curve.top, curve.start + curve.slope * t,
+                  np.where(np.isfinite(curve.base), curve.base + curve.cover @ x[curve.flags],
+                           np.inf)]
+        if curve.kind != ECONOMIC:
+            lo, hi = self._part(curve.kind, len(u))
+            for point in self.points:
+                values.append(point.values[curve.kind][members] +
+                              point.grads[curve.kind][members] @ (u[lo:hi] - point.u[lo:hi]))
+        return np.vstack(values)
+
+    def _part(self, kind: int, width: int) -> tuple[int, int]:
+        """The entries of u a share of this kind reads: stock (supply) or places."""
+        return (0, self.master.DK) if kind == SUPPLY else (self.master.DK, width)
+
+    def _forms(self, curve: Curve, piece: np.ndarray, width: int) -> _Forms:
+        """Each member's piece ``piece`` as an affine form (a member without coverage takes
+        its line instead)."""
+        piece = np.where((piece == COVER) & ~np.isfinite(curve.base), LINE, piece)
+        n = len(curve.members)
+        out = _Forms(np.zeros(n), np.zeros((n, width)), np.zeros((n, len(curve.flags))),
+                     np.zeros(n))
+        top, line, cover = piece == TOP, piece == LINE, piece == COVER
+        out.const[top] = curve.top[top]
+        out.const[line] = curve.start[line]
+        if curve.direction is not None:
+            out.const[line] -= curve.slope[line] * float(curve.direction @ self.u_start)
+            out.cu[line] = curve.slope[line][:, None] * curve.direction[None, :]
+        elif curve.kind == ECONOMIC:
+            out.cp[line] = curve.slope[line]
+        out.const[cover] = curve.base[cover]
+        out.cy[cover] = curve.cover[cover]
+        if curve.kind != ECONOMIC:
+            lo, hi = self._part(curve.kind, width)
+            for k, point in enumerate(self.points):
+                chosen = piece == FIRST_CUT + k
+                if chosen.any():
+                    g = point.grads[curve.kind][curve.members[chosen]]
+                    out.const[chosen] = point.values[curve.kind][curve.members[chosen]] - \
+                        g @ point.u[lo:hi]
+                    out.cu[chosen, lo:hi] = g
+        return out
+
+    def _lowest(self, curve: Curve, u: np.ndarray, x: np.ndarray, pool_column: float
+                ) -> _Forms:
+        """Each member's lowest piece at this plan, as an affine form."""
+        piece = np.argmin(self._values(curve, u, x, pool_column), axis=0)
+        return self._forms(curve, piece, len(u))
+
+    def _write(self, curve: Curve, piece: np.ndarray,
+               forms: _Forms | None = None) -> None:
+        """theta <= sum_s p_s form_s / P."""
+        if forms is None:
+            forms = self._forms(curve, piece, len(self.u_start))
+        dense, constant = self.affine(forms, curve.p / curve.mass, curve.flags)
+        dense = -dense
+        dense[curve.theta] += 1.0
+        nz = np.flatnonzero(dense)
+        self.master.add_rows([(-INF, constant, list(map(int, nz)), list(dense[nz]))])
+        self.master.cuts += 1
+
+    def affine(self, forms: _Forms, q: np.ndarray, flags: np.ndarray
+               ) -> tuple[np.ndarray, float]:
+        """sum_s q_s form_s over the master's columns (u = U c + u0; ``flags`` the columns
+        of the forms' cy): its coefficients (every column) and its constant."""
         m = self.master
-        g_t, g_y, rhs = curve.row(t_hat, y_hat, forced)
-        row = int(m.highs.getNumRow())
-        index, values = self._coefficients(curve, g_t, g_y)
-        m.add_rows([(-INF, rhs, index, values)])
-        curve.rows.append(_Row(row, t_hat, y_hat.copy(), forced))
-        m.cuts += 1
-        return True
+        cu = q @ forms.cu
+        dense = np.zeros(m.num_cols)
+        dense[:m.n_first] += np.asarray(m.u_map.T @ cu).ravel()
+        # An open flag can be a column of u too (a shelter's places): one entry per column.
+        dense[flags] += q @ forms.cy
+        if m.pool_col >= 0:
+            dense[m.pool_col] += float(q @ forms.cp)
+        return dense, float(q @ forms.const) + float(cu @ m.u0)
 
     # ------------------------------------------------------------------ reading
 
     def costs(self) -> dict[int, float]:
-        """Expected resilience over the scenarios not held, by column (minimised)."""
-        return {c.theta: -self.weights[c.kind] * c.mass for c in self.curves if len(c.members)}
+        """Expected resilience over every scenario, by column (minimised)."""
+        return {c.theta: -self.weights[c.kind] * c.mass for c in self.curves}
 
-    def t_at(self, curve: Curve, u: np.ndarray, pool_column: float) -> float:
-        if curve.direction is not None:
-            return float(curve.direction @ (u - self.u_start))
-        return pool_column if curve.t >= 0 else 0.0
+    def pieces(self, kind: int, u: np.ndarray, x: np.ndarray, pool_column: float) -> _Forms:
+        """Every scenario's lowest piece of ``kind`` at this plan, as an affine form over u,
+        the master's opening columns and the pool's column (rows of scenarios on no curve
+        of ``kind`` are 0). At an evaluated plan the lowest piece is the exact share (its
+        own cut is a piece)."""
+        m = self.master
+        S = len(m.sup)
+        out = _Forms(np.zeros(S), np.zeros((S, len(u))), np.zeros((S, len(m.opening_cols))),
+                     np.zeros(S))
+        where = {int(c): i for i, c in enumerate(m.opening_cols)}
+        for curve in self.curves:
+            if curve.kind != kind:
+                continue
+            forms = self._lowest(curve, u, x, pool_column)
+            members = curve.members
+            out.const[members] = forms.const
+            out.cu[members] = forms.cu
+            out.cp[members] = forms.cp
+            positions = [where[int(c)] for c in curve.flags]
+            if positions:
+                out.cy[np.ix_(members, positions)] = forms.cy
+        return out
 
     # ------------------------------------------------------------------ changing
 
@@ -250,133 +300,17 @@ class Curves:
         self.points.append(_Point(u.copy(), (supply, shelter), (grad_stock, grad_capacity)))
         del self.points[:-KEPT_POINTS]
 
-    def cut_tangents(self, x: np.ndarray, u: np.ndarray, exact: tuple[np.ndarray, ...],
-                     tol: float) -> int:
-        """A row on each supply and shelter curve the master's point ``x`` over-states, each
-        member on its lowest piece at this plan among its ceiling, start line, coverage and
-        the cuts of the points kept: exact at this plan (the plan's own cut is a piece), and
+    def cut_tangents(self, x: np.ndarray, u: np.ndarray, pool_column: float,
+                     exact: tuple[np.ndarray, np.ndarray, np.ndarray], tol: float) -> int:
+        """A row on each curve the master's point ``x`` over-states at this evaluated plan
+        (exact shares ``exact``, by kind), each member on its lowest piece there among its
+        ceiling, start line, coverage and the cuts of the points kept: exact at this plan
+        (the plan's own cut is a piece; the economic share is its line or its ceiling), and
         valid everywhere. Returns how many were added."""
-        m = self.master
         added = 0
         for curve in self.curves:
-            if curve.kind == ECONOMIC or not len(curve.members):
-                continue
             mean = float(curve.p @ exact[curve.kind][curve.members]) / curve.mass
-            if x[curve.theta] <= mean + tol:
-                continue
-            added += self._cut_row(curve, x, u)
-        if added:
-            m.cuts += added
-        return added
-
-    def _cut_row(self, curve: Curve, x: np.ndarray, u: np.ndarray) -> int:
-        m = self.master
-        offset, width = (0, m.DK) if curve.kind == SUPPLY else (m.DK, len(u) - m.DK)
-        members, p = curve.members, curve.p
-        y = x[curve.flags]
-        t = self.t_at(curve, u, 0.0)
-        pieces = [curve.top, curve.start + curve.slope * t,
-                  np.where(np.isfinite(curve.base), curve.base + curve.cover @ y, np.inf)]
-        part = u[offset:offset + width]
-        for point in self.points:
-            g = point.grads[curve.kind][members]
-            pieces.append(point.values[curve.kind][members] +
-                          g @ (part - point.u[offset:offset + width]))
-        piece = np.argmin(np.vstack(pieces), axis=0)
-        mass = curve.mass
-        cu = np.zeros(len(u))  # coefficients on u (whole units on hand)
-        constant = 0.0
-        top, line, cover = piece == TOP, piece == LINE, piece == COVER
-        constant += float(p[top] @ curve.top[top])
-        if line.any():
-            constant += float(p[line] @ curve.start[line])
-            if curve.direction is not None:
-                c = float(p[line] @ curve.slope[line])
-                cu += c * curve.direction
-                constant -= c * float(curve.direction @ self.u_start)
-        g_y = p[cover] @ curve.cover[cover]
-        constant += float(p[cover] @ curve.base[cover])
-        for k, point in enumerate(self.points):
-            chosen = piece == 3 + k
-            if not chosen.any():
-                continue
-            g = p[chosen] @ point.grads[curve.kind][members[chosen]]
-            cu[offset:offset + width] += g
-            constant += float(p[chosen] @ point.values[curve.kind][members[chosen]]) - \
-                float(g @ point.u[offset:offset + width])
-        # theta <= (constant + cu . u + g_y . y) / P with u = U c + u0.
-        # An open flag can be a column of u too (a shelter's places): one entry per column.
-        terms = np.asarray(m.u_map.T @ cu).ravel()
-        terms[curve.flags] += g_y
-        cols = np.flatnonzero(terms)
-        index = [curve.theta, *map(int, cols)]
-        values = [1.0, *(-terms[cols] / mass)]
-        rhs = (constant + float(cu @ m.u0)) / mass
-        m.add_rows([(-INF, rhs, index, values)])
-        return 1
-
-    def pieces(self, kind: int, u: np.ndarray, x: np.ndarray, pool_column: float
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Each scenario's lowest piece of ``kind`` at this plan (every curve's members), as
-        an affine form: constant (S,), coefficients on u (S, len u), on the master's
-        opening columns (S, len(opening_cols)) and on the pool's column (S,). At an
-        evaluated plan the lowest piece is the exact share (its own cut is a piece)."""
-        m = self.master
-        S = len(m.sup)
-        const, cu = np.zeros(S), np.zeros((S, len(u)))
-        cy, cp = np.zeros((S, len(m.opening_cols))), np.zeros(S)
-        where = {int(c): i for i, c in enumerate(m.opening_cols)}
-        offset, width = (0, m.DK) if kind == SUPPLY else (m.DK, len(u) - m.DK)
-        part = u[offset:offset + width]
-        for curve in self.curves:
-            if curve.kind != kind or not len(curve.members):
-                continue
-            members = curve.members
-            t = self.t_at(curve, u, pool_column)
-            y = x[curve.flags]
-            values = [curve.top, curve.start + curve.slope * t,
-                      np.where(np.isfinite(curve.base), curve.base + curve.cover @ y, np.inf)]
-            if kind != ECONOMIC:
-                for point in self.points:
-                    values.append(point.values[kind][members] + point.grads[kind][members]
-                                  @ (part - point.u[offset:offset + width]))
-            piece = np.argmin(np.vstack(values), axis=0)
-            top, line, cover = piece == TOP, piece == LINE, piece == COVER
-            const[members[top]] = curve.top[top]
-            const[members[line]] = curve.start[line]
-            if curve.direction is not None:
-                const[members[line]] -= curve.slope[line] * float(
-                    curve.direction @ self.u_start)
-                cu[members[line]] = curve.slope[line][:, None] * curve.direction[None, :]
-            elif kind == ECONOMIC and curve.t >= 0:
-                cp[members[line]] = curve.slope[line]
-            const[members[cover]] = curve.base[cover]
-            positions = [where[int(c)] for c in curve.flags]
-            if positions:
-                cy[np.ix_(members[cover], positions)] = curve.cover[cover]
-            if kind == ECONOMIC:
-                continue
-            for k, point in enumerate(self.points):
-                chosen = piece == 3 + k
-                if not chosen.any():
-                    continue
-                g = point.grads[kind][members[chosen]]
-                const[members[chosen]] = point.values[kind][members[chosen]] - \
-                    g @ point.u[offset:offset + width]
-                cu[members[chosen], offset:offset + width] = g
-        return const, cu, cy, cp
-
-    def tangents(self, x: np.ndarray, u: np.ndarray, pool_column: float, tol: float) -> int:
-        """A tangent at this plan's pool on the economic curve, if the master's point ``x``
-        over-states it (the supply and shelter curves get :meth:`cut_tangents`); returns
-        how many were added."""
-        added = 0
-        for curve in self.curves:
-            if curve.kind != ECONOMIC or not len(curve.members):
-                continue
-            t = self.t_at(curve, u, pool_column)
-            y = x[curve.flags]
-            f = float(curve.p @ curve.bounds(t, y))
-            if x[curve.theta] > f / curve.mass + tol and self._row(curve, t, y):
+            if x[curve.theta] > mean + tol:
+                self._write(curve, np.zeros(0), self._lowest(curve, u, x, pool_column))
                 added += 1
         return added

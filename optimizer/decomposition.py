@@ -170,16 +170,6 @@ LAZY_FROM = 2000
 # assumes of them first), and at the start of a level or CVaR stage.
 ACTIVATE = 200
 GROUPS = 50
-# Expected resilience as the objective, from LAZY_FROM scenarios: no scenario is held on its
-# own; each share of every scenario is counted on a concave curve (optimizer.curves) whose
-# rows take, member by member, the lowest of its ceiling, start cut, coverage and the cuts
-# of the plans evaluated: exact at each evaluated plan, valid everywhere. Off: every
-# scenario held from the start (as below LAZY_FROM).
-EXPECTED_LAZY = True
-# CVaR as the objective on the same curves: each group's shortfall bounded below by rows
-# exact at each evaluated plan (_Benders._cvar_rows); no scenario held on its own. Off: the
-# lazy master of the worst case (scenarios enter once below eta).
-CVAR_CURVES = True
 # Evaluation points kept for the groups' cuts (a group rebuilt after losing a scenario gets
 # the cuts of the points kept); each holds a gradient per scenario.
 KEPT_POINTS = 60
@@ -366,16 +356,16 @@ class Master:
         self._cover = (ceiling.cover_supply, ceiling.cover_shelter)
         self._flags = (cols["y"], cols["z"])
         self.active = np.zeros(S, dtype=bool)
-        self.lazy = S >= LAZY_FROM and (EXPECTED_LAZY or
-                                        inst.objective.kind is not ObjectiveKind.EXPECTED)
+        self.lazy = S >= LAZY_FROM
         # Expected resilience or CVaR as the objective: every scenario on curves
-        # (optimizer.curves), drawn from the start plan's evaluation (remember_start).
-        # Side by side at 200 x 2,000, expected: every scenario held, its cost tie-break
-        # still open at 400 s; curves, every stage proven in 77 s (RESULTS.md, "Curves").
+        # (optimizer.curves: rows that put each member on the lowest of its ceiling, start
+        # cut, coverage and the cuts of the plans evaluated, exact at each of those plans),
+        # drawn from the start plan's evaluation (remember_start). Side by side at
+        # 200 x 2,000, expected: every scenario held, its cost tie-break still open at
+        # 400 s; curves, every stage proven in 77 s (RESULTS.md, "Curves").
         self.curves: Curves | None = None
-        self._wants_curves = self.lazy and (
-            inst.objective.kind is ObjectiveKind.EXPECTED or
-            (CVAR_CURVES and inst.objective.kind is ObjectiveKind.CVAR))
+        self._wants_curves = self.lazy and inst.objective.kind in (ObjectiveKind.EXPECTED,
+                                                                   ObjectiveKind.CVAR)
         self.target: float | None = None
         self._start: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None
         self._start = None
@@ -1295,8 +1285,8 @@ class _Benders:
         fresh[entered] = True
         added = len(entered)
         if m.curves is not None and (self.goal_measure == "expected" or self.expected_rows):
-            added += m.curves.tangents(x, u_hat, pool_column, CUT_TOL)
-            added += m.curves.cut_tangents(x, u_hat, (ev.supply, ev.shelter), CUT_TOL)
+            added += m.curves.cut_tangents(x, u_hat, pool_column,
+                                           (ev.supply, ev.shelter, ev.economic), CUT_TOL)
         if self.cvar_groups:
             added += self._cvar_rows(r, u_hat, x, pool_column)
         assert ev.grad_stock is not None and ev.grad_capacity is not None
@@ -1333,16 +1323,10 @@ class _Benders:
         m, cv = self.master, self.cvar
         assert m.curves is not None and cv is not None
         p, w = self.instance.probabilities, self.instance.weights
-        const = np.zeros(len(r))
-        cu = np.zeros((len(r), len(u_hat)))
-        cy = np.zeros((len(r), len(m.opening_cols)))
-        cp = np.zeros(len(r))
-        for kind, weight in ((SUPPLY, w.supply), (SHELTER, w.shelter), (ECONOMIC, w.economic)):
-            c0, c1, c2, c3 = m.curves.pieces(kind, u_hat, x, pool_column)
-            const += weight * c0
-            cu += weight * c1
-            cy += weight * c2
-            cp += weight * c3
+        # Each scenario's R_s bound: its shares' lowest pieces here, weighted.
+        resilience = m.curves.pieces(SUPPLY, u_hat, x, pool_column).scaled(w.supply)
+        for kind, weight in ((SHELTER, w.shelter), (ECONOMIC, w.economic)):
+            resilience.add(m.curves.pieces(kind, u_hat, x, pool_column), weight)
         # The plan's own best eta: its value at risk (the lowest R_s at which the
         # probability below reaches 1 - alpha).
         order = np.argsort(r, kind="stable")
@@ -1365,17 +1349,12 @@ class _Benders:
                 short = float(p[act] @ (eta - r[act]))
                 if check and x[col] >= short - CUT_TOL:
                     continue
-                q = p[act]
-                dense = np.zeros(m.num_cols)
-                dense[:m.n_first] += np.asarray(m.u_map.T @ (q @ cu[act])).ravel()
-                dense[m.opening_cols] += q @ cy[act]
-                if m.pool_col >= 0:
-                    dense[m.pool_col] += float(q @ cp[act])
+                dense, constant = m.curves.affine(resilience.take(act), p[act],
+                                                  m.opening_cols)
                 dense[col] += 1.0
-                dense[cv.eta] -= float(q.sum())
-                lower = -float(q @ const[act]) - float((q @ cu[act]) @ m.u0)
+                dense[cv.eta] -= float(p[act].sum())
                 nz = np.flatnonzero(dense)
-                rows.append((lower, INF, list(map(int, nz)), list(dense[nz])))
+                rows.append((-constant, INF, list(map(int, nz)), list(dense[nz])))
             m.add_rows(rows)
             m.cuts += len(rows)
             added += len(rows)
