@@ -1,6 +1,6 @@
 """Where the time goes: building the Pyomo model, handing it to HiGHS, and solving it.
 
-Generates seeded synthetic instances (``optimizer.synthetic.geometric_instance``) of the
+Generates seeded synthetic instances (``optimizer.sources.synthetic.geometric_instance``) of the
 requested sizes, solves each once with the engine's extensive form, and prints a markdown
 table of the three timings the engine reports separately (``Solution.build_seconds``,
 ``handoff_seconds``, ``solve_seconds``), the model size, the status and the gap::
@@ -22,10 +22,11 @@ from datetime import UTC, datetime
 from importlib import metadata
 
 from optimizer.errors import ResilienceError
-from optimizer.reading import build_instance
-from optimizer.schema import InstanceFile
-from optimizer.solve import Solution, SolveOptions, solve
-from optimizer.synthetic import geometric_instance
+from optimizer.instance.reading import build_instance
+from optimizer.instance.schema import InstanceFile
+from optimizer.solvers.contract import Solution, SolveOptions
+from optimizer.solvers.extensive import solve
+from optimizer.sources.synthetic import geometric_instance
 
 
 @dataclass(frozen=True)

@@ -336,13 +336,13 @@ def _children_cpu() -> float:
 def highs_meter() -> Iterator[dict[str, float]]:
     """CPU seconds of every HiGHS run in this process while the block runs.
 
-    Wraps ``optimizer.highs_common._run_once`` (every MIP stage, run in a helper thread)
+    Wraps ``optimizer.solvers.base._run_once`` (every MIP stage, run in a helper thread)
     and ``highspy.Highs.run`` (the recourse polish and other LPs); process CPU time counts
     HiGHS's thread. Benchmark-only instrumentation: the engine itself is unchanged.
     """
     import highspy
 
-    from optimizer import highs_common
+    from optimizer import highs as highs_common
 
     meter = {"cpu": 0.0, "runs": 0}
     original_once, original_run = highs_common._run_once, highspy.Highs.run
@@ -404,9 +404,9 @@ def covered(case: Case, open_sites: np.ndarray) -> float:
 
 
 def run_engine(case: Case, path: Path, gap: float, method: str) -> dict[str, Any]:
+    from optimizer.instance.reading import load_instance
     from optimizer.pipeline import solve_and_verify
-    from optimizer.reading import load_instance
-    from optimizer.solve import SolveOptions
+    from optimizer.solvers.contract import SolveOptions
 
     instance = load_instance(path)
     options = SolveOptions(threads=1, mip_gap=gap, method=method)
@@ -552,8 +552,8 @@ def same(case: Case, a: float, b: float) -> bool:
 def reach_mismatches(case: Case, path: Path) -> int:
     """Pairs the engine's reachability classifies unlike the textbook's cover matrix (a
     check of the encoding; 0 expected)."""
-    from optimizer.reachability import intact_shelter_reach
-    from optimizer.reading import load_instance
+    from optimizer.evaluation.reachability import intact_shelter_reach
+    from optimizer.instance.reading import load_instance
 
     instance = load_instance(path)
     reach = intact_shelter_reach(instance)  # (nodes, shelters)

@@ -97,11 +97,12 @@ class PeakMemory:
 def run_case(case: Case, time_limit: float, seed: int,
              log: Callable[[str], None]) -> dict[str, Any]:
     """One case, timed; returns a JSON-able record."""
-    from optimizer.decomposition import solve_decomposition
-    from optimizer.reading import build_instance
-    from optimizer.schema import InstanceFile
-    from optimizer.solve import SolveOptions, solve
-    from optimizer.synthetic import geometric_instance
+    from optimizer.instance.reading import build_instance
+    from optimizer.instance.schema import InstanceFile
+    from optimizer.solvers.contract import SolveOptions
+    from optimizer.solvers.decomposition.benders import solve_decomposition
+    from optimizer.solvers.extensive import solve
+    from optimizer.sources.synthetic import geometric_instance
 
     memory = PeakMemory()
     t0 = time.monotonic()

@@ -19,7 +19,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from optimizer.synthetic import geometric_instance
+from optimizer.sources.synthetic import geometric_instance
 
 UNPINNED_RADIUS = [0.03, 0.08]
 UNPINNED_BUDGET_SHARE = 0.06

@@ -32,13 +32,13 @@ from importlib import metadata
 
 from build_solve import instance_for, parse_sizes
 
-from models.direct import compile_direct
 from models.resilience import build_model, prepare, tiebreaks
-from optimizer.data import Instance
 from optimizer.errors import ResilienceError
-from optimizer.reading import build_instance
-from optimizer.schema import InstanceFile
-from optimizer.solve import Solution, SolveOptions, compile_pyomo, solve
+from optimizer.instance.data import Instance
+from optimizer.instance.reading import build_instance
+from optimizer.instance.schema import InstanceFile
+from optimizer.solvers.contract import Solution, SolveOptions
+from optimizer.solvers.extensive import compile_direct, compile_pyomo, solve
 
 BUILDERS = ("pyomo", "direct")
 

@@ -184,11 +184,11 @@ def verified_value(instance_path: Path, result: dict[str, Any],
     scale of the gap test), by the result's objective kind."""
     import numpy as np
 
-    from optimizer.evaluate import evaluate_plan
-    from optimizer.outcome import ResilienceSummary
+    from optimizer.evaluation.evaluate import evaluate_plan
+    from optimizer.evaluation.outcome import ResilienceSummary
+    from optimizer.instance.reading import load_instance
     from optimizer.plan import plan_cost
-    from optimizer.reading import load_instance
-    from optimizer.result import read_plan
+    from optimizer.results.file import read_plan
 
     instance = load_instance(instance_path)
     plan, _ = read_plan(result_path, instance)

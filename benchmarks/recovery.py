@@ -1,6 +1,6 @@
 """Recovery paths side by side with the solve they follow (issue 11), in one run.
 
-For each size: a generated instance (``optimizer.synthetic.geometric_instance(N, S,
+For each size: a generated instance (``optimizer.sources.synthetic.geometric_instance(N, S,
 seed=0, commodities=2)``), solved as ``resilience solve`` would (``--method`` as given),
 then the independent verification and the recovery section of design section 5, each
 timed in CPU seconds (this process and the workers it waits for) and wall seconds. The
@@ -52,7 +52,7 @@ def _timed(fn: Callable[[], Any]) -> tuple[Any, float, float]:
 
 
 def _instance_file(nodes: int, scenarios: int, folder: Path) -> Path:
-    from optimizer.synthetic import geometric_instance
+    from optimizer.sources.synthetic import geometric_instance
 
     path = folder / f"geometric-{nodes}x{scenarios}.json"
     path.write_text(json.dumps(geometric_instance(nodes, scenarios, seed=0, commodities=2)),
@@ -61,10 +61,12 @@ def _instance_file(nodes: int, scenarios: int, folder: Path) -> Path:
 
 
 def _old_recovery(revision: str, folder: Path) -> Any:
-    """``optimizer/recovery.py`` as it was at ``revision``, imported under another name."""
+    """``optimizer/evaluation/recovery.py`` as it was at ``revision``, imported under another
+    name."""
     import importlib.util
 
-    source = subprocess.run(["git", "-C", str(ROOT), "show", f"{revision}:optimizer/recovery.py"],
+    source = subprocess.run(["git", "-C", str(ROOT), "show",
+                             f"{revision}:optimizer/evaluation/recovery.py"],
                             capture_output=True, text=True, check=True).stdout
     path = folder / "recovery_at_revision.py"
     path.write_text(source, encoding="utf-8")
@@ -78,11 +80,11 @@ def _old_recovery(revision: str, folder: Path) -> Any:
 
 def measure(nodes: int, scenarios: int, method: str, workers: int | None,
             folder: Path, against: str | None = None) -> dict[str, Any]:
-    from optimizer.dispatch import run
-    from optimizer.evaluate import verify
-    from optimizer.reading import load_instance
-    from optimizer.recovery import analyse
-    from optimizer.solve import SolveOptions
+    from optimizer.evaluation.evaluate import verify
+    from optimizer.evaluation.recovery import analyse
+    from optimizer.instance.reading import load_instance
+    from optimizer.solvers.contract import SolveOptions
+    from optimizer.solvers.dispatch import run
 
     instance = load_instance(_instance_file(nodes, scenarios, folder))
     options = SolveOptions(method=method, threads=1)
@@ -164,7 +166,7 @@ def main() -> None:
                         "time it")
     parser.add_argument("--limit-against", help="Also run each --time-limit-check with the "
                         "code of this git revision, just before")
-    parser.add_argument("--against", help="Also time optimizer/recovery.py of this git "
+    parser.add_argument("--against", help="Also time optimizer/evaluation/recovery.py of this git "
                         "revision on the same plan")
     parser.add_argument("-o", "--output", help="Also write the rows as JSON")
     args = parser.parse_args()

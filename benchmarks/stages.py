@@ -78,8 +78,8 @@ def _instance(family: str, nodes: int, scenarios: int, kind: str) -> Any:
     import dataclasses
 
     from benchmarks.families import FAMILIES
-    from optimizer.reading import build_instance
-    from optimizer.schema import InstanceFile, ObjectiveKind
+    from optimizer.instance.reading import build_instance
+    from optimizer.instance.schema import InstanceFile, ObjectiveKind
 
     instance = build_instance(InstanceFile.model_validate(FAMILIES[family](nodes, scenarios,
                                                                            0)))
@@ -93,7 +93,7 @@ def one(family: str, nodes: int, scenarios: int, kind: str, method: str,
     """One measurement, in this process."""
     import numpy as np
 
-    from optimizer.recourse import ceilings
+    from optimizer.evaluation.recourse import ceilings
     from optimizer.stages import pinned
 
     instance = _instance(family, nodes, scenarios, kind)
@@ -105,7 +105,7 @@ def one(family: str, nodes: int, scenarios: int, kind: str, method: str,
         record.update(_mpisppy(instance, time_limit))
     else:
         from optimizer.pipeline import solve_and_verify
-        from optimizer.solve import SolveOptions
+        from optimizer.solvers.contract import SolveOptions
 
         options = SolveOptions(time_limit=time_limit, threads=1, started=started,
                                method="auto" if method == "default" else method)

@@ -4,7 +4,7 @@ side by side in one run.
 Both variants of the same case start at the same moment in two child processes, so they
 share whatever load the machine has; each is timed in CPU seconds (the child and the
 worker processes it waits for) and its peak resident memory (the child and its
-descendants, sampled). ``continuous`` is the default (``optimizer.decomposition.
+descendants, sampled). ``continuous`` is the default (``optimizer.solvers.decomposition.benders.
 RELAX_STOCK``: MIP masters buy stock as a continuous amount until whole units matter);
 ``whole`` solves every MIP master with whole units, as before.
 
@@ -13,13 +13,15 @@ RELAX_STOCK``: MIP masters buy stock as a continuous amount until whole units ma
 With ``--only continuous`` a single variant runs (e.g. the 200 x 10,000 case, where two
 at once would not fit the memory budget). ``--variants every,lazy`` sets the master that
 holds every scenario from the start against the one that holds only those that matter
-(``optimizer.decomposition.LAZY_FROM``; for expected resilience and CVaR, the curves of
-``optimizer.curves``, which hold none), both with continuous stock:
+(``optimizer.solvers.decomposition.benders.LAZY_FROM``; for expected resilience and CVaR, the
+curves of
+``optimizer.solvers.decomposition.curves``, which hold none), both with continuous stock:
 
     python benchmarks/stock_units.py --case unpinned,200,1000,worst_case --variants every,lazy
 
 ``--variants continuous,heuristics`` sets the default masters (HiGHS's primal heuristics
-off, ``optimizer.decomposition.MASTER_HEURISTICS``) against the same masters with them on.
+off, ``optimizer.solvers.decomposition.benders.MASTER_HEURISTICS``) against the same masters with
+them on.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 VARIANTS = ("continuous", "whole")
-# Which scenarios the master holds on its own (optimizer.decomposition.LAZY_FROM), with
+# Which scenarios the master holds on its own (optimizer.solvers.decomposition.benders.LAZY_FROM),
+# with
 # continuous stock: "every" scenario from the start (as before "Scenarios that matter"), or
 # only those that "matter" (lazy; expected resilience and CVaR on curves, none held)
 # whatever the number of scenarios.
@@ -48,11 +51,11 @@ HELD = {"every": 10**9, "lazy": 0}
 def one(family: str, nodes: int, scenarios: int, kind: str, variant: str,
         time_limit: float) -> dict[str, Any]:
     """One variant, in this process (a child of :func:`main`)."""
-    import optimizer.decomposition as decomposition
+    import optimizer.solvers.decomposition.benders as decomposition
     from benchmarks.decomposition import PeakMemory
     from benchmarks.stages import _instance
-    from optimizer.recourse import ceilings
-    from optimizer.solve import SolveOptions
+    from optimizer.evaluation.recourse import ceilings
+    from optimizer.solvers.contract import SolveOptions
 
     decomposition.RELAX_STOCK = variant != "whole"
     decomposition.MASTER_HEURISTICS = variant == "heuristics"

@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from optimizer.importers import dumps_instance
-from optimizer.importers.city import CityOptions, city_instance, evacuation_scenario, inside
+from optimizer.sources.importers import dumps_instance
+from optimizer.sources.importers.city import CityOptions, city_instance, evacuation_scenario, inside
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "instances" / "data" / "cambridge_ma"
@@ -105,7 +105,7 @@ def build() -> dict[str, Any]:
 
 def main() -> int:
     """Write the file, then read it back through the engine."""
-    from optimizer.reading import load_instance
+    from optimizer.instance.reading import load_instance
 
     PATH.write_text(dumps_instance(build()), encoding="utf-8")
     instance = load_instance(PATH)

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from optimizer.synthetic import geometric_instance, write_instance
+from optimizer.sources.synthetic import geometric_instance, write_instance
 
 PATH = Path(__file__).resolve().parent / "medium.json"
 
@@ -56,7 +56,7 @@ def describe(doc: dict[str, Any]) -> str:
                       "candidate shelter within reach (shelter redundancy policy 1).")
     return (
         "Synthetic instance (not real data), made by instances/make_medium.py with "
-        f"optimizer.synthetic.geometric_instance({args}). Roads: a random geometric graph "
+        f"optimizer.sources.synthetic.geometric_instance({args}). Roads: a random geometric graph "
         f"on {len(nodes)} points in the unit square plus a minimum spanning tree so the "
         f"network is connected ({len(doc['network']['edges'])} edges, Euclidean lengths); "
         f"{junctions} nodes are unpopulated junctions. Two commodities: water "
@@ -68,7 +68,8 @@ def describe(doc: dict[str, Any]) -> str:
         "Budget: 30% of the cost of opening everything, filling every depot, adding every "
         "module and reserving the largest compensation pool. Each of the "
         f"{ARGUMENTS['scenarios']} equally likely scenarios is a circular hazard (the "
-        "hazard_footprint generator, optimizer.synthetic.HAZARD) of radius 0.1-0.3 around an "
+        "hazard_footprint generator, optimizer.sources.synthetic.HAZARD) of radius 0.1-0.3 "
+        "around an "
         "epicentre at a zone drawn by population: roads fail by a logistic fragility curve "
         "of their midpoint's distance, facilities inside lose up to 75% of stock or places "
         "and zones inside up to 75% of their people affected, both falling linearly to 0 at "
@@ -82,7 +83,7 @@ def build() -> dict[str, Any]:
     Returns
     -------
     dict
-        The instance file, ready for :func:`optimizer.synthetic.write_instance`.
+        The instance file, ready for :func:`optimizer.sources.synthetic.write_instance`.
     """
     doc = geometric_instance(**ARGUMENTS)
     doc["description"] = describe(doc)
@@ -91,8 +92,8 @@ def build() -> dict[str, Any]:
 
 def main() -> int:
     """Write the file, then read it back through the engine and check the policy holds."""
-    from optimizer.presolve import redundancy_shortfall
-    from optimizer.reading import load_instance
+    from optimizer.instance.reading import load_instance
+    from optimizer.solvers.presolve import redundancy_shortfall
 
     write_instance(build(), PATH)
     instance = load_instance(PATH)

@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from optimizer.importers import dumps_instance
-from optimizer.importers.tntp import TntpOptions, tntp_instance
+from optimizer.sources.importers import dumps_instance
+from optimizer.sources.importers.tntp import TntpOptions, tntp_instance
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "instances" / "data" / "transportation_networks" / "SiouxFalls"
@@ -55,7 +55,7 @@ def build() -> dict[str, Any]:
 
 def main() -> int:
     """Write the file, then read it back through the engine."""
-    from optimizer.reading import load_instance
+    from optimizer.instance.reading import load_instance
 
     PATH.write_text(dumps_instance(build()), encoding="utf-8")
     instance = load_instance(PATH)

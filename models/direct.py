@@ -1,16 +1,17 @@
 """The extensive form of :mod:`models.resilience`, assembled from numpy arrays for HiGHS.
 
-:func:`compile_direct` hands HiGHS the same model that ``optimizer.solve.compile_pyomo``
-obtains from :func:`models.resilience.build_model` through Pyomo's standard-form compiler:
-the same columns with the same bounds and integrality, the same rows with the same scaled
+:func:`assemble` gives HiGHS (through ``optimizer.solvers.extensive.compile_direct``) the same
+model that ``optimizer.solvers.extensive.compile_pyomo`` obtains from
+:func:`models.resilience.build_model` through Pyomo's standard-form compiler: the same
+columns with the same bounds and integrality, the same rows with the same scaled
 coefficients and bounds, the same objective vectors, in the same order. HiGHS therefore
 receives one model either way and follows the same search; only the time to get it there
-differs (benchmarks/RESULTS.md: 7-17 microseconds per non-zero through Pyomo, 0.2-0.4
-here, since every family is a handful of numpy operations, with no Python loop per
-non-zero). ``models.resilience`` stays the formulation people read and export; the
-docstrings of its ``add_*`` functions state what each family below writes, and
-tests/test_direct.py holds the two routes equal bit for bit. A change to the formulation
-goes there first; that test then fails until the family here follows.
+differs (benchmarks/RESULTS.md: 7-17 microseconds per non-zero through Pyomo, 0.2-0.4 here,
+since every family is a handful of numpy operations, with no Python loop per non-zero).
+``models.resilience`` stays the formulation people read and export; the docstrings of its
+``add_*`` functions state what each family below writes, and tests/test_direct.py holds the
+two routes equal bit for bit. A change to the formulation goes there first; that test then
+fails until the family here follows.
 
 How this mirrors the compiler, so that the two agree to the order of columns and rows:
 
@@ -31,7 +32,6 @@ How this mirrors the compiler, so that the two agree to the order of columns and
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.sparse import csc_matrix
@@ -44,10 +44,7 @@ from models.resilience import (
     shelter_row_evacuees,
 )
 from optimizer.errors import InfeasibleError
-from optimizer.schema import ObjectiveKind
-
-if TYPE_CHECKING:
-    from optimizer.solve import Compiled, SolveOptions
+from optimizer.instance.schema import ObjectiveKind
 
 INF = float("inf")
 # Objectives in the order models.resilience declares them: the compiler meets their
@@ -662,19 +659,3 @@ def assemble(md: ModelData, names: list[str]) -> DirectModel:
     columns["x"] = columns["x"].reshape(D, K)
     return DirectModel(a, col_lower, col_upper, lower[kept], upper[kept], integer, costs,
                        columns, order, tuple(kept_rows))
-
-
-def compile_direct(md: ModelData, names: list[str], options: SolveOptions) -> Compiled:
-    """The extensive form in a new HiGHS instance, as ``compile_pyomo`` would leave it."""
-    from optimizer.solve import Compiled, Layout, new_highs, pass_model
-
-    model = assemble(md, names)
-    cols = model.columns
-    layout = Layout(y=cols["y"], x=cols["x"], z=cols["z"], modules=cols["modules"],
-                    pool=int(cols["pool"][0]), g=cols["g"], v=cols["v"],
-                    econ=cols["econ"], r=cols["r"], x_unit=md.stock_unit, x_upper=md.stock_upper)
-    h = new_highs(options)
-    pass_model(h, model.a, model.objectives[names[0]], model.col_lower, model.col_upper,
-               model.row_lower, model.row_upper, model.integer)
-    return Compiled(h, layout, model.objectives, model.integer, len(model.row_lower),
-                    model.a.nnz)

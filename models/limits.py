@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from optimizer.data import Instance
+from optimizer.instance.data import Instance
 
 # Above this many units of one commodity at one depot, stock is bought as a continuous
 # amount and rounded down in the plan (design section 2's integer stock is kept below it).

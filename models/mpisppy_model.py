@@ -53,8 +53,8 @@ from typing import Any
 import pyomo.environ as pyo
 
 from models.resilience import build_model, prepare
-from optimizer.data import Instance
-from optimizer.schema import ObjectiveKind
+from optimizer.instance.data import Instance
+from optimizer.instance.schema import ObjectiveKind
 
 OFFERED = (ObjectiveKind.EXPECTED, ObjectiveKind.CVAR)
 _NAME = re.compile(r"scen(\d+)")
@@ -62,7 +62,7 @@ _NAME = re.compile(r"scen(\d+)")
 
 @functools.lru_cache(maxsize=4)
 def _load(path: str, _mtime_ns: int, _size: int) -> Instance:
-    from optimizer.reading import load_instance
+    from optimizer.instance.reading import load_instance
 
     return load_instance(path)
 
@@ -125,7 +125,7 @@ def scenario_creator(scenario_name: str, instance: Instance | str | os.PathLike[
     scenario_name
         ``scenN`` (see :func:`scenario_names_creator`).
     instance
-        An instance file, or an :class:`~optimizer.data.Instance` already loaded.
+        An instance file, or an :class:`~optimizer.instance.data.Instance` already loaded.
     num_scens
         Number of scenarios mpi-sppy was given; it must be the instance's (the
         probabilities of a subset would not sum to 1).

@@ -31,9 +31,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from models import limits
-from optimizer.data import Instance
-from optimizer.reachability import ScenarioReach, intact_shelter_reach, scenario_pairs
-from optimizer.schema import ObjectiveKind
+from optimizer.evaluation.reachability import ScenarioReach, intact_shelter_reach, scenario_pairs
+from optimizer.instance.data import Instance
+from optimizer.instance.schema import ObjectiveKind
 
 if TYPE_CHECKING:
     import pyomo.environ as pyo
@@ -94,13 +94,14 @@ def prepare(instance: Instance, ceilings: np.ndarray | None = None, *,
             limits_from: Instance | None = None) -> ModelData:
     """Reachability and scaling, computed once per instance (no Pyomo here).
 
-    ``ceilings`` (per scenario, see :func:`optimizer.recourse.ceilings`) are computed here
+    ``ceilings`` (per scenario, see :func:`optimizer.evaluation.recourse.ceilings`) are computed
+    here
     when the relative objective needs them and none are given. ``limits_from`` is the
     instance whose scenarios bound what stock is useful (models.limits), when ``instance``
     holds only some of them (a decomposition master holds none).
     """
     if ceilings is None and instance.objective.kind is ObjectiveKind.RELATIVE:
-        from optimizer.recourse import ceilings as ceiling_values
+        from optimizer.evaluation.recourse import ceilings as ceiling_values
 
         ceilings = ceiling_values(instance)
     om = instance.commodity_weights

@@ -32,22 +32,22 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from optimizer.api import Evaluation, evaluate, load_instance, report, solve
-    from optimizer.data import Instance
     from optimizer.errors import InfeasibleError, InputError, ResilienceError, SolverFailure
+    from optimizer.instance.data import Instance
     from optimizer.report.document import Result
 
-# name -> the module that defines it. solve, evaluate and report are the engine's modules
-# of those names, made callable as the functions of optimizer.api (optimizer.callable_module:
-# importing a submodule rebinds the package attribute, so a function could not keep them).
-_MODULES = {"solve", "evaluate", "report"}
+# name -> the module that defines it. report is also the engine's package of that name,
+# made callable as optimizer.api.report (optimizer.callable_module: importing a subpackage
+# rebinds the package attribute, so a function could not keep the name).
+_MODULES = {"report"}
 _EXPORTS = {
     "load_instance": "optimizer.api",
-    "solve": "optimizer.solve",
-    "evaluate": "optimizer.evaluate",
+    "solve": "optimizer.api",
+    "evaluate": "optimizer.api",
     "report": "optimizer.report",
     "Evaluation": "optimizer.api",
     "Result": "optimizer.report.document",
-    "Instance": "optimizer.data",
+    "Instance": "optimizer.instance.data",
     "ResilienceError": "optimizer.errors",
     "InputError": "optimizer.errors",
     "InfeasibleError": "optimizer.errors",
@@ -61,7 +61,7 @@ __all__ = ["Evaluation", "InfeasibleError", "InputError", "Instance", "Resilienc
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
-        # Submodules (optimizer.reading, ...) still import as usual.
+        # Submodules (optimizer.instance.reading, ...) still import as usual.
         raise AttributeError(f"module 'optimizer' has no attribute {name!r}")
     value = (importlib.import_module(module) if name in _MODULES
              else getattr(importlib.import_module(module), name))

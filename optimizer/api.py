@@ -1,6 +1,7 @@
 """The Python API: the commands' jobs as plain functions (``optimizer`` re-exports them).
 
-Each takes what a notebook has at hand (a path, a dict, an :class:`~optimizer.data.Instance`,
+Each takes what a notebook has at hand (a path, a dict, an
+:class:`~optimizer.instance.data.Instance`,
 a :class:`~optimizer.report.document.Result`) and returns typed objects, never the CLI's
 printing. The solver and the report modules are imported inside the functions, so that
 ``import optimizer`` stays cheap.
@@ -15,13 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from optimizer.data import Instance
 from optimizer.errors import InputError, Problem, SolverFailure, UsageError
+from optimizer.instance.data import Instance
+from optimizer.instance.schema import ObjectiveKind
 from optimizer.report.document import Result, parse_result, read_result
-from optimizer.schema import ObjectiveKind
 
 if TYPE_CHECKING:
-    from optimizer.outcome import ScenarioOutcome
+    from optimizer.evaluation.outcome import ScenarioOutcome
     from optimizer.report.output import Rendered
 
 InstanceLike = Instance | str | Path | Mapping[str, Any]
@@ -46,7 +47,7 @@ def load_instance(source: InstanceLike, *, reseed: int = 0) -> Instance:
     """
     if isinstance(source, Instance):
         return source
-    from optimizer import reading
+    from optimizer.instance import reading
 
     if isinstance(source, Mapping):
         # Through the same text path as a file, so that a dict is checked exactly as its
@@ -92,7 +93,7 @@ def solve(instance: InstanceLike, *, objective: str | None = None, alpha: float 
     objective, alpha, target, budget
         Override the instance's (as ``resilience solve --objective ...`` does).
     **options
-        Fields of :class:`optimizer.solve.SolveOptions`: ``time_limit``, ``mip_gap``,
+        Fields of :class:`optimizer.solvers.extensive.SolveOptions`: ``time_limit``, ``mip_gap``,
         ``threads``, ``method``, ``solver``, ``workers``, ``scheduler``, ``log`` (a function
         that takes each progress line).
 
@@ -109,7 +110,7 @@ def solve(instance: InstanceLike, *, objective: str | None = None, alpha: float 
         The solver failed, or the independent check disagrees with the model.
     """
     from optimizer.pipeline import solve_and_verify
-    from optimizer.solve import SolveOptions
+    from optimizer.solvers.contract import SolveOptions
 
     known = {f.name for f in dataclasses.fields(SolveOptions)}
     unknown = sorted(set(options) - known)
@@ -163,9 +164,9 @@ def evaluate(instance: InstanceLike, result: ResultLike, *,
     """
     import numpy as np
 
-    from optimizer.evaluate import evaluate_plan, plan_violations
-    from optimizer.outcome import ResilienceSummary
-    from optimizer.result import plan_of
+    from optimizer.evaluation.evaluate import evaluate_plan, plan_violations
+    from optimizer.evaluation.outcome import ResilienceSummary
+    from optimizer.results.file import plan_of
 
     inst = with_overrides(load_instance(instance), budget=budget)
     checked = _result(result)

@@ -1,12 +1,12 @@
-"""Modules that are also the API function of the same name.
+"""A package that is also the API function of the same name: ``optimizer.report``.
 
-``optimizer.solve``, ``optimizer.evaluate`` and ``optimizer.report`` are modules of the engine
-and, for notebooks, the functions of :mod:`optimizer.api`. Python binds a submodule to its
-package's attribute when it is imported, so a plain function of that name in
-``optimizer/__init__.py`` would be replaced by the module as soon as anything imported it.
-Instead each of those modules becomes callable: ``optimizer.solve(instance)`` calls
-:func:`optimizer.api.solve`, while ``optimizer.solve.SolveOptions`` (and monkeypatching the
-module in tests) works as before. Assigning a module's ``__class__`` to a ``ModuleType``
+``optimizer.report`` is the engine's report package and, for notebooks, the function
+:func:`optimizer.api.report`. Python binds a subpackage to its parent's attribute when it is
+imported, so a plain function of that name in ``optimizer/__init__.py`` would be replaced by
+the package as soon as anything imported it. Instead the package becomes callable:
+``optimizer.report(result, "x.html")`` calls :func:`optimizer.api.report`, while
+``optimizer.report.REPORT_FORMATS`` (and monkeypatching it in tests) works as before.
+Assigning a module's ``__class__`` to a ``ModuleType``
 subclass is supported for exactly this kind of use.
 """
 

@@ -2,7 +2,8 @@
 
 ``resilience --help`` must start in a fraction of a second, so the choices its options list
 (objective kinds, solvers) live here, free of pydantic, numpy and Pyomo; the modules that
-act on them (``optimizer.schema``, ``optimizer.external``) import them from here.
+act on them (``optimizer.instance.schema``) import them from here; the solvers' names come
+from :mod:`optimizer.solvers.registry`, which is as light.
 """
 
 from __future__ import annotations
@@ -18,16 +19,9 @@ class ObjectiveKind(StrEnum):
     RELATIVE = "relative"  # worst case of R_s / ceiling_s (design section 2)
 
 
-# Every solver the engine knows, HiGHS (embedded, always present) first; optimizer.external
-# holds how to reach the others (and checks that it knows exactly these).
-SOLVER_NAMES: tuple[str, ...] = ("highs", "cbc", "glpk", "scip", "gurobi", "xpress", "cplex")
-
-# `resilience stress --failures K` searches exactly up to this K (optimizer.stress).
+# `resilience stress --failures K` searches exactly up to this K (optimizer.evaluation.stress).
 STRESS_EXACT_UP_TO = 2
 
-# Reach limits as a share of the intact network's weighted diameter (optimizer.synthetic,
+# Reach limits as a share of the intact network's weighted diameter (optimizer.sources.synthetic,
 # the importers, and the default of every `generate --reach-share`).
 REACH_SHARE = 0.4
-
-# What `resilience bench --methods` runs (optimizer.bench.runner).
-BENCH_METHODS: tuple[str, ...] = ("extensive", "decomposition")

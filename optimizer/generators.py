@@ -3,9 +3,10 @@
 Pure data: numpy with a local :class:`numpy.random.Generator` per generator (never the
 global one, so the same file and seed give byte-identical scenarios whatever ran before),
 scipy and networkx for graph distances and centrality, shapely for polygons, no Pyomo and
-no disk. Hazard-zone files are read by ``optimizer.reading``, which passes a reader in.
+no disk. Hazard-zone files are read by ``optimizer.instance.reading``, which passes a reader in.
 
-Every generated scenario is a :class:`optimizer.schema.Scenario` whose ``origin`` says which
+Every generated scenario is a :class:`optimizer.instance.schema.Scenario` whose ``origin`` says
+which
 generator made it, of what kind, and with which parameters (seed, index, epicentre, radius,
 zone, ...), so a report can say where it came from. Ids are ``NAME-1..NAME-count`` (hazard
 zones: ``NAME-ZONE``). A generator's ``probability`` is shared equally by its scenarios;
@@ -34,7 +35,9 @@ from scipy.sparse.linalg import spsolve_triangular
 from scipy.special import expit, ndtr
 from shapely.geometry import shape as geojson_shape
 
-from optimizer.checks import (
+from optimizer.errors import InputError, Problem
+from optimizer.instance.build import build
+from optimizer.instance.checks import (
     MAX_GENERATED_SCENARIOS,
     MAX_SCENARIOS_ENV,
     MAX_STRESS_STEPS_ENV,
@@ -44,10 +47,8 @@ from optimizer.checks import (
     max_generated_scenarios,
     max_stress_steps,
 )
-from optimizer.data import Instance
-from optimizer.errors import InputError, Problem
-from optimizer.plan import Plan
-from optimizer.schema import (
+from optimizer.instance.data import Instance
+from optimizer.instance.schema import (
     Fragility,
     HazardFootprint,
     HazardZone,
@@ -58,9 +59,11 @@ from optimizer.schema import (
     ScenarioGenerator,
     Targeted,
 )
+from optimizer.plan import Plan
 
 # The default limit on the scenarios one file's generators make (it lives in
-# optimizer.checks, which enforces it when a file is read); RESILIENCE_MAX_SCENARIOS overrides.
+# optimizer.instance.checks, which enforces it when a file is read); RESILIENCE_MAX_SCENARIOS
+# overrides.
 MAX_SCENARIOS = MAX_GENERATED_SCENARIOS
 
 # (path as written in the file, JSON path of the field) -> the parsed GeoJSON document.
@@ -466,13 +469,13 @@ def _targeted_by_stress(g: Targeted, f: InstanceFile, net: _Network,
     pool: the network's own weak points, whatever the plan. Exact for up to two roads, a
     greedy search beyond (``origin.method`` says which).
     """
-    # Imported here: reading imports this module to expand generators while loading.
-    from optimizer.reading import build_instance
-    from optimizer.stress import WorkBudget, WorkLimitExceeded, most_damaging_edges
+    # Imported here: the stress search brings the recourse evaluation, which a file with
+    # no targeted generator never needs.
+    from optimizer.evaluation.stress import WorkBudget, WorkLimitExceeded, most_damaging_edges
 
     base = f.model_copy(update={"scenarios": [Scenario(id="reference")],
                                 "scenario_generators": []})
-    instance = build_instance(base)
+    instance = build(base)
     share = g.affected
     people = instance.network.population * share
     per_capita = np.array([c.per_capita_need for c in instance.commodities])

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from optimizer.data import Crs
+from optimizer.instance.data import Crs
 
 WGS84 = "EPSG:4326"
 

@@ -9,19 +9,19 @@ from typing import Any
 import numpy as np
 
 from optimizer import stopping
-from optimizer.data import Instance
-from optimizer.dispatch import chosen_method, run
-from optimizer.evaluate import (
+from optimizer.evaluation.evaluate import (
     Verification,
     estimated_seconds,
     verify,
     wall_seconds,
 )
-from optimizer.outcome import ScenarioOutcome
+from optimizer.evaluation.outcome import ScenarioOutcome
+from optimizer.evaluation.recovery import RecoveryRun, analyse, pending_warning
+from optimizer.instance.data import Instance
 from optimizer.plan import Plan
-from optimizer.recovery import RecoveryRun, analyse, pending_warning
-from optimizer.result import result_document
-from optimizer.solve import Solution, SolveOptions
+from optimizer.results.file import result_document
+from optimizer.solvers.contract import Solution, SolveOptions
+from optimizer.solvers.dispatch import chosen_method, run
 
 # Largest difference allowed between the model's R_s and the max-flow evaluation.
 VERIFICATION_TOL = 1e-6
@@ -134,7 +134,7 @@ def reserve_seconds(instance: Instance, options: SolveOptions) -> Reserve:
     After the solver's deadline, work runs that the clock does not stop: the extensive
     form's recourse LP and the independent verification of every scenario (never skipped
     or sampled). Its time is estimated by timing the verification of a few scenarios now,
-    on this machine as loaded (optimizer.evaluate.estimated_seconds, for the busiest plan
+    on this machine as loaded (optimizer.evaluation.evaluate.estimated_seconds, for the busiest plan
     the budget allows), scaled to every scenario and to where the verification will run,
     with :data:`ESTIMATE_SAFETY` in hand.
     The recovery analysis needs no reserve: it takes what is left and leaves the rest

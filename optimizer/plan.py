@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from optimizer.data import Instance
+from optimizer.instance.data import Instance
 
 
 @dataclass(frozen=True, eq=False)

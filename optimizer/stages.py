@@ -24,9 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from models.resilience import RELATIVE_MIN_CEILING
-from optimizer.data import Instance
-from optimizer.outcome import ResilienceSummary
-from optimizer.schema import ObjectiveKind
+from optimizer.evaluation.outcome import ResilienceSummary
+from optimizer.instance.data import Instance
+from optimizer.instance.schema import ObjectiveKind
 
 # Levels of the worst case over unpinned scenarios after the first (the issue asks for at
 # least the second). Each is one more MIP; a fourth level changed no plan we measured.

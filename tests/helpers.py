@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from optimizer.checks import run_checks
-from optimizer.data import Instance
-from optimizer.reading import build_instance
-from optimizer.schema import InstanceFile, ObjectiveKind
+from optimizer.instance.checks import run_checks
+from optimizer.instance.data import Instance
+from optimizer.instance.reading import build_instance
+from optimizer.instance.schema import InstanceFile, ObjectiveKind
 
 INSTANCES = Path(__file__).resolve().parent.parent / "instances"
 

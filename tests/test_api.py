@@ -109,7 +109,7 @@ def test_a_solve_loads_no_pyomo() -> None:
     `resilience solve` about 1.5 s of its --time-limit."""
     code = ("import sys\n"
             "from pathlib import Path\n"
-            "from optimizer.reading import load_instance\n"
+            "from optimizer.instance.reading import load_instance\n"
             "from optimizer.pipeline import solve_and_verify\n"
             f"solved = solve_and_verify(load_instance(Path({str(TINY)!r})))\n"
             "assert solved.verified\n"

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from optimizer.cli import main
 from optimizer.errors import InputError
-from optimizer.reading import MAX_DEPTH, MAX_FILE_BYTES_ENV, load_instance
+from optimizer.instance.reading import MAX_DEPTH, MAX_FILE_BYTES_ENV, load_instance
 
 BAD = Path(__file__).resolve().parent / "data" / "bad"
 TINY = Path(__file__).resolve().parent.parent / "instances" / "tiny.json"
@@ -64,7 +64,7 @@ EXPECTED: dict[str, list[tuple[str | None, list[str]]]] = {
     "alpha_one.json": [("objective.alpha", ["less than 1", "got 1"])],
     "no_scenarios.json": [("scenarios", ["no scenarios", "scenario_generators"])],
     "no_nodes.json": [("network.nodes", ["at least 1 item"])],
-    # Fields against each other (optimizer.checks).
+    # Fields against each other (optimizer.instance.checks).
     "edge_unknown_node.json": [("network.edges[1].to", ["unknown node 'D'"])],
     "depot_unknown_node.json": [("depots[1].node", ["unknown node 'Z'"])],
     "duplicate_node_id.json": [("network.nodes[3].id", ["duplicate id 'B'", "network.nodes[1]"])],
@@ -88,7 +88,7 @@ EXPECTED: dict[str, list[tuple[str | None, list[str]]]] = {
     "stock_over_capacity.json": [
         ("depots[0].existing_stock", ["volume 150", "more than the depot's capacity 100"]),
     ],
-    # Where the coordinates lie (network.crs, optimizer.checks.check_crs).
+    # Where the coordinates lie (network.crs, optimizer.instance.checks.check_crs).
     "crs_unknown_epsg.json": [("network.crs.epsg", ["EPSG:999999", "system PROJ knows"])],
     "crs_both_forms.json": [("network.crs", ["either 'epsg'", "not both"])],
     "crs_local_without_origin.json": [("network.crs.lat0", ["required for a local projection"])],

@@ -21,7 +21,6 @@ import pytest
 from click.testing import CliRunner
 from helpers import INSTANCES, tiny_doc
 
-from optimizer import external
 from optimizer.bench import runner
 from optimizer.bench.metrics import (
     bracket,
@@ -36,8 +35,9 @@ from optimizer.bench.registry import FAMILIES, SIZE_CLASSES, SuiteEntry, read_su
 from optimizer.bench.runner import BenchOptions, plan_runs, read_rows, run_bench
 from optimizer.cli.bench import bench, suite
 from optimizer.errors import UsageError
-from optimizer.reading import load_instance
-from optimizer.synthetic import geometric_instance
+from optimizer.instance.reading import load_instance
+from optimizer.solvers import pyomo_shell as external
+from optimizer.sources.synthetic import geometric_instance
 
 NEEDED = [s for s in ("cbc", "glpk") if external.availability(s)[0] is None]
 

@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from optimizer import reachability, recourse
 from optimizer.cli import main
 from optimizer.errors import InputError, UsageError
-from optimizer.reading import build_instance, load_instance
-from optimizer.schema import InstanceFile
-from optimizer.solve import SolveOptions
-from optimizer.synthetic import geometric_instance
+from optimizer.evaluation import reachability, recourse
+from optimizer.instance.reading import build_instance, load_instance
+from optimizer.instance.schema import InstanceFile
+from optimizer.solvers.contract import SolveOptions
+from optimizer.sources.synthetic import geometric_instance
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "instances" / "tiny.json"
@@ -100,7 +100,7 @@ def test_memory_is_estimated_from_sizes_before_reachability(
 
 
 def test_the_memory_limit_leaves_instances_that_fit(monkeypatch: pytest.MonkeyPatch) -> None:
-    from optimizer.dispatch import check_size, recourse_size
+    from optimizer.solvers.dispatch import check_size, recourse_size
 
     instance = load_instance(TINY)
     monkeypatch.setenv("RESILIENCE_MAX_MEMORY_MB", "1")
@@ -156,8 +156,8 @@ def test_stress_generator_is_refused_before_the_pair_search(
     roads, the phase that took twenty minutes at 200 nodes, are refused before any of
     them is tried."""
     from optimizer import generators
-    from optimizer.stress import WorkBudget, WorkLimitExceeded, most_damaging_edges
-    from optimizer.whatif import PairEvaluator
+    from optimizer.evaluation.stress import WorkBudget, WorkLimitExceeded, most_damaging_edges
+    from optimizer.evaluation.whatif import PairEvaluator
 
     doc = _stress_doc(40, 2)
     doc.pop("scenario_generators")
@@ -182,7 +182,7 @@ def test_stress_generator_is_refused_before_the_pair_search(
 
 def test_the_default_stress_limit_is_generous_for_small_networks() -> None:
     """The shipped fuzz source and the medium network's size load under the default."""
-    from optimizer.checks import MAX_STRESS_STEPS
+    from optimizer.instance.checks import MAX_STRESS_STEPS
 
     assert MAX_STRESS_STEPS == 50_000_000
     instance = build_instance(InstanceFile.model_validate(_stress_doc(50, 2)))

@@ -3,7 +3,7 @@
 The brute force uses neither Pyomo nor HiGHS. It enumerates every first stage (open
 depots, whole units of stock within capacity, open shelters, modules) that fits the budget
 and the shelter redundancy policy, and scores each with the independent max-flow
-evaluator ``optimizer.evaluate.evaluate_plan``. The compensation pool is chosen in closed
+evaluator ``optimizer.evaluation.evaluate.evaluate_plan``. The compensation pool is chosen in closed
 form: for the resilience objectives it is all the money left, capped by ``max_pool`` (more
 pool never lowers any R_s); for ``min_cost`` it is the least pool that lifts every scenario
 to the target, from R_s(P) = base_s + w_eco * min(P, L_s) / L_s.
@@ -25,12 +25,13 @@ import numpy as np
 import pytest
 from helpers import WEIGHT_CHOICES, build, lower_tail_mean, with_objective
 
-from optimizer.data import Instance
 from optimizer.errors import InfeasibleError
-from optimizer.evaluate import evaluate_plan
+from optimizer.evaluation.evaluate import evaluate_plan
+from optimizer.instance.data import Instance
+from optimizer.instance.schema import ObjectiveKind
 from optimizer.plan import Plan, plan_cost
-from optimizer.schema import ObjectiveKind
-from optimizer.solve import SolveOptions, solve
+from optimizer.solvers.contract import SolveOptions
+from optimizer.solvers.extensive import solve
 
 TOL = 1e-6
 EXACT = SolveOptions(mip_gap=0)

@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from optimizer.cli import main
-from optimizer.reading import load_instance
+from optimizer.instance.reading import load_instance
 
 TINY = Path(__file__).resolve().parent.parent / "instances" / "tiny.json"
 

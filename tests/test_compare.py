@@ -31,10 +31,10 @@ from test_report import (
 )
 
 from optimizer.cli.report import compare
-from optimizer.evaluate import evaluate_plan
-from optimizer.outcome import ResilienceSummary
+from optimizer.evaluation.evaluate import evaluate_plan
+from optimizer.evaluation.outcome import ResilienceSummary
+from optimizer.instance.reading import load_instance
 from optimizer.plan import Plan
-from optimizer.reading import load_instance
 
 Solved = tuple[Path, Path, dict[str, Any], Path, dict[str, Any]]
 

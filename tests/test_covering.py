@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 from helpers import build
 
-from optimizer.dispatch import auto_method
 from optimizer.pipeline import solve_and_verify
-from optimizer.solve import SolveOptions
+from optimizer.solvers.contract import SolveOptions
+from optimizer.solvers.dispatch import auto_method
 
 EXACT = SolveOptions(mip_gap=0)
 SEEDS = range(8)

@@ -16,19 +16,20 @@ import numpy as np
 import pytest
 from helpers import build, random_doc, tiny_doc, with_objective
 
-from optimizer.decomposition import solve_decomposition
-from optimizer.dispatch import auto_method, chosen_method
 from optimizer.errors import InfeasibleError
-from optimizer.evaluate import evaluate_plan, plan_violations
+from optimizer.evaluation.evaluate import evaluate_plan, plan_violations
+from optimizer.evaluation.reachability import scenario_pairs
+from optimizer.evaluation.recourse import FirstStage, RecourseBlock, scenario_reach
+from optimizer.instance.reading import build_instance
+from optimizer.instance.schema import InstanceFile, ObjectiveKind
 from optimizer.pipeline import solve_and_verify
 from optimizer.plan import Plan
-from optimizer.reachability import scenario_pairs
-from optimizer.reading import build_instance
-from optimizer.recourse import FirstStage, RecourseBlock, scenario_reach
-from optimizer.schema import InstanceFile, ObjectiveKind
-from optimizer.solve import SolveOptions, solve
+from optimizer.solvers.contract import SolveOptions
+from optimizer.solvers.decomposition.benders import solve_decomposition
+from optimizer.solvers.dispatch import auto_method, chosen_method
+from optimizer.solvers.extensive import solve
+from optimizer.sources.synthetic import geometric_instance
 from optimizer.status import Status
-from optimizer.synthetic import geometric_instance
 
 EXACT = SolveOptions(mip_gap=1e-9, workers=1)
 
@@ -207,7 +208,7 @@ def test_lazy_master_agrees_with_the_extensive_form(name: str, instance, monkeyp
     master assumes (and the others in groups, for expected resilience), forced on these
     small instances with two scenarios entering per round and three groups: every
     objective, stage by stage, the same values as the extensive form."""
-    import optimizer.decomposition as decomposition
+    import optimizer.solvers.decomposition.benders as decomposition
 
     monkeypatch.setattr(decomposition, "LAZY_FROM", 0)
     monkeypatch.setattr(decomposition, "ACTIVATE", 2)
@@ -219,7 +220,7 @@ def test_lazy_master_leaves_out_the_scenarios_that_do_not_matter(monkeypatch) ->
     """The agreement above would hold with the lazy master silently off: here it must hold
     fewer scenarios than there are and still prove the extensive form's worst case (and its
     tie-breaks)."""
-    import optimizer.decomposition as decomposition
+    import optimizer.solvers.decomposition.benders as decomposition
 
     monkeypatch.setattr(decomposition, "LAZY_FROM", 0)
     monkeypatch.setattr(decomposition, "ACTIVATE", 2)
@@ -234,8 +235,9 @@ def test_lazy_master_leaves_out_the_scenarios_that_do_not_matter(monkeypatch) ->
 @pytest.mark.parametrize("kind", [ObjectiveKind.EXPECTED, ObjectiveKind.CVAR])
 def test_curves_hold_no_scenario_and_agree(kind: ObjectiveKind, monkeypatch) -> None:
     """Expected resilience or CVaR as the objective: every scenario counted on curves
-    (optimizer.curves), none held on its own, and the same stages as the extensive form."""
-    import optimizer.decomposition as decomposition
+    (optimizer.solvers.decomposition.curves), none held on its own, and the same stages as the
+    extensive form."""
+    import optimizer.solvers.decomposition.benders as decomposition
 
     monkeypatch.setattr(decomposition, "LAZY_FROM", 0)
     instance = with_objective(INSTANCES[-1][1], kind)
@@ -276,7 +278,7 @@ def test_every_mip_master_is_solved_to_the_gap_asked_for() -> None:
     """No loose masters first (measured slower at 200 x 1,000: benchmarks/RESULTS.md): each
     MIP and repair master records the gap asked for (the first stage's, the part of it the
     later stages' holds leave); LP masters record none."""
-    from optimizer.decomposition import ADMIT_GAP_SHARE
+    from optimizer.solvers.decomposition.benders import ADMIT_GAP_SHARE
 
     instance = INSTANCES[-1][1]
     got = solve_decomposition(instance, EXACT)
@@ -395,8 +397,8 @@ def test_curves_bound_expected_resilience_and_meet_it_at_their_plans(
     """The curves that stand for every scenario of an expected-resilience master are a
     relaxation: with a plan's first stage fixed in the master, its expected resilience is at
     least the plan's exact one, and equal to it at the plans whose rows were added."""
-    import optimizer.decomposition as decomposition
-    from optimizer.highs_common import first_stage_values
+    import optimizer.solvers.decomposition.benders as decomposition
+    from optimizer.solvers.base import first_stage_values
 
     monkeypatch.setattr(decomposition, "LAZY_FROM", 0)
     instance = with_objective(instance, ObjectiveKind.EXPECTED)

@@ -8,11 +8,11 @@ import dataclasses
 import pytest
 from helpers import INSTANCES, with_objective
 
+from optimizer.instance.reading import build_instance, load_instance
+from optimizer.instance.schema import InstanceFile, ObjectiveKind
 from optimizer.pipeline import solve_and_verify
-from optimizer.reading import build_instance, load_instance
-from optimizer.schema import InstanceFile, ObjectiveKind
-from optimizer.solve import SolveOptions
-from optimizer.synthetic import geometric_instance
+from optimizer.solvers.contract import SolveOptions
+from optimizer.sources.synthetic import geometric_instance
 
 
 def _decisions(instance, **options) -> tuple[str, dict]:
@@ -65,7 +65,7 @@ def test_stages_the_clock_stops_are_named_and_decide_nothing(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """When time runs out after the objective, every later stage is named as not solved,
     the status is feasible, and what decided the plan mentions only the objective."""
-    import optimizer.solve as solve_module
+    import optimizer.solvers.extensive as solve_module
 
     real = solve_module.run_highs
     calls: list[int] = []

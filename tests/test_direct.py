@@ -31,12 +31,13 @@ from models.resilience import (
     prepare,
     tiebreaks,
 )
-from optimizer.data import Instance
 from optimizer.errors import InfeasibleError
+from optimizer.instance.data import Instance
 from optimizer.pipeline import solve_and_verify
-from optimizer.presolve import prove_infeasible
-from optimizer.solve import Compiled, SolveOptions, compile_pyomo, solve
-from optimizer.synthetic import geometric_instance
+from optimizer.solvers.contract import SolveOptions
+from optimizer.solvers.extensive import Compiled, compile_direct, compile_pyomo, solve
+from optimizer.solvers.presolve import prove_infeasible
+from optimizer.sources.synthetic import geometric_instance
 
 KINDS = ("worst_case", "expected", "cvar", "min_cost", "relative")
 
@@ -126,7 +127,7 @@ def _both(instance: Instance) -> tuple[ModelData, Compiled, Compiled]:
     names = _names(instance)
     options = SolveOptions()
     return (md, compile_pyomo(build_model(md), md, names, options),
-            direct.compile_direct(md, names, options))
+            compile_direct(md, names, options))
 
 
 def differences(md: ModelData, pyomo: Compiled, fast: Compiled) -> list[str]:

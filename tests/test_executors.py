@@ -51,17 +51,17 @@ def _where(value: Counted, token: str, tag: int) -> tuple[int, int, str, int]:
 
 @pytest.fixture(scope="module")
 def instance():
-    from optimizer.reading import build_instance
-    from optimizer.schema import InstanceFile
-    from optimizer.synthetic import geometric_instance
+    from optimizer.instance.reading import build_instance
+    from optimizer.instance.schema import InstanceFile
+    from optimizer.sources.synthetic import geometric_instance
 
     doc = geometric_instance(40, 60, seed=5, commodities=2, existing_shelters=1)
     return build_instance(InstanceFile.model_validate(doc))
 
 
 def _solve(instance, **options):
-    from optimizer.decomposition import solve_decomposition
-    from optimizer.solve import SolveOptions
+    from optimizer.solvers.contract import SolveOptions
+    from optimizer.solvers.decomposition.benders import solve_decomposition
 
     return solve_decomposition(instance, SolveOptions(mip_gap=1e-9, **options))
 
@@ -230,9 +230,9 @@ def test_a_dask_worker_that_leaves_hands_its_lane_over(instance) -> None:
     (rebuilt there, cold) and the evaluation is unchanged."""
     import numpy as np
 
-    from optimizer.decomposition import Evaluator
+    from optimizer.evaluation.recourse import FirstStage, evaluate
     from optimizer.plan import Plan
-    from optimizer.recourse import FirstStage, evaluate
+    from optimizer.solvers.decomposition.benders import Evaluator
 
     first = FirstStage.of(instance, Plan.nothing(instance))
     expected = evaluate(instance, first).resilience(instance)

@@ -15,11 +15,12 @@ from click.testing import CliRunner
 from helpers import INSTANCES, build, tiny_doc, with_objective
 
 from optimizer.cli.bench import export
-from optimizer.data import Instance
 from optimizer.errors import UsageError
-from optimizer.export import export_model, with_overrides
-from optimizer.reading import load_instance
-from optimizer.solve import Solution, SolveOptions, solve
+from optimizer.instance.data import Instance
+from optimizer.instance.reading import load_instance
+from optimizer.solvers.contract import Solution, SolveOptions
+from optimizer.solvers.export import export_model, with_overrides
+from optimizer.solvers.extensive import solve
 
 MEDIUM = INSTANCES / "medium.json"
 TINY = INSTANCES / "tiny.json"

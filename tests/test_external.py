@@ -1,4 +1,5 @@
-"""Other MIP solvers through Pyomo (optimizer.external): same model, same optimum, checked.
+"""Other MIP solvers through Pyomo (optimizer.solvers.pyomo_shell): same model, same optimum,
+checked.
 
 Every solver here must give the engine's optimum on the tiny instances with known optima
 (tolerance: the MIP gap), and its plan must pass the independent max-flow check that runs
@@ -14,16 +15,16 @@ import pytest
 from helpers import build, tiny_doc, with_budget, with_objective
 from pyomo.opt import TerminationCondition as TC
 
-from optimizer import external
-from optimizer.dispatch import run
 from optimizer.errors import ExitCode, InfeasibleError
-from optimizer.external import SolverUnavailable, availability, glpk_log, status_of
+from optimizer.instance.reading import build_instance
+from optimizer.instance.schema import InstanceFile, ObjectiveKind
 from optimizer.pipeline import solve_and_verify
-from optimizer.reading import build_instance
-from optimizer.schema import InstanceFile, ObjectiveKind
-from optimizer.solve import SolveOptions
+from optimizer.solvers import pyomo_shell as external
+from optimizer.solvers.contract import SolveOptions
+from optimizer.solvers.dispatch import run
+from optimizer.solvers.pyomo_shell import SolverUnavailable, availability, glpk_log, status_of
+from optimizer.sources.synthetic import geometric_instance
 from optimizer.status import Status
-from optimizer.synthetic import geometric_instance
 
 EXTERNAL = ("cbc", "glpk", "scip")
 

@@ -35,7 +35,7 @@ from hypothesis import strategies as st
 
 from optimizer.cli import main
 from optimizer.errors import InputError, UsageError
-from optimizer.reading import load_instance
+from optimizer.instance.reading import load_instance
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCES = ROOT / "instances"
@@ -375,7 +375,7 @@ FOUND: dict[str, tuple[str, Callable[[_Doc], None], str, list[str]]] = {
     "zone_point_1e400": ("tiny_generators", _zone_point_1e400,
                          "scenario_generators[4].zones[0].geometry.coordinates[0][1][0]",
                          ["number too large"]),
-    # Now refused at the file boundary: no number may exceed optimizer.schema.LARGEST.
+    # Now refused at the file boundary: no number may exceed optimizer.instance.schema.LARGEST.
     "coordinates_span_overflows": ("tiny_generators", _coordinates_span_overflows,
                                    "network.nodes[2].x", ["too large"]),
     # Now refused at the file boundary like every other magnitude (it was refused late, by
@@ -439,7 +439,7 @@ def test_nesting_is_refused_whatever_the_recursion_limit(folder: Path) -> None:
 
 # Found by fuzzing: extreme numbers that broke the stress search (a targeted generator with
 # measure "stress") and max flow downstream; they were xfails here (issue 12). Magnitudes
-# are now bounded at the file boundary (optimizer.schema.SMALLEST and LARGEST), for every
+# are now bounded at the file boundary (optimizer.instance.schema.SMALLEST and LARGEST), for every
 # number of a commodity, and the largest and smallest accepted ones are handled.
 EXTREME = {
     "commodity_weight_1e308": (("commodities", 0, "weight"), 1e308, "too large"),
@@ -476,7 +476,7 @@ def test_the_extreme_numbers_accepted_are_handled(folder: Path, field: str,
     """The largest and smallest magnitudes the boundary takes go through the stress search
     and a solve: a verified plan, no crash."""
     from optimizer.pipeline import solve_and_verify
-    from optimizer.solve import SolveOptions
+    from optimizer.solvers.contract import SolveOptions
 
     doc = _Doc(SOURCES["tiny_generators"])
     _set(doc, ("commodities", 0, field), value)

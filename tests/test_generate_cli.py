@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from optimizer.cli.generate import generate
+from optimizer.instance.reading import load_instance
 from optimizer.pipeline import solve_and_verify
-from optimizer.reading import load_instance
 
 SMALL_GRID = ["grid", "--rows", "3", "--cols", "4", "--scenarios", "4", "--seed", "5"]
 SMALL_GEOMETRIC = ["geometric", "--nodes", "15", "--scenarios", "4", "--seed", "5"]

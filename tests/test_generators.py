@@ -18,12 +18,12 @@ import numpy as np
 import pytest
 
 from optimizer import generators
-from optimizer.checks import run_checks
 from optimizer.errors import InputError, UsageError
+from optimizer.instance.checks import run_checks
+from optimizer.instance.reading import build_instance, expand_generators, load_instance
+from optimizer.instance.schema import Fragility, InstanceFile, Scenario
 from optimizer.pipeline import solve_and_verify
-from optimizer.reading import build_instance, expand_generators, load_instance
-from optimizer.schema import Fragility, InstanceFile, Scenario
-from optimizer.synthetic import grid_instance
+from optimizer.sources.synthetic import grid_instance
 
 DATA = Path(__file__).resolve().parent / "data" / "generators"
 

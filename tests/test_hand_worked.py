@@ -15,14 +15,15 @@ import numpy as np
 import pytest
 from helpers import build, tiny_doc, with_objective
 
-from optimizer.data import Instance
 from optimizer.errors import InfeasibleError
-from optimizer.evaluate import evaluate_plan, plan_violations
-from optimizer.outcome import ResilienceSummary
+from optimizer.evaluation.evaluate import evaluate_plan, plan_violations
+from optimizer.evaluation.outcome import ResilienceSummary
+from optimizer.instance.data import Instance
+from optimizer.instance.schema import ObjectiveKind
 from optimizer.pipeline import solve_and_verify
 from optimizer.plan import Plan, plan_cost
-from optimizer.schema import ObjectiveKind
-from optimizer.solve import Solution, SolveOptions, solve
+from optimizer.solvers.contract import Solution, SolveOptions
+from optimizer.solvers.extensive import solve
 
 TOL = 1e-6
 EXACT = SolveOptions(mip_gap=0)

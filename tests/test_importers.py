@@ -18,10 +18,16 @@ import numpy as np
 import pytest
 from click.testing import CliRunner, Result
 
-from optimizer.checks import run_checks
 from optimizer.cli.generate_real import geojson, tntp
 from optimizer.errors import InputError
-from optimizer.importers import (
+from optimizer.instance.checks import run_checks
+from optimizer.instance.reading import load_instance
+from optimizer.instance.schema import InstanceFile
+from optimizer.pipeline import VERIFICATION_TOL, solve_and_verify
+from optimizer.report import render_report
+from optimizer.report.document import parse_result
+from optimizer.solvers.contract import SolveOptions
+from optimizer.sources.importers import (
     LocalProjection,
     RoadNetwork,
     apportion,
@@ -29,7 +35,7 @@ from optimizer.importers import (
     largest_component,
     spread_sites,
 )
-from optimizer.importers.tntp import (
+from optimizer.sources.importers.tntp import (
     DEFAULT_ZONE_POPULATION,
     TntpOptions,
     parse_net,
@@ -38,12 +44,6 @@ from optimizer.importers.tntp import (
     tntp_instance,
     tntp_network,
 )
-from optimizer.pipeline import VERIFICATION_TOL, solve_and_verify
-from optimizer.reading import load_instance
-from optimizer.report import render_report
-from optimizer.report.document import parse_result
-from optimizer.schema import InstanceFile
-from optimizer.solve import SolveOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "instances" / "data"
@@ -540,8 +540,8 @@ def test_generate_geojson_names_the_file_and_feature(tmp_path: Path) -> None:
 def test_local_projection_is_the_crs_it_writes() -> None:
     """What the importers project by hand, pyproj undoes from the ``network.crs`` they write:
     so GeoJSON of an imported instance is where the source data were."""
-    from optimizer.data import Crs
     from optimizer.geo import to_lonlat
+    from optimizer.instance.data import Crs
 
     lon = np.array([-71.16, -71.11, -71.06])
     lat = np.array([42.35, 42.38, 42.40])
@@ -559,7 +559,7 @@ def test_city_layers_in_any_format_and_crs(tmp_path: Path) -> None:
     import pyproj
     import shapely
 
-    from optimizer.importers.layers import read_layer
+    from optimizer.sources.importers.layers import read_layer
 
     streets, shelters, hazard = _city(tmp_path)
     to_plane = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:26986", always_xy=True)
@@ -615,7 +615,7 @@ def test_a_layer_format_without_the_gis_extra_says_how_to_get_it(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
-    from optimizer.importers.layers import read_layer
+    from optimizer.sources.importers.layers import read_layer
 
     monkeypatch.setitem(sys.modules, "pyogrio", None)  # as if not installed
     with pytest.raises(InputError, match=r"needs the gis extra \(pip install"):

@@ -27,7 +27,7 @@ import pytest
 from click.testing import CliRunner
 
 from optimizer.cli import main
-from optimizer.synthetic import geometric_instance, write_instance
+from optimizer.sources.synthetic import geometric_instance, write_instance
 
 TINY = Path(__file__).resolve().parent.parent / "instances" / "tiny.json"
 OLD = b'{"an earlier result": "kept unless a whole new one replaces it"}\n'
@@ -145,15 +145,16 @@ def _solve_tiny(tmp_path: Path) -> tuple[Any, Path]:
 
 def _moments() -> dict[str, tuple[Any, str, int]]:
     """Moment -> (module, function whose call signals first, which call)."""
+    import optimizer.evaluation.recovery
     import optimizer.files
     import optimizer.pipeline
-    import optimizer.recovery
-    import optimizer.solve
+    import optimizer.solvers.extensive
 
     return {
-        "between two stages": (optimizer.solve, "_stage_vector", 2),  # the first tie-break
+        # the first tie-break
+        "between two stages": (optimizer.solvers.extensive, "_stage_vector", 2),
         "during the verification": (optimizer.pipeline, "verify", 1),
-        "during recovery paths": (optimizer.recovery, "recover_scenario", 1),
+        "during recovery paths": (optimizer.evaluation.recovery, "recover_scenario", 1),
         "during the write": (optimizer.files.os, "replace", 1),  # temporary written, not renamed
     }
 
@@ -192,9 +193,9 @@ def test_a_second_signal_while_the_plan_is_written_is_ignored(
 
 def test_a_stop_before_any_plan_writes_nothing(tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    import optimizer.solve
+    import optimizer.solvers.extensive
 
-    _patched(monkeypatch, optimizer.solve, "prepare", _signal_at(signal.SIGTERM))
+    _patched(monkeypatch, optimizer.solvers.extensive, "prepare", _signal_at(signal.SIGTERM))
     outcome, result = _solve_tiny(tmp_path)
     assert _check_outcome(outcome.exit_code, outcome.stderr, result, signal.SIGTERM,
                           must_stop=True) is None
@@ -202,7 +203,7 @@ def test_a_stop_before_any_plan_writes_nothing(tmp_path: Path,
 
 
 def test_a_bound_that_is_not_finite_is_null_with_its_reason() -> None:
-    from optimizer.result import dumps
+    from optimizer.results.file import dumps
 
     text = dumps({"objective": {"bound": float("inf"), "value": 0.5},
                   "scenarios": [{"resilience": float("nan")}], "warnings": []})

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-import optimizer.solve as solve_module
+import optimizer.solvers.extensive as solve_module
 from optimizer.cli import main
-from optimizer.highs_common import Run
+from optimizer.highs import Run
 from optimizer.status import Status
 
 TINY = Path(__file__).resolve().parent.parent / "instances" / "tiny.json"
@@ -58,7 +58,7 @@ def _lp(n: int = 400) -> Any:
     import highspy
     import numpy as np
 
-    from optimizer.highs_common import new_highs
+    from optimizer.highs import new_highs
 
     h = new_highs()
     rng = np.random.default_rng(0)
@@ -74,7 +74,7 @@ def test_the_time_limit_counts_this_run_not_every_run_of_the_highs_object() -> N
     """HiGHS 1.x compares an LP's time with the run time its Highs object summed over every
     run: a decomposition master re-solved for minutes then stopped at once, with time
     left (the cost stage after 200 x 1,000's expected one). Each run gets its own limit."""
-    from optimizer.highs_common import run_highs
+    from optimizer.highs import run_highs
 
     h = _lp()
     runs = 0
@@ -100,7 +100,7 @@ def test_a_mips_time_limit_is_this_runs_own() -> None:
     import highspy
     import numpy as np
 
-    from optimizer.highs_common import is_mip, run_highs
+    from optimizer.highs import is_mip, run_highs
 
     h = _lp(60)
     n = h.getNumCol()

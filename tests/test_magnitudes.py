@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from test_properties import scale_money
 
 from optimizer.pipeline import solve_and_verify
-from optimizer.solve import SolveOptions
+from optimizer.solvers.contract import SolveOptions
 from optimizer.status import Status
 
 GAP = 1e-6

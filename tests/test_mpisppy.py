@@ -23,12 +23,13 @@ from mpisppy.opt.ef import ExtensiveForm
 from mpisppy.utils.cvar import cvar_scenario_creator
 
 from models import mpisppy_model
-from optimizer.data import Instance
-from optimizer.evaluate import evaluate_plan, plan_violations
-from optimizer.outcome import ResilienceSummary
+from optimizer.evaluation.evaluate import evaluate_plan, plan_violations
+from optimizer.evaluation.outcome import ResilienceSummary
+from optimizer.instance.data import Instance
 from optimizer.plan import Plan
-from optimizer.solve import SolveOptions, solve
-from optimizer.synthetic import geometric_instance
+from optimizer.solvers.contract import SolveOptions
+from optimizer.solvers.extensive import solve
+from optimizer.sources.synthetic import geometric_instance
 
 ROOT = Path(__file__).resolve().parent.parent
 GAP = 1e-9

@@ -111,7 +111,7 @@ SOLVE_USAGE = {
 def test_a_usage_error_in_solve_leaves_every_file_as_it_was(
         folder: Path, args: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     if args[:2] == ["--solver", "gurobi"]:
-        from optimizer.external import availability
+        from optimizer.solvers.pyomo_shell import availability
 
         if availability("gurobi")[0] is not None:
             pytest.skip("gurobi is installed here")
@@ -142,9 +142,9 @@ def test_an_input_error_in_solve_leaves_every_file_as_it_was(
     if setup is not None and setup[0] == "env":
         monkeypatch.setenv(setup[1], setup[2])
     if setup is not None and setup[0] == "memory":
-        import optimizer.solve
+        import optimizer.solvers.extensive
 
-        monkeypatch.setattr(optimizer.solve, "available_bytes", lambda: 1.0)
+        monkeypatch.setattr(optimizer.solvers.extensive, "available_bytes", lambda: 1.0)
     out = [] if "-o" in args else ["-o", "tiny.result.json"]
     before = snapshot(folder)
     result = run("solve", *args, *out, "--quiet", "--method", "extensive")

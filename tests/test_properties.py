@@ -21,13 +21,14 @@ import numpy as np
 import pytest
 from helpers import build, lower_tail_mean, random_doc, with_budget, with_objective
 
-from optimizer.data import Instance
-from optimizer.evaluate import evaluate_plan
-from optimizer.outcome import ResilienceSummary, cvar
+from optimizer.evaluation.evaluate import evaluate_plan
+from optimizer.evaluation.outcome import ResilienceSummary, cvar
+from optimizer.instance.data import Instance
+from optimizer.instance.schema import ObjectiveKind
 from optimizer.pipeline import solve_and_verify
 from optimizer.plan import Plan, plan_cost
-from optimizer.schema import ObjectiveKind
-from optimizer.solve import Solution, SolveOptions, solve
+from optimizer.solvers.contract import Solution, SolveOptions
+from optimizer.solvers.extensive import solve
 
 TOL = 1e-6
 EXACT = SolveOptions(mip_gap=1e-9)

@@ -18,15 +18,15 @@ from click.testing import CliRunner, Result
 from helpers import build
 
 from optimizer.cli import main
-from optimizer.data import Instance
-from optimizer.dispatch import run as run_solve
-from optimizer.evaluate import evaluate_plan
+from optimizer.evaluation.evaluate import evaluate_plan
+from optimizer.evaluation.recovery import analyse
+from optimizer.instance.data import Instance
+from optimizer.instance.reading import load_instance
 from optimizer.pipeline import solve_and_verify
-from optimizer.reading import load_instance
-from optimizer.recovery import analyse
-from optimizer.result import dumps, merge_recovery
-from optimizer.solve import Solution, SolveOptions
-from optimizer.synthetic import geometric_instance
+from optimizer.results.file import dumps, merge_recovery
+from optimizer.solvers.contract import Solution, SolveOptions
+from optimizer.solvers.dispatch import run as run_solve
+from optimizer.sources.synthetic import geometric_instance
 
 MEDIUM = Path(__file__).resolve().parent.parent / "instances" / "medium.json"
 
@@ -128,7 +128,7 @@ def test_a_deadline_keeps_the_worst_scenarios(monkeypatch: pytest.MonkeyPatch) -
     outcomes = evaluate_plan(inst, plan)
     starts = {n: o.resilience for n, o in enumerate(outcomes)}
     ticks = iter(range(1000))
-    monkeypatch.setattr("optimizer.recovery.time.monotonic", lambda: float(next(ticks)))
+    monkeypatch.setattr("optimizer.evaluation.recovery.time.monotonic", lambda: float(next(ticks)))
     # analyse reads the clock once at the start, then before and after each scenario (one
     # tick each), and starts a scenario only while one as long as the longest so far would
     # end before the deadline: a deadline of 5 lets two in (at 1 and 3) and stops at 5.
@@ -147,7 +147,7 @@ def test_processes_give_the_same_section() -> None:
     import numpy as np
     from test_recovery import random_plan
 
-    from optimizer.result import recovery_section
+    from optimizer.results.file import recovery_section
 
     inst = build(geometric_instance(40, 20, seed=4, commodities=2))
     plan = random_plan(inst, np.random.default_rng(4))
@@ -225,7 +225,7 @@ def test_ctrl_c_during_recovery_keeps_what_is_done(monkeypatch: pytest.MonkeyPat
     import numpy as np
     from test_recovery import random_plan
 
-    import optimizer.recovery as rec
+    import optimizer.evaluation.recovery as rec
 
     inst = build(geometric_instance(30, 5, seed=3))
     plan = random_plan(inst, np.random.default_rng(3))

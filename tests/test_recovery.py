@@ -21,20 +21,20 @@ import pytest
 from helpers import build, random_doc, tiny_doc
 from rich.console import Console
 
-from optimizer.data import Instance, Scenario
-from optimizer.evaluate import evaluate_scenario, road_graph
-from optimizer.pipeline import solve_and_verify
-from optimizer.plan import Plan
-from optimizer.recovery import (
+from optimizer.evaluation.evaluate import evaluate_scenario, road_graph
+from optimizer.evaluation.recovery import (
     capacity_arcs,
     disjoint_paths,
     recover_scenario,
     recovery,
     restoration,
 )
-from optimizer.result import dumps, recovery_section
-from optimizer.solve import SolveOptions
-from optimizer.summary import print_summary
+from optimizer.instance.data import Instance, Scenario
+from optimizer.pipeline import solve_and_verify
+from optimizer.plan import Plan
+from optimizer.results.file import dumps, recovery_section
+from optimizer.results.summary import print_summary
+from optimizer.solvers.contract import SolveOptions
 
 TOL = 1e-9
 
@@ -324,7 +324,7 @@ def test_disjoint_paths_match_networkx(seed: int) -> None:
 
 def test_one_repair_per_period_on_the_medium_example() -> None:
     """Periods run 0..F, one failed road each, even once nothing more can rise."""
-    from optimizer.reading import load_instance
+    from optimizer.instance.reading import load_instance
 
     instance = load_instance(Path(__file__).resolve().parent.parent / "instances" /
                              "medium.json")

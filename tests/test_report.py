@@ -29,14 +29,14 @@ import pytest
 from click.testing import CliRunner, Result
 
 from optimizer.cli.report import report
-from optimizer.data import Crs
 from optimizer.errors import InputError, UsageError
-from optimizer.evaluate import evaluate_plan
+from optimizer.evaluation.evaluate import evaluate_plan
+from optimizer.instance.data import Crs
+from optimizer.instance.reading import load_instance
 from optimizer.pipeline import solve_and_verify
 from optimizer.plan import Plan
-from optimizer.reading import load_instance
 from optimizer.report import write_report
-from optimizer.result import dumps
+from optimizer.results.file import dumps
 
 MONEY = 0.006  # money is shown with two decimals
 SHARE = 5.1e-5  # resilience and its terms with four
@@ -746,7 +746,7 @@ import sys
 from optimizer.cli.report import report, compare, sweep
 from optimizer.report.document import read_result
 from optimizer.report import render_report
-from optimizer.reading import load_instance
+from optimizer.instance.reading import load_instance
 import optimizer.report.sweep
 result, _ = read_result({str(result_path)!r})
 instance = load_instance({str(instance_path)!r})

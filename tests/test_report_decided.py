@@ -33,12 +33,12 @@ from test_report import (
 )
 
 from optimizer.cli.report import compare, report
+from optimizer.instance.reading import load_instance
+from optimizer.instance.schema import ObjectiveKind
 from optimizer.pipeline import solve_and_verify
-from optimizer.reading import load_instance
 from optimizer.report import render_report
 from optimizer.report.document import parse_result
-from optimizer.result import dumps
-from optimizer.schema import ObjectiveKind
+from optimizer.results.file import dumps
 
 MEDIUM = Path(__file__).resolve().parents[1] / "instances" / "medium.json"
 STAGE_WORDS = {"objective": "worst case", "tiebreak_expected": "expected resilience",

@@ -17,18 +17,15 @@ import pytest
 from helpers import build, random_doc
 from test_recovery import random_plan, value_without
 
-from optimizer.data import Instance, RecoveryPolicy, Scenario
-from optimizer.evaluate import evaluate_plan, evaluate_scenario
-from optimizer.plan import Plan
-from optimizer.recovery import recovery
-from optimizer.restoration import (
+from optimizer.evaluation.evaluate import evaluate_plan, evaluate_scenario
+from optimizer.evaluation.recovery import recovery
+from optimizer.evaluation.restoration import (
     Schedule,
     greedy_schedule,
     list_schedule,
     schedule_of,
 )
-from optimizer.synthetic import geometric_instance
-from optimizer.whatif import (
+from optimizer.evaluation.whatif import (
     TIE_TOL,
     PairEvaluator,
     Roads,
@@ -37,6 +34,9 @@ from optimizer.whatif import (
     source_distances,
     stakes,
 )
+from optimizer.instance.data import Instance, RecoveryPolicy, Scenario
+from optimizer.plan import Plan
+from optimizer.sources.synthetic import geometric_instance
 
 TOL = 1e-9
 
@@ -216,7 +216,7 @@ def test_one_crew_unit_times_is_one_road_per_period() -> None:
 
 
 def test_recovery_section_lists_crews_and_starts() -> None:
-    from optimizer.result import recovery_section
+    from optimizer.results.file import recovery_section
 
     inst = build(random_doc(5, nodes=(10, 12)))
     inst = with_recovery(inst, crews=2)
@@ -238,7 +238,7 @@ def test_default_recovery_policy() -> None:
 def test_instance_fields_crews_repair_times_priority() -> None:
     from helpers import INSTANCES
 
-    from optimizer.reading import load_instance
+    from optimizer.instance.reading import load_instance
 
     inst = load_instance(INSTANCES / "two_crews.json")
     ids = inst.network.edge_ids
@@ -261,7 +261,7 @@ def test_two_crews_example_by_hand() -> None:
     C-F at 5; the horizon is one crew's 9 periods."""
     from helpers import INSTANCES
 
-    from optimizer.reading import load_instance
+    from optimizer.instance.reading import load_instance
 
     inst = load_instance(INSTANCES / "two_crews.json")
     plan = Plan((True,), np.array([[900.0]]), (True,), (0,), 6900.0)

@@ -17,19 +17,19 @@ import pytest
 from helpers import INSTANCES, build, random_doc
 from test_recovery import random_plan
 
-from optimizer.data import Instance
-from optimizer.evaluate import evaluate_scenario
-from optimizer.plan import Plan
-from optimizer.reading import load_instance
-from optimizer.restoration import (
+from optimizer.evaluation.evaluate import evaluate_scenario
+from optimizer.evaluation.restoration import (
     greedy_schedule,
     priority_roads,
     repair_times,
     schedule_of,
 )
-from optimizer.restoration_mip import exact_schedule
+from optimizer.evaluation.restoration_mip import exact_schedule
+from optimizer.instance.data import Instance
+from optimizer.instance.reading import load_instance
+from optimizer.plan import Plan
+from optimizer.sources.synthetic import geometric_instance
 from optimizer.status import Status
-from optimizer.synthetic import geometric_instance
 
 TOL = 1e-7
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from optimizer.reading import load_instance
-from optimizer.schema import SCHEMA_COPY, SCHEMA_PATH, render_json_schema
+from optimizer.instance.reading import load_instance
+from optimizer.instance.schema import SCHEMA_COPY, SCHEMA_PATH, render_json_schema
 
 INSTANCES = Path(__file__).resolve().parent.parent / "instances"
 BAD = Path(__file__).resolve().parent / "data" / "bad"
@@ -34,8 +34,8 @@ def _validator():
 @pytest.mark.parametrize("path", [SCHEMA_PATH, SCHEMA_COPY], ids=lambda p: p.parent.name)
 def test_schema_file_is_in_sync_with_the_models(path: Path) -> None:
     assert path.read_text(encoding="utf-8") == render_json_schema(), (
-        f"{path} is out of date with optimizer/schema.py; "
-        "run `python -m optimizer.schema` and commit the result")
+        f"{path} is out of date with optimizer/instance/schema.py; "
+        "run `python -m optimizer.instance.schema` and commit the result")
 
 
 def test_the_schema_ships_in_the_package_and_an_instance_may_name_it() -> None:
@@ -48,12 +48,12 @@ def test_the_schema_ships_in_the_package_and_an_instance_may_name_it() -> None:
     from optimizer.cli import main
 
     project = tomllib.loads((INSTANCES.parent / "pyproject.toml").read_text(encoding="utf-8"))
-    assert SCHEMA_PATH.name in project["tool"]["setuptools"]["package-data"]["optimizer"]
+    assert SCHEMA_PATH.name in project["tool"]["setuptools"]["package-data"]["optimizer.instance"]
     printed = CliRunner().invoke(main, ["schema"])
     assert printed.exit_code == 0 and json.loads(printed.stdout) == json.loads(
         SCHEMA_PATH.read_text(encoding="utf-8"))
     document = json.loads((INSTANCES / "tiny.json").read_text(encoding="utf-8"))
-    document = {"$schema": "../optimizer/instance.schema.json", **document}
+    document = {"$schema": "../optimizer/instance/instance.schema.json", **document}
     assert _validator().is_valid(document)
     from optimizer import load_instance as api_load
 
@@ -87,7 +87,7 @@ def test_omitted_commodities_default_to_one_kit() -> None:
     """DESIGN section 3: one commodity `kit` when none is given (omitted or empty)."""
     import json
 
-    from optimizer.schema import InstanceFile
+    from optimizer.instance.schema import InstanceFile
 
     doc = json.loads((INSTANCES / "tiny.json").read_text())
     for variant in ("omitted", "empty"):
@@ -153,7 +153,7 @@ def test_the_json_schema_states_every_bound_the_loader_enforces() -> None:
 
     from pydantic import ValidationError
 
-    from optimizer.schema import InstanceFile
+    from optimizer.instance.schema import InstanceFile
 
     base = _every_number_field()
     validator = _validator()

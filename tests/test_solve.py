@@ -10,12 +10,13 @@ import highspy
 import pytest
 
 from optimizer.errors import InfeasibleError
+from optimizer.instance.reading import build_instance, load_instance
+from optimizer.instance.schema import InstanceFile, ObjectiveKind
 from optimizer.pipeline import solve_and_verify
-from optimizer.reading import build_instance, load_instance
-from optimizer.schema import InstanceFile, ObjectiveKind
-from optimizer.solve import SolveOptions, solve
+from optimizer.solvers.contract import SolveOptions
+from optimizer.solvers.extensive import solve
+from optimizer.sources.synthetic import geometric_instance
 from optimizer.status import Status, from_highs
-from optimizer.synthetic import geometric_instance
 
 INSTANCES = Path(__file__).resolve().parent.parent / "instances"
 MS = highspy.HighsModelStatus
@@ -109,7 +110,7 @@ def test_min_cost_reports_money_and_reaches_its_target() -> None:
 
 def test_an_extensive_form_too_big_for_memory_is_refused_before_building(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    import optimizer.solve as solve_module
+    import optimizer.solvers.extensive as solve_module
     from optimizer.errors import UsageError
 
     instance = load_instance(INSTANCES / "medium.json")
@@ -124,7 +125,7 @@ def test_a_stop_after_min_cost_objective_keeps_its_plan(monkeypatch: pytest.Monk
     from (it raised KeyError: 'tiebreak_cost'). The plan is kept, status feasible."""
     import types
 
-    import optimizer.solve as solve_module
+    import optimizer.solvers.extensive as solve_module
 
     instance = load_instance(INSTANCES / "tiny.json")
     instance = replace(instance, objective=replace(instance.objective,

@@ -23,16 +23,16 @@ from helpers import INSTANCES, build, random_doc
 from test_recovery import GRID_PLAN, grid_doc, random_plan
 
 from optimizer.cli.stress import stress
-from optimizer.data import Instance, Scenario
-from optimizer.evaluate import evaluate_scenario
-from optimizer.plan import Plan
-from optimizer.stress import (
+from optimizer.evaluation.evaluate import evaluate_scenario
+from optimizer.evaluation.stress import (
     _Search,
     most_damaging_edges,
     reference_scenario,
     stress_document,
     stress_test,
 )
+from optimizer.instance.data import Instance, Scenario
+from optimizer.plan import Plan
 
 TOL = 1e-9
 

@@ -26,10 +26,11 @@ from test_report import ok, run, town_doc
 import optimizer.report.sweep as sweep_module
 from optimizer.cli.report import sweep
 from optimizer.errors import UsageError
-from optimizer.evaluate import evaluate_plan
+from optimizer.evaluation.evaluate import evaluate_plan
+from optimizer.instance.reading import load_instance
+from optimizer.instance.schema import ObjectiveKind
 from optimizer.pipeline import solve_and_verify
 from optimizer.plan import Plan
-from optimizer.reading import load_instance
 from optimizer.report.facts import Baseline
 from optimizer.report.plots import frontier_picture
 from optimizer.report.sweep import (
@@ -40,7 +41,6 @@ from optimizer.report.sweep import (
 from optimizer.report.sweep import (
     sweep as run_sweep,
 )
-from optimizer.schema import ObjectiveKind
 
 BUDGETS = (150.0, 250.0, 400.0, 600.0)
 
@@ -236,7 +236,7 @@ def test_targets_only_to_stdout(town_file: Path) -> None:
 def test_a_csv_sweep_does_not_load_matplotlib(town_file: Path) -> None:
     code = f"""
 import sys
-from optimizer.reading import load_instance
+from optimizer.instance.reading import load_instance
 from optimizer.report.sweep import sweep
 from optimizer.report.tables import frontier_csv
 frontier = sweep(load_instance({str(town_file)!r}), [250.0])

@@ -11,12 +11,13 @@ from typing import Any
 import networkx as nx
 import pytest
 
-from optimizer.checks import run_checks
-from optimizer.presolve import redundancy_shortfall
-from optimizer.reading import build_instance, load_instance
-from optimizer.schema import InstanceFile
-from optimizer.solve import SolveOptions, solve
-from optimizer.synthetic import geometric_instance, write_instance
+from optimizer.instance.checks import run_checks
+from optimizer.instance.reading import build_instance, load_instance
+from optimizer.instance.schema import InstanceFile
+from optimizer.solvers.contract import SolveOptions
+from optimizer.solvers.extensive import solve
+from optimizer.solvers.presolve import redundancy_shortfall
+from optimizer.sources.synthetic import geometric_instance, write_instance
 
 ROOT = Path(__file__).resolve().parent.parent
 MEDIUM = ROOT / "instances" / "medium.json"

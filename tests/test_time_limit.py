@@ -20,30 +20,31 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-import optimizer.evaluate as evaluate
+import optimizer.evaluation.evaluate as evaluate
 from optimizer import pipeline
 from optimizer.cli import common as cli_common
 from optimizer.cli import main
-from optimizer.data import Instance
-from optimizer.decomposition import Master, solve_decomposition
-from optimizer.evaluate import (
+from optimizer.evaluation.evaluate import (
     IntactReach,
     estimated_seconds,
     evaluate_plan,
     evaluate_scenario,
     wall_seconds,
 )
-from optimizer.highs_common import Run
+from optimizer.highs import Run
+from optimizer.instance.data import Instance
+from optimizer.instance.reading import build_instance, load_instance
+from optimizer.instance.schema import InstanceFile
 from optimizer.pipeline import (
     ESTIMATE_SAFETY,
     RECOURSE_LP_SHARE,
     RESERVE_MAX_SHARE,
     SOLVER_OVERRUN,
 )
-from optimizer.reading import build_instance, load_instance
-from optimizer.schema import InstanceFile
-from optimizer.solve import SolveOptions, solve
-from optimizer.synthetic import geometric_instance
+from optimizer.solvers.contract import SolveOptions
+from optimizer.solvers.decomposition.benders import Master, solve_decomposition
+from optimizer.solvers.extensive import solve
+from optimizer.sources.synthetic import geometric_instance
 
 INSTANCES = Path(__file__).resolve().parent.parent / "instances"
 
@@ -116,13 +117,13 @@ def test_no_limit_no_reserve_and_no_estimate(small: Instance,
 def test_highs_gets_the_deadline_less_the_reserve(small: Instance,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     limits: list[float | None] = []
-    real = __import__("optimizer.solve", fromlist=["run_highs"]).run_highs
+    real = __import__("optimizer.solvers.extensive", fromlist=["run_highs"]).run_highs
 
     def spy(h: Any, time_limit: float | None, cost: Any = None) -> Run:
         limits.append(time_limit)
         return real(h, time_limit, cost)
 
-    monkeypatch.setattr("optimizer.solve.run_highs", spy)
+    monkeypatch.setattr("optimizer.solvers.extensive.run_highs", spy)
     solve(small, SolveOptions(time_limit=60.0, reserve=45.0))
     assert limits and all(t is not None and t <= 15.0 for t in limits)
 
@@ -255,7 +256,7 @@ def test_recovery_on_workers_sends_no_task_that_would_end_past_the_deadline(
     next task only while it should end before the deadline. A fake clock: each task of
     four scenarios takes one second; the deadline is 2.5 s away, so two tasks run and the
     other twelve scenarios are pending (the old code sent all five at once)."""
-    import optimizer.recovery as recovery
+    import optimizer.evaluation.recovery as recovery
     from optimizer.executors import InProcess
 
     instance = load_instance(INSTANCES / "medium.json")
@@ -292,7 +293,7 @@ def test_a_limit_over_before_highs_takes_its_start_still_gives_the_start(
     found (exit 3)."""
     from optimizer.status import Status
 
-    real = __import__("optimizer.solve", fromlist=["run_highs"]).run_highs
+    real = __import__("optimizer.solvers.extensive", fromlist=["run_highs"]).run_highs
     calls = [0]
 
     def out_of_time_first(h: Any, time_limit: float | None, cost: Any = None) -> Run:
@@ -301,7 +302,7 @@ def test_a_limit_over_before_highs_takes_its_start_still_gives_the_start(
             return Run(Status.INFEASIBLE, 0.0, False, 0, 0)
         return real(h, time_limit, cost)
 
-    monkeypatch.setattr("optimizer.solve.run_highs", out_of_time_first)
+    monkeypatch.setattr("optimizer.solvers.extensive.run_highs", out_of_time_first)
     got = solve(small, SolveOptions(time_limit=60.0))
     assert got.status is Status.FEASIBLE and got.bound is None
     assert got.plan is not None and not any(got.plan.open_depots)

@@ -58,13 +58,13 @@ class Family:
 # The builders import the generators when they build (scipy), not when the registry is read
 # (`resilience suite --list`, `--help`).
 def _geometric(seed: int, nodes: int, scenarios: int, **extra: Any) -> dict[str, Any]:
-    from optimizer.synthetic import geometric_instance
+    from optimizer.sources.synthetic import geometric_instance
 
     return geometric_instance(nodes, scenarios, seed=seed, scenario_generators=True, **extra)
 
 
 def _grid(seed: int, rows: int, cols: int, scenarios: int) -> dict[str, Any]:
-    from optimizer.synthetic import grid_instance
+    from optimizer.sources.synthetic import grid_instance
 
     return grid_instance(rows, cols, scenarios, seed=seed, diagonals=0.2,
                          scenario_generators=True)
@@ -96,7 +96,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family(
         "geometric",
         "random geometric road network, one commodity, no existing facilities "
-        "(optimizer.synthetic.geometric_instance)",
+        "(optimizer.sources.synthetic.geometric_instance)",
         _geometric,
         {"small": Size({"nodes": 30, "scenarios": 10}, (0, 1)),
          "medium": Size({"nodes": 100, "scenarios": 50}, (0, 1)),
@@ -117,7 +117,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
     ),
     Family(
         "grid",
-        "street lattice with 20% diagonal roads (optimizer.synthetic.grid_instance)",
+        "street lattice with 20% diagonal roads (optimizer.sources.synthetic.grid_instance)",
         _grid,
         {"small": Size({"rows": 5, "cols": 6, "scenarios": 10}, (0, 1)),
          "medium": Size({"rows": 10, "cols": 10, "scenarios": 50}, (0,)),

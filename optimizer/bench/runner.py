@@ -43,14 +43,16 @@ from optimizer.bench.objectives import (
     parse_objective,
 )
 from optimizer.bench.registry import SuiteEntry
-from optimizer.choices import BENCH_METHODS
 from optimizer.errors import UsageError
 from optimizer.files import write_atomic
 from optimizer.safe_text import csv_cell
+from optimizer.solvers import registry
 
-METHODS: tuple[str, ...] = BENCH_METHODS  # optimizer.choices, for the command's help
+METHODS: tuple[str, ...] = registry.METHODS
 # Modules a method needs; a method whose module is missing is skipped, never an error.
-METHOD_MODULES = {"extensive": "optimizer.solve", "decomposition": "optimizer.decomposition"}
+METHOD_MODULES: dict[str, str] = {}
+for (_, _method), _module in registry.ROUTES.items():
+    METHOD_MODULES.setdefault(_method, _module)
 
 COLUMNS: tuple[str, ...] = (
     "instance", "family", "size_class", "objective", "solver", "solver_version", "method",
@@ -115,9 +117,7 @@ class _Checks:
 
     def solver(self, name: str) -> str:
         if name not in self.solvers:
-            from optimizer.external import availability
-
-            self.solvers[name] = availability(name)[1]
+            self.solvers[name] = registry.unavailable(name)
         return self.solvers[name]
 
     def method(self, name: str) -> str:
@@ -162,12 +162,10 @@ def plan_runs(entries: Sequence[SuiteEntry], options: BenchOptions) -> list[Run]
     unknown = [m for m in options.methods if m not in METHODS]
     if unknown:
         raise UsageError(f"unknown method {', '.join(unknown)}; methods: {', '.join(METHODS)}")
-    from optimizer.external import SOLVER_NAMES
-
-    unknown = [s for s in options.solvers if s not in SOLVER_NAMES]
+    unknown = [s for s in options.solvers if s not in registry.SOLVER_NAMES]
     if unknown:
         raise UsageError(f"unknown solver {', '.join(unknown)}; solvers: "
-                         + ", ".join(SOLVER_NAMES))
+                         + ", ".join(registry.SOLVER_NAMES))
     specs = [parse_objective(o) for o in options.objectives]
     checks = _Checks()
     runs = []
@@ -177,7 +175,7 @@ def plan_runs(entries: Sequence[SuiteEntry], options: BenchOptions) -> list[Run]
             for solver in options.solvers:
                 for method in options.methods:
                     why = (why_objective or checks.solver(solver) or checks.method(method)
-                           or ("" if solver == "highs" or method == "extensive" else
+                           or ("" if (solver, method) in registry.ROUTES else
                                f"solver {solver} solves the extensive form only"))
                     for repeat in range(1, options.repeat + 1):
                         runs.append(Run(entry, objective, solver, method, repeat, why))
@@ -395,13 +393,12 @@ def sidecar(command: str, suite: str, entries: Sequence[SuiteEntry], options: Be
             started: str, finished: str | None, previous: dict[str, Any] | None,
             load_at_start: list[float] | None = None) -> dict:
     """The sidecar document (``previous``: the one a resumed run found, kept as history)."""
-    from optimizer.external import availability, solver_version
-
     solvers = {}
     for name in options.solvers:
-        interface, why = availability(name)
-        solvers[name] = ({"available": True, "interface": interface,
-                          "version": solver_version(name)} if interface else
+        why = registry.unavailable(name)
+        route = None if why else registry.route(name, registry.methods_of(name)[0])
+        solvers[name] = ({"available": True, "interface": route.interface,
+                          "version": route.version()} if route else
                          {"available": False, "reason": why})
     history = list((previous or {}).get("history", []))
     if previous:

@@ -22,12 +22,12 @@ import numpy as np
 
 from optimizer.bench.objectives import parse_objective
 from optimizer.errors import InfeasibleError, ResilienceError, UsageError
-from optimizer.evaluate import verify
-from optimizer.export import with_overrides
+from optimizer.evaluation.evaluate import verify
 from optimizer.files import write_atomic
+from optimizer.instance.reading import load_instance
 from optimizer.pipeline import VERIFICATION_TOL
-from optimizer.reading import load_instance
-from optimizer.solve import Solution, SolveOptions
+from optimizer.solvers.contract import Solution, SolveOptions
+from optimizer.solvers.export import with_overrides
 
 
 def _primary_seconds(solution: Solution) -> float:
@@ -53,7 +53,7 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
                            threads=spec.get("threads"), method=spec["method"],
                            solver=spec["solver"],
                            log=lambda m: print(m, file=sys.stderr, flush=True))
-    from optimizer.dispatch import run
+    from optimizer.solvers.dispatch import run
 
     try:
         solution = run(instance, options)

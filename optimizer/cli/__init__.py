@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from optimizer import stopping
-from optimizer.choices import SOLVER_NAMES, ObjectiveKind
+from optimizer.choices import ObjectiveKind
 from optimizer.cli.common import (
     ALPHA,
     BUDGET,
@@ -36,6 +36,7 @@ from optimizer.cli.common import (
     warn,
 )
 from optimizer.errors import ExitCode, InfeasibleError, ResilienceError, UsageError
+from optimizer.solvers.registry import METHODS, SOLVER_NAMES
 
 # The library is imported inside each command, not here: `resilience --help` and `validate`
 # must not pay for Pyomo, HiGHS, scipy or matplotlib (issue 13; benchmarks/RESULTS.md).
@@ -55,7 +56,7 @@ def validate(instance: str) -> None:
 
     INSTANCE '-' reads the instance from standard input.
     """
-    from optimizer.reading import load_instance
+    from optimizer.instance.reading import load_instance
 
     inst = load_instance(instance)
     warn(inst)
@@ -94,7 +95,7 @@ def _scheduler(_ctx: click.Context, _param: click.Parameter, value: str | None) 
 @click.option("--budget", type=BUDGET, help="Override the instance's budget.")
 @click.option("--solver", type=click.Choice(SOLVER_NAMES), default="highs", show_default=True,
               help="MIP solver: HiGHS (embedded) or, through Pyomo, one that is installed.")
-@click.option("--method", type=click.Choice(["auto", "extensive", "decomposition"]),
+@click.option("--method", type=click.Choice(["auto", *METHODS]),
               default="auto", show_default=True,
               help="Extensive form, or multi-cut Benders (every objective and stage, "
               "exact); auto chooses by size and says which.")
@@ -127,16 +128,16 @@ def solve(instance: str, output: str | None, objective: str | None, alpha: float
     started = command_started()  # --time-limit counts from here, imports included
 
     from optimizer.api import with_overrides
-    from optimizer.dispatch import chosen_method
     from optimizer.files import write_atomic
+    from optimizer.instance.reading import load_instance
     from optimizer.pipeline import solve_and_verify
-    from optimizer.reading import load_instance
     from optimizer.report import REPORT_FORMATS, format_of, write_report
     from optimizer.report.output import is_folder
-    from optimizer.result import dumps, failure_document, failure_target
+    from optimizer.results.file import dumps, failure_document, failure_target
+    from optimizer.results.summary import print_summary
     from optimizer.safe_text import console_text as escape
-    from optimizer.solve import SolveOptions
-    from optimizer.summary import print_summary
+    from optimizer.solvers.contract import SolveOptions
+    from optimizer.solvers.dispatch import chosen_method
 
     options = SolveOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads,
                            log=None if quiet else (lambda m: err.print(f"[dim]{m}[/dim]")),
@@ -230,14 +231,14 @@ def evaluate(instance: str, result: str, other: str | None, reseed: int | None,
     import numpy as np
     from rich.table import Table
 
-    from optimizer.data import Instance
-    from optimizer.evaluate import evaluate_plan, plan_violations
+    from optimizer.evaluation.evaluate import evaluate_plan, plan_violations
+    from optimizer.evaluation.out_of_sample import data_warnings, with_scenarios_of
+    from optimizer.evaluation.outcome import ResilienceSummary
     from optimizer.files import write_atomic
-    from optimizer.out_of_sample import data_warnings, with_scenarios_of
-    from optimizer.outcome import ResilienceSummary
+    from optimizer.instance.data import Instance
+    from optimizer.instance.reading import STDIN, load_instance, read_stdin
     from optimizer.pipeline import VERIFICATION_TOL
-    from optimizer.reading import STDIN, load_instance, read_stdin
-    from optimizer.result import dumps, read_plan
+    from optimizer.results.file import dumps, read_plan
     from optimizer.safe_text import console_text as escape
 
     # The output is checked first, so that a folder given as -o costs no evaluation.
@@ -355,7 +356,8 @@ def evaluate(instance: str, result: str, other: str | None, reseed: int | None,
 
 
 def _summary_json(summary: Any) -> dict[str, Any]:
-    """A :class:`optimizer.outcome.ResilienceSummary` as the evaluation file writes it."""
+    """A :class:`optimizer.evaluation.outcome.ResilienceSummary` as the evaluation file
+    writes it."""
     return {"worst_case": summary.worst_case, "expected": summary.expected,
             "cvar": {"alpha": summary.cvar_alpha, "value": summary.cvar}}
 
@@ -367,7 +369,7 @@ def schema() -> None:
 
     Editors complete and check an instance that names it: "$schema": "PATH/instance.schema.json".
     """
-    from optimizer.schema import SCHEMA_PATH
+    from optimizer.instance.schema import SCHEMA_PATH
 
     click.echo(SCHEMA_PATH.read_text(encoding="utf-8"), nl=False)
 

@@ -1,7 +1,7 @@
 """``resilience bench``, ``resilience suite`` and ``resilience export``: for researchers.
 
 Thin: options become :class:`optimizer.bench.runner.BenchOptions`, a suite folder, or a call
-of :func:`optimizer.export.export_model`; the library does the work. The summary is the
+of :func:`optimizer.solvers.export.export_model`; the library does the work. The summary is the
 answer of ``bench --summary`` and is printed on standard output (also at the end of a run);
 progress goes to standard error. Registered on the main command in ``optimizer.cli``.
 """
@@ -18,7 +18,6 @@ from rich.table import Table
 # The registry is light (its builders import the generators when they build); the runner
 # and the progress bars are imported by `bench` itself, so that `--help` stays quick.
 from optimizer.bench.registry import FAMILIES, SIZE_CLASSES, read_suite, write_suite
-from optimizer.choices import BENCH_METHODS as METHODS
 from optimizer.choices import ObjectiveKind
 from optimizer.cli.common import (
     ALPHA,
@@ -36,8 +35,9 @@ from optimizer.cli.common import (
 from optimizer.errors import UsageError
 from optimizer.files import check_writable
 from optimizer.safe_text import console_text as escape
+from optimizer.solvers.registry import METHODS, SOLVER_NAMES
 
-SOLVER_CHOICES = ("highs", "cbc", "glpk", "scip", "gurobi", "xpress", "cplex")
+SOLVER_CHOICES = SOLVER_NAMES
 
 
 def _names(text: str, option: str, allowed: tuple[str, ...] | None = None) -> tuple[str, ...]:
@@ -278,13 +278,13 @@ def export(instance: str, output: str, objective: str | None, alpha: float | Non
     resilience objectives (maximised); for min_cost, the file minimises cost as a share of
     the budget, so the engine's value is the file's optimum times the budget.
     """
-    from optimizer.export import export_model, format_of, with_overrides
+    from optimizer.solvers.export import export_model, format_of, with_overrides
 
     format_of(output)  # a bad extension fails before the instance is read
     path = output_path(output, instance, "")
     if path == "-":
         raise UsageError("export writes a file: give -o MODEL.mps or -o MODEL.lp")
-    from optimizer.reading import load_instance
+    from optimizer.instance.reading import load_instance
 
     inst = with_overrides(load_instance(instance), objective=objective, alpha=alpha,
                           target=target, budget=budget)

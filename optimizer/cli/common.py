@@ -20,11 +20,11 @@ from rich.console import Console
 from optimizer import stopping
 from optimizer.errors import ExitCode, ResilienceError, UsageError
 from optimizer.files import check_writable
+from optimizer.instance.schema import LARGEST
 from optimizer.safe_text import console_text as escape
-from optimizer.schema import LARGEST
 
 if TYPE_CHECKING:
-    from optimizer.data import Instance
+    from optimizer.instance.data import Instance
 
 # When output is not a terminal (a file, a pipe, a CI log) rich would assume 80 columns:
 # log lines wrapped mid-sentence and table cells cut to "cou…". There, lines are never
@@ -139,7 +139,7 @@ class Number(click.FloatRange):
 
 
 # The options every solving command shares, with the bounds of their instance-file twins
-# (optimizer.schema: objective.alpha, objective.target, budget), so that a value the file
+# (optimizer.instance.schema: objective.alpha, objective.target, budget), so that a value the file
 # would refuse is refused on the command line too, naming the option (exit 2).
 MIP_GAP = Number(0, 1, max_open=True)  # relative: 1 would call any plan optimal
 TIME_LIMIT = Number(0, min_open=True)

@@ -1,7 +1,7 @@
 """``resilience generate grid|geometric``: write a synthetic instance file.
 
-Thin: the options become arguments of :func:`optimizer.synthetic.grid_instance` or
-:func:`~optimizer.synthetic.geometric_instance`; the instance is checked the way
+Thin: the options become arguments of :func:`optimizer.sources.synthetic.grid_instance` or
+:func:`~optimizer.sources.synthetic.geometric_instance`; the instance is checked the way
 ``resilience validate`` would check it before it is written (atomically). The group is
 registered on the main command in ``optimizer.cli``.
 """
@@ -72,8 +72,8 @@ def _common(command: Callable[..., None]) -> Callable[..., None]:
 
 def _write(doc: dict[str, Any], output: str) -> None:
     """Check the instance as ``validate`` would, then write it (or print it for '-')."""
-    from optimizer.reading import build_instance
-    from optimizer.schema import InstanceFile
+    from optimizer.instance.reading import build_instance
+    from optimizer.instance.schema import InstanceFile
 
     built = build_instance(InstanceFile.model_validate(doc), default_name=doc["name"])
     text = json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
@@ -109,7 +109,7 @@ def _make(builder: Callable[..., dict[str, Any]], *sizes: int, explicit: bool,
 @handled
 def grid(rows: int, cols: int, output: str, explicit: bool, **options: Any) -> None:
     """A street lattice of ROWS x COLS nodes in the unit square, with circular hazards."""
-    from optimizer.synthetic import grid_instance
+    from optimizer.sources.synthetic import grid_instance
 
     _write(_make(grid_instance, rows, cols, options.pop("scenarios"), explicit=explicit,
                  **options), output)
@@ -124,7 +124,7 @@ def grid(rows: int, cols: int, output: str, explicit: bool, **options: Any) -> N
 @handled
 def geometric(nodes: int, output: str, explicit: bool, **options: Any) -> None:
     """A random geometric road network in the unit square, with circular hazards."""
-    from optimizer.synthetic import geometric_instance
+    from optimizer.sources.synthetic import geometric_instance
 
     _write(_make(geometric_instance, nodes, options.pop("scenarios"), explicit=explicit,
                  **options), output)

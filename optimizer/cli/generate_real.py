@@ -1,6 +1,7 @@
 """``resilience generate tntp`` and ``resilience generate geojson``: instances from real data.
 
-Thin commands over :mod:`optimizer.importers.tntp` and :mod:`optimizer.importers.city`:
+Thin commands over :mod:`optimizer.sources.importers.tntp` and
+:mod:`optimizer.sources.importers.city`:
 parse options, import, write the instance atomically, read it back through the engine (so
 a file that is written is a file that loads), and say what it holds on standard error.
 Standard output stays empty unless ``-o -`` asks for the JSON there.
@@ -32,10 +33,10 @@ def _output(path: str) -> str:
 
 def _write(document: dict[str, Any], out: str, warnings: list[str] | tuple[str, ...]) -> None:
     """Check the instance through the engine's own reader, write it, and summarise it."""
-    from optimizer.checks import run_checks
-    from optimizer.importers import dumps_instance
-    from optimizer.reading import build_instance, parse_json
-    from optimizer.schema import InstanceFile
+    from optimizer.instance.checks import run_checks
+    from optimizer.instance.reading import build_instance, parse_json
+    from optimizer.instance.schema import InstanceFile
+    from optimizer.sources.importers import dumps_instance
 
     text = dumps_instance(document)
     # The same path a file on disk takes (pydantic, cross-field checks, generators), so an
@@ -100,8 +101,8 @@ def tntp(net: str, nodes: str | None, trips: str | None, depots: int, shelters: 
     well-spread through nodes; hazards come from a seeded hazard_footprint generator. The
     description states every assumption.
     """
-    from optimizer.importers.tntp import SOURCE as TNTP_SOURCE
-    from optimizer.importers.tntp import TntpOptions, tntp_instance
+    from optimizer.sources.importers.tntp import SOURCE as TNTP_SOURCE
+    from optimizer.sources.importers.tntp import TntpOptions, tntp_instance
 
     out = _output(output)
     options = TntpOptions(depots=depots, shelters=shelters, scenarios=scenarios, seed=seed,
@@ -190,7 +191,7 @@ def geojson(streets: str, shelters: str, hazards: tuple[str, ...], hazard_ids: t
     if not hazards:
         raise UsageError("give at least one --hazard polygon file: the instance needs "
                          "scenarios")
-    from optimizer.importers.city import CityOptions, city_instance
+    from optimizer.sources.importers.city import CityOptions, city_instance
 
     options = CityOptions(
         population=population, depots=depots, seed=seed, commodities=commodities,

@@ -1,7 +1,8 @@
 """``resilience recover INSTANCE RESULT``: fill in or redo a result's recovery section.
 
 Thin: read the instance and the plan, choose the scenarios, call
-:func:`optimizer.recovery.analyse` (and :func:`optimizer.restoration_mip.exact_schedule` with
+:func:`optimizer.evaluation.recovery.analyse` (and
+:func:`optimizer.evaluation.restoration_mip.exact_schedule` with
 ``--exact``), merge into the result and write it back whole (or to ``-o``), print a table.
 """
 
@@ -46,10 +47,10 @@ def recover(instance: str, result: str, scenario_ids: tuple[str, ...], crews: in
     # The libraries are imported here, not at the top: --help stays quick.
     from rich.table import Table
 
+    from optimizer.evaluation.recovery import analyse
     from optimizer.files import write_atomic
-    from optimizer.reading import load_instance
-    from optimizer.recovery import analyse
-    from optimizer.result import dumps, merge_recovery, read_plan
+    from optimizer.instance.reading import load_instance
+    from optimizer.results.file import dumps, merge_recovery, read_plan
 
     inst = load_instance(instance)
     if crews is not None:
@@ -88,7 +89,7 @@ def recover(instance: str, result: str, scenario_ids: tuple[str, ...], crews: in
             f"({run.where})")
     updated = merge_recovery(doc, inst, run)
     if exact:
-        from optimizer.restoration_mip import exact_section
+        from optimizer.evaluation.restoration_mip import exact_section
 
         updated = exact_section(updated, inst, plan, chosen, deadline=deadline,
                                 threads=threads, log=log)

@@ -35,7 +35,7 @@ from optimizer.safe_text import console_text as escape
 # The solver, the result models and rich's progress bars are imported inside the commands,
 # so that `resilience --help` stays quick (optimizer.cli).
 if TYPE_CHECKING:
-    from optimizer.data import Instance
+    from optimizer.instance.data import Instance
 
 INSTANCE_HELP = ("The instance the result was solved from (default: the path the result "
                  "records). Needed for the map, the comparison with doing nothing and the "
@@ -221,10 +221,10 @@ def sweep(instance: str, budgets: str | None, budget_range: str | None, targets:
         TimeElapsedColumn,
     )
 
-    from optimizer.reading import load_instance
+    from optimizer.instance.reading import load_instance
     from optimizer.report.sweep import budgets_from_range, numbers
     from optimizer.report.sweep import sweep as run_sweep
-    from optimizer.solve import SolveOptions
+    from optimizer.solvers.contract import SolveOptions
 
     if budgets and budget_range:
         raise UsageError("give --budgets or --budget-range, not both")

@@ -1,6 +1,6 @@
 """``resilience stress INSTANCE RESULT --failures K``: attack a finished plan.
 
-Thin: read the instance and the plan, call :func:`optimizer.stress.stress_test`, print a
+Thin: read the instance and the plan, call :func:`optimizer.evaluation.stress.stress_test`, print a
 short table of the worst scenarios, write the JSON (``-o``; ``-o -`` prints it and sends the
 table to standard error).
 """
@@ -41,10 +41,10 @@ def stress(instance: str, result: str, failures: int, output: str | None, quiet:
     )
     from rich.table import Table
 
+    from optimizer.evaluation.stress import stress_document, stress_test
     from optimizer.files import write_atomic
-    from optimizer.reading import load_instance
-    from optimizer.result import dumps, read_plan
-    from optimizer.stress import stress_document, stress_test
+    from optimizer.instance.reading import load_instance
+    from optimizer.results.file import dumps, read_plan
 
     inst = load_instance(instance)
     warn(inst)

@@ -21,7 +21,7 @@ from optimizer.errors import UsageError
 from optimizer.report.output import Rendered, emit, format_of, write_bytes, write_text
 
 if TYPE_CHECKING:
-    from optimizer.data import Instance
+    from optimizer.instance.data import Instance
     from optimizer.report.compare import Comparison
     from optimizer.report.document import Result
     from optimizer.report.sheets import Sheet

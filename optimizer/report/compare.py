@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from optimizer.data import Instance
 from optimizer.errors import UsageError
+from optimizer.instance.data import Instance
 from optimizer.report import fmt
 from optimizer.report.document import FrontierSection, Result
 from optimizer.report.facts import Baseline, Decided, do_nothing, gain_per_1000, what_decided

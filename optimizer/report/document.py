@@ -1,6 +1,6 @@
 """The result file (design section 3) as the reports read it: checked once, at the boundary.
 
-The engine writes result documents as dicts (``optimizer.result``); reports read them back
+The engine writes result documents as dicts (``optimizer.results.file``); reports read them back
 through these pydantic models, so a hand-edited or truncated file fails with the file, the
 JSON path and what is wrong instead of a ``KeyError`` deep inside a renderer. Fields the
 reports do not use are ignored, so newer result files still read; fields added since
@@ -18,13 +18,13 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from optimizer.errors import InputError, Problem
-from optimizer.reading import json_path, parse_json
+from optimizer.instance.reading import json_path, parse_json
 
 
 class _Model(BaseModel):
     # Strict: "false" is not a boolean and "12" not a number. A lax reading turned
     # "open": "false" into closed here while bool("false") opened it elsewhere; every
-    # command now reads a plan through these models (optimizer.result.read_plan).
+    # command now reads a plan through these models (optimizer.results.file.read_plan).
     model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
 
 
@@ -203,7 +203,7 @@ class FrontierSection(_Model):
 
 class Result(_Model):
     """A result that holds a plan: what ``resilience solve`` writes and
-    :func:`optimizer.solve` returns, typed and checked.
+    :func:`optimizer.solvers.extensive` returns, typed and checked.
 
     The fields are the sections of the result file (design section 3); :attr:`plan` is its
     ``decisions``. :meth:`to_json` gives back the whole file the engine wrote, including the
@@ -256,7 +256,7 @@ class Result(_Model):
 
     def to_json(self) -> str:
         """The result file's text, as ``resilience solve -o`` writes it
-        (``optimizer.result.dumps``, which imports the solver: not needed to write text)."""
+        (``optimizer.results.file.dumps``, which imports the solver: not needed to write text)."""
         return json.dumps(self.document, indent=2, allow_nan=False) + "\n"
 
     @classmethod

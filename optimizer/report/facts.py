@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from optimizer.data import Instance
-from optimizer.evaluate import evaluate_plan
-from optimizer.outcome import ResilienceSummary
+from optimizer.evaluation.evaluate import evaluate_plan
+from optimizer.evaluation.outcome import ResilienceSummary
+from optimizer.evaluation.reachability import pairs, surviving_graph
+from optimizer.instance.data import Instance
 from optimizer.plan import Plan
-from optimizer.reachability import pairs, surviving_graph
 from optimizer.report.document import Result, ScenarioRecovery, ScenarioResult
 
 WORST_SHOWN = 5  # scenarios in the table of the worst ones

@@ -13,9 +13,9 @@ import hashlib
 import os
 from pathlib import Path
 
-from optimizer.data import Instance
 from optimizer.errors import InputError, Problem
-from optimizer.reading import load_instance, not_regular, path_problem, read_bytes
+from optimizer.instance.data import Instance
+from optimizer.instance.reading import load_instance, not_regular, path_problem, read_bytes
 from optimizer.report.document import Result
 
 

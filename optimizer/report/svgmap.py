@@ -14,7 +14,7 @@ from html import escape
 import networkx as nx
 import numpy as np
 
-from optimizer.data import Instance
+from optimizer.instance.data import Instance
 from optimizer.report import fmt
 from optimizer.report.compare import Comparison, FacilityState
 from optimizer.report.facts import Facts

@@ -28,14 +28,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from optimizer import stopping
-from optimizer.data import Instance
 from optimizer.errors import InfeasibleError, SolverFailure, UsageError
+from optimizer.instance.data import Instance
+from optimizer.instance.schema import LARGEST, ObjectiveKind
 from optimizer.pipeline import solve_and_verify
 from optimizer.plan import Plan
 from optimizer.report import fmt
 from optimizer.report.facts import Baseline, do_nothing
-from optimizer.schema import LARGEST, ObjectiveKind
-from optimizer.solve import SolveOptions
+from optimizer.solvers.contract import SolveOptions
 
 DIMINISHING_SHARE = 0.25
 # The objective may dip by this much between budgets without counting as a fall

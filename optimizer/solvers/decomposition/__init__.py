@@ -1,0 +1,7 @@
+"""The decomposition route (``--method decomposition``): multi-cut Benders over the first
+stage on HiGHS (:mod:`.benders`), with expected resilience and CVaR counted on curves at
+scale (:mod:`.curves`)."""
+
+from optimizer.solvers.decomposition.benders import solve_decomposition, solver
+
+__all__ = ["solve_decomposition", "solver"]
