@@ -36,67 +36,23 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.sparse import csc_matrix
 
+from models.arrays import INF, Rows, Terms, Variables, terms_of
+from models.objectives import SPECS, cost_terms, expected_terms
 from models.resilience import (
-    RELATIVE_MIN_CEILING,
     ModelData,
     linked_pair_flows,
     linked_shelter_rows,
     shelter_row_evacuees,
 )
 from optimizer.errors import InfeasibleError
-from optimizer.instance.schema import ObjectiveKind
 
-INF = float("inf")
 # Objectives in the order models.resilience declares them: the compiler meets their
 # variables in this order, whichever of them are active.
 OBJECTIVE_ORDER = ("objective", "tiebreak_expected", "tiebreak_cost")
+# Variable families Pyomo names without an index.
+SCALAR_FAMILIES = frozenset({"pool", "cost"}.union(*(s.scalars for s in SPECS.values())))
 # A dropped row (no variable left) must hold as a constant within this.
 CONSTANT_ROW_TOL = 1e-9
-
-
-@dataclass(frozen=True)
-class _Variables:
-    """One variable family: flat indices, bounds, integrality and fixed entries (at 1)."""
-
-    name: str
-    lower: np.ndarray
-    upper: np.ndarray
-    integer: bool | np.ndarray  # one flag for the family, or one per entry
-    fixed: np.ndarray | None = None  # bool mask; a fixed entry's value is 1
-
-    @property
-    def size(self) -> int:
-        return len(self.lower)
-
-
-@dataclass(frozen=True)
-class _Terms:
-    """Terms of one variable family in some rows of one constraint family (or objective).
-
-    ``pos`` is where the family's first term in that row stands in the Pyomo expression;
-    only the order of first appearance of each family depends on it.
-    """
-
-    family: str
-    row: np.ndarray  # row within its constraint family (zeros for an objective)
-    index: np.ndarray  # flat index within the variable family
-    coef: np.ndarray
-    pos: np.ndarray | int = 0
-
-
-@dataclass(frozen=True)
-class _Rows:
-    """One constraint family: ``lower <= body <= upper`` per row, and its terms."""
-
-    name: str
-    labels: np.ndarray | None  # Pyomo index of each row; None for a scalar constraint
-    lower: np.ndarray
-    upper: np.ndarray
-    terms: tuple[_Terms, ...]
-
-    @property
-    def size(self) -> int:
-        return len(self.lower)
 
 
 @dataclass(frozen=True, eq=False)
@@ -120,7 +76,7 @@ class DirectModel:
         for family, cols in self.columns.items():
             shape = cols.shape
             for flat in np.flatnonzero(cols.ravel() >= 0):
-                if family in ("pool", "cost", "worst", "eta"):
+                if family in SCALAR_FAMILIES:
                     label = family
                 elif len(shape) == 2:
                     d, k = divmod(int(flat), shape[1])
@@ -149,49 +105,37 @@ def _rows_of(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return row.astype(np.int64), distinct, counts
 
 
-def _scalar_rows(name: str, lower: float, upper: float, *terms: _Terms) -> _Rows:
-    return _Rows(name, None, np.array([lower]), np.array([upper]), terms)
-
-
-def _terms(family: str, index: np.ndarray, coef: np.ndarray | float,
-           row: np.ndarray | None = None, pos: np.ndarray | int = 0) -> _Terms:
-    index = np.asarray(index, dtype=np.int64)
-    coef = np.broadcast_to(np.asarray(coef, dtype=float), index.shape)
-    row = np.zeros(len(index), dtype=np.int64) if row is None else np.asarray(row, np.int64)
-    return _Terms(family, row, index, coef, pos)
+def _scalar_rows(name: str, lower: float, upper: float, *terms: Terms) -> Rows:
+    return Rows(name, None, np.array([lower]), np.array([upper]), terms)
 
 
 # ---------------------------------------------------------------------------- variables
 
 
-def _variables(md: ModelData) -> dict[str, _Variables]:
+def _variables(md: ModelData) -> dict[str, Variables]:
     """Every variable family of ``build_model`` with its bounds (add_*_variables)."""
     inst = md.instance
     D, K, H, S = len(inst.depots), len(inst.commodities), len(inst.shelters), md.num_scenarios
     stock_upper = (md.stock_upper / md.stock_unit).reshape(D * K)
     kind = inst.objective.kind
     families = [
-        _Variables("y", np.zeros(D), np.ones(D), True,
+        Variables("y", np.zeros(D), np.ones(D), True,
                    np.array([d.existing for d in inst.depots], dtype=bool)),
-        _Variables("x", np.zeros(D * K), stock_upper, md.stock_integer.reshape(D * K)),
-        _Variables("z", np.zeros(H), np.ones(H), True,
+        Variables("x", np.zeros(D * K), stock_upper, md.stock_integer.reshape(D * K)),
+        Variables("z", np.zeros(H), np.ones(H), True,
                    np.array([h.existing for h in inst.shelters], dtype=bool)),
-        _Variables("modules", np.zeros(H),
+        Variables("modules", np.zeros(H),
                    np.array([h.max_modules for h in inst.shelters], dtype=float), True),
-        _Variables("pool", np.zeros(1), np.array([inst.max_pool / md.money_scale]), False),
-        _Variables("cost", np.zeros(1), np.array([INF]), False),
-        _Variables("g", np.zeros(len(md.g_scenario)), np.full(len(md.g_scenario), INF),
+        Variables("pool", np.zeros(1), np.array([inst.max_pool / md.money_scale]), False),
+        Variables("cost", np.zeros(1), np.array([INF]), False),
+        Variables("g", np.zeros(len(md.g_scenario)), np.full(len(md.g_scenario), INF),
                    False),
-        _Variables("v", np.zeros(len(md.v_scenario)), np.full(len(md.v_scenario), INF),
+        Variables("v", np.zeros(len(md.v_scenario)), np.full(len(md.v_scenario), INF),
                    False),
-        _Variables("econ", np.zeros(S), np.ones(S), False),
-        _Variables("r", np.zeros(S), np.ones(S), False),
+        Variables("econ", np.zeros(S), np.ones(S), False),
+        Variables("r", np.zeros(S), np.ones(S), False),
     ]
-    if kind in (ObjectiveKind.WORST_CASE, ObjectiveKind.RELATIVE):
-        families.append(_Variables("worst", np.zeros(1), np.ones(1), False))
-    if kind is ObjectiveKind.CVAR:
-        families.append(_Variables("eta", np.zeros(1), np.ones(1), False))
-        families.append(_Variables("shortfall", np.zeros(S), np.full(S, INF), False))
+    families += SPECS[kind].variables(md)  # the objective's own (models.objectives)
     return {f.name: f for f in families}
 
 
@@ -213,7 +157,7 @@ def _pyomo_sum(left: list | None, right: list | None) -> list | None:
     return left + right
 
 
-def _rows_cost(md: ModelData) -> list[_Rows]:
+def _rows_cost(md: ModelData) -> list[Rows]:
     """add_cost: ``cost - (pool + depot terms + shelter terms) == 0`` and ``cost <= Bud/M``.
 
     The terms follow the order in which Pyomo assembles add_cost's expression (see
@@ -235,17 +179,17 @@ def _rows_cost(md: ModelData) -> list[_Rows]:
         shelters = _pyomo_sum(shelters, [("z", j, 0.0 if h.existing else h.fixed_cost / M),
                                          ("modules", j, h.module_cost / M)])
     expr = _pyomo_sum(_pyomo_sum([("pool", 0, 1.0)], depots), shelters) or []
-    terms = [_terms("cost", [0], 1.0)]
+    terms = [terms_of("cost", [0], 1.0)]
     for family in ("y", "x", "pool", "z", "modules"):
         at = [p for p, term in enumerate(expr) if term[0] == family]
-        terms.append(_terms(family, [expr[p][1] for p in at], [-expr[p][2] for p in at],
+        terms.append(terms_of(family, [expr[p][1] for p in at], [-expr[p][2] for p in at],
                             pos=np.array(at, dtype=np.int64) + 1))
     definition = _scalar_rows("cost_definition", 0.0, 0.0, *terms)
-    budget = _scalar_rows("budget", -INF, inst.budget / M, _terms("cost", [0], 1.0))
+    budget = _scalar_rows("budget", -INF, inst.budget / M, terms_of("cost", [0], 1.0))
     return [definition, budget]
 
 
-def _rows_depot_capacity(md: ModelData) -> list[_Rows]:
+def _rows_depot_capacity(md: ModelData) -> list[Rows]:
     """add_depot_capacity: ``sum_k (vol_k u_dk/V_d) x_dk - y_d <= -sum_k vol_k
     existing_dk/V_d``, V_d the capacity the row is written with (ModelData.depot_volume)."""
     inst = md.instance
@@ -259,38 +203,38 @@ def _rows_depot_capacity(md: ModelData) -> list[_Rows]:
     n = len(depots)
     rows = np.repeat(np.arange(n), K)
     k = np.tile(np.arange(K), n)
-    return [_Rows("depot_capacity", depots, np.full(n, -INF), -(existing / capacity), (
-        _terms("x", depots[rows] * K + k,
+    return [Rows("depot_capacity", depots, np.full(n, -INF), -(existing / capacity), (
+        terms_of("x", depots[rows] * K + k,
                volume[k] * md.stock_unit[depots[rows], k] / capacity[rows], rows, pos=k),
-        _terms("y", depots, -1.0, np.arange(n), pos=K),
+        terms_of("y", depots, -1.0, np.arange(n), pos=K),
     ))]
 
 
-def _rows_shelter_modules(md: ModelData) -> list[_Rows]:
+def _rows_shelter_modules(md: ModelData) -> list[Rows]:
     """add_shelter_modules: ``m_h - U_h z_h <= 0`` for shelters with U_h > 0."""
     shelters = np.array([h for h, s in enumerate(md.instance.shelters) if s.max_modules > 0],
                         dtype=np.int64)
     limit = np.array([md.instance.shelters[h].max_modules for h in shelters], dtype=float)
     n = len(shelters)
-    return [_Rows("shelter_modules", shelters, np.full(n, -INF), np.zeros(n), (
-        _terms("modules", shelters, 1.0, np.arange(n)),
-        _terms("z", shelters, -limit, np.arange(n), pos=1),
+    return [Rows("shelter_modules", shelters, np.full(n, -INF), np.zeros(n), (
+        terms_of("modules", shelters, 1.0, np.arange(n)),
+        terms_of("z", shelters, -limit, np.arange(n), pos=1),
     ))]
 
 
-def _rows_shelter_redundancy(md: ModelData) -> list[_Rows]:
+def _rows_shelter_redundancy(md: ModelData) -> list[Rows]:
     """add_shelter_redundancy: ``sum_{h near i} z_h >= r`` for zones with people."""
     inst = md.instance
     r = inst.policy.shelter_redundancy
     zones = np.flatnonzero(inst.network.population > 0) if r > 0 else np.zeros(0, np.int64)
     row, shelter = np.nonzero(md.intact_shelters[zones])
     n = len(zones)
-    return [_Rows("shelter_redundancy", zones, np.full(n, float(r)), np.full(n, INF), (
-        _terms("z", shelter, 1.0, row),
+    return [Rows("shelter_redundancy", zones, np.full(n, float(r)), np.full(n, INF), (
+        terms_of("z", shelter, 1.0, row),
     ))]
 
 
-def _rows_depot_stock(md: ModelData) -> list[_Rows]:
+def _rows_depot_stock(md: ModelData) -> list[Rows]:
     """add_depot_stock: ``sum_i g_sdik - c x_dk <= c existing_dk``,
     ``c = (1 - loss_sd) om_k / Q_s``, one row per (s, d, k) with flows, keys ascending."""
     inst = md.instance
@@ -304,13 +248,13 @@ def _rows_depot_stock(md: ModelData) -> list[_Rows]:
     coef = (1 - loss[s, d]) * om[k] / md.supply_total[s]
     stock = np.array([dp.existing_stock for dp in inst.depots], dtype=float).reshape(D, K)
     n = len(keys)
-    return [_Rows("depot_stock", np.arange(n), np.full(n, -INF), coef * stock[d, k], (
-        _terms("g", np.arange(len(row)), 1.0, row),
-        _terms("x", d * K + k, -(coef * md.stock_unit[d, k]), np.arange(n), pos=counts),
+    return [Rows("depot_stock", np.arange(n), np.full(n, -INF), coef * stock[d, k], (
+        terms_of("g", np.arange(len(row)), 1.0, row),
+        terms_of("x", d * K + k, -(coef * md.stock_unit[d, k]), np.arange(n), pos=counts),
     ))]
 
 
-def _rows_zone_need(md: ModelData) -> list[_Rows]:
+def _rows_zone_need(md: ModelData) -> list[Rows]:
     """add_zone_need: ``sum_d g_sdik <= om_k q_sik / Q_s``, one row per (s, i, k)."""
     inst = md.instance
     N, K = inst.network.num_nodes, len(inst.commodities)
@@ -321,12 +265,12 @@ def _rows_zone_need(md: ModelData) -> list[_Rows]:
     need = np.stack([sc.need for sc in inst.scenarios]) if inst.scenarios else np.zeros(
         (0, N, K))
     n = len(keys)
-    return [_Rows("zone_need", np.arange(n), np.full(n, -INF),
+    return [Rows("zone_need", np.arange(n), np.full(n, -INF),
                   om[k] * need[s, i, k] / md.supply_total[s],
-                  (_terms("g", np.arange(len(row)), 1.0, row),))]
+                  (terms_of("g", np.arange(len(row)), 1.0, row),))]
 
 
-def _rows_zone_evacuees(md: ModelData) -> list[_Rows]:
+def _rows_zone_evacuees(md: ModelData) -> list[Rows]:
     """add_zone_evacuees: ``sum_h v_sih <= e_si / E_s``, one row per (s, i)."""
     inst = md.instance
     N = inst.network.num_nodes
@@ -335,12 +279,12 @@ def _rows_zone_evacuees(md: ModelData) -> list[_Rows]:
     evacuees = np.stack([sc.evacuees for sc in inst.scenarios]) if inst.scenarios else (
         np.zeros((0, N)))
     n = len(keys)
-    return [_Rows("zone_evacuees", np.arange(n), np.full(n, -INF),
+    return [Rows("zone_evacuees", np.arange(n), np.full(n, -INF),
                   evacuees[s, i] / md.evacuee_total[s],
-                  (_terms("v", np.arange(len(row)), 1.0, row),))]
+                  (terms_of("v", np.arange(len(row)), 1.0, row),))]
 
 
-def _rows_shelter_capacity(md: ModelData) -> list[_Rows]:
+def _rows_shelter_capacity(md: ModelData) -> list[Rows]:
     """add_shelter_capacity: ``sum_i v_sih - min(k B_h, e_sh)/E_s z_h - min(k M_h, e_sh)/E_s
     m_h <= 0``, ``k = 1 - loss_sh``, e_sh the evacuees who can reach h in s, the module term
     only where U_h > 0 and M_h > 0."""
@@ -367,10 +311,10 @@ def _rows_shelter_capacity(md: ModelData) -> list[_Rows]:
     n = len(labels)
     total = md.evacuee_total[s]
     with_modules = np.flatnonzero(modular[h]) if n else np.zeros(0, np.int64)
-    return [_Rows("shelter_capacity", labels, np.full(n, -INF), np.zeros(n), (
-        _terms("v", flows, 1.0, new_row[row[flows]]),
-        _terms("z", h, -(np.minimum(keep * base[h], reach) / total), np.arange(n), pos=counts),
-        _terms("modules", h[with_modules],
+    return [Rows("shelter_capacity", labels, np.full(n, -INF), np.zeros(n), (
+        terms_of("v", flows, 1.0, new_row[row[flows]]),
+        terms_of("z", h, -(np.minimum(keep * base[h], reach) / total), np.arange(n), pos=counts),
+        terms_of("modules", h[with_modules],
                -(np.minimum(keep * size[h], reach) / total)[with_modules],
                with_modules, pos=counts[with_modules] + 1),
     ))]
@@ -385,18 +329,18 @@ def _evacuee_share(md: ModelData, flows: np.ndarray) -> np.ndarray:
     return evacuees[s, md.v_zone[flows]] / md.evacuee_total[s]
 
 
-def _rows_shelter_link(md: ModelData) -> list[_Rows]:
+def _rows_shelter_link(md: ModelData) -> list[Rows]:
     """add_shelter_link: ``v_j - (e_si/E_s) z_h <= 0`` for each pair flow j of a linked
     shelter (linked_pair_flows), flows ascending."""
     flows = linked_pair_flows(md)
     n = len(flows)
-    return [_Rows("shelter_link", flows, np.full(n, -INF), np.zeros(n), (
-        _terms("v", flows, 1.0, np.arange(n)),
-        _terms("z", md.v_shelter[flows], -_evacuee_share(md, flows), np.arange(n), pos=1),
+    return [Rows("shelter_link", flows, np.full(n, -INF), np.zeros(n), (
+        terms_of("v", flows, 1.0, np.arange(n)),
+        terms_of("z", md.v_shelter[flows], -_evacuee_share(md, flows), np.arange(n), pos=1),
     ))]
 
 
-def _rows_shelter_cover(md: ModelData) -> list[_Rows]:
+def _rows_shelter_cover(md: ModelData) -> list[Rows]:
     """add_shelter_cover: ``v_j - (e_si/E_s) sum_{h in N_si} z_h <= 0`` for each cover flow
     j (the flows after the pair flows), shelters ascending."""
     P = md.num_pair_flows
@@ -404,25 +348,25 @@ def _rows_shelter_cover(md: ModelData) -> list[_Rows]:
     n = len(flows)
     per_row = np.diff(md.cover_ptr)
     rows = np.repeat(np.arange(n), per_row)
-    return [_Rows("shelter_cover", flows, np.full(n, -INF), np.zeros(n), (
-        _terms("v", flows, 1.0, np.arange(n)),
-        _terms("z", md.cover_shelter, -np.repeat(_evacuee_share(md, flows), per_row), rows,
+    return [Rows("shelter_cover", flows, np.full(n, -INF), np.zeros(n), (
+        terms_of("v", flows, 1.0, np.arange(n)),
+        terms_of("z", md.cover_shelter, -np.repeat(_evacuee_share(md, flows), per_row), rows,
                pos=1),
     ))]
 
 
-def _rows_compensation(md: ModelData) -> list[_Rows]:
+def _rows_compensation(md: ModelData) -> list[Rows]:
     """add_compensation: ``econ_s - (M / L_s) pool <= 0`` for scenarios with L_s > 0."""
     scenarios = np.flatnonzero(md.loss_total > 0)
     n = len(scenarios)
-    return [_Rows("compensation", scenarios, np.full(n, -INF), np.zeros(n), (
-        _terms("econ", scenarios, 1.0, np.arange(n)),
-        _terms("pool", np.zeros(n, np.int64), -(md.money_scale / md.loss_total[scenarios]),
+    return [Rows("compensation", scenarios, np.full(n, -INF), np.zeros(n), (
+        terms_of("econ", scenarios, 1.0, np.arange(n)),
+        terms_of("pool", np.zeros(n, np.int64), -(md.money_scale / md.loss_total[scenarios]),
                np.arange(n), pos=1),
     ))]
 
 
-def _rows_resilience(md: ModelData) -> list[_Rows]:
+def _rows_resilience(md: ModelData) -> list[Rows]:
     """add_resilience: ``r_s - w_sup sum g - w_sh sum v - w_eco econ_s == constant``,
     the constant holding the weight of each term whose scenario total is 0."""
     w = md.instance.weights
@@ -434,42 +378,18 @@ def _rows_resilience(md: ModelData) -> list[_Rows]:
     g = np.flatnonzero(has_supply[md.g_scenario])
     v = np.flatnonzero(has_evacuees[md.v_scenario])
     econ = np.flatnonzero(has_loss)
-    return [_Rows("resilience", np.arange(S), constant, constant, (
-        _terms("r", np.arange(S), 1.0, np.arange(S)),
-        _terms("g", g, -w.supply, md.g_scenario[g], pos=1),
-        _terms("v", v, -w.shelter, md.v_scenario[v], pos=1),
-        _terms("econ", econ, -w.economic, econ, pos=1),
+    return [Rows("resilience", np.arange(S), constant, constant, (
+        terms_of("r", np.arange(S), 1.0, np.arange(S)),
+        terms_of("g", g, -w.supply, md.g_scenario[g], pos=1),
+        terms_of("v", v, -w.shelter, md.v_scenario[v], pos=1),
+        terms_of("econ", econ, -w.economic, econ, pos=1),
     ))]
 
 
-def _rows_objective(md: ModelData) -> list[_Rows]:
-    """add_objectives' rows: worst_case ``t - r_s <= 0``; cvar ``eta - r_s - u_s <= 0``;
-    min_cost ``r_s >= T``."""
-    S = md.num_scenarios
-    objective = md.instance.objective
-    every = np.arange(S)
-    if objective.kind is ObjectiveKind.WORST_CASE:
-        return [_Rows("worst_case", every, np.full(S, -INF), np.zeros(S), (
-            _terms("worst", np.zeros(S, np.int64), 1.0, every),
-            _terms("r", every, -1.0, every, pos=1)))]
-    if objective.kind is ObjectiveKind.RELATIVE:
-        assert md.ceilings is not None
-        kept = np.flatnonzero(md.ceilings > RELATIVE_MIN_CEILING)
-        n = len(kept)
-        rows = np.arange(n)
-        return [_Rows("relative", kept, np.full(n, -INF), np.zeros(n), (
-            _terms("worst", np.zeros(n, np.int64), md.ceilings[kept], rows),
-            _terms("r", kept, -1.0, rows, pos=1)))]
-    if objective.kind is ObjectiveKind.CVAR:
-        return [_Rows("cvar_shortfall", every, np.full(S, -INF), np.zeros(S), (
-            _terms("eta", np.zeros(S, np.int64), 1.0, every),
-            _terms("r", every, -1.0, every, pos=1),
-            _terms("shortfall", every, -1.0, every, pos=2)))]
-    if objective.kind is ObjectiveKind.MIN_COST:
-        target = float(objective.target or 0.0)
-        return [_Rows("target", every, np.full(S, target), np.full(S, INF),
-                      (_terms("r", every, 1.0, every),))]
-    return []
+def _rows_objective(md: ModelData) -> list[Rows]:
+    """add_objectives' rows: the objective's own (models.objectives), e.g. worst_case
+    ``t - r_s <= 0``; cvar ``eta - r_s - u_s <= 0``; min_cost ``r_s >= T``."""
+    return SPECS[md.instance.objective.kind].rows(md)
 
 
 # In the order build_model adds them: models.resilience.CONSTRAINT_FAMILIES, then the rows
@@ -494,30 +414,15 @@ ROW_FAMILIES = (
 # ---------------------------------------------------------------------------- objectives
 
 
-def _objective_terms(md: ModelData, name: str) -> tuple[_Terms, ...]:
+def _objective_terms(md: ModelData, name: str) -> tuple[Terms, ...]:
     """One objective of add_objectives in minimisation form (a maximum is negated)."""
-    inst = md.instance
-    p = inst.probabilities
-    weighted = np.flatnonzero(p > 0)
-    expected = (_terms("r", weighted, -p[weighted]),)
-    cost = (_terms("cost", [0], 1.0),)
     if name == "tiebreak_expected":
-        return expected
+        return expected_terms(md)
     if name == "tiebreak_cost":
-        return cost
+        return cost_terms(md)
     if name != "objective":
         raise ValueError(f"unknown objective {name!r}")
-    kind = inst.objective.kind
-    if kind in (ObjectiveKind.WORST_CASE, ObjectiveKind.RELATIVE):
-        return (_terms("worst", [0], -1.0),)
-    if kind is ObjectiveKind.EXPECTED:
-        return expected
-    if kind is ObjectiveKind.CVAR:
-        tail = p[weighted] / (1 - inst.objective.alpha)
-        return (_terms("eta", [0], -1.0), _terms("shortfall", weighted, tail, pos=1))
-    if kind is ObjectiveKind.MIN_COST:
-        return cost
-    raise ValueError(kind)  # pragma: no cover - the enum is closed
+    return SPECS[md.instance.objective.kind].terms(md)
 
 
 # ------------------------------------------------------------------------------ assembly
@@ -535,14 +440,43 @@ def assemble(md: ModelData, names: list[str]) -> DirectModel:
     variables = _variables(md)
     families = [rows for _, build in ROW_FAMILIES for rows in build(md)]
     offsets = np.concatenate([[0], np.cumsum([f.size for f in families])]).astype(np.int64)
-    n_rows = int(offsets[-1])
     objective_names = [n for n in OBJECTIVE_ORDER if n in names]
     if len(objective_names) != len(names):
         raise ValueError(f"unknown objectives in {names!r}")
     objectives = {n: _objective_terms(md, n) for n in objective_names}
+    placed = _place_terms(variables, families, offsets, objectives)
+    order, columns, n_cols = _columns(variables, objectives, placed)
+    a, lower, upper, kept = _matrix(families, offsets, placed, columns, n_cols)
+    col_lower, col_upper, integer = _column_bounds(variables, order, columns, n_cols)
+    kept_rows = []
+    for f, offset in zip(families, offsets[:-1], strict=True):
+        mask = kept[offset:offset + f.size]
+        if mask.any():
+            kept_rows.append((f.name, None if f.labels is None else f.labels[mask]))
+    D, K = len(md.instance.depots), len(md.instance.commodities)
+    costs = _stacked_costs(names, objectives, columns, n_cols)
+    columns["x"] = columns["x"].reshape(D, K)
+    return DirectModel(a, col_lower, col_upper, lower[kept], upper[kept], integer, costs,
+                       columns, order, tuple(kept_rows))
 
-    # Row terms with global rows; a term on a fixed variable moves into the bounds.
-    entries: list[tuple[_Terms, np.ndarray, np.ndarray]] = []  # terms, global row, free
+
+@dataclass(frozen=True, eq=False)
+class _Placed:
+    """The row terms at their global rows, and where the compiler first meets each family."""
+
+    entries: list[tuple[Terms, np.ndarray, np.ndarray]]  # terms, global row, free entries
+    shift: np.ndarray  # what the fixed variables move into each row's bounds
+    longest: int  # the most terms a row's expression lists (positions are below it)
+    first: dict[str, int]  # variable family -> the key where the compiler first meets it
+    n_rows: int
+
+
+def _place_terms(variables: dict[str, Variables], families: list[Rows], offsets: np.ndarray,
+                 objectives: dict[str, tuple[Terms, ...]]) -> _Placed:
+    """Row terms with global rows; a term on a fixed variable moves into the bounds. Then
+    where the compiler first meets each variable family (objectives before rows)."""
+    n_rows = int(offsets[-1])
+    entries: list[tuple[Terms, np.ndarray, np.ndarray]] = []
     shift = np.zeros(n_rows)
     longest = 1
     for family, offset in zip(families, offsets[:-1], strict=True):
@@ -559,7 +493,6 @@ def assemble(md: ModelData, names: list[str]) -> DirectModel:
         for t in terms:
             longest = max(longest, int(np.max(t.pos)) + 1)
 
-    # Where the compiler first meets each variable family (objectives before rows).
     first: dict[str, int] = {}
 
     def meet(family: str, key: int) -> None:
@@ -573,14 +506,20 @@ def assemble(md: ModelData, names: list[str]) -> DirectModel:
         if free.any():
             pos = np.broadcast_to(np.asarray(t.pos, dtype=np.int64), rows.shape)
             meet(t.family, int(np.min(rows[free] * longest + pos[free])))
+    return _Placed(entries, shift, longest, first, n_rows)
 
-    # A column for each free variable with a non-zero in a row or an objective.
+
+def _columns(variables: dict[str, Variables], objectives: dict[str, tuple[Terms, ...]],
+             placed: _Placed) -> tuple[tuple[str, ...], dict[str, np.ndarray], int]:
+    """A column for each free variable with a non-zero in a row or an objective, the
+    families in the order the compiler meets them: (that order, columns, their count)."""
     active = {name: np.zeros(v.size, dtype=bool) for name, v in variables.items()}
-    for t, _rows, free in entries:
+    for t, _rows, free in placed.entries:
         active[t.family][t.index[free & (t.coef != 0)]] = True
     for terms in objectives.values():
         for t in terms:
             active[t.family][t.index[t.coef != 0]] = True
+    first = placed.first
     order = tuple(sorted((f for f in first if active[f].any()), key=first.__getitem__))
     columns: dict[str, np.ndarray] = {}
     n_cols = 0
@@ -592,10 +531,16 @@ def assemble(md: ModelData, names: list[str]) -> DirectModel:
         n_cols += count
     for name, v in variables.items():
         columns.setdefault(name, np.full(v.size, -1, dtype=np.int64))
+    return order, columns, n_cols
 
-    # Matrix entries; a row without any is dropped (as a constant, it must hold).
+
+def _matrix(families: list[Rows], offsets: np.ndarray, placed: _Placed,
+            columns: dict[str, np.ndarray], n_cols: int
+            ) -> tuple[csc_matrix, np.ndarray, np.ndarray, np.ndarray]:
+    """The matrix of the kept rows, every row's bounds, and which rows are kept: a row
+    without any entry is dropped (as a constant, it must hold)."""
     row_parts, col_parts, val_parts = [], [], []
-    for t, rows, free in entries:
+    for t, rows, free in placed.entries:
         keep = free & (t.coef != 0)
         row_parts.append(rows[keep])
         col_parts.append(columns[t.family][t.index[keep]])
@@ -603,33 +548,47 @@ def assemble(md: ModelData, names: list[str]) -> DirectModel:
     all_rows = np.concatenate(row_parts) if row_parts else np.zeros(0, np.int64)
     # ``+ 0.0`` turns -0.0 into 0.0 as the compiler's ``bound - constant`` does: HiGHS's
     # search depends on the sign of a zero bound, and both routes must run the same search.
-    lower = np.concatenate([f.lower for f in families]) - shift + 0.0
-    upper = np.concatenate([f.upper for f in families]) - shift + 0.0
-    kept = np.bincount(all_rows, minlength=n_rows) > 0
+    lower = np.concatenate([f.lower for f in families]) - placed.shift + 0.0
+    upper = np.concatenate([f.upper for f in families]) - placed.shift + 0.0
+    kept = np.bincount(all_rows, minlength=placed.n_rows) > 0
     # Once the compiler has met a family, it keeps that family's fixed variables as terms
     # (it substitutes them only at the end), so a row whose terms are all fixed stays, as
     # an empty row, when they come after that point.
-    for t, rows, free in entries:
-        if t.family in first and not free.all():
+    for t, rows, free in placed.entries:
+        if t.family in placed.first and not free.all():
             pos = np.broadcast_to(np.asarray(t.pos, dtype=np.int64), rows.shape)
-            late = ~free & (t.coef != 0) & (rows * longest + pos > first[t.family])
+            late = ~free & (t.coef != 0) & (rows * placed.longest + pos
+                                            > placed.first[t.family])
             kept[rows[late]] = True
-    broken = ~kept & ((lower > CONSTANT_ROW_TOL) | (upper < -CONSTANT_ROW_TOL))
-    if broken.any():
-        labels = [(f.name, f.labels) for f in families]
-        where = int(np.flatnonzero(broken)[0])
-        fam = int(np.searchsorted(offsets, where, side="right") - 1)
-        name, idx = labels[fam]
-        label = name if idx is None else f"{name}[{int(idx[where - offsets[fam]])}]"
-        raise InfeasibleError(f"constraint {label} cannot hold: its variables are all fixed "
-                              "(existing facilities) and too few")
+    _check_dropped_rows(families, offsets, kept, lower, upper)
     new_row = np.cumsum(kept) - 1
     a = csc_matrix((np.concatenate(val_parts) if val_parts else np.zeros(0),
                     (new_row[all_rows], np.concatenate(col_parts) if col_parts
                      else np.zeros(0, np.int64))),
                    shape=(int(kept.sum()), n_cols))
     a.sort_indices()
+    return a, lower, upper, kept
 
+
+def _check_dropped_rows(families: list[Rows], offsets: np.ndarray, kept: np.ndarray,
+                        lower: np.ndarray, upper: np.ndarray) -> None:
+    """Raise when a dropped row cannot hold as the constant it is."""
+    broken = ~kept & ((lower > CONSTANT_ROW_TOL) | (upper < -CONSTANT_ROW_TOL))
+    if not broken.any():
+        return
+    labels = [(f.name, f.labels) for f in families]
+    where = int(np.flatnonzero(broken)[0])
+    fam = int(np.searchsorted(offsets, where, side="right") - 1)
+    name, idx = labels[fam]
+    label = name if idx is None else f"{name}[{int(idx[where - offsets[fam]])}]"
+    raise InfeasibleError(f"constraint {label} cannot hold: its variables are all fixed "
+                          "(existing facilities) and too few")
+
+
+def _column_bounds(variables: dict[str, Variables], order: tuple[str, ...],
+                   columns: dict[str, np.ndarray], n_cols: int
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each column's bounds and integrality."""
     col_lower = np.zeros(n_cols)
     col_upper = np.zeros(n_cols)
     integer = np.zeros(n_cols, dtype=bool)
@@ -640,22 +599,18 @@ def assemble(md: ModelData, names: list[str]) -> DirectModel:
         col_upper[col[present]] = v.upper[present]
         integer[col[present]] = (v.integer[present] if isinstance(v.integer, np.ndarray)
                                  else v.integer)
-    # The stage objectives are rows of one column-major array, as Pyomo's compiler returns
-    # them: solve() takes ``c @ x`` to hold a solved objective in a tie-break row, and
-    # numpy rounds that product differently for a strided and a contiguous ``c``; the same
-    # layout keeps the row, and so the search, identical on both routes.
+    return col_lower, col_upper, integer
+
+
+def _stacked_costs(names: list[str], objectives: dict[str, tuple[Terms, ...]],
+                   columns: dict[str, np.ndarray], n_cols: int) -> dict[str, np.ndarray]:
+    """The stage objectives as rows of one column-major array, as Pyomo's compiler returns
+    them: solve() takes ``c @ x`` to hold a solved objective in a tie-break row, and numpy
+    rounds that product differently for a strided and a contiguous ``c``; the same layout
+    keeps the row, and so the search, identical on both routes."""
     stacked = np.zeros((len(names), n_cols), order="F")
     for j, name in enumerate(names):
         for t in objectives[name]:
             nz = t.coef != 0
             stacked[j, columns[t.family][t.index[nz]]] = t.coef[nz]
-    costs = {name: stacked[j] for j, name in enumerate(names)}
-    kept_rows = []
-    for f, offset in zip(families, offsets[:-1], strict=True):
-        mask = kept[offset:offset + f.size]
-        if mask.any():
-            kept_rows.append((f.name, None if f.labels is None else f.labels[mask]))
-    D, K = len(md.instance.depots), len(md.instance.commodities)
-    columns["x"] = columns["x"].reshape(D, K)
-    return DirectModel(a, col_lower, col_upper, lower[kept], upper[kept], integer, costs,
-                       columns, order, tuple(kept_rows))
+    return {name: stacked[j] for j, name in enumerate(names)}

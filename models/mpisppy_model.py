@@ -27,7 +27,7 @@ Only the objective is re-expressed per scenario, and negated, since mpi-sppy min
   expected resilience, so mpi-sppy's optimum is minus ours. The first stage costs nothing in
   the objective (money enters through the budget row), so the root node's cost is 0.
 * ``cvar`` at level alpha: minimise ``-(eta - u_s / (1 - alpha))`` with ``u_s >= eta - r_s``
-  (``add_cvar`` of models.resilience). ``eta`` is a first-stage variable, so it joins the
+  (``add_cvar`` of models.objectives). ``eta`` is a first-stage variable, so it joins the
   nonanticipative variables and ``-eta`` is the root node's cost; since the probabilities
   sum to 1, the weighted sum is minus our CVaR. (mpi-sppy's own ``--cvar --cvar-alpha A
   --cvar-weight 1 --cvar-mean-weight 0`` on the ``expected`` model is the same measure:

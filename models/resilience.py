@@ -31,17 +31,18 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from models import limits
+from models.objectives import (  # noqa: F401 - RELATIVE_MIN_CEILING: read from here too
+    MEASURES,
+    RELATIVE_MIN_CEILING,
+    SPECS,
+    expected_resilience,
+)
 from optimizer.evaluation.reachability import ScenarioReach, intact_shelter_reach, scenario_pairs
-from optimizer.instance.data import Instance
+from optimizer.instance.data import Instance, Scenario
 from optimizer.instance.schema import ObjectiveKind
 
 if TYPE_CHECKING:
     import pyomo.environ as pyo
-
-# A scenario whose ceiling is below this counts as unable to do anything whatever the plan:
-# the relative objective leaves it out (its share of what is possible is 1 by convention).
-RELATIVE_MIN_CEILING = 1e-9
-
 
 @dataclass(frozen=True, eq=False)
 class ModelData:
@@ -90,50 +91,67 @@ class ModelData:
         return len(self.instance.scenarios)
 
 
+class _Flows:
+    """The recourse flows of :func:`prepare`, scenario by scenario: a supply flow for every
+    reachable (depot, zone) and commodity with need; a shelter flow for every reachable
+    (zone, shelter) pair, or one cover flow for a zone whose shelters are all linked."""
+
+    def __init__(self, instance: Instance) -> None:
+        H = len(instance.shelters)
+        self.instance = instance
+        self.base = np.array([h.capacity for h in instance.shelters], dtype=float)
+        self.existing = np.array([h.existing for h in instance.shelters], dtype=bool)
+        self.linked = np.zeros((len(instance.scenarios), H), dtype=bool)
+        self.g_parts: list[tuple[np.ndarray, ...]] = []
+        self.v_parts: list[tuple[np.ndarray, ...]] = []
+        self.cover_parts: list[tuple[np.ndarray, ...]] = []
+        self.cover_sets: list[tuple[np.ndarray, np.ndarray]] = []  # (shelters per zone, shelters)
+
+    def add(self, s: int, scenario: Scenario, r: ScenarioReach, om: np.ndarray) -> None:
+        H = len(self.instance.shelters)
+        # A supply variable for every reachable (d, i) and commodity k with q_sik > 0.
+        need = scenario.need[r.supply_zone] * om  # (pairs, K) weighted
+        pair_idx, k_idx = np.nonzero(need > 0)
+        self.g_parts.append((np.full(len(pair_idx), s), r.supply_depot[pair_idx],
+                             r.supply_zone[pair_idx], k_idx))
+        zone, shelter = r.shelter_zone, r.shelter_index
+        evacuees_at = np.bincount(shelter, weights=scenario.evacuees[zone], minlength=H)
+        keep = 1 - np.asarray(scenario.shelter_loss, dtype=float)
+        self.linked[s] = (keep * self.base >= evacuees_at) & (evacuees_at > 0) & ~self.existing
+        # A zone whose shelters are all linked is sheltered as far as one of them is open:
+        # one cover flow instead of a flow per shelter.
+        cover = np.ones(self.instance.network.num_nodes, dtype=bool)
+        cover[zone[~self.linked[s][shelter]]] = False
+        pair = ~cover[zone]
+        self.v_parts.append((np.full(int(pair.sum()), s), zone[pair], shelter[pair]))
+        order = np.lexsort((shelter[~pair], zone[~pair]))
+        zones, counts = np.unique(zone[~pair][order], return_counts=True)
+        self.cover_parts.append((np.full(len(zones), s), zones, np.full(len(zones), -1)))
+        self.cover_sets.append((counts, shelter[~pair][order]))
+
+
 def prepare(instance: Instance, ceilings: np.ndarray | None = None, *,
             limits_from: Instance | None = None) -> ModelData:
     """Reachability and scaling, computed once per instance (no Pyomo here).
 
-    ``ceilings`` (per scenario, see :func:`optimizer.evaluation.recourse.ceilings`) are computed
-    here
-    when the relative objective needs them and none are given. ``limits_from`` is the
-    instance whose scenarios bound what stock is useful (models.limits), when ``instance``
-    holds only some of them (a decomposition master holds none).
+    ``ceilings`` (per scenario, see :func:`optimizer.evaluation.recourse.ceilings`) are
+    computed here when the objective needs them (relative) and none are given.
+    ``limits_from`` is the instance whose scenarios bound what stock is useful
+    (models.limits), when ``instance`` holds only some of them (a decomposition master holds
+    none).
     """
-    if ceilings is None and instance.objective.kind is ObjectiveKind.RELATIVE:
+    if ceilings is None and SPECS[instance.objective.kind].measure == "relative":
         from optimizer.evaluation.recourse import ceilings as ceiling_values
 
         ceilings = ceiling_values(instance)
     om = instance.commodity_weights
     reach = scenario_pairs(instance)
-    H = len(instance.shelters)
-    base = np.array([h.capacity for h in instance.shelters], dtype=float)
-    existing = np.array([h.existing for h in instance.shelters], dtype=bool)
-    linked = np.zeros((len(instance.scenarios), H), dtype=bool)
-    g_parts: list[tuple[np.ndarray, ...]] = []
-    v_parts: list[tuple[np.ndarray, ...]] = []
-    cover_parts: list[tuple[np.ndarray, ...]] = []
-    cover_sets: list[tuple[np.ndarray, np.ndarray]] = []  # (shelters per zone, shelters)
+    flows = _Flows(instance)
     for s, (scenario, r) in enumerate(zip(instance.scenarios, reach, strict=True)):
-        # A supply variable for every reachable (d, i) and commodity k with q_sik > 0.
-        need = scenario.need[r.supply_zone] * om  # (pairs, K) weighted
-        pair_idx, k_idx = np.nonzero(need > 0)
-        g_parts.append((np.full(len(pair_idx), s), r.supply_depot[pair_idx],
-                        r.supply_zone[pair_idx], k_idx))
-        zone, shelter = r.shelter_zone, r.shelter_index
-        evacuees_at = np.bincount(shelter, weights=scenario.evacuees[zone], minlength=H)
-        keep = 1 - np.asarray(scenario.shelter_loss, dtype=float)
-        linked[s] = (keep * base >= evacuees_at) & (evacuees_at > 0) & ~existing
-        # A zone whose shelters are all linked is sheltered as far as one of them is open:
-        # one cover flow instead of a flow per shelter.
-        cover = np.ones(instance.network.num_nodes, dtype=bool)
-        cover[zone[~linked[s][shelter]]] = False
-        pair = ~cover[zone]
-        v_parts.append((np.full(int(pair.sum()), s), zone[pair], shelter[pair]))
-        order = np.lexsort((shelter[~pair], zone[~pair]))
-        zones, counts = np.unique(zone[~pair][order], return_counts=True)
-        cover_parts.append((np.full(len(zones), s), zones, np.full(len(zones), -1)))
-        cover_sets.append((counts, shelter[~pair][order]))
+        flows.add(s, scenario, r, om)
+    g_parts, v_parts, cover_parts, cover_sets = (flows.g_parts, flows.v_parts,
+                                                 flows.cover_parts, flows.cover_sets)
+    linked = flows.linked
 
     def stack(parts: list[tuple[np.ndarray, ...]], n: int) -> list[np.ndarray]:
         if not parts:
@@ -541,72 +559,20 @@ def add_resilience(m: pyo.ConcreteModel, md: ModelData) -> None:
 # ---------------------------------------------------------------------------- objectives
 
 
-def add_worst_case(m: pyo.ConcreteModel, md: ModelData) -> None:
-    r"""t \le r_s for every s: t is the worst-case resilience."""
-    import pyomo.environ as pyo
-    m.worst = pyo.Var(bounds=(0.0, 1.0))
-    m.worst_case = pyo.Constraint(m.S, rule=lambda _m, s: m.worst <= m.r[s])
-
-
-def add_relative(m: pyo.ConcreteModel, md: ModelData) -> None:
-    r"""ceil_s t \le r_s for every s with ceil_s > 0: t is the smallest share of its
-    ceiling that a scenario reaches (a scenario that can reach nothing is left out)."""
-    import pyomo.environ as pyo
-    assert md.ceilings is not None
-    ceilings = md.ceilings
-    m.worst = pyo.Var(bounds=(0.0, 1.0))
-    m.relative = pyo.Constraint(
-        m.S, rule=lambda _m, s: float(ceilings[s]) * m.worst <= m.r[s]
-        if ceilings[s] > RELATIVE_MIN_CEILING else pyo.Constraint.Skip)
-
-
-def add_cvar(m: pyo.ConcreteModel, md: ModelData, alpha: float) -> None:
-    r"""Conditional value at risk of the lower tail (Rockafellar and Uryasev).
-
-    CVaR_alpha(R) = max_eta  eta - \sum_s p_s u_s / (1 - alpha),
-    u_s \ge eta - r_s, u_s \ge 0: the mean of the worst (1 - alpha) probability mass of R.
-    """
-    import pyomo.environ as pyo
-    p = md.instance.probabilities
-    m.eta = pyo.Var(bounds=(0.0, 1.0))
-    m.shortfall = pyo.Var(m.S, bounds=(0.0, None))
-    m.cvar_shortfall = pyo.Constraint(
-        m.S, rule=lambda _m, s: m.shortfall[s] >= m.eta - m.r[s])
-    m.cvar = pyo.Expression(expr=m.eta - sum(
-        float(p[s]) / (1 - alpha) * m.shortfall[s] for s in m.S if p[s] > 0))
-
-
 def add_objectives(m: pyo.ConcreteModel, md: ModelData) -> None:
     r"""The objective of the instance, and the tie-breaks that follow it (deactivated).
 
+    The objective's rows and expression are its spec's (:mod:`models.objectives`):
     worst_case: max t; relative: max t with ceil_s t \le r_s; expected: max \sum_s p_s r_s;
     cvar: max CVaR_alpha; min_cost: min cost subject to r_s \ge T for every s.
     Tie-breaks, solved in order after the primary objective is held at its optimum:
     ``tiebreak_expected`` (max \sum_s p_s r_s) and ``tiebreak_cost`` (min cost).
     """
     import pyomo.environ as pyo
-    objective = md.instance.objective
-    p = md.instance.probabilities
-    expected = sum(float(p[s]) * m.r[s] for s in m.S if p[s] > 0)
-    kind = objective.kind
-    if kind is ObjectiveKind.WORST_CASE:
-        add_worst_case(m, md)
-        m.objective = pyo.Objective(expr=m.worst, sense=pyo.maximize)
-    elif kind is ObjectiveKind.RELATIVE:
-        add_relative(m, md)
-        m.objective = pyo.Objective(expr=m.worst, sense=pyo.maximize)
-    elif kind is ObjectiveKind.EXPECTED:
-        m.objective = pyo.Objective(expr=expected, sense=pyo.maximize)
-    elif kind is ObjectiveKind.CVAR:
-        add_cvar(m, md, objective.alpha)
-        m.objective = pyo.Objective(expr=m.cvar, sense=pyo.maximize)
-    elif kind is ObjectiveKind.MIN_COST:
-        target = float(objective.target or 0.0)
-        m.target = pyo.Constraint(m.S, rule=lambda _m, s: m.r[s] >= target)
-        m.objective = pyo.Objective(expr=m.cost, sense=pyo.minimize)
-    else:  # pragma: no cover - the enum is closed
-        raise ValueError(kind)
-    m.tiebreak_expected = pyo.Objective(expr=expected, sense=pyo.maximize)
+    spec = SPECS[md.instance.objective.kind]
+    sense = pyo.maximize if MEASURES[spec.measure].maximise else pyo.minimize
+    m.objective = pyo.Objective(expr=spec.pyomo(m, md), sense=sense)
+    m.tiebreak_expected = pyo.Objective(expr=expected_resilience(m, md), sense=pyo.maximize)
     m.tiebreak_cost = pyo.Objective(expr=m.cost, sense=pyo.minimize)
     m.tiebreak_expected.deactivate()
     m.tiebreak_cost.deactivate()
@@ -615,11 +581,7 @@ def add_objectives(m: pyo.ConcreteModel, md: ModelData) -> None:
 def tiebreaks(kind: ObjectiveKind) -> tuple[str, ...]:
     """Names of the tie-break objectives compiled with the primary (design section 2;
     ``optimizer.stages`` decides which run, and adds the leximin levels between)."""
-    if kind is ObjectiveKind.EXPECTED:
-        return ("tiebreak_cost",)
-    if kind is ObjectiveKind.MIN_COST:
-        return ("tiebreak_expected",)
-    return ("tiebreak_expected", "tiebreak_cost")
+    return SPECS[kind].tiebreaks
 
 
 CONSTRAINT_FAMILIES = (

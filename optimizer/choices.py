@@ -19,6 +19,12 @@ class ObjectiveKind(StrEnum):
     RELATIVE = "relative"  # worst case of R_s / ceiling_s (design section 2)
 
 
+# The number an objective kind takes in the file and in `bench --objectives kind:NUMBER`
+# (the rest of each kind is described in models.objectives).
+PARAMETER_OF: dict[ObjectiveKind, str] = {ObjectiveKind.CVAR: "alpha",
+                                          ObjectiveKind.MIN_COST: "target"}
+
+
 # `resilience stress --failures K` searches exactly up to this K (optimizer.evaluation.stress).
 STRESS_EXACT_UP_TO = 2
 

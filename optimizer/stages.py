@@ -23,8 +23,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.resilience import RELATIVE_MIN_CEILING
-from optimizer.evaluation.outcome import ResilienceSummary
+from models.objectives import (
+    MEASURES,
+    RELATIVE_MIN_CEILING,
+    SPECS,
+    TIEBREAK_MEASURES,
+)
 from optimizer.instance.data import Instance
 from optimizer.instance.schema import ObjectiveKind
 
@@ -46,41 +50,21 @@ class Goal:
 
     @property
     def maximise(self) -> bool:
-        return self.measure != "cost"
+        return MEASURES[self.measure].maximise
 
     def value(self, instance: Instance, resilience: np.ndarray, cost: float,
               ceilings: np.ndarray | None) -> float:
         """What a plan scores on this stage, in the user's units (resilience or money)."""
         r = np.asarray(resilience, dtype=float)
-        if self.measure == "cost":
-            return float(cost)
-        if self.measure == "worst":
-            sub = r if self.scenarios is None else r[self.scenarios]
-            return float(sub.min()) if len(sub) else 1.0
-        if self.measure == "relative":
-            return relative_value(r, ceilings)
-        summary = ResilienceSummary.of(r, instance.probabilities, instance.objective.alpha)
-        return float(summary.expected if self.measure == "expected" else summary.cvar)
+        if self.scenarios is not None:
+            r = r[self.scenarios]
+        return MEASURES[self.measure].score(instance, r, cost, ceilings)
 
     def describe(self, instance: Instance) -> str:
         """The stage in a planner's words."""
-        if self.measure == "worst":
-            if self.scenarios is None:
-                return "worst-case resilience"
+        if self.measure == "worst" and self.scenarios is not None:
             return f"worst case over the {len(self.scenarios)} scenarios not pinned"
-        return {"relative": "smallest share of its ceiling any scenario reaches",
-                "expected": "expected resilience",
-                "cvar": f"CVaR({instance.objective.alpha:g}) of resilience",
-                "cost": "total cost"}[self.measure]
-
-
-def relative_value(resilience: np.ndarray, ceilings: np.ndarray | None) -> float:
-    """min_s R_s / ceil_s over the scenarios that can reach anything (1 if none can)."""
-    assert ceilings is not None
-    ok = ceilings > RELATIVE_MIN_CEILING
-    if not ok.any():
-        return 1.0
-    return float(min(1.0, (np.asarray(resilience)[ok] / ceilings[ok]).min()))
+        return MEASURES[self.measure].words(instance.objective)
 
 
 def relative_slack_scale(resilience: np.ndarray, ceilings: np.ndarray | None) -> float:
@@ -99,11 +83,7 @@ def relative_slack_scale(resilience: np.ndarray, ceilings: np.ndarray | None) ->
 
 
 def primary(instance: Instance) -> Goal:
-    kind = instance.objective.kind
-    measure = {ObjectiveKind.WORST_CASE: "worst", ObjectiveKind.RELATIVE: "relative",
-               ObjectiveKind.EXPECTED: "expected", ObjectiveKind.CVAR: "cvar",
-               ObjectiveKind.MIN_COST: "cost"}[kind]
-    return Goal("objective", measure)
+    return Goal("objective", SPECS[instance.objective.kind].measure)
 
 
 def pin_tolerance(value: float, mip_gap: float) -> float:
@@ -136,15 +116,15 @@ class Sequence:
 
     def first(self) -> Goal:
         goal = primary(self.instance)
-        S = len(self.instance.scenarios)
+        one = len(self.instance.scenarios) == 1
         tail = []
-        # One scenario: its expected resilience (and CVaR) is its worst case. min_cost: a
-        # target that reaches every scenario's ceiling leaves each R_s no room to rise.
-        if self.kind is not ObjectiveKind.EXPECTED and (
-                S > 1 or self.kind is ObjectiveKind.MIN_COST) and not self._target_pins_all():
-            tail.append(Goal("tiebreak_expected", "expected"))
-        if self.kind is not ObjectiveKind.MIN_COST:
-            tail.append(Goal("tiebreak_cost", "cost"))
+        for name in SPECS[self.kind].tiebreaks:
+            # One scenario: its expected resilience is its worst case (and its CVaR). A
+            # target that reaches every scenario's ceiling leaves each R_s no room to rise.
+            if name == "tiebreak_expected" and (
+                    (one and not MEASURES[goal.measure].money) or self._target_pins_all()):
+                continue
+            tail.append(Goal(name, TIEBREAK_MEASURES[name]))
         self._tail = tail
         return goal
 
@@ -160,8 +140,7 @@ class Sequence:
 
     def next(self, goal: Goal, value: float) -> Goal | None:
         """The stage after ``goal``, which reached ``value``."""
-        if goal.measure == "worst" and self.kind is ObjectiveKind.WORST_CASE \
-                and self.ceilings is not None:
+        if goal.measure == "worst" and SPECS[self.kind].leximin and self.ceilings is not None:
             among = goal.scenarios
             newly = pinned(self.ceilings, value, self.mip_gap, among)
             self.levels.append(newly)

@@ -7,10 +7,12 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from optimizer.choices import ObjectiveKind
+from optimizer.choices import PARAMETER_OF, ObjectiveKind
 from optimizer.errors import UsageError
 
 INSTANCE = "instance"
+# The file's default for a number the instance leaves out (optimizer.instance.schema).
+DEFAULTS = {"alpha": 0.9}
 
 
 @dataclass(frozen=True)
@@ -26,15 +28,20 @@ class ObjectiveSpec:
         """The canonical text: the CSV's ``objective`` column and the resume key."""
         if self.kind is None:
             return INSTANCE
-        if self.kind == ObjectiveKind.CVAR and self.alpha is not None:
-            return f"cvar:{self.alpha:g}"
-        if self.kind == ObjectiveKind.MIN_COST and self.target is not None:
-            return f"min_cost:{self.target:g}"
-        return self.kind
+        number = self.number
+        return self.kind if number is None else f"{self.kind}:{number:g}"
+
+    @property
+    def number(self) -> float | None:
+        """Its alpha or target (optimizer.choices.PARAMETER_OF), when it has one."""
+        parameter = PARAMETER_OF.get(ObjectiveKind(self.kind)) if self.kind else None
+        return None if parameter is None else getattr(self, parameter)
 
     @property
     def maximise(self) -> bool:
-        return self.kind != ObjectiveKind.MIN_COST
+        from models.objectives import spec_of  # numpy: not for `resilience --help`
+
+        return self.kind is None or not spec_of(self.kind).money
 
 
 def parse_objective(text: str) -> ObjectiveSpec:
@@ -49,20 +56,20 @@ def parse_objective(text: str) -> ObjectiveSpec:
                          "cvar:ALPHA, min_cost:TARGET or instance")
     if not number:
         return ObjectiveSpec(kind)
-    if kind not in (ObjectiveKind.CVAR, ObjectiveKind.MIN_COST):
-        raise UsageError(f"objective {text!r}: only cvar (alpha) and min_cost (target) take "
-                         "a number")
+    parameter = PARAMETER_OF.get(ObjectiveKind(kind))
+    if parameter is None:
+        raise UsageError(f"objective {text!r}: only " + " and ".join(
+            f"{k.value} ({p})" for k, p in PARAMETER_OF.items()) + " take a number")
     try:
         value = float(number)
     except ValueError:
         raise UsageError(f"objective {text!r}: {number!r} is not a number") from None
-    if kind == ObjectiveKind.CVAR:
+    if parameter == "alpha":
         if not 0 <= value < 1:
             raise UsageError(f"objective {text!r}: alpha must be in [0, 1)")
-        return ObjectiveSpec(kind, alpha=value)
-    if not (math.isfinite(value) and 0 <= value <= 1):
-        raise UsageError(f"objective {text!r}: the target must be in [0, 1]")
-    return ObjectiveSpec(kind, target=value)
+    elif not (math.isfinite(value) and 0 <= value <= 1):
+        raise UsageError(f"objective {text!r}: the {parameter} must be in [0, 1]")
+    return ObjectiveSpec(kind, **{parameter: value})
 
 
 def instance_objective(doc: Any) -> ObjectiveSpec:
@@ -70,9 +77,8 @@ def instance_objective(doc: Any) -> ObjectiveSpec:
     entry = doc.get("objective") if isinstance(doc, dict) else None
     entry = entry if isinstance(entry, dict) else {}
     kind = str(entry.get("kind") or ObjectiveKind.WORST_CASE.value)
-    if kind == ObjectiveKind.CVAR:
-        return ObjectiveSpec(kind, alpha=float(entry.get("alpha", 0.9)))
-    if kind == ObjectiveKind.MIN_COST:
-        target = entry.get("target")
-        return ObjectiveSpec(kind, target=None if target is None else float(target))
-    return ObjectiveSpec(kind)
+    parameter = PARAMETER_OF.get(ObjectiveKind(kind)) if kind in set(ObjectiveKind) else None
+    if parameter is None:
+        return ObjectiveSpec(kind)
+    number = entry.get(parameter, DEFAULTS.get(parameter))
+    return ObjectiveSpec(kind, **{parameter: None if number is None else float(number)})

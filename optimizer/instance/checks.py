@@ -12,13 +12,13 @@ import os
 from collections import Counter
 from collections.abc import Callable, Iterable
 
+from optimizer.choices import PARAMETER_OF
 from optimizer.errors import Problem, UsageError
 from optimizer.instance.schema import (
     Edge,
     HazardFootprint,
     HazardZones,
     InstanceFile,
-    ObjectiveKind,
     ScenarioGenerator,
     Targeted,
 )
@@ -274,8 +274,10 @@ def check_probabilities(inst: InstanceFile) -> list[Problem]:
 
 
 def check_objective(inst: InstanceFile) -> list[Problem]:
-    if inst.objective.kind is ObjectiveKind.MIN_COST and inst.objective.target is None:
-        return [Problem("objective.target", "min_cost needs a target resilience in [0, 1]")]
+    kind = inst.objective.kind
+    if PARAMETER_OF.get(kind) == "target" and inst.objective.target is None:
+        return [Problem("objective.target", f"{kind.value} needs a target resilience in "
+                        "[0, 1]")]
     return []
 
 

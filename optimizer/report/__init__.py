@@ -12,7 +12,9 @@ name (:data:`Rendered`; ``optimizer.report.output.emit`` writes each to a file o
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,9 +29,47 @@ if TYPE_CHECKING:
     from optimizer.report.sheets import Sheet
     from optimizer.report.sweep import Frontier
 
-REPORT_FORMATS = ("html", "md", "csv", "xlsx", "geojson")
-COMPARE_FORMATS = ("html", "md", "csv", "xlsx")
+
+
+@dataclass(frozen=True)
+class Format:
+    """One output format: the module that renders it (imported when it is asked for) and
+    the functions there for one result's report and for a comparison (None: not offered).
+
+    A renderer takes the report's :class:`~optimizer.report.facts.Facts` (or a
+    :class:`~optimizer.report.compare.Comparison`) and returns text or bytes; with
+    ``sheets`` it returns tidy tables instead, which :func:`tabular` writes as CSV or a
+    spreadsheet. ``options`` are the keywords of :func:`render_report` it takes.
+    """
+
+    module: str
+    report: str | None
+    comparison: str | None = None
+    sheets: bool = False
+    options: tuple[str, ...] = ()
+
+
+# A new format is its module and a row here.
+FORMATS: dict[str, Format] = {
+    "html": Format("optimizer.report.html", "report_html", "comparison_html"),
+    "md": Format("optimizer.report.markdown", "report_markdown", "comparison_markdown"),
+    "csv": Format("optimizer.report.sheets", "report_sheets", "comparison_sheets", sheets=True),
+    "xlsx": Format("optimizer.report.sheets", "report_sheets", "comparison_sheets",
+                   sheets=True),
+    "geojson": Format("optimizer.report.geo", "geojson", options=("local",)),
+}
+REPORT_FORMATS = tuple(name for name, f in FORMATS.items() if f.report)
+COMPARE_FORMATS = tuple(name for name, f in FORMATS.items() if f.comparison)
 PLOT_FORMATS = ("png", "svg")
+
+
+def _renderer(fmt: str, which: str) -> Any:
+    """The function that renders ``fmt`` for a report or a comparison (``which``)."""
+    chosen = FORMATS.get(fmt)
+    name = None if chosen is None else getattr(chosen, which)
+    if chosen is None or name is None:
+        raise ValueError(f"unknown {which} format {fmt!r}")
+    return getattr(importlib.import_module(chosen.module), name)
 
 
 def tabular(sheets: Sequence[Sheet], fmt: str, table: str | None = None,
@@ -69,25 +109,11 @@ def render_report(result: Result, fmt: str, instance: Instance | None = None, *,
     """
     from optimizer.report.facts import build_facts
 
-    if fmt == "geojson":
-        from optimizer.report.geo import geojson
-
-        return geojson(build_facts(result, instance, source=source, notes=tuple(notes)),
-                       local=local_coordinates)
+    render = _renderer(fmt, "report")
     facts = build_facts(result, instance, source=source, notes=tuple(notes))
-    if fmt == "html":
-        from optimizer.report.html import report_html
-
-        return report_html(facts)
-    if fmt == "md":
-        from optimizer.report.markdown import report_markdown
-
-        return report_markdown(facts)
-    if fmt in ("csv", "xlsx"):
-        from optimizer.report.sheets import report_sheets
-
-        return tabular(report_sheets(facts), fmt, table, facts.currency)
-    raise ValueError(f"unknown report format {fmt!r}")
+    given = {"local": local_coordinates}
+    rendered = render(facts, **{k: given[k] for k in FORMATS[fmt].options})
+    return tabular(rendered, fmt, table, facts.currency) if FORMATS[fmt].sheets else rendered
 
 
 def write_report(document: dict[str, Any], path: str | Path, instance: Instance | None = None,
@@ -135,19 +161,9 @@ def write_report(document: dict[str, Any], path: str | Path, instance: Instance 
 def render_comparison(comparison: Comparison, fmt: str, table: str | None = None) -> Rendered:
     """The comparison in ``fmt`` (html, md, csv or xlsx); ``table`` as for
     :func:`render_report`."""
-    if fmt == "html":
-        from optimizer.report.html import comparison_html
-
-        return comparison_html(comparison)
-    if fmt == "md":
-        from optimizer.report.markdown import comparison_markdown
-
-        return comparison_markdown(comparison)
-    if fmt in ("csv", "xlsx"):
-        from optimizer.report.sheets import comparison_sheets
-
-        return tabular(comparison_sheets(comparison), fmt, table, comparison.currency)
-    raise ValueError(f"unknown comparison format {fmt!r}")
+    rendered = _renderer(fmt, "comparison")(comparison)
+    return (tabular(rendered, fmt, table, comparison.currency) if FORMATS[fmt].sheets
+            else rendered)
 
 
 def write_frontier(frontier: Frontier, path: str | Path, plot: str | Path | None = None) -> None:
@@ -203,9 +219,10 @@ def write_frontier_plot(frontier: Frontier, plot: str | Path) -> None:
     write_bytes(plot, frontier_picture(frontier, format_of(plot, PLOT_FORMATS)))
 
 
-__all__ = ["COMPARE_FORMATS", "PLOT_FORMATS", "REPORT_FORMATS", "Rendered", "emit", "format_of",
-           "render_comparison", "render_report", "tabular", "write_bytes", "write_frontier",
-           "write_frontier_plot", "write_report", "write_sweep_results", "write_text"]
+__all__ = ["COMPARE_FORMATS", "FORMATS", "PLOT_FORMATS", "REPORT_FORMATS", "Rendered", "emit",
+           "format_of", "render_comparison", "render_report", "tabular", "write_bytes",
+           "write_frontier", "write_frontier_plot", "write_report", "write_sweep_results",
+           "write_text"]
 
 
 make_callable(__name__, "report")  # optimizer.report(result, ...): optimizer.callable_module

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from models.objectives import SPECS
 from optimizer.evaluation.evaluate import evaluate_plan
 from optimizer.evaluation.outcome import ResilienceSummary
 from optimizer.evaluation.reachability import pairs, surviving_graph
@@ -142,7 +143,8 @@ class Decided:
 
 
 def stage_unit(name: str, kind: str) -> str:
-    if name == "tiebreak_cost" or (name == "objective" and kind == "min_cost"):
+    spec = SPECS.get(kind)  # type: ignore[call-overload]  # a StrEnum key is its string
+    if name == "tiebreak_cost" or (name == "objective" and spec is not None and spec.money):
         return "money"
     if name in ("objective", "tiebreak_expected") or name.startswith("leximin_"):
         return "share"

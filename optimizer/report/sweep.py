@@ -176,69 +176,61 @@ def sweep(instance: Instance, budgets: Sequence[float], *, targets: Sequence[flo
     base = options or SolveOptions()
     say = progress or (lambda _line: None)
     nothing = do_nothing(instance, instance.objective.alpha)
-    nothing_value = _pick(kind.value, nothing.worst_case, nothing.expected, nothing.cvar)
-
-    points: list[FrontierPoint] = []
-    previous: FrontierPoint | None = None  # the last budget with a plan
-    for budget in sorted(set(budgets)):
-        if stopping.requested():  # Ctrl-C or SIGTERM during an earlier solve: no more
-            raise KeyboardInterrupt
-        inst = _objective(instance, kind, budget=budget)
-        start = None if previous is None else previous.plan
-        run = dataclasses.replace(base, started=time.monotonic(), start=start, log=None)
-        try:
-            solved = solve_and_verify(inst, run)
-        except InfeasibleError as exc:
-            if previous is None:
-                points.append(FrontierPoint(budget, "infeasible", None, None, None, None, None,
-                                            None, None, str(exc), None))
-                say(f"budget {budget:,.2f}: no plan ({exc})")
-                continue
-            # A smaller budget's plan fits: only a solve stopped before it used the start
-            # gets here.
-            point = dataclasses.replace(
-                previous, budget=budget, carried_from=previous.budget, document=None,
-                note=(f"the solve found no plan ({exc}); the plan of budget "
-                      f"{previous.budget:,.2f} fits this budget too and is carried forward"))
-        else:
-            if not solved.verified:
-                raise SolverFailure(f"budget {budget:,.2f}: {solved.failure()}")
-            doc = solved.document
-            res = doc["resilience"]
-            point = FrontierPoint(
-                budget=budget, status=doc["status"], value=float(doc["objective"]["value"]),
-                worst_case=res["worst_case"], expected=res["expected"],
-                cvar=res["cvar"]["value"], cost=doc["cost"]["total"], marginal_per_1000=None,
-                carried_from=None, note="", plan=solved.solution.plan, document=doc)
-            if (previous is not None and previous.value is not None and point.value is not None
-                    and point.value < previous.value - MONOTONE_TOL):
-                gap = doc["objective"]["gap"]
-                point = dataclasses.replace(
-                    previous, budget=budget, carried_from=previous.budget, document=None,
-                    note=(f"the solve ({doc['status']}, gap "
-                          f"{'unknown' if gap is None else fmt.gap(gap)}) reached "
-                          f"{point.value:.6f}, less than {previous.value:.6f} at budget "
-                          f"{previous.budget:,.2f}; that plan fits this budget too and is "
-                          "carried forward"))
-        assert point.value is not None
-        last_budget = 0.0 if previous is None else previous.budget
-        last_value = nothing_value if previous is None or previous.value is None \
-            else previous.value
-        rate = (None if budget <= last_budget
-                else (point.value - last_value) / ((budget - last_budget) / 1000.0))
-        point = dataclasses.replace(point, marginal_per_1000=rate)
-        points.append(point)
-        previous = point
-        say(f"budget {budget:,.2f}: {kind.value.replace('_', ' ')} {point.value:.4f}, "
-            f"spent {point.cost:,.2f} ({point.status})"
-            + (" [previous plan carried forward]" if point.carried_from is not None else ""))
-
-    values = [p.value for p in points if p.value is not None]
-    if any(b < a - MONOTONE_TOL for a, b in itertools.pairwise(values)):
-        raise SolverFailure("internal error: the budget frontier falls: "
-                            + ", ".join(f"{v:.6f}" for v in values))
-
+    points = _budget_points(instance, budgets, kind, nothing, base, say)
     cap = ceiling if ceiling is not None else max([instance.budget, *budgets])
+    target_points = _target_points(instance, targets, cap, points, base, say)
+    return Frontier(instance.name, kind.value, instance.objective.alpha, nothing,
+                    tuple(points), tuple(target_points))
+
+
+def _budget_point(instance: Instance, budget: float, kind: ObjectiveKind,
+                  previous: FrontierPoint | None, base: SolveOptions,
+                  say: Callable[[str], None]) -> FrontierPoint:
+    """The point of one budget (its marginal rate not yet set); without a plan, its value
+    is None."""
+    inst = _objective(instance, kind, budget=budget)
+    start = None if previous is None else previous.plan
+    run = dataclasses.replace(base, started=time.monotonic(), start=start, log=None)
+    try:
+        solved = solve_and_verify(inst, run)
+    except InfeasibleError as exc:
+        if previous is None:
+            say(f"budget {budget:,.2f}: no plan ({exc})")
+            return FrontierPoint(budget, "infeasible", None, None, None, None, None, None,
+                                 None, str(exc), None)
+        # A smaller budget's plan fits: only a solve stopped before it used the start
+        # gets here.
+        return dataclasses.replace(
+            previous, budget=budget, carried_from=previous.budget, document=None,
+            note=(f"the solve found no plan ({exc}); the plan of budget "
+                  f"{previous.budget:,.2f} fits this budget too and is carried forward"))
+    if not solved.verified:
+        raise SolverFailure(f"budget {budget:,.2f}: {solved.failure()}")
+    doc = solved.document
+    res = doc["resilience"]
+    point = FrontierPoint(
+        budget=budget, status=doc["status"], value=float(doc["objective"]["value"]),
+        worst_case=res["worst_case"], expected=res["expected"],
+        cvar=res["cvar"]["value"], cost=doc["cost"]["total"], marginal_per_1000=None,
+        carried_from=None, note="", plan=solved.solution.plan, document=doc)
+    if (previous is not None and previous.value is not None and point.value is not None
+            and point.value < previous.value - MONOTONE_TOL):
+        gap = doc["objective"]["gap"]
+        return dataclasses.replace(
+            previous, budget=budget, carried_from=previous.budget, document=None,
+            note=(f"the solve ({doc['status']}, gap "
+                  f"{'unknown' if gap is None else fmt.gap(gap)}) reached "
+                  f"{point.value:.6f}, less than {previous.value:.6f} at budget "
+                  f"{previous.budget:,.2f}; that plan fits this budget too and is "
+                  "carried forward"))
+    return point
+
+
+def _target_points(instance: Instance, targets: Sequence[float], cap: float,
+                   points: list[FrontierPoint], base: SolveOptions,
+                   say: Callable[[str], None]) -> list[TargetPoint]:
+    """The cheapest plan (within ``cap``) for each worst-case target, from the highest
+    down; a plan that costs more than a higher target's is replaced by that one."""
     target_points: list[TargetPoint] = []
     above: tuple[TargetPoint, Plan] | None = None
     for target in sorted(set(targets), reverse=True):
@@ -262,22 +254,62 @@ def sweep(instance: Instance, budgets: Sequence[float], *, targets: Sequence[flo
             continue
         if not solved.verified:
             raise SolverFailure(f"target {target:g}: {solved.failure()}")
-        doc = solved.document
-        plan = solved.solution.plan
-        assert plan is not None
-        point = TargetPoint(target, cap, doc["status"], doc["cost"]["total"],
-                            doc["resilience"]["worst_case"], doc["resilience"]["expected"], "")
-        if (above is not None and above[0].cost is not None and point.cost is not None
-                and point.cost > above[0].cost + 1e-6 * max(1.0, cap)):
-            point = dataclasses.replace(
-                above[0], target=target,
-                note=(f"the solve ({doc['status']}) spent {point.cost:,.2f}, more than the "
-                      f"{above[0].cost:,.2f} that reaches target {above[0].target:g}; that "
-                      "plan is carried down"))
-            plan = above[1]
+        point, plan = _carried_down(target, cap, solved, above)
         target_points.append(point)
         above = (point, plan)
         say(f"target {target:g}: costs {point.cost:,.2f} ({point.status})")
     target_points.sort(key=lambda t: t.target)
-    return Frontier(instance.name, kind.value, instance.objective.alpha, nothing,
-                    tuple(points), tuple(target_points))
+    return target_points
+
+
+def _carried_down(target: float, cap: float, solved: Any,
+                  above: tuple[TargetPoint, Plan] | None) -> tuple[TargetPoint, Plan]:
+    """The target's point and plan, or the higher target's when that one costs less."""
+    doc = solved.document
+    plan = solved.solution.plan
+    assert plan is not None
+    point = TargetPoint(target, cap, doc["status"], doc["cost"]["total"],
+                        doc["resilience"]["worst_case"], doc["resilience"]["expected"], "")
+    if (above is not None and above[0].cost is not None and point.cost is not None
+            and point.cost > above[0].cost + 1e-6 * max(1.0, cap)):
+        point = dataclasses.replace(
+            above[0], target=target,
+            note=(f"the solve ({doc['status']}) spent {point.cost:,.2f}, more than the "
+                  f"{above[0].cost:,.2f} that reaches target {above[0].target:g}; that "
+                  "plan is carried down"))
+        plan = above[1]
+    return point, plan
+
+
+def _budget_points(instance: Instance, budgets: Sequence[float], kind: ObjectiveKind,
+                   nothing: Baseline, base: SolveOptions,
+                   say: Callable[[str], None]) -> list[FrontierPoint]:
+    """One point per budget, ascending, each solve started from the last plan; a plan that
+    scores less than a smaller budget's is replaced by that one (it fits too)."""
+    nothing_value = _pick(kind.value, nothing.worst_case, nothing.expected, nothing.cvar)
+    points: list[FrontierPoint] = []
+    previous: FrontierPoint | None = None  # the last budget with a plan
+    for budget in sorted(set(budgets)):
+        if stopping.requested():  # Ctrl-C or SIGTERM during an earlier solve: no more
+            raise KeyboardInterrupt
+        point = _budget_point(instance, budget, kind, previous, base, say)
+        if point.value is None:  # no plan at all, so far
+            points.append(point)
+            continue
+        assert point.value is not None
+        last_budget = 0.0 if previous is None else previous.budget
+        last_value = nothing_value if previous is None or previous.value is None \
+            else previous.value
+        rate = (None if budget <= last_budget
+                else (point.value - last_value) / ((budget - last_budget) / 1000.0))
+        point = dataclasses.replace(point, marginal_per_1000=rate)
+        points.append(point)
+        previous = point
+        say(f"budget {budget:,.2f}: {kind.value.replace('_', ' ')} {point.value:.4f}, "
+            f"spent {point.cost:,.2f} ({point.status})"
+            + (" [previous plan carried forward]" if point.carried_from is not None else ""))
+    values = [p.value for p in points if p.value is not None]
+    if any(b < a - MONOTONE_TOL for a, b in itertools.pairwise(values)):
+        raise SolverFailure("internal error: the budget frontier falls: "
+                            + ", ".join(f"{v:.6f}" for v in values))
+    return points

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
+from models.objectives import MEASURES, SPECS, TIEBREAK_MEASURES, ObjectiveSpec
 from optimizer.report import fmt
 from optimizer.report.document import Result
 from optimizer.report.facts import Decided, Facts
 
-# Objective kinds as the reports name them (the CSV keeps the file's names).
-KINDS = {"worst_case": "worst case", "relative": "share of ceiling (relative)",
-         "expected": "expected", "cvar": "cvar", "min_cost": "min cost"}
 PINNED_LISTED = 20  # pinned scenarios named in the sentence; the CSV has them all
 CEILING = ("the most any plan could reach there, with every candidate facility open and full "
            "and the budget ignored")
@@ -24,9 +22,17 @@ PINNED_NOTE = ("A scenario pinned at its ceiling (" + CEILING + ") is one where 
                "after it choose among the plans that reach it.")
 
 
+def _spec(name: str) -> ObjectiveSpec | None:
+    """The objective's spec (models.objectives), or None for a kind this version does not
+    know (a file from another version)."""
+    return SPECS.get(name)  # type: ignore[call-overload]  # a StrEnum key is its string
+
+
 def kind(name: str) -> str:
-    """An objective kind in words: ``worst_case`` -> ``worst case``."""
-    return KINDS.get(name, name.replace("_", " "))
+    """An objective kind in words (the CSV keeps the file's names): ``worst_case`` ->
+    ``worst case``."""
+    spec = _spec(name)
+    return spec.words if spec else name.replace("_", " ")
 
 
 def objective(result: Result) -> str:
@@ -34,10 +40,10 @@ def objective(result: Result) -> str:
     ``share of ceiling (relative)``."""
     o = result.objective
     text = kind(o.kind)
-    if o.kind == "cvar" and o.alpha is not None:
-        text += f" (alpha {o.alpha:g})"
-    if o.kind == "min_cost" and o.target is not None:
-        text += f" (target {o.target:g})"
+    spec = _spec(o.kind)
+    number = None if spec is None or spec.parameter is None else getattr(o, spec.parameter)
+    if number is not None:
+        text += f" ({spec.parameter} {number:g})"
     return text
 
 
@@ -79,15 +85,13 @@ def stage(name: str, result: Result) -> str:
     pinned (level 2)``."""
     o = result.objective
     if name == "objective":
+        spec = _spec(o.kind)
         alpha = o.alpha if o.alpha is not None else result.resilience.cvar.alpha
-        target = "" if o.target is None else f" (worst case at least {o.target:g})"
-        return {"worst_case": "worst case", "relative": "share of ceiling (relative)",
-                "expected": "expected resilience", "cvar": f"CVaR({alpha:g}) of resilience",
-                "min_cost": f"total cost{target}"}.get(o.kind, kind(o.kind))
+        return spec.stage_words(alpha, o.target) if spec else kind(o.kind)
     if name.startswith("leximin_"):
         return f"worst case over scenarios not pinned (level {name.removeprefix('leximin_')})"
-    return {"tiebreak_expected": "expected resilience",
-            "tiebreak_cost": "total cost"}.get(name, fmt.label(name))
+    measure = TIEBREAK_MEASURES.get(name)
+    return MEASURES[measure].words(o) if measure else fmt.label(name)
 
 
 def decided_by(d: Decided) -> str | None:

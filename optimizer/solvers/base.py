@@ -22,14 +22,14 @@ import highspy
 import numpy as np
 
 from models.limits import integer_stock
+from models.objectives import MEASURES, SPECS
 from models.resilience import ModelData
-from optimizer.evaluation.outcome import ResilienceSummary, ScenarioOutcome
+from optimizer.evaluation.outcome import ScenarioOutcome
 from optimizer.highs import INF, new_highs
 from optimizer.highs import version as highs_version
 from optimizer.instance.data import Instance
 from optimizer.instance.schema import ObjectiveKind
 from optimizer.plan import Plan, plan_cost
-from optimizer.stages import relative_value
 from optimizer.status import Status
 
 if TYPE_CHECKING:
@@ -245,14 +245,15 @@ def settle(kind: ObjectiveKind, bound: float | None, value: float, mip_gap: floa
     shares of a ceiling (optimizer.stages.relative_slack_scale)."""
     gap: float | None = None
     if bound is not None and math.isfinite(bound):
-        bound = min(bound, value) if kind is ObjectiveKind.MIN_COST else max(bound, value)
+        bound = min(bound, value) if SPECS[kind].money else max(bound, value)
         gap = abs(bound - value) / max(abs(value), 1e-10)
         gap = 0.0 if gap < 1e-9 else gap
     else:  # stopped before the solver had any bound
         bound = None
     status = Status.OPTIMAL if not unfinished and not skipped else Status.FEASIBLE
-    scale = {ObjectiveKind.MIN_COST: money_scale,
-             ObjectiveKind.RELATIVE: relative_scale}.get(kind, 1.0)
+    # A stage hold's hair (GAP_SLACK) in the objective's units: money, or shares of a ceiling.
+    scale = (money_scale if SPECS[kind].money else
+             relative_scale if SPECS[kind].measure == "relative" else 1.0)
     if status is Status.OPTIMAL and (bound is None or not within_gap(bound, value, mip_gap,
                                                                       scale)):
         status = Status.FEASIBLE
@@ -264,25 +265,15 @@ def settle(kind: ObjectiveKind, bound: float | None, value: float, mip_gap: floa
 
 def objective_value(kind: ObjectiveKind, minimised: float, money_scale: float) -> float:
     """Objective in the units a user reads: resilience, or money for min_cost."""
-    return minimised * money_scale if kind is ObjectiveKind.MIN_COST else -minimised
+    return minimised * money_scale if SPECS[kind].money else -minimised
 
 
 def final_value(instance: Instance, plan: Plan, outcomes: list[ScenarioOutcome],
                 ceilings: np.ndarray | None = None) -> float:
     """The primary objective at the final plan and recourse, in the units a user reads."""
-    kind = instance.objective.kind
-    if kind is ObjectiveKind.MIN_COST:
-        return plan_cost(instance, plan).total
-    if kind is ObjectiveKind.RELATIVE:
-        from optimizer.evaluation.recourse import ceilings as ceiling_values
-
-        return relative_value(np.array([o.resilience for o in outcomes]),
-                              ceiling_values(instance) if ceilings is None else ceilings)
-    summary = ResilienceSummary.of(np.array([o.resilience for o in outcomes]),
-                                   instance.probabilities, instance.objective.alpha)
-    return {ObjectiveKind.WORST_CASE: summary.worst_case,
-            ObjectiveKind.EXPECTED: summary.expected,
-            ObjectiveKind.CVAR: summary.cvar}[kind]
+    measure = MEASURES[SPECS[instance.objective.kind].measure]
+    return measure.score(instance, np.array([o.resilience for o in outcomes]),
+                         plan_cost(instance, plan).total, ceilings)
 
 
 @dataclass(frozen=True)
@@ -311,7 +302,7 @@ NO_PLAN = "no plan satisfies the budget, capacities and policies together"
 def infeasible_message(instance: Instance) -> str:
     """Why no plan exists, in the words every route uses when its solver proves it (the
     extensive form looks further: :func:`optimizer.solvers.extensive.explain_infeasible`)."""
-    if instance.objective.kind is ObjectiveKind.MIN_COST:
+    if SPECS[instance.objective.kind].parameter == "target":
         return (f"no plan within the budget {instance.budget:,.2f} reaches the worst-case "
                 f"target {instance.objective.target:g}; lower the target or raise the budget")
     return NO_PLAN

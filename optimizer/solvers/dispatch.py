@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+from models.objectives import SPECS
 from optimizer.errors import UsageError
 from optimizer.instance.checks import env_limit
 from optimizer.instance.data import Instance
@@ -84,6 +85,13 @@ def check_size(instance: Instance) -> None:
             "use fewer scenarios, fewer candidate facilities or shorter reaches")
 
 
+def _methods(instance: Instance, solver: str) -> tuple[str, ...]:
+    """The methods ``solver`` runs on this instance's objective (the decomposition solves
+    the objectives whose spec says so, models.objectives)."""
+    decomposes = SPECS[instance.objective.kind].decomposition
+    return tuple(m for m in registry.methods_of(solver) if decomposes or m != "decomposition")
+
+
 def auto_method(instance: Instance, options: SolveOptions) -> str:
     """The decomposition for a large instance when the solver runs it, else the solver's
     first method (the extensive form).
@@ -92,7 +100,7 @@ def auto_method(instance: Instance, options: SolveOptions) -> str:
     one scenario. Both routes solve every objective and every stage exactly; the
     decomposition runs on HiGHS only.
     """
-    methods = registry.methods_of(options.solver) or ("extensive",)
+    methods = _methods(instance, options.solver) or ("extensive",)
     if "decomposition" not in methods or len(instance.scenarios) <= 1:
         # Nothing to decompose with one scenario: the master would rebuild its recourse cut
         # by cut. Measured on one-scenario covering instances, 400 zones x 60 shelters
@@ -106,12 +114,15 @@ def run(instance: Instance, options: SolveOptions) -> Solution:
     ``Solution.method``."""
     check_size(instance)
     method = chosen_method(instance, options)
-    methods = registry.methods_of(options.solver)
-    if not methods:
+    if options.solver not in registry.SOLVER_NAMES:
         raise UsageError(registry.unknown_solver(options.solver))
+    methods = _methods(instance, options.solver)
     if method not in methods:
         if method not in registry.METHODS:
             raise UsageError(f"unknown method {options.method!r}")
+        if method in registry.methods_of(options.solver):
+            raise UsageError(f"the {method} does not solve objective "
+                             f"{instance.objective.kind.value}; use --method extensive")
         raise UsageError(f"--solver {options.solver} solves the "
                          + " and ".join(f"{m} form" if m == "extensive" else m for m in methods)
                          + " only")

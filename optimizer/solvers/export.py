@@ -31,6 +31,7 @@ from pathlib import Path
 import pyomo.environ as pyo
 from pyomo.opt import ProblemFormat
 
+from models.objectives import SPECS
 from models.resilience import ModelData, build_model, prepare
 from optimizer.errors import UsageError
 from optimizer.files import write_atomic
@@ -57,8 +58,8 @@ def with_overrides(instance: Instance, *, objective: str | None = None,
     kind = ObjectiveKind(objective) if objective else o.kind
     new = dataclasses.replace(o, kind=kind, alpha=o.alpha if alpha is None else alpha,
                               target=o.target if target is None else target)
-    if kind is ObjectiveKind.MIN_COST and new.target is None:
-        raise UsageError("min_cost needs a target: give --target T or objective.target")
+    if SPECS[kind].parameter == "target" and new.target is None:
+        raise UsageError(f"{kind.value} needs a target: give --target T or objective.target")
     changes: dict = {"objective": new}
     if budget is not None:
         changes["budget"] = budget
@@ -88,19 +89,11 @@ def format_of(path: str | Path) -> str:
 def objective_words(instance: Instance, md: ModelData) -> tuple[str, str, float]:
     """(sense, what the optimum means, scale to the engine's value)."""
     o = instance.objective
-    if o.kind is ObjectiveKind.MIN_COST:
-        return ("minimise",
-                f"total first-stage cost as a share of M = {md.money_scale:,.6g} (the money "
-                f"scale: the budget), with every scenario's resilience at least "
-                f"{o.target:g}; the engine's objective.value in money is this optimum "
-                f"times M", md.money_scale)
-    what = {ObjectiveKind.WORST_CASE: "the worst-case resilience min_s R_s",
-            ObjectiveKind.RELATIVE: "the smallest share of its ceiling any scenario reaches, "
-                                    "min_s R_s / ceil_s (scenarios with ceil_s > 0)",
-            ObjectiveKind.EXPECTED: "the expected resilience sum_s p_s R_s",
-            ObjectiveKind.CVAR: f"the CVaR of resilience at alpha = {o.alpha:g} (mean of "
-                                f"the worst {1 - o.alpha:g} probability mass)"}[o.kind]
-    return ("maximise", f"{what}, in [0, 1]: equal to the engine's objective.value", 1.0)
+    spec = SPECS[o.kind]
+    if spec.money:
+        return ("minimise", spec.meaning(o, md.money_scale), md.money_scale)
+    return ("maximise", f"{spec.meaning(o, 1.0)}, in [0, 1]: equal to the engine's "
+            "objective.value", 1.0)
 
 
 def _legend(instance: Instance) -> list[str]:

@@ -15,14 +15,16 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import highspy
 import numpy as np
 from scipy.sparse import csc_matrix
 
 from models import direct
+from models.objectives import MEASURES, SPECS
 from models.resilience import ModelData, build_model, prepare, tiebreaks
 from optimizer import stopping
 from optimizer.errors import InfeasibleError, SolverFailure, UsageError
@@ -30,7 +32,6 @@ from optimizer.evaluation.outcome import ScenarioOutcome
 from optimizer.evaluation.recourse import FirstStage, RecourseBlock
 from optimizer.highs import INF, Run, new_highs, pass_model, run_highs, version
 from optimizer.instance.data import Instance
-from optimizer.instance.schema import ObjectiveKind
 from optimizer.plan import Plan, plan_cost
 from optimizer.solvers.base import (
     NO_PLAN,
@@ -233,11 +234,28 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
     """Solve ``instance`` with its objective and every tie-break stage (optimizer.stages);
     raise when no plan can exist or HiGHS fails."""
     options = options or SolveOptions()
-    log = options.log or (lambda _msg: None)
-    kind = instance.objective.kind
     prove_infeasible(instance)
+    run = _Extensive(instance, options)
+    run.objective()
+    run.tiebreaks()
+    return run.polished()
 
-    names = ["objective", *tiebreaks(kind)]
+
+@dataclass(frozen=True, eq=False)
+class _Built:
+    """The extensive form in HiGHS, and what building it found."""
+
+    md: ModelData
+    compiled: Compiled
+    ceilings: np.ndarray
+    recourse: RecourseBlock  # every scenario's recourse LP, hot-started plan to plan
+    build_seconds: float
+    handoff_seconds: float
+    size: dict[str, int]
+
+
+def _build(instance: Instance, options: SolveOptions, log: Callable[[str], None]) -> _Built:
+    names = ["objective", *tiebreaks(instance.objective.kind)]
     log(f"building the extensive form of {len(instance.scenarios)} scenarios")
     t0 = time.monotonic()
     # One recourse LP of every scenario: the ceilings now, then what each stage's plan
@@ -261,195 +279,252 @@ def solve(instance: Instance, options: SolveOptions | None = None) -> Solution:
             "integer_variables": int(c.integer.sum()), "scenarios": md.num_scenarios}
     log(f"handed {size['variables']:,} variables, {size['constraints']:,} constraints and "
         f"{size['nonzeros']:,} non-zeros to HiGHS in {handoff_seconds:.2f} s")
+    return _Built(md, c, ceil, recourse, build_seconds, handoff_seconds, size)
 
-    stages: list[Stage] = []
-    solve_seconds = 0.0
-    nodes = iterations = 0
-    h = c.highs
 
-    def account(run: Run) -> None:
-        nonlocal nodes, iterations, solve_seconds
-        nodes += run.nodes
-        iterations += run.iterations
-        solve_seconds += run.seconds
+class _Extensive:
+    """One solve of the extensive form: the objective, then each tie-break stage on the
+    same HiGHS instance, then the recourse polish. Its attributes are what the result
+    reports (the stages, the work, why a stage was not proven or not run)."""
 
-    sure: Plan | None = None  # a start known to be feasible
-    if options.start is not None:
-        give_start(h, c.layout, md.money_scale, options.start)
-    elif kind is not ObjectiveKind.MIN_COST and instance.policy.shelter_redundancy == 0:
-        # Doing nothing is then always feasible: as a start, a time limit never ends
-        # empty-handed. HiGHS completes the second stage of a partial start itself (and
-        # ignores a start that is not feasible).
-        sure = Plan.nothing(instance)
-        give_start(h, c.layout, md.money_scale, sure)
-    # From here a plan may exist: a stop (Ctrl-C, SIGTERM) cancels HiGHS at its incumbent
-    # and the plan is kept, verified and written (optimizer.stopping).
-    stopping.defer()
-    first = run_highs(h, options.remaining(), c.objectives["objective"])
-    account(first)
-    status, interrupted = first.status, first.interrupted or stopping.requested()
-    # HiGHS is given no limit but time: a run that ends with a plan short of optimal was
-    # stopped by the clock (or by Ctrl-C).
-    timed_out = status is Status.FEASIBLE and not interrupted
-    if interrupted and not status.has_plan:
-        raise KeyboardInterrupt
-    no_bound = False
-    if not status.has_plan and sure is not None and status is not Status.ERROR and \
-            h.getModelStatus() != highspy.HighsModelStatus.kInfeasible:
-        # The clock ran out before HiGHS took its start (the limit was spent, or kept for
-        # the verification, before the solver began): the start is feasible by
-        # construction, so it is the plan, its recourse solved with the first stage fixed.
-        # That run's value bounds nothing.
-        fix_plan(h, c.layout, md.money_scale, sure)
+    def __init__(self, instance: Instance, options: SolveOptions) -> None:
+        self.instance, self.options = instance, options
+        self.log = options.log or (lambda _msg: None)
+        self.built = _build(instance, options, self.log)
+        self.c, self.md, self.ceil = self.built.compiled, self.built.md, self.built.ceilings
+        self.h = self.c.highs
+        self.stages: list[Stage] = []
+        self.solve_seconds = 0.0
+        self.nodes = self.iterations = 0
+        self.interrupted = self.timed_out = False
+        self.unfinished: list[str] = []
+        self.skipped: list[str] = []
+        self.done: list[tuple[Goal, float]] = []  # the stages that ran, for explain()
+        self.sequence = Sequence(instance, self.ceil, options.mip_gap)
+        self.x = np.zeros(0)  # the solution in hand
+        self.bound = -math.inf  # the objective's, minimisation form
+
+    def _account(self, run: Run) -> None:
+        self.nodes += run.nodes
+        self.iterations += run.iterations
+        self.solve_seconds += run.seconds
+
+    def _user(self, goal: Goal, minimised: float) -> float:
+        """A stage's value in the user's units (money, or a resilience maximised)."""
+        return (minimised * self.md.money_scale if MEASURES[goal.measure].money
+                else -minimised)
+
+    def _start(self) -> Plan | None:
+        """Give HiGHS its start; returns it when it is known to be feasible."""
+        instance, scale = self.instance, self.md.money_scale
+        if self.options.start is not None:
+            give_start(self.h, self.c.layout, scale, self.options.start)
+            return None
+        if SPECS[instance.objective.kind].nothing_feasible and \
+                instance.policy.shelter_redundancy == 0:
+            # Doing nothing is then always feasible: as a start, a time limit never ends
+            # empty-handed. HiGHS completes the second stage of a partial start itself
+            # (and ignores a start that is not feasible).
+            sure = Plan.nothing(instance)
+            give_start(self.h, self.c.layout, scale, sure)
+            return sure
+        return None
+
+    def _take_the_start(self, sure: Plan) -> bool:
+        """The clock ran out before HiGHS took its start (the limit was spent, or kept for
+        the verification, before the solver began): the start is feasible by construction,
+        so it is the plan, its recourse solved with the first stage fixed. That run's value
+        bounds nothing. Returns whether it is the plan."""
+        h = self.h
+        fix_plan(h, self.c.layout, self.md.money_scale, sure)
         h.setOptionValue("time_limit", INF)
         t0 = time.monotonic()
         h.run()
-        solve_seconds += time.monotonic() - t0
-        if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
-            log("the time limit was over before the solver took its start: the plan is "
-                "the start (doing nothing)")
-            status, timed_out, no_bound = Status.FEASIBLE, True, True
-    if not status.has_plan:
-        stages.append(Stage("objective", status.value, None, first.seconds))
+        self.solve_seconds += time.monotonic() - t0
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return False
+        self.log("the time limit was over before the solver took its start: the plan is the "
+                 "start (doing nothing)")
+        return True
+
+    def _no_plan(self, status: Status, seconds: float) -> NoReturn:
+        """Raise why the objective's run ended without a plan."""
+        h = self.h
+        self.stages.append(Stage("objective", status.value, None, seconds))
         if status is Status.INFEASIBLE:
-            limit = h.getModelStatus() != highspy.HighsModelStatus.kInfeasible
-            if limit:
+            if h.getModelStatus() != highspy.HighsModelStatus.kInfeasible:
                 raise InfeasibleError(no_plan_in_time("the solver"))
-            if kind is ObjectiveKind.MIN_COST:
-                raise InfeasibleError(infeasible_message(instance))
-            raise InfeasibleError(explain_infeasible(instance, md, options))
+            if not SPECS[self.instance.objective.kind].nothing_feasible:
+                raise InfeasibleError(infeasible_message(self.instance))
+            raise InfeasibleError(explain_infeasible(self.instance, self.md, self.options))
         reason = h.modelStatusToString(h.getModelStatus())
         raise SolverFailure(f"HiGHS failed: {reason}")
-    info = h.getInfo()
-    x = np.array(h.getSolution().col_value)
-    sequence = Sequence(instance, ceil, options.mip_gap)
-    goal = sequence.first()
-    cols, coefs = _stage_vector(c, goal)
-    # The value held by the next stage is the one the plan in hand reaches, computed from
-    # the solution (HiGHS can report an objective from its presolved space).
-    reached = float(coefs @ x[cols])
-    primary = reached
-    bound = float(info.mip_dual_bound) if c.integer.any() else primary
-    if status is Status.OPTIMAL:
-        bound = min(bound, primary)
-    if no_bound:
-        bound = -math.inf  # minimisation form: no bound claimed
-    scale = md.money_scale
 
-    def user(g: Goal, minimised: float) -> float:
-        return minimised * scale if g.measure == "cost" else -minimised
+    def objective(self) -> None:
+        """The primary objective: its plan, its bound, and the value the next stage holds."""
+        h, c = self.h, self.c
+        sure = self._start()
+        # From here a plan may exist: a stop (Ctrl-C, SIGTERM) cancels HiGHS at its
+        # incumbent and the plan is kept, verified and written (optimizer.stopping).
+        stopping.defer()
+        first = run_highs(h, self.options.remaining(), c.objectives["objective"])
+        self._account(first)
+        status = first.status
+        self.interrupted = first.interrupted or stopping.requested()
+        # HiGHS is given no limit but time: a run that ends with a plan short of optimal
+        # was stopped by the clock (or by Ctrl-C).
+        self.timed_out = status is Status.FEASIBLE and not self.interrupted
+        if self.interrupted and not status.has_plan:
+            raise KeyboardInterrupt
+        no_bound = False
+        if not status.has_plan and sure is not None and status is not Status.ERROR and \
+                h.getModelStatus() != highspy.HighsModelStatus.kInfeasible and \
+                self._take_the_start(sure):
+            status, self.timed_out, no_bound = Status.FEASIBLE, True, True
+        if not status.has_plan:
+            self._no_plan(status, first.seconds)
+        info = h.getInfo()
+        self.x = np.array(h.getSolution().col_value)
+        goal = self.sequence.first()
+        self.cols, self.coefs = _stage_vector(c, goal)
+        # The value held by the next stage is the one the plan in hand reaches, computed
+        # from the solution (HiGHS can report an objective from its presolved space).
+        self.reached = float(self.coefs @ self.x[self.cols])
+        bound = float(info.mip_dual_bound) if c.integer.any() else self.reached
+        if status is Status.OPTIMAL:
+            bound = min(bound, self.reached)
+        self.bound = -math.inf if no_bound else bound  # -inf: no bound claimed
+        value = self._user(goal, self.reached)
+        self.stages.append(Stage("objective", status.value, value, first.seconds))
+        self.log(f"{self.instance.objective.kind.value}: {value:.6g} ({status.value}, "
+                 f"{first.seconds:.2f} s)")
+        self.unfinished = [] if status is Status.OPTIMAL else ["objective"]
+        self.done = [(goal, value)]
 
-    stages.append(Stage("objective", status.value, user(goal, reached), first.seconds))
-    log(f"{kind.value}: {user(goal, reached):.6g} ({status.value}, {first.seconds:.2f} s)")
-
-    # Lexicographic stages: hold each solved stage at the value its plan reaches, solve the
-    # next from that plan. No stage is capped by the clock (only --time-limit stops one),
-    # so the same instance gives the same plan on any machine.
-    unfinished = [] if status is Status.OPTIMAL else ["objective"]
-    skipped: list[str] = []
-    value = user(goal, reached)
-    done: list[tuple[Goal, float]] = [(goal, value)]  # the stages that ran, for explain()
-
-    def at_plan(g: Goal) -> float:
+    def _at_plan(self, goal: Goal) -> float:
         """What the plan in hand scores on a stage that is not solved (its cost from the
         plan: under min_cost the cost is the objective, and there is no cost tie-break)."""
-        cost = plan_cost(instance, plan_from_columns(c.layout, instance, scale, x)).total
-        return g.value(instance, Layout.values(c.layout.r, x), cost, ceil)
+        instance, c = self.instance, self.c
+        plan = plan_from_columns(c.layout, instance, self.md.money_scale, self.x)
+        return goal.value(instance, Layout.values(c.layout.r, self.x),
+                          plan_cost(instance, plan).total, self.ceil)
 
-    def hold(g: Goal, reached: float) -> float:
-        """The bound (minimisation form) that holds stage ``g`` for the stages after it.
+    def _hold(self, goal: Goal) -> float:
+        """The bound (minimisation form) that holds stage ``goal`` for the stages after it.
 
         HiGHS's solution meets its rows only within the feasibility tolerance (1e-6), so
-        ``reached`` can be a hair better than any plan reaches: held there, the next stage
-        would have to find a plan that does better than this one, and could only find one
-        that uses the tolerance elsewhere (a worse plan). The hold is at what the plan in
-        hand provably reaches (its first stage rounded, every scenario re-solved exactly),
-        when that is weaker, so the next stage always has this plan to keep.
+        the value reached can be a hair better than any plan reaches: held there, the next
+        stage would have to find a plan that does better than this one, and could only find
+        one that uses the tolerance elsewhere (a worse plan). The hold is at what the plan
+        in hand provably reaches (its first stage rounded, every scenario re-solved
+        exactly), when that is weaker, so the next stage always has this plan to keep.
         """
-        plan = plan_from_columns(c.layout, instance, scale, x)
-        r = recourse.evaluate(FirstStage.of(instance, plan)).resilience(instance)
-        value = g.value(instance, r, plan_cost(instance, plan).total, ceil)
-        provable = -value if g.maximise else value / scale
-        return max(reached, provable) + LEXICOGRAPHIC_TOL
+        instance, scale = self.instance, self.md.money_scale
+        plan = plan_from_columns(self.c.layout, instance, scale, self.x)
+        r = self.built.recourse.evaluate(FirstStage.of(instance, plan)).resilience(instance)
+        value = goal.value(instance, r, plan_cost(instance, plan).total, self.ceil)
+        provable = -value if goal.maximise else value / scale
+        return max(self.reached, provable) + LEXICOGRAPHIC_TOL
 
-    while (following := sequence.next(goal, value)) is not None:
-        goal = following
-        interrupted = interrupted or stopping.requested()
-        if interrupted or options.remaining() == 0.0 or unfinished:
-            skipped.append(goal.name)
-            value = at_plan(goal)
-            continue
-        h.addRow(-INF, hold(done[-1][0], reached), len(cols), cols, coefs)
-        cols, coefs = _stage_vector(c, goal)
+    def tiebreaks(self) -> None:
+        """Lexicographic stages: hold each solved stage at the value its plan reaches, solve
+        the next from that plan. No stage is capped by the clock (only --time-limit stops
+        one), so the same instance gives the same plan on any machine."""
+        goal, value = self.done[0]
+        while (following := self.sequence.next(goal, value)) is not None:
+            goal = following
+            self.interrupted = self.interrupted or stopping.requested()
+            if self.interrupted or self.options.remaining() == 0.0 or self.unfinished:
+                self.skipped.append(goal.name)
+                value = self._at_plan(goal)
+                continue
+            value = self._stage(goal)
+
+    def _stage(self, goal: Goal) -> float:
+        """Solve one tie-break stage from the plan in hand; returns the value it reached
+        (the plan's, when the stage found none: later stages are then skipped)."""
+        h, c, instance = self.h, self.c, self.instance
+        h.addRow(-INF, self._hold(self.done[-1][0]), len(self.cols), self.cols, self.coefs)
+        self.cols, self.coefs = _stage_vector(c, goal)
         n = int(h.getNumCol())
         dense = np.zeros(n)
-        dense[cols] = coefs
+        dense[self.cols] = self.coefs
         h.changeColsCost(n, np.arange(n, dtype=np.int32), dense)
-        x = np.concatenate([x, np.zeros(n - len(x))])
+        x = np.concatenate([self.x, np.zeros(n - len(self.x))])
         if goal.measure == "worst":  # the new level column starts at the plan's level
-            x[cols] = goal.value(instance, Layout.values(c.layout.r, x), 0.0, ceil)
+            x[self.cols] = goal.value(instance, Layout.values(c.layout.r, x), 0.0, self.ceil)
+        self.x = x
         start = highspy.HighsSolution()
         start.col_value = list(x)
         start.value_valid = True
         h.setSolution(start)
-        stage_run = run_highs(h, options.remaining(), dense)
-        account(stage_run)
-        interrupted = interrupted or stage_run.interrupted
-        if stage_run.status is not Status.OPTIMAL:
-            unfinished.append(goal.name)
-            timed_out = timed_out or not stage_run.interrupted
-        if not stage_run.status.has_plan:  # keep the plan we had; later stages are skipped
-            stages.append(Stage(goal.name, stage_run.status.value, None, stage_run.seconds))
-            value = at_plan(goal)
-            continue
-        x = np.array(h.getSolution().col_value)
-        reached = float(coefs @ x[cols])
-        value = user(goal, reached)
-        stages.append(Stage(goal.name, stage_run.status.value, value, stage_run.seconds))
-        done.append((goal, value))
-        log(f"{goal.name}: {value:.6g} ({stage_run.status.value}, {stage_run.seconds:.2f} s)")
-    plan = plan_from_columns(c.layout, instance, md.money_scale, x)
+        run = run_highs(h, self.options.remaining(), dense)
+        self._account(run)
+        self.interrupted = self.interrupted or run.interrupted
+        if run.status is not Status.OPTIMAL:
+            self.unfinished.append(goal.name)
+            self.timed_out = self.timed_out or not run.interrupted
+        if not run.status.has_plan:  # keep the plan we had; later stages are skipped
+            self.stages.append(Stage(goal.name, run.status.value, None, run.seconds))
+            return self._at_plan(goal)
+        self.x = np.array(h.getSolution().col_value)
+        self.reached = float(self.coefs @ self.x[self.cols])
+        value = self._user(goal, self.reached)
+        self.stages.append(Stage(goal.name, run.status.value, value, run.seconds))
+        self.done.append((goal, value))
+        self.log(f"{goal.name}: {value:.6g} ({run.status.value}, {run.seconds:.2f} s)")
+        return value
 
-    # Recourse polish: first stage fixed, every scenario's resilience maximised.
-    fix_plan(h, c.layout, md.money_scale, plan)
-    n_rows = h.getNumRow()
-    if n_rows > c.num_rows:
-        h.deleteRows(n_rows - c.num_rows, np.arange(c.num_rows, n_rows, dtype=np.int32))
-    n = int(h.getNumCol())
-    polish = np.zeros(n)
-    polish[c.layout.r[c.layout.r >= 0]] = -1.0
-    h.changeColsCost(n, np.arange(n, dtype=np.int32), polish)
-    h.setOptionValue("time_limit", INF)
-    h.HandleUserInterrupt = False  # a Ctrl-C already honoured must not stop this LP
-    t0 = time.monotonic()
-    h.run()
-    seconds = time.monotonic() - t0
-    solve_seconds += seconds
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-        raise SolverFailure("the recourse of the chosen plan could not be re-solved: "
-                            + h.modelStatusToString(h.getModelStatus()))
-    stages.append(Stage("recourse", Status.OPTIMAL.value, None, seconds))
-    x = np.array(h.getSolution().col_value)
-    outcomes = _outcomes_from(c, md, x)
+    def _polish(self, plan: Plan) -> np.ndarray:
+        """Recourse polish: first stage fixed, every scenario's resilience maximised.
+        Returns the solution."""
+        h, c = self.h, self.c
+        fix_plan(h, c.layout, self.md.money_scale, plan)
+        n_rows = h.getNumRow()
+        if n_rows > c.num_rows:
+            h.deleteRows(n_rows - c.num_rows, np.arange(c.num_rows, n_rows, dtype=np.int32))
+        n = int(h.getNumCol())
+        polish = np.zeros(n)
+        polish[c.layout.r[c.layout.r >= 0]] = -1.0
+        h.changeColsCost(n, np.arange(n, dtype=np.int32), polish)
+        h.setOptionValue("time_limit", INF)
+        h.HandleUserInterrupt = False  # a Ctrl-C already honoured must not stop this LP
+        t0 = time.monotonic()
+        h.run()
+        seconds = time.monotonic() - t0
+        self.solve_seconds += seconds
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            raise SolverFailure("the recourse of the chosen plan could not be re-solved: "
+                                + h.modelStatusToString(h.getModelStatus()))
+        self.stages.append(Stage("recourse", Status.OPTIMAL.value, None, seconds))
+        return np.array(h.getSolution().col_value)
 
-    value = final_value(instance, plan, outcomes, ceil)
-    interrupted = interrupted or stopping.requested()
-    final_status, bound_user, gap = settle(
-        kind, objective_value(kind, bound, md.money_scale), value, options.mip_gap,
-        md.money_scale, unfinished, skipped,
-        relative_slack_scale([o.resilience for o in outcomes], ceil))
-    return Solution(
-        status=final_status,
-        message=stage_message(final_status, unfinished, interrupted, skipped,
-                              timed_out or options.remaining() == 0.0, options.mip_gap),
-        plan=plan, objective_value=value, bound=bound_user,
-        gap=gap, outcomes=outcomes, solver_version=version(h), build_seconds=build_seconds,
-        handoff_seconds=handoff_seconds, solve_seconds=solve_seconds,
-        nodes=nodes, iterations=iterations, stages=tuple(stages), size=size,
-        interrupted=interrupted, ceilings=ceil,
-        pinned=tuple(int(s) for s in sequence.pinned_scenarios),
-        decided=explain(instance, ceil, done, sequence.levels),
-    )
+    def polished(self) -> Solution:
+        """The plan in hand, its recourse polished, settled against the objective's bound."""
+        instance, options, md, ceil = self.instance, self.options, self.md, self.ceil
+        kind = instance.objective.kind
+        plan = plan_from_columns(self.c.layout, instance, md.money_scale, self.x)
+        outcomes = _outcomes_from(self.c, md, self._polish(plan))
+        value = final_value(instance, plan, outcomes, ceil)
+        self.interrupted = self.interrupted or stopping.requested()
+        status, bound, gap = settle(
+            kind, objective_value(kind, self.bound, md.money_scale), value, options.mip_gap,
+            md.money_scale, self.unfinished, self.skipped,
+            relative_slack_scale([o.resilience for o in outcomes], ceil))
+        built = self.built
+        return Solution(
+            status=status,
+            message=stage_message(status, self.unfinished, self.interrupted, self.skipped,
+                                  self.timed_out or options.remaining() == 0.0,
+                                  options.mip_gap),
+            plan=plan, objective_value=value, bound=bound, gap=gap, outcomes=outcomes,
+            solver_version=version(self.h), build_seconds=built.build_seconds,
+            handoff_seconds=built.handoff_seconds, solve_seconds=self.solve_seconds,
+            nodes=self.nodes, iterations=self.iterations, stages=tuple(self.stages),
+            size=built.size, interrupted=self.interrupted, ceilings=ceil,
+            pinned=tuple(int(s) for s in self.sequence.pinned_scenarios),
+            decided=explain(instance, ceil, self.done, self.sequence.levels),
+        )
 
 
 def solver(name: str) -> HighsRoute:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from models.objectives import SPECS
 from optimizer.errors import InfeasibleError
 from optimizer.evaluation.reachability import intact_shelter_reach
 from optimizer.instance.data import Instance
-from optimizer.instance.schema import ObjectiveKind
 
 
 def _names(items: list[str], limit: int = 10) -> str:
@@ -41,7 +41,7 @@ def prove_infeasible(instance: Instance) -> None:
             f"evacuation reach of every populated zone, but even with every candidate open "
             f"these zones have fewer: {_names(short)}")
     objective = instance.objective
-    if objective.kind is ObjectiveKind.MIN_COST and objective.target is not None:
+    if SPECS[objective.kind].parameter == "target" and objective.target is not None:
         w = instance.weights
         # Without any depot, shelter or pool, a term with need cannot reach its share.
         ceiling = 1.0

@@ -37,6 +37,7 @@ import pyomo.environ as pyo
 from pyomo.opt import TerminationCondition
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
+from models.objectives import SPECS, TIEBREAK_WORDS
 from models.resilience import ModelData, build_model, prepare
 from optimizer.errors import InfeasibleError, SolverFailure, UsageError
 from optimizer.evaluation.outcome import ScenarioOutcome
@@ -406,7 +407,6 @@ def solve_external(instance: Instance, options: SolveOptions) -> Solution:
     if interface is None:
         raise SolverUnavailable(reason)
     log = options.log or (lambda _msg: None)
-    kind = instance.objective.kind
     prove_infeasible(instance)
 
     t0 = time.monotonic()
@@ -420,14 +420,44 @@ def solve_external(instance: Instance, options: SolveOptions) -> Solution:
     log(f"built the model in {build_seconds:.2f} s; {size['variables']} variables, "
         f"{size['constraints']} constraints, {size['nonzeros']} non-zeros; solving with "
         f"{name} {version} through Pyomo's {interface}")
+    primary = _solve_primary(instance, options, md, model, solver, spec)
+    plan = _plan(model, md)
+    stages = [primary.stage, _polish(model, md, plan, solver, spec, options)]
+    outcomes = _outcomes(model, md)
+    value = final_value(instance, plan, outcomes)
+    status, bound, gap = _settled(instance, primary, value)
+    return Solution(
+        status=status,
+        message=_message(status, name, version, instance.objective.kind, options.mip_gap),
+        plan=plan, objective_value=value, bound=bound, gap=gap,
+        outcomes=outcomes, solver_version=version, build_seconds=build_seconds,
+        handoff_seconds=0.0, solve_seconds=sum(s.seconds for s in stages),
+        nodes=primary.nodes, iterations=primary.iterations, stages=tuple(stages), size=size,
+        solver_name=name, method="extensive",
+    )
 
-    # Always a minimisation (see the module docstring); ``sign`` turns it back.
+
+@dataclass(frozen=True)
+class _Primary:
+    """The primary objective's run: its stage, its status and bound (user units), its work."""
+
+    stage: Stage
+    status: Status
+    bound: float | None
+    nodes: int
+    iterations: int
+
+
+def _solve_primary(instance: Instance, options: SolveOptions, md: ModelData,
+                   model: pyo.ConcreteModel, solver: Any, spec: ExternalSolver) -> _Primary:
+    """The primary objective, always handed to the solver as a minimisation (module
+    docstring); raises when it ends without a plan."""
+    name, kind, log = options.solver, instance.objective.kind, options.log or (lambda _m: None)
     maximise = model.objective.sense == pyo.maximize
-    sign = -1.0 if maximise else 1.0
-    scale = md.money_scale if kind is ObjectiveKind.MIN_COST else 1.0
+    sign = -1.0 if maximise else 1.0  # turns the minimisation back
+    scale = md.money_scale if SPECS[kind].money else 1.0
     model.objective.deactivate()
     model.primary = pyo.Objective(expr=sign * model.objective.expr, sense=pyo.minimize)
-
     warm = options.start is not None and bool(getattr(solver, "warm_start_capable",
                                                       lambda: False)())
     if warm:
@@ -436,9 +466,23 @@ def solve_external(instance: Instance, options: SolveOptions) -> Solution:
     results, seconds, glpk = _run(solver, model, name, spec, options.remaining(), options,
                                   warm)
     termination = results.solver.termination_condition
-    has_solution = len(results.solution) > 0
-    status = status_of(termination, has_solution, glpk is not None and glpk.gap_reached)
-    stages = [Stage("objective", status.value, None, seconds)]
+    status = status_of(termination, len(results.solution) > 0,
+                       glpk is not None and glpk.gap_reached)
+    _raise_without_plan(instance, name, termination, status, results)
+    _load(model, results)
+    primary = sign * float(pyo.value(model.primary)) * scale
+    dual = _number(results.problem.lower_bound)  # of the minimisation
+    if glpk is not None and glpk.bound is not None:
+        dual = glpk.bound if dual is None else max(dual, glpk.bound)
+    log(f"{kind.value}: {primary:.6g} ({status.value}, {seconds:.2f} s)")
+    nodes, iterations = _effort(solver, results, glpk)
+    return _Primary(Stage("objective", status.value, primary, seconds), status,
+                    None if dual is None else sign * dual * scale, nodes, iterations)
+
+
+def _raise_without_plan(instance: Instance, name: str, termination: TerminationCondition,
+                        status: Status, results: Any) -> None:
+    """Raise the reason when the primary's run left no plan (or no licence)."""
     if termination is _TC.licensingProblems:
         raise SolverUnavailable(f"solver {name} has no usable licence here")
     if status is Status.ERROR:
@@ -448,47 +492,34 @@ def solve_external(instance: Instance, options: SolveOptions) -> Solution:
         if termination in _LIMITS:
             raise InfeasibleError(no_plan_in_time(name, f"its limit ({termination})"))
         raise InfeasibleError(infeasible_message(instance))
-    _load(model, results)
-    primary = sign * float(pyo.value(model.primary)) * scale
-    dual = _number(results.problem.lower_bound)  # of the minimisation
-    if glpk is not None and glpk.bound is not None:
-        dual = glpk.bound if dual is None else max(dual, glpk.bound)
-    bound = None if dual is None else sign * dual * scale
-    stages[0] = Stage("objective", status.value, primary, seconds)
-    log(f"{kind.value}: {primary:.6g} ({status.value}, {seconds:.2f} s)")
-    nodes, iterations = _effort(solver, results, glpk)
 
-    # Recourse polish: first stage fixed, every scenario's resilience maximised (an LP).
-    plan = _plan(model, md)
+
+def _polish(model: pyo.ConcreteModel, md: ModelData, plan: Plan, solver: Any,
+            spec: ExternalSolver, options: SolveOptions) -> Stage:
+    """Recourse polish: first stage fixed, every scenario's resilience maximised (an LP)."""
     _fix(model, md, plan)
     model.primary.deactivate()
     model.recourse = pyo.Objective(expr=-sum(model.r[s] for s in model.S),
                                    sense=pyo.minimize)
-    polish, seconds, _ = _run(solver, model, name, spec, None, options)
+    polish, seconds, _ = _run(solver, model, options.solver, spec, None, options)
     if status_of(polish.solver.termination_condition,
                  len(polish.solution) > 0) is not Status.OPTIMAL:
         raise SolverFailure(f"the recourse of the chosen plan could not be re-solved by "
-                            f"{name}: {polish.solver.termination_condition}")
+                            f"{options.solver}: {polish.solver.termination_condition}")
     _load(model, polish)
-    stages.append(Stage("recourse", Status.OPTIMAL.value, None, seconds))
-    outcomes = _outcomes(model, md)
+    return Stage("recourse", Status.OPTIMAL.value, None, seconds)
 
-    value = final_value(instance, plan, outcomes)
-    if bound is None and status is Status.OPTIMAL:
+
+def _settled(instance: Instance, primary: _Primary,
+             value: float) -> tuple[Status, float | None, float | None]:
+    """Status, bound and gap at the final plan (the bound never past its value)."""
+    bound = primary.bound
+    if bound is None and primary.status is Status.OPTIMAL:
         bound = value
     if bound is not None:
-        bound = min(bound, value) if kind is ObjectiveKind.MIN_COST else max(bound, value)
+        bound = min(bound, value) if SPECS[instance.objective.kind].money else max(bound, value)
     gap = None if bound is None else abs(bound - value) / max(abs(value), 1e-10)
-    return Solution(
-        status=status,
-        message=_message(status, name, version, kind, options.mip_gap),
-        plan=plan, objective_value=value, bound=bound,
-        gap=None if gap is None else (0.0 if gap < 1e-9 else gap),
-        outcomes=outcomes, solver_version=version, build_seconds=build_seconds,
-        handoff_seconds=0.0, solve_seconds=sum(s.seconds for s in stages),
-        nodes=nodes, iterations=iterations, stages=tuple(stages), size=size,
-        solver_name=name, method="extensive",
-    )
+    return primary.status, bound, None if gap is None else (0.0 if gap < 1e-9 else gap)
 
 
 def _message(status: Status, name: str, version: str, kind: ObjectiveKind,
@@ -497,8 +528,7 @@ def _message(status: Status, name: str, version: str, kind: ObjectiveKind,
             if status is Status.OPTIMAL else
             f"stopped at the time limit ({name} {version}); the plan is the best found, with "
             "its bound and gap where the solver reports one")
-    ties = ("lower cost" if kind is ObjectiveKind.EXPECTED else "higher expected resilience"
-            if kind is ObjectiveKind.MIN_COST else "higher expected resilience, then lower cost")
+    ties = ", then ".join(TIEBREAK_WORDS[name] for name in SPECS[kind].tiebreaks)
     return (text + f"; the tie-breaks among equally good plans ({ties}) run with HiGHS only, "
             "so another plan as good may exist")
 
