@@ -325,12 +325,18 @@ def _validated(model: type[_Model], value: Any, source: str | Path,
         raise InputError(source, problems) from None
 
 
-def read_result(path: str | Path) -> tuple[Result, dict[str, Any]]:
-    """Read and check a result file: the checked view and the raw document."""
+def read_document(path: str | Path) -> Any:
+    """A result file's JSON, unchecked; :class:`InputError` when it cannot be read or is
+    not JSON. Every reader of result files starts here."""
     path = Path(path)
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise InputError(path, [Problem("", f"cannot read: {exc.strerror}")]) from None
-    document = parse_json(path, raw)
+    return parse_json(path, raw)
+
+
+def read_result(path: str | Path) -> tuple[Result, dict[str, Any]]:
+    """Read and check a result file: the checked view and the raw document."""
+    document = read_document(path)
     return parse_result(document, path), document

@@ -22,9 +22,9 @@ from optimizer.evaluation.recovery import (
 )
 from optimizer.evaluation.restoration import Schedule
 from optimizer.instance.data import Instance
-from optimizer.instance.reading import max_file_bytes, parse_json
+from optimizer.instance.reading import max_file_bytes
 from optimizer.plan import Plan, plan_cost
-from optimizer.report.document import parse_decisions
+from optimizer.report.document import parse_decisions, read_document
 from optimizer.solvers.contract import Solution
 from optimizer.stages import pinned
 
@@ -343,12 +343,7 @@ def failure_target(path: str | Path, force: bool = False) -> Path:
 def read_plan(path: str | Path, instance: Instance) -> tuple[Plan, dict[str, Any]]:
     """The plan a result file states, read through the same strict model as the reports
     (booleans are booleans, numbers numbers) and checked against ``instance``'s ids."""
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(path, [Problem("", f"cannot read: {exc.strerror}")]) from None
-    doc = parse_json(path, raw)
+    doc = read_document(path)
     return plan_of(doc, instance, path), doc
 
 

@@ -528,7 +528,9 @@ def _message(status: Status, name: str, version: str, kind: ObjectiveKind,
             if status is Status.OPTIMAL else
             f"stopped at the time limit ({name} {version}); the plan is the best found, with "
             "its bound and gap where the solver reports one")
-    ties = ", then ".join(TIEBREAK_WORDS[name] for name in SPECS[kind].tiebreaks)
+    ties = ", then ".join(TIEBREAK_WORDS[stage] for stage in SPECS[kind].tiebreaks)
+    if not ties:
+        return text
     return (text + f"; the tie-breaks among equally good plans ({ties}) run with HiGHS only, "
             "so another plan as good may exist")
 
