@@ -118,7 +118,7 @@ class Scattered:
 @dataclass(frozen=True)
 class Spread:
     """Depots, then shelters, spread over the network's candidate nodes by farthest-point
-    sampling (the importers: real networks, where clustered facilities would mislead).
+    sampling (the importers: it covers a real network evenly whatever its shape).
 
     With ``named`` shelters (the data's), those stand where they are, no shelter is
     generated, and no depot shares their nodes.

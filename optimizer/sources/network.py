@@ -121,12 +121,12 @@ def all_distances(network: RoadNetwork) -> np.ndarray:
 def all_distances_as_listed(network: RoadNetwork) -> np.ndarray:
     """All-pairs shortest-path distances, (N, N), by scipy's own choice of method.
 
-    The roads go to csgraph as listed (one entry each, no parallel roads), and
-    ``shortest_path`` picks Floyd-Warshall when they are at least a quarter of the node
-    pairs, Dijkstra otherwise. Floyd-Warshall adds a path's lengths in another order than
-    Dijkstra, so a distance can differ in its last bit from :func:`all_distances`; the
-    synthetic instances have always been measured this way (see
-    :class:`optimizer.sources.assemble.Conventions`).
+    The roads go to csgraph as listed (one entry each; parallel roads would add up, which
+    the synthetic networks never have), and ``shortest_path`` picks Floyd-Warshall when
+    there are at least N*N/4 of them for N nodes, Dijkstra otherwise. Floyd-Warshall adds a
+    path's lengths in another order, so a distance can differ in its last bit from
+    :func:`all_distances`; the synthetic instances have always been measured this way
+    (:class:`optimizer.sources.assemble.Conventions`).
     """
     n = network.num_nodes
     if network.num_edges == 0:
