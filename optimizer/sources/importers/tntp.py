@@ -32,7 +32,6 @@ How a directed, zone-based traffic network becomes our undirected road graph:
   trips file is given, else :data:`DEFAULT_ZONE_POPULATION` per zone; a trip table counts
   trips, not residents, so this is a proxy for where people are and how many;
 - nodes no road reaches are left out (the importer keeps the largest connected part).
-
 """
 
 from __future__ import annotations
