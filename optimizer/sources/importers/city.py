@@ -1,5 +1,11 @@
 """Instances from a city's open GIS data: street centre lines, shelters, hazard polygons.
 
+:func:`street_network` joins the street segments into a
+:class:`~optimizer.sources.network.RoadNetwork` (its major-road junctions are the depot
+candidates) and :func:`city_instance` hands it, with the data's shelters, to
+:func:`optimizer.sources.assemble.assemble` and adds the hazard zones. The command is
+``resilience generate geojson`` (:mod:`optimizer.cli.generate_real`). Inputs and rules follow.
+
 Inputs are GeoJSON in longitude/latitude (RFC 7946), or with the ``gis`` extra any layer
 GDAL reads, in any coordinate system (``optimizer.sources.importers.layers``):
 
@@ -61,19 +67,13 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from optimizer.choices import REACH_SHARE
 from optimizer.errors import InputError, Problem
-from optimizer.sources.importers import (
-    Assembly,
-    LocalProjection,
-    RoadNetwork,
-    ShelterSite,
-    apportion,
-    assemble,
-    largest_component,
-)
+from optimizer.sources.assemble import Assembly, ShelterSite, Spread, assemble
+from optimizer.sources.importers import LocalProjection, apportion
 from optimizer.sources.importers.layers import read_layer
 from optimizer.sources.importers.tntp import MAX_PROBLEMS, read_text
-from optimizer.sources.synthetic import REACH_SHARE
+from optimizer.sources.network import RoadNetwork, largest_component
 
 # Decimals kept in the file for metres: coordinates and lengths to the centimetre, hazard
 # polygons to the decimetre (they were simplified to metres anyway).
@@ -210,22 +210,11 @@ def read_streets(path: str | Path, o: CityOptions
         geometry = (feature or {}).get("geometry") or {}
         properties = (feature or {}).get("properties") or {}
         kind = geometry.get("type")
-        lonlat = None
-        if kind == "LineString":
-            lonlat = _positions(geometry.get("coordinates"))
-        elif kind == "MultiLineString":
-            parts = [_positions(p) for p in geometry.get("coordinates") or []]
-            if parts and all(p is not None for p in parts):
-                lonlat = np.concatenate(parts)  # type: ignore[arg-type]
-                gaps = [float(np.abs(a[-1] - b[0]).max()) for a, b in pairwise(parts)]
-                if any(g > 1e-7 for g in gaps):
-                    notes.append(f"features[{k}] ({properties.get('Street', '?')}): a "
-                                 "MultiLineString whose parts do not join; its ends are its "
-                                 "first and last points")
-        else:
+        if kind not in ("LineString", "MultiLineString"):
             problems.append(Problem(f"features[{k}].geometry", f"expected a LineString or "
                                                                f"MultiLineString, not {kind!r}"))
             continue
+        lonlat = _line(k, geometry, properties, notes)
         if lonlat is None:
             problems.append(Problem(f"features[{k}].geometry.coordinates", "expected at "
                                     "least two positions of finite numbers"))
@@ -237,6 +226,35 @@ def read_streets(path: str | Path, o: CityOptions
         raise InputError(path, problems)
     if not raw:
         raise InputError(path, [Problem("features", "no street segments")])
+    segments, projection = _projected(path, raw, o)
+    return segments, projection, notes
+
+
+def _line(k: int, geometry: dict[str, Any], properties: dict[str, Any], notes: list[str]
+          ) -> np.ndarray | None:
+    """A LineString's or MultiLineString's positions, or ``None`` when they are unusable."""
+    if geometry.get("type") == "LineString":
+        return _positions(geometry.get("coordinates"))
+    parts = [_positions(p) for p in geometry.get("coordinates") or []]
+    if not parts or any(p is None for p in parts):
+        return None
+    gaps = [float(np.abs(a[-1] - b[0]).max()) for a, b in pairwise(parts)]  # type: ignore[index]
+    if any(g > 1e-7 for g in gaps):
+        notes.append(f"features[{k}] ({properties.get('Street', '?')}): a "
+                     "MultiLineString whose parts do not join; its ends are its "
+                     "first and last points")
+    return np.concatenate(parts)  # type: ignore[arg-type]
+
+
+def _projected(path: str | Path, raw: list[tuple[int, np.ndarray, dict[str, Any]]],
+               o: CityOptions) -> tuple[list[Segment], LocalProjection]:
+    """The segments in metres, around the centre of their bounding box.
+
+    Raises
+    ------
+    InputError
+        If the coordinates are not longitude and latitude.
+    """
     every = np.concatenate([xy for _, xy, _ in raw])
     if np.abs(every[:, 0]).max() > 180 or np.abs(every[:, 1]).max() > 90:
         raise InputError(path, [Problem("features", "coordinates are not longitude/latitude "
@@ -249,7 +267,7 @@ def read_streets(path: str | Path, o: CityOptions
         segments.append(Segment(k, np.column_stack([x, y]), _id(properties.get(o.from_field)),
                                 _id(properties.get(o.to_field)), major,
                                 str(properties.get("Street") or properties.get("ID") or "")))
-    return segments, projection, notes
+    return segments, projection
 
 
 def read_shelters(path: str | Path, projection: LocalProjection, o: CityOptions
@@ -374,14 +392,27 @@ def _clusters(points: np.ndarray, snap: float) -> np.ndarray:
 
 
 def _junctions(segments: list[Segment], o: CityOptions) -> _Junctions:
+    """Where the segments meet: by their from/to ids or by their end points (module
+    docstring, ``o.connect``)."""
     ends = np.array([p for s in segments for p in (s.xy[0], s.xy[-1])])
     ids = [i for s in segments for i in (s.from_id, s.to_id)]
-    # Where each id's end points lie, and how far apart they are.
-    spread: dict[str, float] = {}
     where: dict[str, list[int]] = {}
     for k, node in enumerate(ids):
         if node is not None:
             where.setdefault(node, []).append(k)
+    mode, notes = _connect_by(ends, ids, where, o)
+    if mode == "ids":
+        return _junctions_by_ids(ends, ids, where, o.snap, notes)
+    return _junctions_by_end_points(ends, ids, o.snap, notes)
+
+
+def _connect_by(ends: np.ndarray, ids: list[str | None], where: dict[str, list[int]],
+                o: CityOptions) -> tuple[str, list[str]]:
+    """``"ids"`` or ``"endpoints"``: as ``o.connect`` says, or for ``"auto"`` the ids when
+    every end has one and each id's end points lie within ``o.snap``; and a note saying
+    why the ids were not used."""
+    # Where each id's end points lie, and how far apart they are.
+    spread: dict[str, float] = {}
     for node, ks in where.items():
         pts = ends[ks]
         spread[node] = float(np.hypot(*(pts.max(axis=0) - pts.min(axis=0))))
@@ -401,32 +432,41 @@ def _junctions(segments: list[Segment], o: CityOptions) -> _Junctions:
                     f"(up to {worst[1]:,.0f} m, id {worst[0]})" if worst else ""]))
                 + f"; segments meet where their end points lie within {o.snap:g} m, and "
                 "junctions are named by the id most of their segments give them")
-    if mode == "ids":
-        # Junction = id; an end without an id joins the nearest id'd end within snap, or
-        # starts a junction of its own.
-        names: list[str] = []
-        index: dict[str, int] = {}
-        of_end = np.empty(len(ids), dtype=np.int64)
-        labelled = [k for k, i in enumerate(ids) if i is not None]
-        tree = cKDTree(ends[labelled]) if labelled else None
-        for k, node in enumerate(ids):
-            if node is None and tree is not None:
-                distance, nearest = tree.query(ends[k])
-                if distance <= o.snap:
-                    node = ids[labelled[int(nearest)]]
-            if node is None:
-                node = f"p{k}"
-            if node not in index:
-                index[node] = len(names)
-                names.append(node)
-            of_end[k] = index[node]
-        xy = np.zeros((len(names), 2))
-        for j, node in enumerate(names):
-            ks = where.get(node) or [k for k in range(len(ids)) if of_end[k] == j]
-            xy[j] = ends[ks].mean(axis=0)
-        return _Junctions(of_end, xy, names, "ids", notes)
+    return mode, notes
 
-    labels = _clusters(ends, o.snap)
+
+def _junctions_by_ids(ends: np.ndarray, ids: list[str | None], where: dict[str, list[int]],
+                      snap: float, notes: list[str]) -> _Junctions:
+    """Junction = id; an end without an id joins the nearest id'd end within ``snap``, or
+    starts a junction of its own."""
+    names: list[str] = []
+    index: dict[str, int] = {}
+    of_end = np.empty(len(ids), dtype=np.int64)
+    labelled = [k for k, i in enumerate(ids) if i is not None]
+    tree = cKDTree(ends[labelled]) if labelled else None
+    for k, node in enumerate(ids):
+        if node is None and tree is not None:
+            distance, nearest = tree.query(ends[k])
+            if distance <= snap:
+                node = ids[labelled[int(nearest)]]
+        if node is None:
+            node = f"p{k}"
+        if node not in index:
+            index[node] = len(names)
+            names.append(node)
+        of_end[k] = index[node]
+    xy = np.zeros((len(names), 2))
+    for j, node in enumerate(names):
+        ks = where.get(node) or [k for k in range(len(ids)) if of_end[k] == j]
+        xy[j] = ends[ks].mean(axis=0)
+    return _Junctions(of_end, xy, names, "ids", notes)
+
+
+def _junctions_by_end_points(ends: np.ndarray, ids: list[str | None], snap: float,
+                             notes: list[str]) -> _Junctions:
+    """Junction = end points within ``snap`` of each other, named by the id most of its
+    segment ends give it (``p{j}`` when none is left)."""
+    labels = _clusters(ends, snap)
     count = int(labels.max()) + 1
     votes: list[dict[str, int]] = [{} for _ in range(count)]
     for k, node in enumerate(ids):
@@ -457,20 +497,29 @@ def _junctions(segments: list[Segment], o: CityOptions) -> _Junctions:
 
 
 @dataclass(frozen=True, eq=False)
-class CityNetwork:
-    """The street graph with people on it, and how it was made."""
+class StreetImport:
+    """The street network with people on it, and how it was made, for the description.
+
+    The network's candidate nodes (:attr:`RoadNetwork.candidates`) are the junctions of
+    major roads, where trucks reach a depot.
+    """
 
     network: RoadNetwork
-    major: np.ndarray  # (N,) bool: junction on a major road
-    mode: str
+    mode: str  # how segments met: "ids" or "endpoints"
     segments: int
     dropped_segments: int
     loops: int
     street_length: float  # metres, kept streets
     notes: tuple[str, ...]
 
+    @property
+    def major(self) -> np.ndarray:
+        """(N,) bool: junction on a major road."""
+        assert self.network.candidates is not None
+        return self.network.candidates
 
-def street_network(segments: list[Segment], o: CityOptions) -> CityNetwork:
+
+def street_network(segments: list[Segment], o: CityOptions) -> StreetImport:
     """Junctions, roads and population (module docstring for the rules)."""
     junctions = _junctions(segments, o)
     u = junctions.of_end[0::2]
@@ -489,37 +538,38 @@ def street_network(segments: list[Segment], o: CityOptions) -> CityNetwork:
         edge_from=u[keep], edge_to=v[keep], edge_length=lengths[keep],
         edge_ids=tuple(f"s{s.feature}" for s, k in zip(segments, keep, strict=True) if k),
         x=junctions.xy[:, 0], y=junctions.xy[:, 1],
+        candidates=major,
     )
     network, dropped = largest_component(network)
-    kept = set(network.node_ids)
-    if dropped:
-        position = {name: j for j, name in enumerate(junctions.names)}
-        major = np.array([major[position[i]] for i in network.node_ids])
     notes = list(junctions.notes)
     if loops.any():
         notes.append(f"{int(loops.sum())} segment(s) that start and end at the same junction "
                      "were left out (they connect nothing)")
-    dropped_segments = sum(1 for s, a, k in zip(segments, u, keep, strict=True)
-                           if k and junctions.names[a] not in kept)
+    kept = set(network.node_ids)
+    left_out = [s for s, a, k in zip(segments, u, keep, strict=True)
+                if k and junctions.names[a] not in kept]
     if dropped:
-        names = sorted({s.name for s, a, k in zip(segments, u, keep, strict=True)
-                        if k and junctions.names[a] not in kept} - {""})
-        notes.append(f"{dropped_segments} segment(s) not connected to the rest of the street "
+        names = sorted({s.name for s in left_out} - {""})
+        notes.append(f"{len(left_out)} segment(s) not connected to the rest of the street "
                      f"network were left out ({', '.join(names[:5])})")
+    network = network.with_population(_people(network, o))
+    return StreetImport(network, junctions.mode, len(segments), len(left_out),
+                        int(loops.sum()), float(network.edge_length.sum()), tuple(notes))
 
-    # People along street length: half of each road's share to each end.
+
+def _people(network: RoadNetwork, o: CityOptions) -> np.ndarray:
+    """``o.population`` along street length: half of each road's share to each end, then
+    gathered onto major-road junctions if ``o.zones`` says so."""
     weight = np.zeros(network.num_nodes)
     np.add.at(weight, network.edge_from, network.edge_length / 2)
     np.add.at(weight, network.edge_to, network.edge_length / 2)
     population = apportion(o.population, weight)
     if o.zones == "major":
-        population = _gather(network, population, major)
+        assert network.candidates is not None
+        population = _gather(network, population, network.candidates)
     elif o.zones != "all":
         raise ValueError(f"zones must be 'all' or 'major', not {o.zones!r}")
-    network = RoadNetwork(network.node_ids, population, network.edge_from, network.edge_to,
-                          network.edge_length, network.edge_ids, network.x, network.y)
-    return CityNetwork(network, major, junctions.mode, len(segments), dropped_segments,
-                       int(loops.sum()), float(network.edge_length.sum()), tuple(notes))
+    return population
 
 
 def _gather(network: RoadNetwork, population: np.ndarray, onto: np.ndarray) -> np.ndarray:
@@ -609,51 +659,21 @@ def city_instance(streets: str | Path, shelters: str | Path,
         The options do not fit the data.
     """
     o = options or CityOptions()
-    if o.connect not in ("auto", "ids", "endpoints"):
-        raise ValueError(f"connect must be auto, ids or endpoints, not {o.connect!r}")
-    if o.population < 1:
-        raise ValueError(f"population must be at least 1 (got {o.population})")
-    if o.hazard_ids and len(o.hazard_ids) != len(hazards):
-        raise ValueError(f"{len(o.hazard_ids)} hazard ids for {len(hazards)} hazard files")
+    _check_options(o, hazards)
     segments, projection, notes = read_streets(streets, o)
     city = street_network(segments, o)
     network = city.network
     notes += list(city.notes)
-    points = read_shelters(shelters, projection, o)
-    sites, shelter_info = shelter_sites(network, points, o)
-
-    zones: dict[str, shapely.Geometry] = {}
-    written: dict[str, dict[str, Any]] = {}
-    for k, path in enumerate(hazards):
-        zid = o.hazard_ids[k] if o.hazard_ids else _slug(Path(path).stem)
-        if zid in zones:
-            raise ValueError(f"two hazard zones named {zid!r}; give hazard ids")
-        written[zid] = polygon_geojson(read_hazard(path, projection, o))
-        # The polygon exactly as the file holds it, so "inside" here is what the
-        # generator will find when the file is loaded.
-        zones[zid] = shapely.geometry.shape(written[zid])
-    generators = []
-    if zones:
-        generators.append({
-            "name": o.hazard_name,
-            "kind": "hazard_zones",
-            "evacuation_rate": o.evacuation_rate,
-            "economic_loss_rate": o.economic_loss_rate,
-            "zones": [{"id": zid, "geometry": geometry, "affected": o.affected}
-                      for zid, geometry in written.items()],
-        })
-
-    shelter_nodes = {s.node for s in sites}
-    depot_candidates = np.array([i for i in np.flatnonzero(city.major)
-                                 if i not in shelter_nodes], dtype=np.int64)
+    sites, shelter_info = shelter_sites(network, read_shelters(shelters, projection, o), o)
+    zones, written = _hazard_zones(hazards, projection, o)
     assembly = Assembly(
-        name=o.name, description="", seed=o.seed, commodities=o.commodities, depots=o.depots,
-        depot_candidates=depot_candidates, shelter_sites=sites,
-        budget_share=o.budget_share, reach_share=o.reach_share,
+        name=o.name, description="", placement=Spread(o.depots, named=sites),
+        commodities=o.commodities, budget_share=o.budget_share, reach_share=o.reach_share,
         supply_reach=o.supply_reach, evacuation_reach=o.evacuation_reach, digits=DIGITS,
         crs=None if projection is None else projection.crs(),
     )
-    assembled = assemble(network, assembly, scenario_generators=generators or None)
+    assembled = assemble(network, assembly, np.random.default_rng(o.seed),
+                         scenario_generators=[_zones_generator(written, o)] if zones else None)
     document = assembled.document
     result = CityImport(document, network, zones, sites, projection, tuple(notes))
     if o.evacuation_scenarios and zones:
@@ -665,6 +685,46 @@ def city_instance(streets: str | Path, shelters: str | Path,
                                        assembled.diameter, document, streets, shelters,
                                        hazards, notes)
     return result
+
+
+def _check_options(o: CityOptions, hazards: list[str | Path] | tuple[str | Path, ...]
+                   ) -> None:
+    """Raise ValueError for options that fit no data."""
+    if o.connect not in ("auto", "ids", "endpoints"):
+        raise ValueError(f"connect must be auto, ids or endpoints, not {o.connect!r}")
+    if o.population < 1:
+        raise ValueError(f"population must be at least 1 (got {o.population})")
+    if o.hazard_ids and len(o.hazard_ids) != len(hazards):
+        raise ValueError(f"{len(o.hazard_ids)} hazard ids for {len(hazards)} hazard files")
+
+
+def _hazard_zones(hazards: list[str | Path] | tuple[str | Path, ...],
+                  projection: LocalProjection, o: CityOptions
+                  ) -> tuple[dict[str, shapely.Geometry], dict[str, dict[str, Any]]]:
+    """Each hazard file's zone by id: as a shape, and as GeoJSON for the file."""
+    zones: dict[str, shapely.Geometry] = {}
+    written: dict[str, dict[str, Any]] = {}
+    for k, path in enumerate(hazards):
+        zid = o.hazard_ids[k] if o.hazard_ids else _slug(Path(path).stem)
+        if zid in zones:
+            raise ValueError(f"two hazard zones named {zid!r}; give hazard ids")
+        written[zid] = polygon_geojson(read_hazard(path, projection, o))
+        # The polygon exactly as the file holds it, so "inside" here is what the
+        # generator will find when the file is loaded.
+        zones[zid] = shapely.geometry.shape(written[zid])
+    return zones, written
+
+
+def _zones_generator(written: dict[str, dict[str, Any]], o: CityOptions) -> dict[str, Any]:
+    """The ``hazard_zones`` generator entry: one zone per hazard file."""
+    return {
+        "name": o.hazard_name,
+        "kind": "hazard_zones",
+        "evacuation_rate": o.evacuation_rate,
+        "economic_loss_rate": o.economic_loss_rate,
+        "zones": [{"id": zid, "geometry": geometry, "affected": o.affected}
+                  for zid, geometry in written.items()],
+    }
 
 
 def inside(network: RoadNetwork, zone: shapely.Geometry) -> np.ndarray:
@@ -702,18 +762,29 @@ def evacuation_scenario(city: CityImport, zone: str, o: CityOptions, *,
     }
 
 
-def describe(city: CityNetwork, o: CityOptions, projection: LocalProjection,
+def describe(city: StreetImport, o: CityOptions, projection: LocalProjection,
              shelter_info: dict[str, Any], zones: dict[str, shapely.Geometry], diameter: float,
              document: dict[str, Any], streets: str | Path, shelters: str | Path,
              hazards: list[str | Path] | tuple[str | Path, ...],
              notes: list[str] | tuple[str, ...] = ()) -> str:
     """The instance's description: sources, and every assumption with its numbers."""
-    network = city.network
     files = [Path(streets).name, Path(shelters).name, *(Path(h).name for h in hazards)]
+    parts = [*_describe_streets(city, o, projection, files, notes),
+             _describe_shelters(o, shelter_info, document),
+             _describe_depots(city, o, diameter, document),
+             *_describe_hazards(city.network, o, zones)]
+    if o.notes:
+        parts.append(o.notes)
+    return " ".join(parts)
+
+
+def _describe_streets(city: StreetImport, o: CityOptions, projection: LocalProjection,
+                      files: list[str], notes: list[str] | tuple[str, ...]) -> list[str]:
+    network = city.network
     connect = (f"segments meet where their {o.from_field}/{o.to_field} ids say"
                if city.mode == "ids" else
                f"segments meet where their end points lie within {o.snap:g} m of each other")
-    parts = [
+    return [
         f"Real city network imported by optimizer.sources.importers.city from {', '.join(files)}. "
         f"Source: {o.source}.",
         f"Geometry: longitude/latitude projected to metres with a {projection.describe()}; "
@@ -730,8 +801,12 @@ def describe(city: CityNetwork, o: CityOptions, projection: LocalProjection,
         + (", then gathered onto the nearest major-road junction" if o.zones == "major"
            else "") + ".",
     ]
+
+
+def _describe_shelters(o: CityOptions, shelter_info: dict[str, Any],
+                       document: dict[str, Any]) -> str:
     missing = shelter_info["missing"]
-    parts.append(
+    return (
         f"Shelters: the {len(document['shelters'])} shelters of the data at their nearest "
         f"junction (median {shelter_info['snap_median']:.0f} m, at most "
         f"{shelter_info['snap_max']:.0f} m away), with their listed capacities "
@@ -743,8 +818,12 @@ def describe(city: CityNetwork, o: CityOptions, projection: LocalProjection,
            if missing else "")
         + ". None is open already: opening one (staff, cots, supplies) costs 40-80 per place, "
         "and each may add 1-4 modules of 20-40% of its places at 30-60 per place.")
+
+
+def _describe_depots(city: StreetImport, o: CityOptions, diameter: float,
+                     document: dict[str, Any]) -> str:
     policy = document["policy"]
-    parts.append(
+    return (
         f"Depots (none in the data): {len(document['depots'])} candidates at junctions of "
         f"major roads ({o.major_field} set; {int(city.major.sum())} junctions), spread by "
         f"farthest-point sampling on road distance (seed {o.seed}); each holds 50-100% of "
@@ -757,6 +836,11 @@ def describe(city: CityNetwork, o: CityOptions, projection: LocalProjection,
         f"{policy['supply_reach']:,.0f} m, evacuation reach "
         f"{policy['evacuation_reach']:,.0f} m (the network's weighted diameter is "
         f"{diameter:,.0f} m).")
+
+
+def _describe_hazards(network: RoadNetwork, o: CityOptions,
+                      zones: dict[str, shapely.Geometry]) -> list[str]:
+    parts = []
     if zones:
         counts = ", ".join(f"{zid} {zone.area / 1e6:.2f} km2 with "
                            f"{int(inside(network, zone).sum())} junctions"
@@ -778,17 +862,15 @@ def describe(city: CityNetwork, o: CityOptions, projection: LocalProjection,
             + " are the same floods forecast in time: the same people affected, leaving "
             "before the water closes the roads (no road failed), with depots and shelters "
             "inside the zone out of use.")
-    if o.notes:
-        parts.append(o.notes)
-    return " ".join(parts)
+    return parts
 
 
 __all__ = [
     "CityImport",
-    "CityNetwork",
     "CityOptions",
     "Segment",
     "ShelterPoint",
+    "StreetImport",
     "city_instance",
     "evacuation_scenario",
     "inside",

@@ -1,5 +1,11 @@
 """Instances from the TransportationNetworks (TNTP) format.
 
+:func:`tntp_network` reads the files into a :class:`~optimizer.sources.network.RoadNetwork`
+(its through nodes are the facility candidates) and :func:`tntp_instance` hands it to
+:func:`optimizer.sources.assemble.assemble`, with the synthetic hazards scaled to the
+network (:func:`optimizer.sources.importers.hazard_footprint`). The command is
+``resilience generate tntp`` (:mod:`optimizer.cli.generate_real`). The rules follow.
+
 TNTP files (https://github.com/bstabler/TransportationNetworks) are tab-separated text: a
 metadata header of ``<KEY> value`` lines ending with ``<END OF METADATA>``, comment lines
 starting with ``~``, and data rows ending with ``;``. Three files matter here:
@@ -26,8 +32,6 @@ How a directed, zone-based traffic network becomes our undirected road graph:
   trips file is given, else :data:`DEFAULT_ZONE_POPULATION` per zone; a trip table counts
   trips, not residents, so this is a proxy for where people are and how many;
 - nodes no road reaches are left out (the importer keeps the largest connected part).
-
-The rest (facilities, money, reach, hazards) is :func:`optimizer.sources.importers.assemble`.
 """
 
 from __future__ import annotations
@@ -42,19 +46,16 @@ from typing import Any
 
 import numpy as np
 
+from optimizer.choices import REACH_SHARE
 from optimizer.errors import InputError, Problem
+from optimizer.sources.assemble import Assembly, Spread, assemble
 from optimizer.sources.importers import (
     RADIUS_SHARE,
-    Assembly,
     LocalProjection,
-    RoadNetwork,
-    assemble,
     hazard_footprint,
-    largest_component,
-    network_extent,
     significant,
 )
-from optimizer.sources.synthetic import REACH_SHARE
+from optimizer.sources.network import RoadNetwork, largest_component, network_extent
 
 # People per zone when no trip table is given.
 DEFAULT_ZONE_POPULATION = 1000.0
@@ -348,12 +349,13 @@ def read_text(path: str | Path) -> str:
 
 
 @dataclass(frozen=True, eq=False)
-class Imported:
-    """A TNTP network as a :class:`RoadNetwork`, and what the import did, in words."""
+class TntpImport:
+    """A net file's road network, and what the import did, for its description and warnings.
+
+    The network's candidate nodes (:attr:`RoadNetwork.candidates`) are the through nodes.
+    """
 
     network: RoadNetwork
-    zones: tuple[int, ...]  # node numbers of the zones that kept people
-    through: np.ndarray  # (N,) bool: may carry through traffic (facility candidates)
     directed_links: int
     merged_roads: int
     time_for_length: int  # links whose length was 0 and took the free-flow time
@@ -361,11 +363,24 @@ class Imported:
     dropped_nodes: tuple[str, ...]
     notes: tuple[str, ...]
 
+    @property
+    def through(self) -> np.ndarray:
+        """(N,) bool: may carry through traffic (facility candidates)."""
+        assert self.network.candidates is not None
+        return self.network.candidates
+
+    @property
+    def zones(self) -> tuple[int, ...]:
+        """Node numbers of the zones that kept people."""
+        network = self.network
+        return tuple(int(n) for n, p in zip(network.node_ids, network.population, strict=True)
+                     if p > 0)
+
 
 def tntp_network(net: TntpNet, coordinates: dict[int, tuple[float, float]] | None = None,
                  productions: dict[int, float] | None = None, *,
                  projection: LocalProjection | None = None,
-                 nodes_source: str = "<nodes>") -> Imported:
+                 nodes_source: str = "<nodes>") -> TntpImport:
     """The undirected road network of a parsed net file (module docstring for the rules).
 
     Parameters
@@ -388,13 +403,39 @@ def tntp_network(net: TntpNet, coordinates: dict[int, tuple[float, float]] | Non
         If the coordinates miss a node of the network.
     """
     first_thru = net.first_thru_node
-    notes = []
+    notes: list[str] = []
     declared = net.number("NUMBER OF LINKS")
     if declared is not None and declared != len(net.links):
         notes.append(f"{net.source}: the header says {declared} links, the file has "
                      f"{len(net.links)}")
+    roads, time_for_length = _roads(net, notes)
+    dropped_connectors = _centroids_as_leaves(roads, first_thru, coordinates)
+    numbers = _node_numbers(net, roads, productions, notes)
+    population = _population(net, numbers, productions)
+    x, y = _coordinates(numbers, coordinates, projection, nodes_source)
+    index = {node: i for i, node in enumerate(numbers)}
+    keys = sorted(roads)
+    network = RoadNetwork(
+        node_ids=tuple(str(node) for node in numbers),
+        population=population,
+        edge_from=np.array([index[u] for u, _ in keys], dtype=np.int64),
+        edge_to=np.array([index[v] for _, v in keys], dtype=np.int64),
+        edge_length=np.array([roads[k] for k in keys], dtype=float),
+        edge_ids=tuple(f"{u}-{v}" for u, v in keys),
+        x=x, y=y,
+        candidates=np.array([node >= first_thru for node in numbers], dtype=bool),
+    )
+    network, dropped = largest_component(network)
+    if dropped:
+        notes.append(f"{len(dropped)} node(s) no road connects to the rest were left out: "
+                     + ", ".join(dropped[:10]) + (" ..." if len(dropped) > 10 else ""))
+    return TntpImport(network, len(net.links), len(keys), time_for_length, dropped_connectors,
+                      tuple(dropped), tuple(notes))
 
-    # Opposite and repeated links -> one road with the shorter length.
+
+def _roads(net: TntpNet, notes: list[str]) -> tuple[dict[tuple[int, int], float], int]:
+    """Opposite and repeated links as one road with the shorter length, keyed by (lower,
+    higher) node number; and how many links took the free-flow time for a length of 0."""
     roads: dict[tuple[int, int], float] = {}
     time_for_length = 0
     loops = 0
@@ -410,81 +451,89 @@ def tntp_network(net: TntpNet, coordinates: dict[int, tuple[float, float]] | Non
         roads[key] = min(length, roads.get(key, math.inf))
     if loops:
         notes.append(f"{loops} links from a node to itself were dropped")
+    return roads, time_for_length
 
-    # Zone centroids below <FIRST THRU NODE> keep their shortest connector only.
-    dropped_connectors = 0
-    if first_thru > 1:
-        by_zone: dict[int, list[tuple[int, int]]] = {}
-        for key in roads:
-            for end in key:
-                if end < first_thru:
-                    by_zone.setdefault(end, []).append(key)
 
-        def rank(zone: int, key: tuple[int, int]) -> tuple[float, ...]:
-            other = key[0] if key[1] == zone else key[1]
-            through = 0 if other >= first_thru else 1
-            gap = 0.0
-            if coordinates and zone in coordinates and other in coordinates:
-                (x0, y0), (x1, y1) = coordinates[zone], coordinates[other]
-                gap = math.hypot(x1 - x0, y1 - y0)
-            return (through, roads[key], gap, other)
+def _centroids_as_leaves(roads: dict[tuple[int, int], float], first_thru: int,
+                         coordinates: dict[int, tuple[float, float]] | None) -> int:
+    """Zone centroids below ``<FIRST THRU NODE>`` keep their shortest connector only (module
+    docstring): ``roads`` loses the others, and their number is returned."""
+    if first_thru <= 1:
+        return 0
+    by_zone: dict[int, list[tuple[int, int]]] = {}
+    for key in roads:
+        for end in key:
+            if end < first_thru:
+                by_zone.setdefault(end, []).append(key)
 
-        keep = {min(keys, key=lambda k, z=zone: rank(z, k)) for zone, keys in by_zone.items()}
-        for key in [k for keys in by_zone.values() for k in keys]:
-            if key not in keep and key in roads:
-                del roads[key]
-                dropped_connectors += 1
+    def rank(zone: int, key: tuple[int, int]) -> tuple[float, ...]:
+        other = key[0] if key[1] == zone else key[1]
+        through = 0 if other >= first_thru else 1
+        gap = 0.0
+        if coordinates and zone in coordinates and other in coordinates:
+            (x0, y0), (x1, y1) = coordinates[zone], coordinates[other]
+            gap = math.hypot(x1 - x0, y1 - y0)
+        return (through, roads[key], gap, other)
 
+    keep = {min(keys, key=lambda k, z=zone: rank(z, k)) for zone, keys in by_zone.items()}
+    dropped = 0
+    for key in [k for keys in by_zone.values() for k in keys]:
+        if key not in keep and key in roads:
+            del roads[key]
+            dropped += 1
+    return dropped
+
+
+def _node_numbers(net: TntpNet, roads: dict[tuple[int, int], float],
+                  productions: dict[int, float] | None, notes: list[str]) -> list[int]:
+    """The nodes that have a road or produce trips, ascending."""
     numbers = sorted({end for key in roads for end in key}
                      | ({z for z in productions if productions[z] > 0} if productions else set()))
-    index = {node: i for i, node in enumerate(numbers)}
-    declared_nodes = net.number("NUMBER OF NODES")
-    if declared_nodes is not None and declared_nodes != len(numbers):
-        notes.append(f"{net.source}: the header says {declared_nodes} nodes, "
+    declared = net.number("NUMBER OF NODES")
+    if declared is not None and declared != len(numbers):
+        notes.append(f"{net.source}: the header says {declared} nodes, "
                      f"{len(numbers)} have roads")
+    return numbers
+
+
+def _population(net: TntpNet, numbers: list[int], productions: dict[int, float] | None
+                ) -> np.ndarray:
+    """People per node: the trip productions, or :data:`DEFAULT_ZONE_POPULATION` per zone."""
+    first_thru = net.first_thru_node
     zones_declared = net.number("NUMBER OF ZONES")
     if productions is not None:
-        population = np.array([round(productions.get(node, 0.0), 6) for node in numbers])
+        return np.array([round(productions.get(node, 0.0), 6) for node in numbers])
+    if first_thru > 1:
+        is_zone = [node < first_thru for node in numbers]
+    elif zones_declared:
+        is_zone = [node <= zones_declared for node in numbers]
     else:
-        if first_thru > 1:
-            is_zone = [node < first_thru for node in numbers]
-        elif zones_declared:
-            is_zone = [node <= zones_declared for node in numbers]
-        else:
-            is_zone = [True] * len(numbers)
-        population = np.where(is_zone, DEFAULT_ZONE_POPULATION, 0.0)
+        is_zone = [True] * len(numbers)
+    return np.where(is_zone, DEFAULT_ZONE_POPULATION, 0.0)
 
-    x = y = None
-    if coordinates is not None:
-        missing = [node for node in numbers if node not in coordinates]
-        if missing:
-            shown = ", ".join(map(str, missing[:10])) + (" ..." if len(missing) > 10 else "")
-            raise InputError(nodes_source, [Problem("", f"no coordinates for {len(missing)} "
-                                                        f"node(s) of the network: {shown}")])
-        x = np.array([coordinates[node][0] for node in numbers])
-        y = np.array([coordinates[node][1] for node in numbers])
-        if projection is not None:
-            x, y = projection(x, y)
 
-    keys = sorted(roads)
-    network = RoadNetwork(
-        node_ids=tuple(str(node) for node in numbers),
-        population=population,
-        edge_from=np.array([index[u] for u, _ in keys], dtype=np.int64),
-        edge_to=np.array([index[v] for _, v in keys], dtype=np.int64),
-        edge_length=np.array([roads[k] for k in keys], dtype=float),
-        edge_ids=tuple(f"{u}-{v}" for u, v in keys),
-        x=x, y=y,
-    )
-    network, dropped = largest_component(network)
-    if dropped:
-        notes.append(f"{len(dropped)} node(s) no road connects to the rest were left out: "
-                     + ", ".join(dropped[:10]) + (" ..." if len(dropped) > 10 else ""))
-    through = np.array([int(n) >= first_thru for n in network.node_ids])
-    zones = tuple(int(n) for n, p in zip(network.node_ids, network.population, strict=True)
-                  if p > 0)
-    return Imported(network, zones, through, len(net.links), len(keys), time_for_length,
-                    dropped_connectors, tuple(dropped), tuple(notes))
+def _coordinates(numbers: list[int], coordinates: dict[int, tuple[float, float]] | None,
+                 projection: LocalProjection | None, nodes_source: str
+                 ) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The nodes' x and y, projected if asked; ``None`` without coordinates.
+
+    Raises
+    ------
+    InputError
+        If a node has no coordinates.
+    """
+    if coordinates is None:
+        return None, None
+    missing = [node for node in numbers if node not in coordinates]
+    if missing:
+        shown = ", ".join(map(str, missing[:10])) + (" ..." if len(missing) > 10 else "")
+        raise InputError(nodes_source, [Problem("", f"no coordinates for {len(missing)} "
+                                                    f"node(s) of the network: {shown}")])
+    x = np.array([coordinates[node][0] for node in numbers])
+    y = np.array([coordinates[node][1] for node in numbers])
+    if projection is not None:
+        x, y = projection(x, y)
+    return x, y
 
 
 @dataclass(frozen=True)
@@ -533,64 +582,105 @@ def tntp_instance(net_path: str | Path, nodes_path: str | Path | None = None,
     o = options or TntpOptions()
     net_path = Path(net_path)
     net = parse_net(read_text(net_path), str(net_path))
-    coordinates = None
-    projection = None
-    lonlat = False
-    if nodes_path is not None:
-        nodes_text = read_text(nodes_path)
-        coordinates = parse_nodes(nodes_text, str(nodes_path))
-        lonlat = o.lonlat if o.lonlat is not None else nodes_text.lstrip().startswith("{")
-        if lonlat and coordinates:
-            values = np.array(list(coordinates.values()))
-            if np.abs(values[:, 0]).max() > 180 or np.abs(values[:, 1]).max() > 90:
-                raise InputError(nodes_path, [Problem("", "coordinates out of longitude/"
-                                                          "latitude range; are they "
-                                                          "projected already? (--no-lonlat)")])
-            projection = LocalProjection.around(values[:, 0], values[:, 1])
+    coordinates, projection = _read_nodes(nodes_path, o)
     productions = parse_trips(read_text(trips_path), str(trips_path)) if trips_path else None
     imported = tntp_network(net, coordinates, productions, projection=projection,
                             nodes_source=str(nodes_path))
-    network = imported.network
-    if not (network.population > 0).any():
+    _check_fit(imported, o)
+    generator = hazard_footprint(imported.network, o.scenarios, o.seed)
+    assembly = Assembly(
+        name=o.name or net_path.name.removesuffix(".tntp").removesuffix("_net"),
+        description="", placement=Spread(o.depots, o.shelters), commodities=o.commodities,
+        budget_share=o.budget_share, reach_share=o.reach_share,
+        crs=None if projection is None else projection.crs(),
+    )
+    assembled = assemble(imported.network, assembly, np.random.default_rng(o.seed),
+                         scenario_generators=[generator])
+    document = assembled.document
+    files = _Files(net_path, nodes_path, trips_path)
+    document["description"] = _describe(net, imported, o, assembled.diameter, generator,
+                                        files, projection, document)
+    return document, list(imported.notes)
+
+
+def _read_nodes(nodes_path: str | Path | None, o: TntpOptions
+                ) -> tuple[dict[int, tuple[float, float]] | None, LocalProjection | None]:
+    """The node file's coordinates, and the projection that takes them to metres when they
+    are longitude and latitude.
+
+    Raises
+    ------
+    InputError
+        If coordinates said to be longitude and latitude are out of range.
+    """
+    if nodes_path is None:
+        return None, None
+    nodes_text = read_text(nodes_path)
+    coordinates = parse_nodes(nodes_text, str(nodes_path))
+    lonlat = o.lonlat if o.lonlat is not None else nodes_text.lstrip().startswith("{")
+    if not (lonlat and coordinates):
+        return coordinates, None
+    values = np.array(list(coordinates.values()))
+    if np.abs(values[:, 0]).max() > 180 or np.abs(values[:, 1]).max() > 90:
+        raise InputError(nodes_path, [Problem("", "coordinates out of longitude/"
+                                                  "latitude range; are they "
+                                                  "projected already? (--no-lonlat)")])
+    return coordinates, LocalProjection.around(values[:, 0], values[:, 1])
+
+
+def _check_fit(imported: TntpImport, o: TntpOptions) -> None:
+    """Raise ValueError when the options do not fit the network."""
+    if not (imported.network.population > 0).any():
         raise ValueError("no zone has people: the trip table produces no trips from the "
                          "network's nodes")
     if o.scenarios < 1:
         raise ValueError(f"scenarios must be at least 1 (got {o.scenarios})")
-
-    through = np.flatnonzero(imported.through)
-    if o.depots + o.shelters > len(through):
+    through = int(imported.through.sum())
+    if o.depots + o.shelters > through:
         raise ValueError(f"depots + shelters ({o.depots + o.shelters}) must not exceed the "
-                         f"{len(through)} through nodes: every facility stands at its own one")
-    name = o.name or net_path.name.removesuffix(".tntp").removesuffix("_net")
-    generator = hazard_footprint(network, o.scenarios, o.seed)
-    assembly = Assembly(
-        name=name, description="", seed=o.seed, commodities=o.commodities,
-        depots=o.depots, shelters=o.shelters, depot_candidates=through,
-        shelter_candidates=through, budget_share=o.budget_share, reach_share=o.reach_share,
-        crs=None if projection is None else projection.crs(),
-    )
-    assembled = assemble(network, assembly, scenario_generators=[generator])
-    document = assembled.document
-    document["description"] = _describe(net, imported, o, assembled.diameter, generator,
-                                        net_path, nodes_path, trips_path, projection,
-                                        document)
-    return document, list(imported.notes)
+                         f"{through} through nodes: every facility stands at its own one")
 
 
-def _describe(net: TntpNet, imported: Imported, o: TntpOptions, diameter: float,
-              generator: dict[str, Any], net_path: Path, nodes_path: str | Path | None,
-              trips_path: str | Path | None, projection: LocalProjection | None,
+# ------------------------------------------------------------------------- description
+
+
+@dataclass(frozen=True)
+class _Files:
+    """The files an instance came from."""
+
+    net: Path
+    nodes: str | Path | None
+    trips: str | Path | None
+
+
+def _describe(net: TntpNet, imported: TntpImport, o: TntpOptions, diameter: float,
+              generator: dict[str, Any], files: _Files, projection: LocalProjection | None,
               document: dict[str, Any]) -> str:
+    """The instance's description: sources, and every rule of the import with its numbers."""
+    parts = [*_describe_network(net, imported, o, files),
+             *_describe_people(imported, files, projection),
+             _describe_facilities(o, diameter, document),
+             _describe_hazards(imported.network, generator, files, projection)]
+    if imported.notes:
+        parts.append("Import notes: " + "; ".join(n.replace(f"{net.source}: ", "")
+                                                 for n in imported.notes) + ".")
+    if o.notes:
+        parts.append(o.notes)
+    return " ".join(parts)
+
+
+def _describe_network(net: TntpNet, imported: TntpImport, o: TntpOptions, files: _Files
+                      ) -> list[str]:
     network = imported.network
     first_thru = net.first_thru_node
-    files = [f"{net_path.name} (links)"]
-    if nodes_path is not None:
-        files.append(f"{Path(nodes_path).name} (node coordinates)")
-    if trips_path is not None:
-        files.append(f"{Path(trips_path).name} (trip table)")
+    names = [f"{files.net.name} (links)"]
+    if files.nodes is not None:
+        names.append(f"{Path(files.nodes).name} (node coordinates)")
+    if files.trips is not None:
+        names.append(f"{Path(files.trips).name} (trip table)")
     parts = [
         f"Real road network imported by optimizer.sources.importers.tntp from the TNTP files "
-        f"{', '.join(files)}. Source: {o.source}.",
+        f"{', '.join(names)}. Source: {o.source}.",
         f"Network: {network.num_nodes} nodes and {network.num_edges} undirected roads from "
         f"{imported.directed_links} directed links; the links of both directions between two "
         "nodes are one road with the shorter length (either direction may be used in an "
@@ -607,26 +697,35 @@ def _describe(net: TntpNet, imported: Imported, o: TntpOptions, diameter: float,
             "connectors dropped); depots and shelters stand at through nodes only.")
     else:
         parts.append("<FIRST THRU NODE> is 1: every node may carry through traffic.")
-    total = float(network.population.sum())
-    if trips_path is not None:
-        parts.append(
+    return parts
+
+
+def _describe_people(imported: TntpImport, files: _Files,
+                     projection: LocalProjection | None) -> list[str]:
+    total = float(imported.network.population.sum())
+    if files.trips is not None:
+        parts = [
             f"Population: each zone's trip productions (its row sum in the OD table) stand "
             f"in for its people, {total:,.{0 if total == int(total) else 1}f} in all over "
             f"{len(imported.zones)} zones; a "
             "trip table counts trips, not residents, so this places people where trips "
-            "start.")
+            "start."]
     else:
-        parts.append(f"Population: no trip table, so each zone has "
-                     f"{DEFAULT_ZONE_POPULATION:,.0f} people ({total:,.0f} in all).")
-    if nodes_path is None:
+        parts = [f"Population: no trip table, so each zone has "
+                 f"{DEFAULT_ZONE_POPULATION:,.0f} people ({total:,.0f} in all)."]
+    if files.nodes is None:
         parts.append("No coordinates: hazards measure road distances from an epicentre node.")
     elif projection is not None:
         parts.append(f"Coordinates are longitude/latitude, projected to metres with a "
                      f"{projection.describe()}.")
     else:
         parts.append("Coordinates are the node file's, unprojected.")
+    return parts
+
+
+def _describe_facilities(o: TntpOptions, diameter: float, document: dict[str, Any]) -> str:
     policy = document["policy"]
-    parts.append(
+    return (
         f"Facilities (none in the data): {len(document['depots'])} candidate depots and "
         f"{len(document['shelters'])} candidate shelters at through nodes spread over the "
         f"network by farthest-point sampling on road distance (seed {o.seed}). Money follows "
@@ -639,11 +738,15 @@ def _describe(net: TntpNet, imported: Imported, o: TntpOptions, diameter: float,
         f"is {o.budget_share:.0%} of the cost of opening, filling and reserving everything. "
         f"Supply and evacuation reach {policy['supply_reach']:g} are {o.reach_share:g} of the "
         f"network's weighted diameter ({diameter:g}).")
+
+
+def _describe_hazards(network: RoadNetwork, generator: dict[str, Any], files: _Files,
+                      projection: LocalProjection | None) -> str:
     radius = generator["radius"]
-    unit = (" m" if projection is not None else "" if nodes_path is not None
+    unit = (" m" if projection is not None else "" if files.nodes is not None
             else " (length units)")
     fragility = generator["fragility"]
-    parts.append(
+    return (
         f"Scenarios: the hazard_footprint generator '{generator['name']}' expands into "
         f"{generator['count']} equally likely hazards when the file is loaded (seed "
         f"{generator['seed']}), the synthetic instances' hazards scaled to this network: "
@@ -656,18 +759,12 @@ def _describe(net: TntpNet, imported: Imported, o: TntpOptions, diameter: float,
         f"their people affected, falling to 0 at the radius; {generator['evacuation_rate']:.0%} "
         f"of the affected seek a shelter and {generator['economic_loss_rate']:.0%} of their "
         "exposure is lost.")
-    if imported.notes:
-        parts.append("Import notes: " + "; ".join(n.replace(f"{net.source}: ", "")
-                                                 for n in imported.notes) + ".")
-    if o.notes:
-        parts.append(o.notes)
-    return " ".join(parts)
 
 
 __all__ = [
     "DEFAULT_ZONE_POPULATION",
-    "Imported",
     "Link",
+    "TntpImport",
     "TntpNet",
     "TntpOptions",
     "parse_net",
