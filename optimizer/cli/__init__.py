@@ -4,6 +4,10 @@ Exit codes (design section 4): 0 a plan was produced, 2 bad input or usage, 3 in
 or no plan found, 4 solver or internal failure (including a failed independent check).
 Standard output carries only what a command prints as its answer; progress and warnings go
 to standard error.
+
+Where to look next: ``validate``, ``solve``, ``evaluate`` and ``schema`` are here, each
+command a short list of named steps; the other subcommands have their own modules (the
+imports at the bottom), and :mod:`optimizer.cli.common` holds what they share.
 """
 
 from __future__ import annotations
@@ -11,8 +15,9 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -37,6 +42,16 @@ from optimizer.cli.common import (
 )
 from optimizer.errors import ExitCode, InfeasibleError, ResilienceError, UsageError
 from optimizer.solvers.registry import METHODS, SOLVER_NAMES
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from optimizer.evaluation.outcome import ResilienceSummary
+    from optimizer.instance.data import Instance
+    from optimizer.pipeline import Solved
+    from optimizer.plan import Plan
+    from optimizer.solvers.contract import SolveOptions
 
 # The library is imported inside each command, not here: `resilience --help` and `validate`
 # must not pay for Pyomo, HiGHS, scipy or matplotlib (issue 13; benchmarks/RESULTS.md).
@@ -128,14 +143,8 @@ def solve(instance: str, output: str | None, objective: str | None, alpha: float
     started = command_started()  # --time-limit counts from here, imports included
 
     from optimizer.api import with_overrides
-    from optimizer.files import write_atomic
     from optimizer.instance.reading import load_instance
-    from optimizer.pipeline import solve_and_verify
-    from optimizer.report import REPORT_FORMATS, format_of, write_report
-    from optimizer.report.output import is_folder
-    from optimizer.results.file import dumps, failure_document, failure_target
-    from optimizer.results.summary import print_summary
-    from optimizer.safe_text import console_text as escape
+    from optimizer.report import write_report
     from optimizer.solvers.contract import SolveOptions
     from optimizer.solvers.dispatch import chosen_method
 
@@ -150,51 +159,93 @@ def solve(instance: str, output: str | None, objective: str | None, alpha: float
     warn(inst)
     if method == "auto" and not quiet:
         err.print(f"[dim]method auto: {chosen_method(inst, options)}[/dim]")
-
-    def write(doc: dict[str, Any]) -> str:
-        """Write ``doc`` where it belongs and say where: a document without a trustworthy
-        plan never replaces a result that holds one, unless --force."""
-        if path == "-":
-            click.echo(dumps(doc), nl=False)
-            return path
-        target = path if doc["status"] in ("optimal", "feasible") else str(
-            failure_target(path, force))
-        write_atomic(target, dumps(doc))
-        if target != path:
-            err.print(f"{escape(path)} holds a plan and is kept; this {doc['status']} result "
-                      f"was written to {escape(target)} (--force replaces it)", soft_wrap=True)
-        return target
-
     if report_path is not None:
-        # A bad extension, or a .csv file (one table; the report has several), fails
-        # before the solve, not after it.
-        if format_of(report_path, REPORT_FORMATS) == "csv" and not is_folder(report_path):
-            raise UsageError(f"{report_path}: a CSV file holds one table and a report has "
-                             "several; write them to a folder (--report FOLDER/), or use "
-                             "`resilience report --table NAME` afterwards")
-        output_path(report_path, instance, "")
-    try:
-        solved = solve_and_verify(inst, options)
-    except ResilienceError as exc:
-        # Only a solve that ran and failed leaves a document (exit 3 or 4); a usage or input
-        # error (exit 2) writes nothing, so the last good result stays as it was.
-        if exc.exit_code != ExitCode.BAD_INPUT:
-            status = "infeasible" if isinstance(exc, InfeasibleError) else "error"
-            write(failure_document(inst, status, str(exc)))
-        raise
-    # Where the instance is, seen from the result's folder, so a report can find it later.
-    # (Nowhere, when it came from standard input.)
-    solved.document["instance"]["path"] = (
-        None if instance == "-" else instance if path == "-" else os.path.relpath(
-            Path(instance).resolve(), Path(path).resolve().parent))
-    written = write(solved.document)
-    summary_console = err if path == "-" else make_console()
-    print_summary(solved.document, summary_console)
-    if path != "-":
-        summary_console.print(f"result written to {escape(written)}")
+        _check_report_path(report_path, instance)
+    solved = _solve_leaving_evidence(inst, options, path, force)
+    solved.document["instance"]["path"] = _instance_path_from(path, instance)
+    written = _write_result(solved.document, path, force)
+    console = _print_solved(solved.document, path, written)
     if report_path is not None:
         write_report(solved.document, report_path, inst, source=Path(path).name)
-        summary_console.print(f"report written to {report_path}")
+        console.print(f"report written to {report_path}")
+    _exit_unless_trusted(solved)
+
+
+def _check_report_path(report_path: str, instance: str) -> None:
+    """A bad extension, or a .csv file (one table; the report has several), fails before
+    the solve, not after it."""
+    from optimizer.report import REPORT_FORMATS, format_of
+    from optimizer.report.output import is_folder
+
+    if format_of(report_path, REPORT_FORMATS) == "csv" and not is_folder(report_path):
+        raise UsageError(f"{report_path}: a CSV file holds one table and a report has "
+                         "several; write them to a folder (--report FOLDER/), or use "
+                         "`resilience report --table NAME` afterwards")
+    output_path(report_path, instance, "")
+
+
+def _solve_leaving_evidence(inst: Instance, options: SolveOptions, path: str,
+                            force: bool) -> Solved:
+    """Solve and verify; a solve that ran and failed leaves its document (exit 3 or 4)
+    before the error goes on. A usage or input error (exit 2) writes nothing, so the last
+    good result stays as it was."""
+    from optimizer.pipeline import solve_and_verify
+    from optimizer.results.file import failure_document
+
+    try:
+        return solve_and_verify(inst, options)
+    except ResilienceError as exc:
+        if exc.exit_code != ExitCode.BAD_INPUT:
+            status = "infeasible" if isinstance(exc, InfeasibleError) else "error"
+            _write_result(failure_document(inst, status, str(exc)), path, force)
+        raise
+
+
+def _instance_path_from(path: str, instance: str) -> str | None:
+    """Where the instance is, seen from the result's folder, so a report can find it
+    later (nowhere, when it came from standard input)."""
+    if instance == "-":
+        return None
+    if path == "-":
+        return instance
+    return os.path.relpath(Path(instance).resolve(), Path(path).resolve().parent)
+
+
+def _write_result(doc: dict[str, Any], path: str, force: bool) -> str:
+    """Write ``doc`` where it belongs and say where: a document without a trustworthy plan
+    never replaces a result that holds one, unless --force."""
+    from optimizer.files import write_atomic
+    from optimizer.results.file import dumps, failure_target
+    from optimizer.safe_text import console_text as escape
+
+    if path == "-":
+        click.echo(dumps(doc), nl=False)
+        return path
+    target = path if doc["status"] in ("optimal", "feasible") else str(
+        failure_target(path, force))
+    write_atomic(target, dumps(doc))
+    if target != path:
+        err.print(f"{escape(path)} holds a plan and is kept; this {doc['status']} result "
+                  f"was written to {escape(target)} (--force replaces it)", soft_wrap=True)
+    return target
+
+
+def _print_solved(document: dict[str, Any], path: str, written: str) -> Console:
+    """Print the summary (on standard error when the JSON went to standard output) and
+    where the result went; the console it printed on."""
+    from optimizer.results.summary import print_summary
+    from optimizer.safe_text import console_text as escape
+
+    console = err if path == "-" else make_console()
+    print_summary(document, console)
+    if path != "-":
+        console.print(f"result written to {escape(written)}")
+    return console
+
+
+def _exit_unless_trusted(solved: Solved) -> None:
+    """Exit 4 when the independent check rejects the plan, and as interrupted when Ctrl-C
+    or SIGTERM stopped the solve (its best plan was written)."""
     if not solved.verified:
         fail(solved.failure(), ExitCode.SOLVER_FAILURE)
     if solved.interrupted or stopping.requested():
@@ -228,23 +279,34 @@ def evaluate(instance: str, result: str, other: str | None, reseed: int | None,
     generators draw with other seeds) and sets in-sample against out-of-sample worst-case,
     expected and CVaR resilience.
     """
-    import numpy as np
-    from rich.table import Table
-
-    from optimizer.evaluation.evaluate import evaluate_plan, plan_violations
-    from optimizer.evaluation.out_of_sample import data_warnings, with_scenarios_of
-    from optimizer.evaluation.outcome import ResilienceSummary
-    from optimizer.files import write_atomic
-    from optimizer.instance.data import Instance
-    from optimizer.instance.reading import STDIN, load_instance, read_stdin
+    from optimizer.instance.reading import STDIN, read_stdin
     from optimizer.pipeline import VERIFICATION_TOL
-    from optimizer.results.file import dumps, read_plan
-    from optimizer.safe_text import console_text as escape
 
     # The output is checked first, so that a folder given as -o costs no evaluation.
     path = output_path(output, instance, ".evaluation.json") if output else None
     # Standard input can be read once: --reseed reads the same instance again.
     stdin = read_stdin() if instance == STDIN and reseed is not None else None
+    inst, plan, doc = _plan_to_judge(instance, result, budget, stdin)
+    if other is not None and reseed is not None:
+        raise UsageError("give --scenarios or --reseed, not both")
+    sample = _out_of_sample(inst, instance, other, reseed, stdin)
+    evaluation = _evaluation(inst, plan, doc, result, sample)
+    _write_evaluation(evaluation.document, path)
+    _print_evaluation(evaluation, inst, instance, result, sample,
+                      err if output == "-" else make_console())
+    if evaluation.violations or (evaluation.max_difference is not None
+                                 and evaluation.max_difference > VERIFICATION_TOL):
+        fail("the result does not stand up to independent evaluation", ExitCode.SOLVER_FAILURE)
+
+
+def _plan_to_judge(instance: str, result: str, budget: float | None,
+                   stdin: bytes | None) -> tuple[Instance, Plan, dict[str, Any]]:
+    """The instance (under --budget, with the result's CVaR level), the result's plan and
+    document; warns when the result was solved from another version of the instance or
+    states another budget."""
+    from optimizer.instance.reading import load_instance
+    from optimizer.results.file import read_plan
+
     inst = load_instance(instance, stdin=stdin)
     if budget is not None:
         inst = dataclasses.replace(inst, budget=budget)
@@ -263,21 +325,62 @@ def evaluate(instance: str, result: str, other: str | None, reseed: int | None,
     if isinstance(alpha, int | float) and 0 <= alpha < 1:
         inst = dataclasses.replace(inst, objective=dataclasses.replace(inst.objective,
                                                                        alpha=float(alpha)))
-    foreign: Instance | None = None
-    other_inst: Instance | None = None
-    if other is not None and reseed is not None:
-        raise UsageError("give --scenarios or --reseed, not both")
+    return inst, plan, doc
+
+
+@dataclass(frozen=True)
+class _OutOfSample:
+    """Other scenarios to judge the plan on (--scenarios or --reseed)."""
+
+    source: str  # where they come from, as the table and the file name it
+    instance: Instance  # the instance read with them (its name and sha256 are reported)
+    judged: Instance  # INSTANCE with those scenarios
+
+
+def _out_of_sample(inst: Instance, instance: str, other: str | None, reseed: int | None,
+                   stdin: bytes | None) -> _OutOfSample | None:
+    """The scenarios of --reseed (INSTANCE's generators, other seeds) or --scenarios OTHER,
+    with OTHER's warnings; None without either."""
+    from optimizer.evaluation.out_of_sample import data_warnings, with_scenarios_of
+    from optimizer.instance.reading import load_instance
+    from optimizer.safe_text import console_text as escape
+
     if reseed is not None:
         other_inst = load_instance(instance, reseed=reseed, stdin=stdin)
-        other = f"{instance} (seeds + {reseed})"
-        foreign = with_scenarios_of(inst, other_inst)
-    elif other is not None:
-        other_inst = load_instance(other)
-        for w in other_inst.warnings:
-            err.print(f"[yellow]warning:[/yellow] {escape(other)}: {escape(w)}", soft_wrap=True)
-        foreign = with_scenarios_of(inst, other_inst)  # InputError (exit 2) names what differs
-        for w in data_warnings(inst, other_inst):
-            err.print(f"[yellow]warning:[/yellow] {escape(other)}: {escape(w)}", soft_wrap=True)
+        return _OutOfSample(f"{instance} (seeds + {reseed})", other_inst,
+                            with_scenarios_of(inst, other_inst))
+    if other is None:
+        return None
+    other_inst = load_instance(other)
+    for w in other_inst.warnings:
+        err.print(f"[yellow]warning:[/yellow] {escape(other)}: {escape(w)}", soft_wrap=True)
+    judged = with_scenarios_of(inst, other_inst)  # InputError (exit 2) names what differs
+    for w in data_warnings(inst, other_inst):
+        err.print(f"[yellow]warning:[/yellow] {escape(other)}: {escape(w)}", soft_wrap=True)
+    return _OutOfSample(other, other_inst, judged)
+
+
+@dataclass(frozen=True)
+class _Evaluation:
+    """The plan judged by max flow: the evaluation file, and what the command prints."""
+
+    document: dict[str, Any]  # what -o writes
+    rows: list[dict[str, Any]]  # per scenario: evaluated, claimed, difference
+    max_difference: float | None  # None: the result states no scenario resilience
+    violations: list[str]
+    summary: ResilienceSummary  # in sample
+    out_summary: ResilienceSummary | None  # on the other scenarios, when there are some
+
+
+def _evaluation(inst: Instance, plan: Plan, doc: dict[str, Any], result: str,
+                sample: _OutOfSample | None) -> _Evaluation:
+    """Every scenario's resilience by max flow against what the result claims, the plan's
+    violations, and, with other scenarios, in-sample against out-of-sample."""
+    import numpy as np
+
+    from optimizer.evaluation.evaluate import evaluate_plan, plan_violations
+    from optimizer.evaluation.outcome import ResilienceSummary
+
     outcomes = evaluate_plan(inst, plan)
     claimed = {s.get("id"): s.get("resilience") for s in doc.get("scenarios") or []
                if isinstance(s, dict)}
@@ -292,7 +395,7 @@ def evaluate(instance: str, result: str, other: str | None, reseed: int | None,
     violations = plan_violations(inst, plan)
     summary = ResilienceSummary.of(np.array([o.resilience for o in outcomes]),
                                    inst.probabilities, inst.objective.alpha)
-    report: dict[str, Any] = {
+    document: dict[str, Any] = {
         "instance": {"name": inst.name, "sha256": inst.sha256, "budget": inst.budget},
         "result": str(result),
         "method": "networkx maximum flow",
@@ -302,57 +405,42 @@ def evaluate(instance: str, result: str, other: str | None, reseed: int | None,
         "scenarios": rows,
     }
     out_summary = None
-    if foreign is not None and other_inst is not None:
-        out_outcomes = evaluate_plan(foreign, plan)
-        out_summary = ResilienceSummary.of(np.array([o.resilience for o in out_outcomes]),
-                                           foreign.probabilities, inst.objective.alpha)
-        report["out_of_sample"] = {
-            "scenarios_from": {"path": str(other), "name": other_inst.name,
-                               "sha256": other_inst.sha256},
-            "resilience": _summary_json(out_summary),
-            "scenarios": [{"id": s.id, "probability": s.probability,
-                           "resilience": o.resilience, "supply": o.supply,
-                           "shelter": o.shelter, "economic": o.economic}
-                          for s, o in zip(foreign.scenarios, out_outcomes, strict=True)],
-        }
-        report["in_sample_vs_out_of_sample"] = {
-            measure: {"in_sample": a, "out_of_sample": b, "difference": b - a}
-            for measure, a, b in (
-                ("worst_case", summary.worst_case, out_summary.worst_case),
-                ("expected", summary.expected, out_summary.expected),
-                ("cvar", summary.cvar, out_summary.cvar))
-        }
-    if path == "-":
-        click.echo(dumps(report), nl=False)
-    elif path is not None:
-        write_atomic(path, dumps(report))
-    console = err if output == "-" else make_console()
-    if out_summary is None:
-        console.print(f"worst case {summary.worst_case:.6f}   expected {summary.expected:.6f}"
-                      f"   CVaR({summary.cvar_alpha:g}) {summary.cvar:.6f}")
-    else:
-        table = Table(show_edge=False)
-        for col in ("", "scenarios from", "count", "worst case", "expected",
-                    f"CVaR({summary.cvar_alpha:g})"):
-            table.add_column(col, justify="left" if col in ("", "scenarios from") else "right",
-                             no_wrap=True)
-        for label, source, scenarios, values in (
-                ("in sample", instance, inst.scenarios, summary),
-                ("out of sample", other, foreign.scenarios, out_summary)):
-            table.add_row(label, escape(Path(source).name), str(len(scenarios)),
-                          *(f"{v:.6f}" for v in (values.worst_case, values.expected,
-                                                 values.cvar)))
-        console.print(table)
-    if max_difference is None:
-        console.print(f"{result} states no scenario resilience to compare with")
-    else:
-        worst = max(rows, key=lambda r: r["difference"] or 0.0)
-        console.print(f"max difference from {result}: {max_difference:.1e} "
-                      f"(scenario {worst['id']})")
-    for v in violations:
-        console.print(f"plan violation: {v}")
-    if violations or (max_difference is not None and max_difference > VERIFICATION_TOL):
-        fail("the result does not stand up to independent evaluation", ExitCode.SOLVER_FAILURE)
+    if sample is not None:
+        out_summary = _out_of_sample_section(document, inst, plan, summary, sample)
+    return _Evaluation(document, rows, max_difference, violations, summary, out_summary)
+
+
+def _out_of_sample_section(document: dict[str, Any], inst: Instance, plan: Plan,
+                           summary: ResilienceSummary,
+                           sample: _OutOfSample) -> ResilienceSummary:
+    """Evaluate the plan on the other scenarios; add them and their comparison with the
+    in-sample ``summary`` to ``document``; their summary."""
+    import numpy as np
+
+    from optimizer.evaluation.evaluate import evaluate_plan
+    from optimizer.evaluation.outcome import ResilienceSummary
+
+    foreign = sample.judged
+    out_outcomes = evaluate_plan(foreign, plan)
+    out_summary = ResilienceSummary.of(np.array([o.resilience for o in out_outcomes]),
+                                       foreign.probabilities, inst.objective.alpha)
+    document["out_of_sample"] = {
+        "scenarios_from": {"path": str(sample.source), "name": sample.instance.name,
+                           "sha256": sample.instance.sha256},
+        "resilience": _summary_json(out_summary),
+        "scenarios": [{"id": s.id, "probability": s.probability,
+                       "resilience": o.resilience, "supply": o.supply,
+                       "shelter": o.shelter, "economic": o.economic}
+                      for s, o in zip(foreign.scenarios, out_outcomes, strict=True)],
+    }
+    document["in_sample_vs_out_of_sample"] = {
+        measure: {"in_sample": a, "out_of_sample": b, "difference": b - a}
+        for measure, a, b in (
+            ("worst_case", summary.worst_case, out_summary.worst_case),
+            ("expected", summary.expected, out_summary.expected),
+            ("cvar", summary.cvar, out_summary.cvar))
+    }
+    return out_summary
 
 
 def _summary_json(summary: Any) -> dict[str, Any]:
@@ -360,6 +448,59 @@ def _summary_json(summary: Any) -> dict[str, Any]:
     writes it."""
     return {"worst_case": summary.worst_case, "expected": summary.expected,
             "cvar": {"alpha": summary.cvar_alpha, "value": summary.cvar}}
+
+
+def _write_evaluation(document: dict[str, Any], path: str | None) -> None:
+    """The evaluation file at ``path`` ('-': standard output; None: not asked for)."""
+    from optimizer.files import write_atomic
+    from optimizer.results.file import dumps
+
+    if path == "-":
+        click.echo(dumps(document), nl=False)
+    elif path is not None:
+        write_atomic(path, dumps(document))
+
+
+def _print_evaluation(evaluation: _Evaluation, inst: Instance, instance: str, result: str,
+                      sample: _OutOfSample | None, console: Console) -> None:
+    """The summary (a table in and out of sample, when there are other scenarios), the
+    largest difference from the result, and the plan's violations."""
+    summary = evaluation.summary
+    if sample is None or evaluation.out_summary is None:
+        console.print(f"worst case {summary.worst_case:.6f}   expected {summary.expected:.6f}"
+                      f"   CVaR({summary.cvar_alpha:g}) {summary.cvar:.6f}")
+    else:
+        console.print(_in_and_out_of_sample(inst, instance, summary, sample,
+                                            evaluation.out_summary))
+    if evaluation.max_difference is None:
+        console.print(f"{result} states no scenario resilience to compare with")
+    else:
+        worst = max(evaluation.rows, key=lambda r: r["difference"] or 0.0)
+        console.print(f"max difference from {result}: {evaluation.max_difference:.1e} "
+                      f"(scenario {worst['id']})")
+    for v in evaluation.violations:
+        console.print(f"plan violation: {v}")
+
+
+def _in_and_out_of_sample(inst: Instance, instance: str, summary: ResilienceSummary,
+                          sample: _OutOfSample, out_summary: ResilienceSummary) -> Table:
+    """One row in sample, one out of sample: count, worst case, expected, CVaR."""
+    from rich.table import Table
+
+    from optimizer.safe_text import console_text as escape
+
+    table = Table(show_edge=False)
+    for col in ("", "scenarios from", "count", "worst case", "expected",
+                f"CVaR({summary.cvar_alpha:g})"):
+        table.add_column(col, justify="left" if col in ("", "scenarios from") else "right",
+                         no_wrap=True)
+    for label, source, scenarios, values in (
+            ("in sample", instance, inst.scenarios, summary),
+            ("out of sample", sample.source, sample.judged.scenarios, out_summary)):
+        table.add_row(label, escape(Path(source).name), str(len(scenarios)),
+                      *(f"{v:.6f}" for v in (values.worst_case, values.expected,
+                                             values.cvar)))
+    return table
 
 
 @main.command()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.table import Table
@@ -36,6 +36,9 @@ from optimizer.errors import UsageError
 from optimizer.files import check_writable
 from optimizer.safe_text import console_text as escape
 from optimizer.solvers.registry import METHODS, SOLVER_NAMES
+
+if TYPE_CHECKING:
+    from optimizer.bench.runner import BenchOptions
 
 SOLVER_CHOICES = SOLVER_NAMES
 
@@ -152,15 +155,7 @@ def bench(suite: str | None, solvers: str, methods: str, objectives: str, time_l
     performance profile, and prints the summary. With --summary RESULTS.csv, only
     summarises.
     """
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
-    from optimizer.bench.runner import BenchOptions, read_rows, run_bench, sidecar_path
+    from optimizer.bench.runner import BenchOptions, read_rows, sidecar_path
 
     if summary_of is not None:
         if suite is not None:
@@ -179,20 +174,51 @@ def bench(suite: str | None, solvers: str, methods: str, objectives: str, time_l
         objectives=_names(objectives, "--objectives"),
         time_limit=time_limit, hard_limit=hard_limit, mip_gap=mip_gap, threads=threads,
         repeat=repeat)
+    suite = _suite_folder(suite, output, quiet)
+    rows = _run_with_progress(suite, options, output, resume, quiet)
+    err.print(f"{len(rows)} rows written to {output}; sidecar {sidecar_path(output)}")
+    picture = plot or str(Path(output).with_suffix("")) + ".profile.png"
+    _print_summary(rows, markdown, picture)
+
+
+def _suite_folder(suite: str, output: str, quiet: bool) -> str:
+    """SUITE as a folder or file to read: a suite name that is not a path here is written
+    first, into suite-NAME beside the output."""
     if not Path(suite).exists() and suite in SIZE_CLASSES:
         folder = Path(output).resolve().parent / f"suite-{suite}"
         err.print(f"writing suite {suite} into {folder}")
         write_suite(suite, folder, log=None if quiet else lambda m: err.print(f"[dim]{m}[/dim]"))
-        suite = str(folder)
-    entries = read_suite(suite)
-    # Every option spelled out, defaults included: the command repeats the benchmark.
-    command = shlex.join([
+        return str(folder)
+    return suite
+
+
+def _repeat_command(suite: str, options: BenchOptions, output: str, resume: bool) -> str:
+    """The command line that repeats the benchmark: every option spelled out, defaults
+    included."""
+    return shlex.join([
         "resilience", "bench", suite, "--solvers", ",".join(options.solvers),
         "--methods", ",".join(options.methods), "--objectives", ",".join(options.objectives),
-        "--time-limit", f"{time_limit:g}", "--hard-limit", f"{options.wall_limit:g}",
-        "--mip-gap", f"{mip_gap:g}", "--threads", str(threads), "--repeat", str(repeat),
-        *(["--resume"] if resume else []), "-o", output])
+        "--time-limit", f"{options.time_limit:g}", "--hard-limit", f"{options.wall_limit:g}",
+        "--mip-gap", f"{options.mip_gap:g}", "--threads", str(options.threads),
+        "--repeat", str(options.repeat), *(["--resume"] if resume else []), "-o", output])
 
+
+def _run_with_progress(suite: str, options: BenchOptions, output: str, resume: bool,
+                       quiet: bool) -> list[dict[str, Any]]:
+    """Every run of the suite, one process each, under a progress bar that names the run
+    under way and says which ones failed; the rows, as written to ``output``."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from optimizer.bench.runner import run_bench
+
+    entries = read_suite(suite)
+    command = _repeat_command(suite, options, output, resume)
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=err, disable=quiet, transient=False)
     with progress:
@@ -214,9 +240,7 @@ def bench(suite: str | None, solvers: str, methods: str, objectives: str, time_l
         rows = run_bench(entries, options, output, suite=suite, command=command,
                          resume=resume, on_start=on_start, on_row=on_row)
         progress.update(task, description="benchmark done")
-    err.print(f"{len(rows)} rows written to {output}; sidecar {sidecar_path(output)}")
-    picture = plot or str(Path(output).with_suffix("")) + ".profile.png"
-    _print_summary(rows, markdown, picture)
+    return rows
 
 
 @click.command()

@@ -9,12 +9,21 @@ Thin: read the instance and the plan, choose the scenarios, call
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from optimizer.cli.common import command_started, err, handled, make_console, output_path, warn
 from optimizer.errors import UsageError
 from optimizer.safe_text import console_text as escape
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from optimizer.evaluation.recovery import RecoveryRun
+    from optimizer.instance.data import Instance
+    from optimizer.plan import Plan
 
 
 @click.command()
@@ -44,35 +53,9 @@ def recover(instance: str, result: str, scenario_ids: tuple[str, ...], crews: in
     with --exact, with the optimal restoration schedule beside the greedy one.
     """
     started = command_started()  # --time-limit counts from the process's start
-    # The libraries are imported here, not at the top: --help stays quick.
-    from rich.table import Table
-
-    from optimizer.evaluation.recovery import analyse
-    from optimizer.files import write_atomic
-    from optimizer.instance.reading import load_instance
-    from optimizer.results.file import dumps, merge_recovery, read_plan
-
-    inst = load_instance(instance)
-    if crews is not None:
-        inst = dataclasses.replace(inst, recovery=dataclasses.replace(inst.recovery,
-                                                                      crews=crews))
-    warn(inst)
-    plan, doc = read_plan(result, inst)
-    if doc.get("instance", {}).get("sha256") not in (None, "", inst.sha256):
-        err.print(f"[yellow]warning:[/yellow] {escape(result)} was solved from a different "
-                  f"version of {escape(instance)} (sha256 differs)")
-    index = {s.id: n for n, s in enumerate(inst.scenarios)}
-    unknown = [sid for sid in scenario_ids if sid not in index]
-    if unknown:
-        raise UsageError(f"--scenario: no scenario {unknown[0]!r} in {instance}")
-    if exact and not scenario_ids:
-        raise UsageError("--exact solves one scenario at a time: name it with --scenario ID")
-    if scenario_ids:
-        chosen = sorted({index[sid] for sid in scenario_ids})
-    elif crews is not None or doc.get("recovery") is None:
-        chosen = list(range(len(inst.scenarios)))
-    else:
-        chosen = [index[sid] for sid in doc.get("recovery_pending") or [] if sid in index]
+    # The libraries are imported in the helpers, not at the top: --help stays quick.
+    inst, plan, doc = _plan_to_recover(instance, result, crews)
+    chosen = _chosen_scenarios(inst, doc, scenario_ids, crews, exact, instance)
     path = output or result
     if path != "-":
         output_path(path, instance, "")
@@ -83,6 +66,55 @@ def recover(instance: str, result: str, scenario_ids: tuple[str, ...], crews: in
         return
     deadline = None if time_limit is None else started + time_limit
     log = None if quiet else (lambda m: err.print(f"[dim]{escape(m)}[/dim]"))
+    run, updated = _recover(inst, plan, doc, chosen, exact, deadline, threads, log)
+    _write_result(updated, path)
+    _print_recovery(console, inst, run, updated, path)
+
+
+def _plan_to_recover(instance: str, result: str,
+                     crews: int | None) -> tuple[Instance, Plan, dict[str, Any]]:
+    """The instance (with --crews), the result's plan and document; warns when the result
+    was solved from another version of the instance."""
+    from optimizer.instance.reading import load_instance
+    from optimizer.results.file import read_plan
+
+    inst = load_instance(instance)
+    if crews is not None:
+        inst = dataclasses.replace(inst, recovery=dataclasses.replace(inst.recovery,
+                                                                      crews=crews))
+    warn(inst)
+    plan, doc = read_plan(result, inst)
+    if doc.get("instance", {}).get("sha256") not in (None, "", inst.sha256):
+        err.print(f"[yellow]warning:[/yellow] {escape(result)} was solved from a different "
+                  f"version of {escape(instance)} (sha256 differs)")
+    return inst, plan, doc
+
+
+def _chosen_scenarios(inst: Instance, doc: dict[str, Any], scenario_ids: tuple[str, ...],
+                      crews: int | None, exact: bool, instance: str) -> list[int]:
+    """The indices of the scenarios to analyse: those named, else every one (with --crews,
+    or when the result has no recovery section), else those the result left pending."""
+    index = {s.id: n for n, s in enumerate(inst.scenarios)}
+    unknown = [sid for sid in scenario_ids if sid not in index]
+    if unknown:
+        raise UsageError(f"--scenario: no scenario {unknown[0]!r} in {instance}")
+    if exact and not scenario_ids:
+        raise UsageError("--exact solves one scenario at a time: name it with --scenario ID")
+    if scenario_ids:
+        return sorted({index[sid] for sid in scenario_ids})
+    if crews is not None or doc.get("recovery") is None:
+        return list(range(len(inst.scenarios)))
+    return [index[sid] for sid in doc.get("recovery_pending") or [] if sid in index]
+
+
+def _recover(inst: Instance, plan: Plan, doc: dict[str, Any], chosen: list[int], exact: bool,
+             deadline: float | None, threads: int | None,
+             log: Callable[[str], None] | None) -> tuple[RecoveryRun, dict[str, Any]]:
+    """Analyse the chosen scenarios (and, with --exact, solve their schedules); the run and
+    ``doc`` with its recovery section merged."""
+    from optimizer.evaluation.recovery import analyse
+    from optimizer.results.file import merge_recovery
+
     run = analyse(inst, plan, only=chosen, deadline=deadline)
     if log is not None:
         log(f"recovery paths of {len(run.scenarios)} scenarios in {run.seconds:.2f} s "
@@ -93,10 +125,24 @@ def recover(instance: str, result: str, scenario_ids: tuple[str, ...], crews: in
 
         updated = exact_section(updated, inst, plan, chosen, deadline=deadline,
                                 threads=threads, log=log)
+    return run, updated
+
+
+def _write_result(document: dict[str, Any], path: str) -> None:
+    """The whole result, to ``path`` ('-': standard output)."""
+    from optimizer.files import write_atomic
+    from optimizer.results.file import dumps
+
     if path == "-":
-        click.echo(dumps(updated), nl=False)
+        click.echo(dumps(document), nl=False)
     else:
-        write_atomic(path, dumps(updated))
+        write_atomic(path, dumps(document))
+
+
+def _print_recovery(console: Console, inst: Instance, run: RecoveryRun,
+                    updated: dict[str, Any], path: str) -> None:
+    """A row per scenario analysed, what is still pending, and where the result went."""
+    from rich.table import Table
 
     entries = {e["id"]: e for e in updated["recovery"]}
     table = Table(show_edge=False, title=f"Recovery with {inst.recovery.crews} crew"

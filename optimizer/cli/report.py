@@ -36,6 +36,8 @@ from optimizer.safe_text import console_text as escape
 # so that `resilience --help` stays quick (optimizer.cli).
 if TYPE_CHECKING:
     from optimizer.instance.data import Instance
+    from optimizer.report.sweep import Frontier
+    from optimizer.solvers.contract import SolveOptions
 
 INSTANCE_HELP = ("The instance the result was solved from (default: the path the result "
                  "records). Needed for the map, the comparison with doing nothing and the "
@@ -213,18 +215,31 @@ def sweep(instance: str, budgets: str | None, budget_range: str | None, targets:
     frontier never falls as the budget grows; the plot marks where returns diminish: beyond
     the budget from which every further 1,000 buys less than a quarter of the best rate.
     """
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
     from optimizer.instance.reading import load_instance
-    from optimizer.report.sweep import budgets_from_range, numbers
-    from optimizer.report.sweep import sweep as run_sweep
     from optimizer.solvers.contract import SolveOptions
+
+    swept, goals = _budgets_and_targets(budgets, budget_range, targets)
+    path = _frontier_outputs(instance, output, plot)
+    inst = load_instance(instance)
+    warn_instance(inst)
+    kind = ObjectiveKind(objective) if objective else None
+    if kind is None and inst.objective.kind is ObjectiveKind.MIN_COST:
+        _warn("the instance's objective is min_cost; the budgets maximise worst_case")
+    options = SolveOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads)
+    frontier = _sweep_with_progress(inst, swept, goals, kind, ceiling, options, quiet)
+    if stopping.requested():  # a frontier with an interrupted point is not written
+        raise KeyboardInterrupt
+    for p in frontier.points:
+        if p.carried_from is not None:
+            _warn(f"budget {p.budget:,.2f}: {p.note}")
+    _write_frontier_outputs(frontier, path, plot, results_folder, instance)
+    _say_where_returns_diminish(frontier)
+
+
+def _budgets_and_targets(budgets: str | None, budget_range: str | None,
+                         targets: str | None) -> tuple[list[float], list[float]]:
+    """The budgets to sweep (--budgets or --budget-range) and the worst-case targets."""
+    from optimizer.report.sweep import budgets_from_range, numbers
 
     if budgets and budget_range:
         raise UsageError("give --budgets or --budget-range, not both")
@@ -234,18 +249,35 @@ def sweep(instance: str, budgets: str | None, budget_range: str | None, targets:
     swept = (numbers(budgets, "--budgets") if budgets
              else budgets_from_range(budget_range) if budget_range else [])
     goals = numbers(targets, "--targets", hi=1.0) if targets else []
+    return swept, goals
+
+
+def _frontier_outputs(instance: str, output: str | None, plot: str | None) -> str:
+    """The frontier CSV's path ('-': standard output), and the plot's, checked before any
+    solve."""
     path = output_path(output or f"{_stem(instance)}.frontier.csv", instance, "")
     if path != "-":
         format_of(path, ("csv",))
     if plot is not None:
         format_of(plot, PLOT_FORMATS)
         output_path(plot, instance, "")
-    inst = load_instance(instance)
-    warn_instance(inst)
-    kind = ObjectiveKind(objective) if objective else None
-    if kind is None and inst.objective.kind is ObjectiveKind.MIN_COST:
-        _warn("the instance's objective is min_cost; the budgets maximise worst_case")
-    options = SolveOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads)
+    return path
+
+
+def _sweep_with_progress(inst: Instance, swept: list[float], goals: list[float],
+                         kind: ObjectiveKind | None, ceiling: float | None,
+                         options: SolveOptions, quiet: bool) -> Frontier:
+    """The frontier, one solve per budget and target, under a progress bar (with a line per
+    solve unless ``quiet``)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from optimizer.report.sweep import sweep as run_sweep
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
@@ -257,13 +289,14 @@ def sweep(instance: str, budgets: str | None, budget_range: str | None, targets:
                 progress.console.print(escape(line), soft_wrap=True)
             progress.advance(task)
 
-        frontier = run_sweep(inst, swept, targets=goals, objective=kind, ceiling=ceiling,
-                             options=options, progress=step)
-    if stopping.requested():  # a frontier with an interrupted point is not written
-        raise KeyboardInterrupt
-    for p in frontier.points:
-        if p.carried_from is not None:
-            _warn(f"budget {p.budget:,.2f}: {p.note}")
+        return run_sweep(inst, swept, targets=goals, objective=kind, ceiling=ceiling,
+                         options=options, progress=step)
+
+
+def _write_frontier_outputs(frontier: Frontier, path: str, plot: str | None,
+                            results_folder: str | None, instance: str) -> None:
+    """The frontier CSV (or standard output), the plot, and each budget's result file;
+    each said on standard error."""
     if path == "-":
         from optimizer.report.tables import frontier_csv
 
@@ -280,6 +313,9 @@ def sweep(instance: str, budgets: str | None, budget_range: str | None, targets:
                                       instance_path=instance)
         err.print(f"{len(written)} result files written to {escape(results_folder)}",
                   soft_wrap=True)
+
+
+def _say_where_returns_diminish(frontier: Frontier) -> None:
     knee = frontier.knee
     if knee is not None:
         err.print(f"returns diminish beyond a budget of {knee.budget:,.2f}: every further "

@@ -7,11 +7,20 @@ table to standard error).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import click
 
 from optimizer.choices import STRESS_EXACT_UP_TO as EXACT_UP_TO
 from optimizer.cli.common import err, handled, make_console, output_path, warn
 from optimizer.safe_text import console_text as escape
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from optimizer.evaluation.stress import StressReport
+    from optimizer.instance.data import Instance
+    from optimizer.plan import Plan
 
 WORST_SHOWN = 5
 ROADS_SHOWN = 4
@@ -32,19 +41,9 @@ def stress(instance: str, result: str, failures: int, output: str | None, quiet:
     K = 1 and 2 are found exactly (every road that could matter is tried, pairs included);
     larger K adds the most damaging road one at a time and is labelled "heuristic".
     """
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-    from rich.table import Table
-
-    from optimizer.evaluation.stress import stress_document, stress_test
-    from optimizer.files import write_atomic
+    from optimizer.evaluation.stress import stress_document
     from optimizer.instance.reading import load_instance
-    from optimizer.results.file import dumps, read_plan
+    from optimizer.results.file import read_plan
 
     inst = load_instance(instance)
     warn(inst)
@@ -53,20 +52,53 @@ def stress(instance: str, result: str, failures: int, output: str | None, quiet:
         err.print(f"[yellow]warning:[/yellow] {escape(result)} was solved from a different "
                   f"version of {escape(instance)} (sha256 differs)")
     path = output_path(output, instance, ".stress.json") if output else None
-    # A bar like sweep's and bench's: one step per scenario searched.
+    report = _stress_with_progress(inst, plan, failures, quiet)
+    document = stress_document(inst, report)
+    document["result"] = str(result)
+    _write_document(document, path)
+    console = err if path == "-" else make_console()
+    _print_worst(console, document, report, failures)
+    if path not in (None, "-"):
+        console.print(f"stress test written to {path}")
+
+
+def _stress_with_progress(inst: Instance, plan: Plan, failures: int,
+                          quiet: bool) -> StressReport:
+    """The stress test under a bar like sweep's and bench's: one step per scenario
+    searched."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from optimizer.evaluation.stress import stress_test
+
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
     with Progress(*columns, console=err, disable=quiet, transient=True) as progress:
         task = progress.add_task("stress", total=len(inst.scenarios))
-        report = stress_test(inst, plan, failures, progress=lambda _: progress.advance(task))
-    document = stress_document(inst, report)
-    document["result"] = str(result)
+        return stress_test(inst, plan, failures, progress=lambda _: progress.advance(task))
+
+
+def _write_document(document: dict[str, Any], path: str | None) -> None:
+    """The JSON at ``path`` ('-': standard output; None: not asked for)."""
+    from optimizer.files import write_atomic
+    from optimizer.results.file import dumps
+
     if path == "-":
         click.echo(dumps(document), nl=False)
     elif path is not None:
         write_atomic(path, dumps(document))
 
-    console = err if path == "-" else make_console()
+
+def _print_worst(console: Console, document: dict[str, Any], report: StressReport,
+                 failures: int) -> None:
+    """The :data:`WORST_SHOWN` worst scenarios after the failures, and the worst of all."""
+    from rich.table import Table
+
     rows = sorted(document["scenarios"], key=lambda r: (r["resilience"], r["id"]))
     table = Table(title=f"Worst scenarios after {failures} more road failure"
                   f"{'s' if failures > 1 else ''} ({report.method})", show_edge=False,
@@ -87,5 +119,3 @@ def stress(instance: str, result: str, failures: int, output: str | None, quiet:
                       f"{worst['resilience']:.4f} when {escape(', '.join(worst['failed_edges']))}"
                       f" fail{'s' if len(worst['failed_edges']) == 1 else ''} too "
                       f"({len(rows)} scenarios in {report.seconds:.2f} s)")
-    if path not in (None, "-"):
-        console.print(f"stress test written to {path}")

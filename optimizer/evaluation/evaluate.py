@@ -7,6 +7,10 @@ sink (surviving capacity); compensation is min(P, L_s). The commodities do not i
 once the stock is fixed, so the weighted supply share is maximised commodity by commodity.
 Reachability is recomputed here with networkx Dijkstra, apart from the scipy path the
 model uses, so a disagreement in either shows up as a difference.
+
+Where to look next: :mod:`optimizer.evaluation.outcome` for what an evaluation returns,
+:mod:`optimizer.pipeline` for the check after every solve, and
+:mod:`optimizer.evaluation.out_of_sample` for a plan judged on other scenarios.
 """
 
 from __future__ import annotations
@@ -127,6 +131,37 @@ def _max_flow(arcs: list[tuple[str, str, float | None]]) -> tuple[float, dict]:
     return float(value), flow
 
 
+class _ScenarioReach:
+    """What the open facilities reach in one scenario.
+
+    The surviving roads are built at most once, and only when needed: with ``intact``,
+    only a facility whose neighbourhood lost a road is searched again (see
+    :class:`IntactReach`); without it, every facility is searched on the surviving roads.
+    """
+
+    def __init__(self, instance: Instance, scenario: Scenario, graph: nx.Graph | None,
+                 intact: IntactReach | None) -> None:
+        net = instance.network
+        self.instance = instance
+        self.scenario = scenario
+        self.intact = intact
+        self.touched = {int(net.edge_from[j]) for j in scenario.failed_edges} | {
+            int(net.edge_to[j]) for j in scenario.failed_edges}
+        self._graph = graph
+
+    def surviving(self) -> nx.Graph:
+        """The scenario's surviving roads (built on the first call)."""
+        if self._graph is None:
+            self._graph = road_graph(self.instance, self.scenario.failed_edges)
+        return self._graph
+
+    def reached(self, node: int, reach: float) -> dict[int, float]:
+        """Nodes within ``reach`` of ``node`` on the surviving roads, and their distances."""
+        if self.intact is None or self.intact.instance is not self.instance:
+            return _within_reach(self.surviving(), node, reach)
+        return self.intact.reached(node, reach, self.touched, self.surviving)
+
+
 def evaluate_scenario(instance: Instance, plan: Plan, scenario: Scenario,
                       graph: nx.Graph | None = None,
                       intact: IntactReach | None = None) -> ScenarioOutcome:
@@ -136,29 +171,20 @@ def evaluate_scenario(instance: Instance, plan: Plan, scenario: Scenario,
     facilities reach on the intact network, shared by the scenarios of one evaluation (see
     :class:`IntactReach`; without it, every facility is searched on ``graph``).
     """
-    net = instance.network
-    touched = {int(net.edge_from[j]) for j in scenario.failed_edges} | {
-        int(net.edge_to[j]) for j in scenario.failed_edges}
-    built: list[nx.Graph] = [] if graph is None else [graph]
+    roads = _ScenarioReach(instance, scenario, graph, intact)
+    unmet_need = _unmet_need(instance, plan, scenario, roads)
+    unmet_evacuees = _unmet_evacuees(instance, plan, scenario, roads)
+    return _outcome(instance, plan, scenario, unmet_need, unmet_evacuees)
 
-    def surviving() -> nx.Graph:
-        if not built:
-            built.append(road_graph(instance, scenario.failed_edges))
-        return built[0]
 
-    def reached(node: int, reach: float) -> dict[int, float]:
-        if intact is None or intact.instance is not instance:
-            return _within_reach(surviving(), node, reach)
-        return intact.reached(node, reach, touched, surviving)
-
+def _unmet_need(instance: Instance, plan: Plan, scenario: Scenario,
+                roads: _ScenarioReach) -> np.ndarray:
+    """(N, K) need not delivered: per commodity, a maximum flow source -> depot (surviving
+    stock) -> zone within supply reach (unbounded) -> sink (need)."""
     N, K = scenario.need.shape
     stock = plan.total_stock(instance) * (1 - scenario.depot_loss)[:, None]
-    capacity = plan.shelter_capacity(instance) * (1 - scenario.shelter_loss)
-    om = instance.commodity_weights
-    policy = instance.policy
-
-    served = [reached(d.node, policy.supply_reach) if plan.open_depots[j] else {}
-              for j, d in enumerate(instance.depots)]
+    served = [roads.reached(d.node, instance.policy.supply_reach) if plan.open_depots[j]
+              else {} for j, d in enumerate(instance.depots)]
     unmet_need = scenario.need.copy()
     for k in range(K):
         arcs: list[tuple[str, str, float | None]] = []
@@ -172,9 +198,17 @@ def evaluate_scenario(instance: Instance, plan: Plan, scenario: Scenario,
         _, flow = _max_flow(arcs)
         for i in range(N):
             unmet_need[i, k] -= flow.get(f"z{i}", {}).get("sink", 0.0)
+    return unmet_need
 
-    sheltered_at = [reached(h.node, policy.evacuation_reach) if plan.open_shelters[j] else {}
-                    for j, h in enumerate(instance.shelters)]
+
+def _unmet_evacuees(instance: Instance, plan: Plan, scenario: Scenario,
+                    roads: _ScenarioReach) -> np.ndarray:
+    """(N,) evacuees without a place: a maximum flow source -> zone (evacuees) -> shelter
+    within evacuation reach (unbounded) -> sink (surviving capacity)."""
+    N = scenario.need.shape[0]
+    capacity = plan.shelter_capacity(instance) * (1 - scenario.shelter_loss)
+    sheltered_at = [roads.reached(h.node, instance.policy.evacuation_reach)
+                    if plan.open_shelters[j] else {} for j, h in enumerate(instance.shelters)]
     arcs = [("source", f"z{i}", float(scenario.evacuees[i]))
             for i in range(N) if scenario.evacuees[i] > 0]
     for j in range(len(instance.shelters)):
@@ -186,7 +220,13 @@ def evaluate_scenario(instance: Instance, plan: Plan, scenario: Scenario,
     unmet_evacuees = scenario.evacuees.copy()
     for i in range(N):
         unmet_evacuees[i] -= sum(flow.get(f"z{i}", {}).values())
+    return unmet_evacuees
 
+
+def _outcome(instance: Instance, plan: Plan, scenario: Scenario, unmet_need: np.ndarray,
+             unmet_evacuees: np.ndarray) -> ScenarioOutcome:
+    """The three terms of R_s from what went unmet, and R_s, their weighted sum."""
+    om = instance.commodity_weights
     total_need = float((scenario.need * om).sum())
     total_evacuees = float(scenario.evacuees.sum())
     total_loss = float(scenario.economic_loss.sum())

@@ -4,7 +4,6 @@ For each scenario, on the surviving roads (scipy's csgraph: bounded Dijkstra and
 maximum flow, checked against networkx in the tests; no solver), for every *affected* zone
 (need or evacuees > 0):
 
-
 - **cut off**: no path at all on the surviving roads to any open depot (``supply``) or to
   any open shelter (``shelter``), although the intact network has one: cut off by the
   disruption. (A zone with no such path even on the intact network, for instance because
@@ -26,10 +25,14 @@ maximum flow, checked against networkx in the tests; no solver), for every *affe
   would have repaired everything) with its area (the curve's mean, in [0, 1]; 1 when the
   scenario never hurt): :mod:`optimizer.evaluation.restoration`.
 
-The schedule works on the live stake pairs of :mod:`optimizer.evaluation.whatif`, whose disrupted
-value
-must agree with the plan's evaluated R_s (a bug otherwise; the tests also check every point
-of the curve against :func:`optimizer.evaluation.evaluate.evaluate_scenario`).
+The schedule works on the live stake pairs of :mod:`optimizer.evaluation.whatif`, whose
+disrupted value must agree with the plan's evaluated R_s (a bug otherwise; the tests also
+check every point of the curve against
+:func:`optimizer.evaluation.evaluate.evaluate_scenario`).
+
+Where to look next: :func:`analyse` runs the scenarios (here or on the executor of
+:mod:`optimizer.executors`); :mod:`optimizer.results.file` writes its section into a result;
+:mod:`optimizer.evaluation.restoration_mip` solves a scenario's schedule exactly.
 """
 
 from __future__ import annotations
@@ -338,78 +341,115 @@ def analyse(instance: Instance, plan: Plan, starts: Mapping[int, float] | None =
     """
     started = time.monotonic()
     chosen = list(range(len(instance.scenarios))) if only is None else sorted(set(only))
+    known = _known_starts(instance, plan, chosen, starts)
+    chosen.sort(key=lambda n: (known[n], n))
+    facilities = _facility_nodes(instance, plan)
+    intact = Intact(instance)
+    nearest = {kind: _nearest(intact.graph, facilities[kind]) for kind in KINDS}
+    work = _Analysis(instance, plan, known, intact, nearest, deadline, stop)
+    parallel = (workers is not None and workers > 1) or scheduler is not None or (
+        workers is None and len(chosen) >= PARALLEL_FROM)
+    done: dict[int, ScenarioRecovery] = {}
+    where = "in-process"
+    interrupted = False
+    if not parallel:
+        interrupted = _analyse_here(work, chosen, done)
+    elif deadline is not None and time.monotonic() >= deadline:
+        pass  # no time left: starting the workers (a second or more) would only add to it
+    else:
+        where, interrupted = _analyse_on_executor(work, chosen, done, workers, scheduler)
+    pending = tuple(instance.scenarios[n].id for n in sorted(set(chosen) - done.keys()))
+    return RecoveryRun(tuple(done[n] for n in sorted(done)), pending,
+                       time.monotonic() - started, where, interrupted)
+
+
+@dataclass(frozen=True, eq=False)
+class _Analysis:
+    """What every scenario of one :func:`analyse` call shares."""
+
+    instance: Instance
+    plan: Plan
+    known: Mapping[int, float]  # scenario index -> the plan's R_s there
+    intact: Intact
+    nearest: dict[str, np.ndarray]  # kind -> distance to the nearest open facility, intact
+    deadline: float | None  # a time.monotonic instant
+    stop: Callable[[], bool] | None  # true once Ctrl-C or SIGTERM is recorded
+
+
+def _known_starts(instance: Instance, plan: Plan, chosen: list[int],
+                  starts: Mapping[int, float] | None) -> Mapping[int, float]:
+    """The plan's R_s in every chosen scenario: ``starts`` where given, else evaluated."""
     known = starts or {}
     if not all(n in known for n in chosen):
         known = {**known, **{n: evaluate_scenario(instance, plan, instance.scenarios[n])
                              .resilience for n in chosen if n not in known}}
-    chosen.sort(key=lambda n: (known[n], n))
-    done: dict[int, ScenarioRecovery] = {}
-    facilities = _facility_nodes(instance, plan)
-    intact = Intact(instance)
-    nearest = {kind: _nearest(intact.graph, facilities[kind]) for kind in KINDS}
-    parallel = (workers is not None and workers > 1) or scheduler is not None or (
-        workers is None and len(chosen) >= PARALLEL_FROM)
-    where = "in-process"
+    return known
+
+
+def _analyse_here(work: _Analysis, chosen: list[int],
+                  done: dict[int, ScenarioRecovery]) -> bool:
+    """Analyse ``chosen`` in order in this process, into ``done``, while the deadline
+    allows; whether a stop (Ctrl-C or SIGTERM) ended it."""
+    longest = 0.0  # a scenario starts only while one as long as any so far would fit
+    try:
+        for n in chosen:
+            now = time.monotonic()
+            if work.deadline is not None and now + longest >= work.deadline:
+                break
+            if work.stop is not None and work.stop():  # Ctrl-C or SIGTERM recorded
+                return True
+            done[n] = recover_scenario(work.instance, work.plan, work.instance.scenarios[n],
+                                       start=work.known[n], intact=work.intact,
+                                       intact_nearest=work.nearest)
+            longest = max(longest, time.monotonic() - now)
+    except KeyboardInterrupt:
+        # Stopped by the user: what is done stands, the rest is pending, and the caller
+        # still writes the plan (it says so and exits as interrupted).
+        return True
+    return False
+
+
+def _analyse_on_executor(work: _Analysis, chosen: list[int],
+                         done: dict[int, ScenarioRecovery], workers: int | None,
+                         scheduler: str | None) -> tuple[str, bool]:
+    """Analyse ``chosen`` on the executor, into ``done``, in tasks of
+    :data:`TASK_SCENARIOS`; the executor's description and whether a stop ended it."""
     interrupted = False
-    if not parallel:
-        longest = 0.0  # a scenario starts only while one as long as any so far would fit
-        try:
-            for n in chosen:
-                now = time.monotonic()
-                if deadline is not None and now + longest >= deadline:
-                    break
-                if stop is not None and stop():  # Ctrl-C or SIGTERM recorded
-                    interrupted = True
-                    break
-                done[n] = recover_scenario(instance, plan, instance.scenarios[n],
-                                           start=known[n], intact=intact,
-                                           intact_nearest=nearest)
-                longest = max(longest, time.monotonic() - now)
-        except KeyboardInterrupt:
-            # Stopped by the user: what is done stands, the rest is pending, and the caller
-            # still writes the plan (it says so and exits as interrupted).
-            interrupted = True
-    elif deadline is not None and time.monotonic() >= deadline:
-        pass  # no time left: starting the workers (a second or more) would only add to it
-    else:
-        with open_executor(workers, scheduler) as executor:
-            where = executor.describe()
-            shared = executor.share((instance, plan, nearest))
-            queue = [chosen[i:i + TASK_SCENARIOS] for i in range(0, len(chosen),
-                                                                 TASK_SCENARIOS)]
-            # A task under way cannot be stopped (closing the executor waits for it), so
-            # tasks go out one per lane at a time, and a lane takes the next only while it
-            # should end before the deadline, judged by the longest task so far.
-            running: dict[Future, tuple[list[int], int, float]] = {}
-            longest = 0.0
+    with open_executor(workers, scheduler) as executor:
+        where = executor.describe()
+        shared = executor.share((work.instance, work.plan, work.nearest))
+        queue = [chosen[i:i + TASK_SCENARIOS] for i in range(0, len(chosen), TASK_SCENARIOS)]
+        # A task under way cannot be stopped (closing the executor waits for it), so
+        # tasks go out one per lane at a time, and a lane takes the next only while it
+        # should end before the deadline, judged by the longest task so far.
+        running: dict[Future, tuple[list[int], int, float]] = {}
+        longest = 0.0
 
-            def launch(lane: int) -> None:
-                nonlocal interrupted
-                if stop is not None and stop():
-                    interrupted = True
-                if not queue or interrupted or (
-                        deadline is not None and time.monotonic() + longest >= deadline):
-                    return
-                task = queue.pop(0)
-                begun = time.monotonic()
-                future = executor.submit(lane, _analyse_task, shared,
-                                         [(n, known[n]) for n in task])
-                running[future] = (task, lane, begun)
+        def launch(lane: int) -> None:
+            nonlocal interrupted
+            if work.stop is not None and work.stop():
+                interrupted = True
+            if not queue or interrupted or (work.deadline is not None
+                                            and time.monotonic() + longest >= work.deadline):
+                return
+            task = queue.pop(0)
+            begun = time.monotonic()
+            future = executor.submit(lane, _analyse_task, shared,
+                                     [(n, work.known[n]) for n in task])
+            running[future] = (task, lane, begun)
 
-            for lane in range(executor.lanes):
+        for lane in range(executor.lanes):
+            launch(lane)
+        while running:
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                task, lane, begun = running.pop(future)
+                longest = max(longest, time.monotonic() - begun)
+                for n, rec in zip(task, future.result(), strict=True):
+                    done[n] = rec
                 launch(lane)
-            while running:
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    task, lane, begun = running.pop(future)
-                    longest = max(longest, time.monotonic() - begun)
-                    for n, rec in zip(task, future.result(), strict=True):
-                        done[n] = rec
-                    launch(lane)
-            executor.release(shared)
-    pending = tuple(instance.scenarios[n].id for n in sorted(set(chosen) - done.keys()))
-    return RecoveryRun(tuple(done[n] for n in sorted(done)), pending,
-                       time.monotonic() - started, where, interrupted)
+        executor.release(shared)
+    return where, interrupted
 
 
 def pending_warning(pending: Sequence[str], why: str = "the time limit was reached") -> str:

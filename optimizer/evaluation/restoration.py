@@ -35,9 +35,12 @@ pairs of :mod:`optimizer.evaluation.whatif`, and a repaired road ``(u, v)`` can 
   carry (:class:`optimizer.evaluation.whatif.PairEvaluator`).
 
 ``tests/test_restoration.py`` keeps the straightforward version (every remaining road
-evaluated with :func:`optimizer.evaluation.evaluate.evaluate_scenario` at every rank) and checks
-that
-the two agree on seeded instances.
+evaluated with :func:`optimizer.evaluation.evaluate.evaluate_scenario` at every rank) and
+checks that the two agree on seeded instances.
+
+Where to look next: :mod:`optimizer.evaluation.recovery` calls :func:`greedy_schedule` for
+every scenario; :mod:`optimizer.evaluation.restoration_mip` builds the optimal schedule on
+the same pieces.
 """
 
 from __future__ import annotations
@@ -220,49 +223,79 @@ def greedy_order(instance: Instance, plan: Plan, scenario: Scenario,
         return pairs.resilience(full_live), []
     source, _ = source_distances(intact.graph_without(failed), st)
     live_start = st.live(source)
-    start = now = pairs.resilience(live_start)
+    start = pairs.resilience(live_start)
     if np.array_equal(live_start, full_live):
         # No repair adds a pair: the roads in edge order (priority roads first).
-        rest = [e for e in failed if first[e]] + [e for e in failed if not first[e]]
-        return start, [(e, start) for e in rest]
+        return start, [(e, start) for e in _priority_first(failed, first)]
     full = pairs.resilience(full_live)
     useful = on_reach_limited_paths(net, intact.graph, st, full_dist, np.array(failed),
                                     zone_dist=intact.distances(st.zones))
-    reach = Reach(intact, st, failed, source)
+    repairs = _Repairs(Reach(intact, st, failed, source), pairs, useful, times, first)
+    return start, _rank(repairs, failed, start, full)
+
+
+@dataclass(frozen=True, eq=False)
+class _Repairs:
+    """What the greedy ranking of one scenario's failed roads works with."""
+
+    reach: Reach  # distances on the roads back so far, kept up to date
+    pairs: PairEvaluator  # R_s from the live stake pairs
+    useful: np.ndarray  # (E,) roads on a reach-limited path of a stake pair, fully repaired
+    times: np.ndarray  # (E,) repair periods
+    first: np.ndarray  # (E,) priority roads
+
+
+def _priority_first(roads: Sequence[int], first: np.ndarray) -> list[int]:
+    """``roads`` in their order, the priority roads first."""
+    return [e for e in roads if first[e]] + [e for e in roads if not first[e]]
+
+
+def _rank(repairs: _Repairs, failed: list[int], start: float,
+          full: float) -> list[tuple[int, float]]:
+    """(road, R_s once it and every road before it is back), one road at a time, from R_s
+    ``start`` with every road down until R_s reaches ``full``, its fully repaired value."""
+    now = start
     remaining = list(failed)
     ranked: list[tuple[int, float]] = []
     while remaining:
         if now >= full - TIE_TOL:
             # Nothing can rise any more: the rest in edge order (priority roads first).
-            rest = [e for e in remaining if first[e]] + [e for e in remaining if not first[e]]
-            ranked += [(e, ranked[-1][1] if ranked else start) for e in rest]
+            ranked += [(e, ranked[-1][1] if ranked else start)
+                       for e in _priority_first(remaining, repairs.first)]
             break
-        pool = [e for e in remaining if first[e]] or remaining
-        live_now = reach.live()
-        candidates = np.array([e for e in pool if useful[e]], dtype=np.int64)
-        best_edge, best_value, best_time = None, now, 1
-        if len(candidates):
-            lives = _live_with_each(reach, live_now, candidates)
-            for e, live in zip(candidates.tolist(), lives, strict=True):
-                if np.array_equal(live, live_now):
-                    continue  # no new stake pair: nothing changes
-                value = pairs.resilience(live)
-                if _better(value, int(times[e]), best_value, best_time, now):
-                    best_edge, best_value, best_time = e, value, int(times[e])
+        pool = [e for e in remaining if repairs.first[e]] or remaining
+        best_edge, best_value = _best_repair(repairs, pool, now)
         if best_edge is None:
             # No single repair helps: the first road that could ever matter, else the first.
             # R_s may still creep up by less than the tie tolerance; the curve keeps the
             # value it had, as a brute force that cannot tell such steps apart would.
-            repaired = next((e for e in pool if useful[e]), pool[0])
+            repaired = next((e for e in pool if repairs.useful[e]), pool[0])
             value = ranked[-1][1] if ranked else start
         else:
             repaired, value = best_edge, float(best_value)
         remaining.remove(repaired)
-        if useful[repaired]:
-            reach.restore(repaired)
-            now = pairs.resilience(reach.live())
+        if repairs.useful[repaired]:
+            repairs.reach.restore(repaired)
+            now = repairs.pairs.resilience(repairs.reach.live())
         ranked.append((repaired, value))
-    return start, ranked
+    return ranked
+
+
+def _best_repair(repairs: _Repairs, pool: list[int], now: float) -> tuple[int | None, float]:
+    """The road of ``pool`` whose repair raises R_s (now ``now``) the most per period, and
+    R_s once it is back; (None, ``now``) when no single repair raises it."""
+    live_now = repairs.reach.live()
+    candidates = np.array([e for e in pool if repairs.useful[e]], dtype=np.int64)
+    best_edge, best_value, best_time = None, now, 1
+    if len(candidates):
+        lives = _live_with_each(repairs.reach, live_now, candidates)
+        for e, live in zip(candidates.tolist(), lives, strict=True):
+            if np.array_equal(live, live_now):
+                continue  # no new stake pair: nothing changes
+            value = repairs.pairs.resilience(live)
+            if _better(value, int(repairs.times[e]), best_value, best_time, now):
+                best_edge, best_value, best_time = e, value, int(repairs.times[e])
+    return best_edge, best_value
 
 
 def _better(value: float, time: int, best: float, best_time: int, now: float) -> bool:

@@ -31,8 +31,12 @@ sum over s <= t - p_e of x[e, s]``. Rows:
 The objective, maximise the weighted flows summed over periods, is R(t) summed over t up to
 a constant. The greedy schedule's starts are given as the first incumbent, so the answer is
 never worse than the greedy one; the reported curve and area are evaluated from the
-schedule found (:func:`optimizer.evaluation.restoration.schedule_from_jobs`), and the bound is
-converted to the same scale.
+schedule found (:func:`optimizer.evaluation.restoration.schedule_from_jobs`), and the bound
+is converted to the same scale.
+
+Where to look next: :func:`exact_schedule` reads top-down (scope, model, solve, schedule);
+:func:`exact_section` is what ``optimizer.cli.recover`` calls;
+:mod:`optimizer.evaluation.restoration` holds the greedy schedule this one starts from.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ from optimizer.evaluation.evaluate import evaluate_scenario
 from optimizer.evaluation.reachability import ZERO_LENGTH
 from optimizer.evaluation.restoration import (
     Intact,
+    RepairStep,
     Schedule,
     greedy_schedule,
     priority_roads,
@@ -198,6 +203,40 @@ def exact_schedule(instance: Instance, plan: Plan, scenario: Scenario, *,
         # No repair can raise R_s: every schedule has the same curve.
         return ExactSchedule(greedy, Status.OPTIMAL, greedy.area, time.monotonic() - started,
                              greedy.area, 0)
+    scope = _scope(instance, scenario, st, failed, coming, intact, first, times, greedy)
+    m, x = _model(scope, st, ev, full_live, times, first, crews)
+    solution, status, bound = _solve(m, x, scope.scheduled, scope.greedy_jobs, times,
+                                     time_limit, threads)
+    if solution is None:  # HiGHS kept no incumbent (it was given one): the greedy stands
+        return ExactSchedule(greedy, status, 1.0, time.monotonic() - started, greedy.area,
+                             len(scope.scheduled))
+    jobs = _jobs(solution, x, scope.scheduled, failed, times, crews, first)
+    schedule = schedule_from_jobs(instance, plan, scenario, jobs, crews, times, r0,
+                                  evaluator=ev, intact=intact)
+    if schedule.area < greedy.area:  # cannot happen with the greedy start; keep the best
+        schedule = greedy
+    bound_area = _area_bound(m, solution, bound, schedule, greedy)
+    return ExactSchedule(schedule, status, max(bound_area, schedule.area),
+                         time.monotonic() - started, greedy.area, len(scope.scheduled))
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """What the model of one scenario holds (module docstring, "Which roads matter")."""
+
+    coming: np.ndarray  # stake pairs dead in the disrupted network, live once repaired
+    sets_of: dict[int, list[frozenset[int]]]  # pair -> its minimal repair sets
+    all_sets: list[frozenset[int]]  # every minimal repair set, smallest first
+    scheduled: list[int]  # roads in some minimal set, and the priority roads
+    greedy_jobs: dict[int | None, RepairStep]  # road -> its step in the greedy schedule
+    horizon: int  # periods in the model
+
+
+def _scope(instance: Instance, scenario: Scenario, st: Stakes, failed: list[int],
+           coming: np.ndarray, intact: Intact, first: np.ndarray, times: np.ndarray,
+           greedy: Schedule) -> _Scope:
+    """The repair sets of the pairs ``coming`` back, the roads they make worth scheduling,
+    and a horizon long enough for one crew to repair them all or for the greedy schedule."""
     try:
         sets_of = repair_sets(instance, st, failed, coming, intact)
     except UsageError as exc:
@@ -208,8 +247,38 @@ def exact_schedule(instance: Instance, plan: Plan, scenario: Scenario, *,
     greedy_jobs = {s.edge: s for s in greedy.steps[1:]}
     horizon = max(sum(int(times[e]) for e in scheduled),
                   max(greedy_jobs[e].period for e in scheduled))
+    return _Scope(coming, sets_of, all_sets, scheduled, greedy_jobs, horizon)
+
+
+def _model(scope: _Scope, st: Stakes, ev: PairEvaluator, full_live: np.ndarray,
+           times: np.ndarray, first: np.ndarray,
+           crews: int) -> tuple[_Columns, dict[int, list[int]]]:
+    """The time-indexed model (module docstring, "Model") and its start columns
+    ``x[e][s]``; the columns and rows are added in a fixed order, family by family."""
     m = _Columns()
-    # x[e][s]: road e starts at s.
+    x = _add_starts(m, scope.scheduled, times, scope.horizon, crews)
+    _add_priority_first(m, x, scope.scheduled, first, scope.horizon)
+    periods = range(1, scope.horizon + 1)
+    back = _add_sets_back(m, x, times, scope.all_sets, periods)
+    live = _add_pairs_live(m, back, scope, periods)
+    _add_flows(m, st, ev, full_live, set(int(p) for p in scope.coming), live, periods)
+    return m, x
+
+
+def _done(x: dict[int, list[int]], times: np.ndarray, e: int, t: int) -> list[int]:
+    """The start columns of road ``e`` whose repair is done by period ``t``."""
+    return x[e][:max(0, min(len(x[e]), t - int(times[e]) + 1))]
+
+
+def _begun(x: dict[int, list[int]], e: int, t: int) -> list[int]:
+    """The start columns of road ``e`` whose repair has begun by period ``t``."""
+    return x[e][:min(len(x[e]), t + 1)]
+
+
+def _add_starts(m: _Columns, scheduled: list[int], times: np.ndarray, horizon: int,
+                crews: int) -> dict[int, list[int]]:
+    """``x[e][s]``, road e starts at s: each road starts once, and in every period at most
+    ``crews`` repairs are under way."""
     x: dict[int, list[int]] = {}
     for e in scheduled:
         x[e] = [m.add(0.0, 0.0, 1.0, True) for _ in range(horizon - int(times[e]) + 1)]
@@ -219,52 +288,58 @@ def exact_schedule(instance: Instance, plan: Plan, scenario: Scenario, *,
                 if s <= tau < s + int(times[e])]
         if cols:
             m.row(cols, [1.0] * len(cols), -INF, float(crews))
+    return x
 
-    def done(e: int, t: int) -> list[int]:
-        return x[e][:max(0, min(len(x[e]), t - int(times[e]) + 1))]
 
-    def begun(e: int, t: int) -> list[int]:
-        return x[e][:min(len(x[e]), t + 1)]
-
+def _add_priority_first(m: _Columns, x: dict[int, list[int]], scheduled: list[int],
+                        first: np.ndarray, horizon: int) -> None:
+    """A road that is not a priority starts no earlier than every priority road."""
     firsts = [e for e in scheduled if first[e]]
     others = [e for e in scheduled if not first[e]]
     for t in range(horizon):
         for j in others:
             for i in firsts:
-                cj, ci = begun(j, t), begun(i, t)
+                cj, ci = _begun(x, j, t), _begun(x, i, t)
                 m.row(cj + ci, [1.0] * len(cj) + [-1.0] * len(ci), -INF, 0.0)
-    periods = range(1, horizon + 1)
+
+
+def _add_sets_back(m: _Columns, x: dict[int, list[int]], times: np.ndarray,
+                   all_sets: list[frozenset[int]],
+                   periods: range) -> dict[tuple[int, int], int]:
+    """``u[k, t]``: repair set k is back at period t only when every road of it is."""
     u = {(k, t): m.add(0.0, 0.0, 1.0) for k in range(len(all_sets)) for t in periods}
     for k, s in enumerate(all_sets):
         for t in periods:
             for e in s:
-                cols = done(e, t)
+                cols = _done(x, times, e, t)
                 m.row([u[k, t], *cols], [1.0] + [-1.0] * len(cols), -INF, 0.0)
-    set_index = {s: k for k, s in enumerate(all_sets)}
-    live = {(int(p), t): m.add(0.0, 0.0, 1.0) for p in coming for t in periods}
-    for p in coming:
+    return u
+
+
+def _add_pairs_live(m: _Columns, u: dict[tuple[int, int], int], scope: _Scope,
+                    periods: range) -> dict[tuple[int, int], int]:
+    """``live[p, t]``: a pair coming back is live at period t only when one of its repair
+    sets is back."""
+    set_index = {s: k for k, s in enumerate(scope.all_sets)}
+    live = {(int(p), t): m.add(0.0, 0.0, 1.0) for p in scope.coming for t in periods}
+    for p in scope.coming:
         for t in periods:
-            ks = [u[set_index[s], t] for s in sets_of[int(p)]]
+            ks = [u[set_index[s], t] for s in scope.sets_of[int(p)]]
             m.row([live[int(p), t], *ks], [1.0] + [-1.0] * len(ks), -INF, 0.0)
-    _add_flows(m, st, ev, full_live, set(int(p) for p in coming), live, periods)
-    solution, status, bound = _solve(m, x, scheduled, greedy_jobs, times, time_limit,
-                                     threads)
-    if solution is None:  # HiGHS kept no incumbent (it was given one): the greedy stands
-        return ExactSchedule(greedy, status, 1.0, time.monotonic() - started, greedy.area,
-                             len(scheduled))
-    jobs = _jobs(solution, x, scheduled, failed, times, crews, first)
-    schedule = schedule_from_jobs(instance, plan, scenario, jobs, crews, times, r0,
-                                  evaluator=ev, intact=intact)
-    if schedule.area < greedy.area:  # cannot happen with the greedy start; keep the best
-        schedule = greedy
-    # HiGHS minimises minus the weighted flows summed over periods: the distance from the
-    # incumbent to the dual bound, over the H + 1 periods of the area, bounds the area.
+    return live
+
+
+def _area_bound(m: _Columns, solution: np.ndarray, bound: float | None, schedule: Schedule,
+                greedy: Schedule) -> float:
+    """The dual bound as a bound on the recovery area (1 when HiGHS gave none).
+
+    HiGHS minimises minus the weighted flows summed over periods: the distance from the
+    incumbent to the dual bound, over the H + 1 periods of the area, bounds the area.
+    """
     objective = float(np.dot(m.cost, solution))
     window = greedy.horizon + 1
-    bound_area = (schedule.area + max(0.0, objective - bound) / window
-                  if bound is not None and math.isfinite(bound) else 1.0)
-    return ExactSchedule(schedule, status, max(bound_area, schedule.area),
-                         time.monotonic() - started, greedy.area, len(scheduled))
+    return (schedule.area + max(0.0, objective - bound) / window
+            if bound is not None and math.isfinite(bound) else 1.0)
 
 
 def _add_flows(m: _Columns, st: Stakes, ev: PairEvaluator, full_live: np.ndarray,

@@ -4,6 +4,10 @@ Numbers come from the result document; the instance, when the report has it, add
 document does not hold: where things are, existing assets, the weights of the three terms,
 the plan of doing nothing (evaluated by max flow, as ``resilience evaluate`` does) and the
 reach-based measures of the social and institutional dimensions.
+
+Where to look next: :func:`build_facts` is the entry; :mod:`optimizer.report.rows` and
+:mod:`optimizer.report.words` turn facts into tables and sentences, and the renderers
+(``html``, ``markdown``, ``sheets``, ``geo``, ``svgmap``, ``plots``) only render them.
 """
 
 from __future__ import annotations
@@ -247,60 +251,11 @@ def _coverage(instance: Instance, open_depots: np.ndarray, open_shelters: np.nda
 
 def _dimensions(result: Result, instance: Instance | None, terms: tuple[Term, ...],
                 failed: tuple[int, ...] | None) -> tuple[Dimension, ...]:
+    """The four dimensions of design section 1, each with how the report measures it."""
     by_name = {t.name: t for t in terms}
-    dec = result.decisions
-    infrastructure = Dimension(
-        "infrastructure",
-        "Supplies, shelters and roads: the share of weighted need delivered (supply term) and "
-        "of evacuees sheltered (shelter term) on the roads that survive each scenario, and "
-        "what the plan keeps open.",
-        (Metric("supply delivered, lowest over the scenarios", by_name["supply"].worst_case,
-                "share"),
-         Metric("supply delivered, expected", by_name["supply"].expected, "share"),
-         Metric("evacuees sheltered, lowest over the scenarios", by_name["shelter"].worst_case,
-                "share"),
-         Metric("evacuees sheltered, expected", by_name["shelter"].expected, "share"),
-         Metric("open depots", sum(d.open for d in dec.depots), "count"),
-         Metric("open shelters", sum(h.open for h in dec.shelters), "count"),
-         Metric("shelter places", sum(h.capacity for h in dec.shelters), "number")))
-    largest_loss = None if instance is None else max(
-        float(s.economic_loss.sum()) for s in instance.scenarios)
-    economic = Dimension(
-        "economic",
-        "Compensation for losses: the share of each scenario's economic loss the reserved "
-        "pool covers (economic term).",
-        (Metric("loss compensated, lowest over the scenarios", by_name["economic"].worst_case,
-                "share"),
-         Metric("loss compensated, expected", by_name["economic"].expected, "share"),
-         Metric("compensation pool", dec.compensation_pool, "money"),
-         Metric("largest pool allowed", None if instance is None else instance.max_pool,
-                "money"),
-         Metric("largest economic loss of a scenario", largest_loss, "money")))
-    if instance is None:
-        social_metrics = (Metric("population within supply reach of 2+ open depots", None,
-                                 "share"),)
-        institutional_metrics = (Metric("population with enough open shelters within reach",
-                                        None, "share"),)
-    else:
-        depots_open = _open_flags(dec.depots, instance.depots)
-        shelters_open = _open_flags(dec.shelters, instance.shelters)
-        intact = _coverage(instance, depots_open, shelters_open, ())
-        worst = (None, None) if failed is None else _coverage(
-            instance, depots_open, shelters_open, failed)
-        r = instance.policy.shelter_redundancy
-        r_text = f"{max(r, 1)}+ open shelter{'s' if max(r, 1) > 1 else ''}"
-        social_metrics = (
-            Metric("population within supply reach of 2+ open depots, intact roads",
-                   intact[0], "share"),
-            Metric("the same on the roads that survive the worst scenario", worst[0], "share"),
-            Metric("supply reach (road length)", instance.policy.supply_reach, "number"))
-        institutional_metrics = (
-            Metric("shelter redundancy the policy asks for", r, "count"),
-            Metric(f"population with {r_text} within evacuation reach, intact roads",
-                   intact[1], "share"),
-            Metric("the same on the roads that survive the worst scenario", worst[1], "share"),
-            Metric("evacuation reach (road length)", instance.policy.evacuation_reach,
-                   "number"))
+    infrastructure = _infrastructure(result, by_name)
+    economic = _economic(result, instance, by_name)
+    social_metrics, institutional_metrics = _reach_metrics(result, instance, failed)
     social = Dimension(
         "social",
         "Neighbouring communities helping each other: any open depot may serve any zone it "
@@ -315,6 +270,73 @@ def _dimensions(result: Result, instance: Instance | None, terms: tuple[Term, ..
         "scenario.",
         institutional_metrics)
     return infrastructure, economic, social, institutional
+
+
+def _infrastructure(result: Result, by_name: dict[str, Term]) -> Dimension:
+    """Supplies, shelters and roads: the supply and shelter terms, what is kept open."""
+    dec = result.decisions
+    return Dimension(
+        "infrastructure",
+        "Supplies, shelters and roads: the share of weighted need delivered (supply term) and "
+        "of evacuees sheltered (shelter term) on the roads that survive each scenario, and "
+        "what the plan keeps open.",
+        (Metric("supply delivered, lowest over the scenarios", by_name["supply"].worst_case,
+                "share"),
+         Metric("supply delivered, expected", by_name["supply"].expected, "share"),
+         Metric("evacuees sheltered, lowest over the scenarios", by_name["shelter"].worst_case,
+                "share"),
+         Metric("evacuees sheltered, expected", by_name["shelter"].expected, "share"),
+         Metric("open depots", sum(d.open for d in dec.depots), "count"),
+         Metric("open shelters", sum(h.open for h in dec.shelters), "count"),
+         Metric("shelter places", sum(h.capacity for h in dec.shelters), "number")))
+
+
+def _economic(result: Result, instance: Instance | None, by_name: dict[str, Term]) -> Dimension:
+    """Compensation for losses: the economic term, the pool and what bounds it."""
+    largest_loss = None if instance is None else max(
+        float(s.economic_loss.sum()) for s in instance.scenarios)
+    return Dimension(
+        "economic",
+        "Compensation for losses: the share of each scenario's economic loss the reserved "
+        "pool covers (economic term).",
+        (Metric("loss compensated, lowest over the scenarios", by_name["economic"].worst_case,
+                "share"),
+         Metric("loss compensated, expected", by_name["economic"].expected, "share"),
+         Metric("compensation pool", result.decisions.compensation_pool, "money"),
+         Metric("largest pool allowed", None if instance is None else instance.max_pool,
+                "money"),
+         Metric("largest economic loss of a scenario", largest_loss, "money")))
+
+
+def _reach_metrics(result: Result, instance: Instance | None, failed: tuple[int, ...] | None
+                   ) -> tuple[tuple[Metric, ...], tuple[Metric, ...]]:
+    """The social and institutional measures: population within reach of 2+ open depots
+    and of enough open shelters, on the intact roads and on those the worst scenario
+    leaves (unmeasured without the instance)."""
+    if instance is None:
+        return ((Metric("population within supply reach of 2+ open depots", None, "share"),),
+                (Metric("population with enough open shelters within reach", None, "share"),))
+    dec = result.decisions
+    depots_open = _open_flags(dec.depots, instance.depots)
+    shelters_open = _open_flags(dec.shelters, instance.shelters)
+    intact = _coverage(instance, depots_open, shelters_open, ())
+    worst = (None, None) if failed is None else _coverage(
+        instance, depots_open, shelters_open, failed)
+    r = instance.policy.shelter_redundancy
+    r_text = f"{max(r, 1)}+ open shelter{'s' if max(r, 1) > 1 else ''}"
+    social = (
+        Metric("population within supply reach of 2+ open depots, intact roads",
+               intact[0], "share"),
+        Metric("the same on the roads that survive the worst scenario", worst[0], "share"),
+        Metric("supply reach (road length)", instance.policy.supply_reach, "number"))
+    institutional = (
+        Metric("shelter redundancy the policy asks for", r, "count"),
+        Metric(f"population with {r_text} within evacuation reach, intact roads",
+               intact[1], "share"),
+        Metric("the same on the roads that survive the worst scenario", worst[1], "share"),
+        Metric("evacuation reach (road length)", instance.policy.evacuation_reach,
+               "number"))
+    return social, institutional
 
 
 def _open_flags(decided: list, candidates: tuple) -> np.ndarray:

@@ -4,6 +4,9 @@ without the pictures, as GitHub-flavoured pipe tables.
 Text that comes from the files (ids, names, messages, the sentence on what decided the
 plan) goes through :func:`text`, so that it reads literally: Markdown renderers pass raw
 HTML through, and an id like ``<img src=x>`` must not become an image, a link or a tag.
+
+Where to look next: the tables come from :mod:`optimizer.report.rows` and the sentences
+from :mod:`optimizer.report.words`, shared with the HTML twin, :mod:`optimizer.report.html`.
 """
 
 from __future__ import annotations
@@ -63,6 +66,20 @@ def _decided(facts: Facts) -> list[str]:
 
 def report_markdown(facts: Facts) -> str:
     """The report of one result as a Markdown memo."""
+    out = _heading(facts)
+    out += _key_figures(facts)
+    out += _decided(facts)
+    out += _where_and_cost(facts)
+    out += _scenarios(facts)
+    out += _terms_and_dimensions(facts)
+    out += _who_goes_without(facts)
+    out += _recovery(facts)
+    out += _frontier_and_check(facts)
+    return "\n".join(out)
+
+
+def _heading(facts: Facts) -> list[str]:
+    """The title, what the result is, and its warnings."""
     r = facts.result
     out = [f"# Preparedness plan for {text(r.instance.name)}\n",
            text(f"{facts.source} · status {r.status} · objective {words.objective(r)} · "
@@ -76,40 +93,60 @@ def report_markdown(facts: Facts) -> str:
         out.append("> **Plan violations:** " + text("; ".join(r.verification.plan_violations))
                    + "\n")
     out += [f"> {text(note)}\n" for note in [*facts.notes, *r.warnings]]
+    return out
 
-    out += ["## Key figures\n", table(rows.key_figures(facts)),
-            "Worst-case resilience gained per 1,000 over doing nothing: "
-            f"{fmt.per_1000(facts.gain_per_1000)}"
-            + ("" if facts.gain_per_1000 is not None else f" ({NO_INSTANCE})") + ".\n",
-            text(words.summary(facts)) + "\n"]
+
+def _key_figures(facts: Facts) -> list[str]:
+    """The key figures, the gain over doing nothing and the summary in words."""
+    out = ["## Key figures\n", table(rows.key_figures(facts)),
+           "Worst-case resilience gained per 1,000 over doing nothing: "
+           f"{fmt.per_1000(facts.gain_per_1000)}"
+           + ("" if facts.gain_per_1000 is not None else f" ({NO_INSTANCE})") + ".\n",
+           text(words.summary(facts)) + "\n"]
     if facts.baseline is not None:
         out.append(text(words.against_nothing(facts)) + "\n")
-    out += _decided(facts)
+    return out
 
-    out += ["## Where the plan puts things\n", table(rows.facilities(facts))]
+
+def _where_and_cost(facts: Facts) -> list[str]:
+    """Where the plan puts things, the roads the worst scenario cuts, and the cost lines."""
+    out = ["## Where the plan puts things\n", table(rows.facilities(facts))]
     if facts.failed_roads:
         out.append(text(f"The worst scenario, {facts.worst.id}, cuts these roads: "
                         f"{', '.join(facts.failed_roads)}.") + "\n")
-    out += ["## Cost against the budget\n", table(rows.costs(r.cost, facts.currency))]
+    out += ["## Cost against the budget\n",
+            table(rows.costs(facts.result.cost, facts.currency))]
+    return out
 
+
+def _scenarios(facts: Facts) -> list[str]:
+    """Resilience in every scenario (or the worst ones, when there are many)."""
     every = len(facts.ranked) <= ALL_SCENARIOS_UP_TO
     shown = facts.ranked if every else facts.ranked[:WORST_SHOWN]
-    out += ["## Resilience in every scenario\n",
-            "Worst first" + ("" if every else f" (the {WORST_SHOWN} worst of "
-                                              f"{len(facts.ranked)})") + ".\n",
-            table(rows.scenarios(facts, shown))]
+    out = ["## Resilience in every scenario\n",
+           "Worst first" + ("" if every else f" (the {WORST_SHOWN} worst of "
+                                             f"{len(facts.ranked)})") + ".\n",
+           table(rows.scenarios(facts, shown))]
     if facts.decided.ceilings:
         out.append(words.ceiling_column(facts.decided) + "\n")
+    return out
 
-    out += ["## The three terms and the four dimensions\n",
-            "A scenario's resilience is the weighted sum of three shares: supply delivered, "
-            "evacuees sheltered and economic loss compensated.\n", table(rows.terms(facts))]
+
+def _terms_and_dimensions(facts: Facts) -> list[str]:
+    """The three terms of R_s, then a table per dimension."""
+    out = ["## The three terms and the four dimensions\n",
+           "A scenario's resilience is the weighted sum of three shares: supply delivered, "
+           "evacuees sheltered and economic loss compensated.\n", table(rows.terms(facts))]
     for d in facts.dimensions:
         out += [f"### {d.name.capitalize()}\n", d.measured + "\n", table(rows.dimension(d))]
         if facts.instance is None and any(m.value is None for m in d.metrics):
             out.append(f"These measures {NO_INSTANCE}.\n")
+    return out
 
-    out.append("## Who is left without help in the worst scenarios\n")
+
+def _who_goes_without(facts: Facts) -> list[str]:
+    """Per worst scenario, the zones left without help."""
+    out = ["## Who is left without help in the worst scenarios\n"]
     for shortfall in facts.shortfalls:
         s = shortfall.scenario
         out.append(f"### {text(s.id)}: resilience {fmt.share(s.resilience)}, probability "
@@ -122,9 +159,13 @@ def report_markdown(facts: Facts) -> str:
         if len(shortfall.zones) > ZONES_SHOWN:
             out.append(f"and {len(shortfall.zones) - ZONES_SHOWN} more zones (all are in the "
                        "CSV export).\n")
+    return out
 
-    out.append("## Recovery after the event\n")
-    pending = r.recovery_pending
+
+def _recovery(facts: Facts) -> list[str]:
+    """Recovery after the event: what is pending, the measures, the orders of repairs."""
+    out = ["## Recovery after the event\n"]
+    pending = facts.result.recovery_pending
     if pending:
         out.append(text(f"{len(pending)} scenarios were not analysed (the time limit was "
                         "reached); `resilience recover INSTANCE RESULT` fills them in.")
@@ -142,6 +183,13 @@ def report_markdown(facts: Facts) -> str:
             out.append(table(exact))
     elif not pending:
         out.append("This result has no recovery analysis.\n")
+    return out
+
+
+def _frontier_and_check(facts: Facts) -> list[str]:
+    """The budget frontier the result came from, if any, and how it was checked."""
+    r = facts.result
+    out = []
     if r.frontier is not None:
         out += ["## The budget frontier\n", "This result came from a budget sweep; its "
                 "budget's row is marked in the HTML report.\n",
@@ -151,7 +199,7 @@ def report_markdown(facts: Facts) -> str:
         diff = fmt.MISSING if v.max_difference is None else f"{v.max_difference:.1e}"
         out += ["---\n", text(f"Checked by {v.method}: largest difference {diff}. Instance "
                               f"sha256 {r.instance.sha256}.") + "\n"]
-    return "\n".join(out)
+    return out
 
 
 def comparison_markdown(c: Comparison) -> str:

@@ -25,9 +25,11 @@ from optimizer.report.document import Cost, RestorationStep, ScenarioRecovery, S
 from optimizer.safe_text import plain
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
     from optimizer.report.compare import Comparison
     from optimizer.report.facts import Facts
-    from optimizer.report.sweep import Frontier
+    from optimizer.report.sweep import Frontier, FrontierPoint
 
 # Figures are drawn on FigureCanvasAgg explicitly; the default backend is set too, so that
 # nothing here ever tries a display.
@@ -250,57 +252,21 @@ def comparison_chart(comparison: Comparison) -> str:
 
 
 def frontier_picture(frontier: Frontier, fmt: str) -> bytes:
-    """The budget frontier and its marginal gains, as PNG or SVG bytes."""
+    """The budget frontier and its marginal gains, as PNG or SVG bytes.
+
+    Drawn in a fixed order (resilience above, gains below, then the knee on both): the
+    order of the artists is the order of the SVG's elements.
+    """
     points = [p for p in frontier.points if p.value is not None]
     from optimizer.report.words import kind
 
-    failed = [p for p in frontier.points if p.value is None]
     label = kind(frontier.objective)
     with matplotlib.rc_context(RC):
         fig = _figure(7.5, 5.6)
         top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
-        budgets = [0.0, *(p.budget for p in points)]
-        xs = [p.budget for p in points]
-        nothing = frontier.nothing
-        if points:  # from doing nothing to the first plan: no budget in between was solved
-            top.plot([0.0, xs[0]], [nothing.worst_case, points[0].worst_case], ":",
-                     color=PLAN, lw=1)
-            top.plot([0.0, xs[0]], [nothing.expected, points[0].expected], ":",
-                     color=EXPECTED_LINE, lw=1)
-        top.plot(xs, [p.worst_case for p in points], "-o", color=PLAN, label="worst case",
-                 ms=4)
-        top.plot(xs, [p.expected for p in points], "--s", color=EXPECTED_LINE,
-                 label="expected", ms=3.5)
-        top.plot([0.0, 0.0], [nothing.worst_case, nothing.expected], "o", color=NOTHING,
-                 ms=7, label="doing nothing (budget 0)")
-        if failed:
-            top.plot([p.budget for p in failed], [0.0] * len(failed), "v", color=WORST, ms=7,
-                     clip_on=False, label="no plan fits the budget")
-        carried = [p for p in points if p.carried_from is not None]
-        if carried:
-            top.plot([p.budget for p in carried], [p.value for p in carried], "x",
-                     color=WORST, ms=8, label="plan carried forward")
-        reached = [t for t in frontier.targets if t.cost is not None]
-        if reached:
-            top.plot([t.cost for t in reached], [t.worst_case for t in reached], "D",
-                     color="#2ca02c", ms=5, label="cheapest plan for a worst-case target")
-        top.set_ylabel("resilience")
-        top.set_ylim(0, 1.05)
-        top.set_title(f"Budget frontier of {frontier.instance_name} ({label} maximised)")
-        marginal = [p.marginal_per_1000 or 0.0 for p in points]
-        widths = [b - a for a, b in itertools.pairwise(budgets)]
-        bottom.bar(budgets[:-1], marginal, width=widths, align="edge", color=PLAN, alpha=0.75,
-                   edgecolor="white", label=f"{label} gained per 1,000")
-        if frontier.threshold_per_1000 is not None and frontier.threshold_per_1000 > 0:
-            bottom.axhline(frontier.threshold_per_1000, color=WORST, ls=":", lw=1.2,
-                           label=f"{frontier.diminishing_share:.0%} of the best rate")
-        knee = frontier.knee
-        if knee is not None and knee.value is not None:
-            for ax in (top, bottom):
-                ax.axvline(knee.budget, color=WORST, ls="--", lw=1.2)
-            top.annotate(f"returns diminish\nbeyond {knee.budget:,.0f}",
-                         (knee.budget, knee.value), textcoords="offset points",
-                         xytext=(8, -34), fontsize=8, color=WORST)
+        _frontier_resilience(top, frontier, points, label)
+        _frontier_gains(bottom, frontier, points, label)
+        _frontier_knee(top, bottom, frontier)
         bottom.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
         bottom.set_ylabel("gain per 1,000")
         bottom.set_xlabel("budget")
@@ -311,3 +277,61 @@ def frontier_picture(frontier: Frontier, fmt: str) -> bytes:
         _plain_texts(fig)
         fig.savefig(buffer, format=fmt, dpi=150, metadata=metadata)
         return buffer.getvalue()
+
+
+def _frontier_resilience(ax: Axes, frontier: Frontier, points: list[FrontierPoint],
+                         label: str) -> None:
+    """Worst-case and expected resilience against the budget, doing nothing at budget 0,
+    and the budgets no plan fits, plans carried forward and targets reached."""
+    failed = [p for p in frontier.points if p.value is None]
+    xs = [p.budget for p in points]
+    nothing = frontier.nothing
+    if points:  # from doing nothing to the first plan: no budget in between was solved
+        ax.plot([0.0, xs[0]], [nothing.worst_case, points[0].worst_case], ":",
+                color=PLAN, lw=1)
+        ax.plot([0.0, xs[0]], [nothing.expected, points[0].expected], ":",
+                color=EXPECTED_LINE, lw=1)
+    ax.plot(xs, [p.worst_case for p in points], "-o", color=PLAN, label="worst case", ms=4)
+    ax.plot(xs, [p.expected for p in points], "--s", color=EXPECTED_LINE,
+            label="expected", ms=3.5)
+    ax.plot([0.0, 0.0], [nothing.worst_case, nothing.expected], "o", color=NOTHING,
+            ms=7, label="doing nothing (budget 0)")
+    if failed:
+        ax.plot([p.budget for p in failed], [0.0] * len(failed), "v", color=WORST, ms=7,
+                clip_on=False, label="no plan fits the budget")
+    carried = [p for p in points if p.carried_from is not None]
+    if carried:
+        ax.plot([p.budget for p in carried], [p.value for p in carried], "x",
+                color=WORST, ms=8, label="plan carried forward")
+    reached = [t for t in frontier.targets if t.cost is not None]
+    if reached:
+        ax.plot([t.cost for t in reached], [t.worst_case for t in reached], "D",
+                color="#2ca02c", ms=5, label="cheapest plan for a worst-case target")
+    ax.set_ylabel("resilience")
+    ax.set_ylim(0, 1.05)
+    ax.set_title(f"Budget frontier of {frontier.instance_name} ({label} maximised)")
+
+
+def _frontier_gains(ax: Axes, frontier: Frontier, points: list[FrontierPoint],
+                    label: str) -> None:
+    """Resilience gained per 1,000 between successive budgets, and the diminishing-returns
+    threshold."""
+    budgets = [0.0, *(p.budget for p in points)]
+    marginal = [p.marginal_per_1000 or 0.0 for p in points]
+    widths = [b - a for a, b in itertools.pairwise(budgets)]
+    ax.bar(budgets[:-1], marginal, width=widths, align="edge", color=PLAN, alpha=0.75,
+           edgecolor="white", label=f"{label} gained per 1,000")
+    if frontier.threshold_per_1000 is not None and frontier.threshold_per_1000 > 0:
+        ax.axhline(frontier.threshold_per_1000, color=WORST, ls=":", lw=1.2,
+                   label=f"{frontier.diminishing_share:.0%} of the best rate")
+
+
+def _frontier_knee(top: Axes, bottom: Axes, frontier: Frontier) -> None:
+    """Where returns diminish: a line across both axes, and a note above."""
+    knee = frontier.knee
+    if knee is not None and knee.value is not None:
+        for ax in (top, bottom):
+            ax.axvline(knee.budget, color=WORST, ls="--", lw=1.2)
+        top.annotate(f"returns diminish\nbeyond {knee.budget:,.0f}",
+                     (knee.budget, knee.value), textcoords="offset points",
+                     xytext=(8, -34), fontsize=8, color=WORST)

@@ -96,6 +96,23 @@ def _pinned(d: Decided, scenario: str) -> bool | None:
 def report_sheets(facts: Facts) -> list[Sheet]:
     """The report of one result, one table per section (module docstring)."""
     r = facts.result
+    sheets = [_summary_sheet(facts), _costs_sheet(facts), _depots_sheet(facts),
+              _shelters_sheet(facts), _scenarios_sheet(facts), _unmet_sheet(facts)]
+    if facts.decided.stages:
+        sheets.append(_stages_sheet(facts))
+    if facts.recovery:
+        sheets += _recovery_sheets(facts)
+    if r.recovery_pending:
+        sheets.append(_sheet("recovery_pending", [("scenario", T)],
+                             [[sid] for sid in r.recovery_pending]))
+    if r.frontier is not None:
+        sheets.append(section_sheet(r.frontier))
+    return sheets
+
+
+def _summary_sheet(facts: Facts) -> Sheet:
+    """``summary``: key, value, each value with its own kind."""
+    r = facts.result
     base = facts.baseline
     summary: list[tuple[str, Any, Kind]] = [
         ("instance", r.instance.name, T), ("instance_sha256", r.instance.sha256, T),
@@ -113,81 +130,106 @@ def report_sheets(facts: Facts) -> list[Sheet]:
         ("pinned_scenarios", None if facts.decided.pinned is None
          else list(facts.decided.pinned), L),
     ]
-    sheets = [Sheet("summary", ("key", "value"), (T, T),
-                    tuple((key, value) for key, value, _ in summary),
-                    value_kinds=tuple(kind for _, _, kind in summary))]
-    sheets.append(_sheet("costs", [("line", T), ("amount", M), ("share_of_budget", S)],
-                         [[line, getattr(r.cost, line),
-                           getattr(r.cost, line) / r.cost.budget if r.cost.budget > 0 else None]
-                          for line in (*Cost.LINES, "total", "budget")]))
+    return Sheet("summary", ("key", "value"), (T, T),
+                 tuple((key, value) for key, value, _ in summary),
+                 value_kinds=tuple(kind for _, _, kind in summary))
+
+
+def _costs_sheet(facts: Facts) -> Sheet:
+    """``costs``: every cost line, the total and the budget, with its share of the budget."""
+    cost = facts.result.cost
+    return _sheet("costs", [("line", T), ("amount", M), ("share_of_budget", S)],
+                  [[line, getattr(cost, line),
+                    getattr(cost, line) / cost.budget if cost.budget > 0 else None]
+                   for line in (*Cost.LINES, "total", "budget")])
+
+
+def _depots_sheet(facts: Facts) -> Sheet:
+    """``depots``: one row per depot, units bought and on hand per commodity."""
     ks = facts.commodities
-    sheets.append(_sheet(
+    return _sheet(
         "depots", [("depot", T), ("node", T), ("existing", F), ("open", F),
                    *[(f"bought_{k}", U) for k in ks], *[(f"on_hand_{k}", U) for k in ks],
                    ("loss_in_worst_scenario", S)],
         [[f.id, f.node, f.existing, f.open, *[f.bought.get(k, 0.0) for k in ks],
           *[None if f.on_hand is None else f.on_hand.get(k, 0.0) for k in ks],
-          f.loss_in_worst] for f in facts.facilities if f.kind == "depot"]))
-    sheets.append(_sheet(
+          f.loss_in_worst] for f in facts.facilities if f.kind == "depot"])
+
+
+def _shelters_sheet(facts: Facts) -> Sheet:
+    """``shelters``: one row per shelter."""
+    return _sheet(
         "shelters", [("shelter", T), ("node", T), ("existing", F), ("open", F),
                      ("modules", C), ("capacity", U), ("loss_in_worst_scenario", S)],
         [[f.id, f.node, f.existing, f.open, f.modules, f.capacity, f.loss_in_worst]
-         for f in facts.facilities if f.kind == "shelter"]))
+         for f in facts.facilities if f.kind == "shelter"])
+
+
+def _scenarios_sheet(facts: Facts) -> Sheet:
+    """``scenarios``: each scenario's terms, doing nothing, rank, ceiling and pin."""
+    base = facts.baseline
     nothing = base.resilience if base else {}
     rank = {s.id: n for n, s in enumerate(facts.ranked, start=1)}
     d = facts.decided
-    sheets.append(_sheet(
+    return _sheet(
         "scenarios", [("scenario", T), ("probability", S), ("resilience", S), ("supply", S),
                       ("shelter", S), ("economic", S), ("do_nothing", S), ("rank", C),
                       ("ceiling", S), ("pinned", F)],
         [[s.id, s.probability, s.resilience, s.supply, s.shelter, s.economic,
           nothing.get(s.id), rank[s.id], d.ceiling(s.id), _pinned(d, s.id)]
-         for s in r.scenarios]))
+         for s in facts.result.scenarios])
+
+
+def _unmet_sheet(facts: Facts) -> Sheet:
+    """``unmet``: every scenario and zone with unmet need or unsheltered people."""
+    ks = facts.commodities
     population = ({} if facts.instance is None else
                   dict(zip(facts.instance.network.node_ids,
                            facts.instance.network.population.tolist(), strict=True)))
     unmet = []
-    for s in r.scenarios:
+    for s in facts.result.scenarios:
         for zone in sorted(set(s.unmet.need) | set(s.unmet.evacuees)):
             need = s.unmet.need.get(zone, {})
             unmet.append([s.id, zone, population.get(zone), *[need.get(k, 0.0) for k in ks],
                           s.unmet.evacuees.get(zone, 0.0)])
-    sheets.append(_sheet("unmet", [("scenario", T), ("zone", T), ("population", U),
-                                   *[(f"unmet_{k}", U) for k in ks], ("unsheltered", U)],
-                         unmet))
-    if d.stages:
+    return _sheet("unmet", [("scenario", T), ("zone", T), ("population", U),
+                            *[(f"unmet_{k}", U) for k in ks], ("unsheltered", U)], unmet)
+
+
+def _stages_sheet(facts: Facts) -> Sheet:
+    """``stages``: the solver's stages in the order they ran."""
+    r = facts.result
+    return _sheet(
+        "stages", [("order", C), ("stage", T), ("description", T), ("status", T),
+                   ("value", N), ("seconds", N)],
+        [[n, st.name, words.stage(st.name, r), st.status, st.value, st.seconds]
+         for n, st in enumerate(facts.decided.stages, start=1)])
+
+
+def _recovery_sheets(facts: Facts) -> list[Sheet]:
+    """``recovery`` (every step of the greedy schedule and of the optimal one where it was
+    solved), ``recovery_exact`` when some was, and the zones' measures."""
+    steps = []
+    for rec in facts.recovery:
+        schedules = [("greedy", rec.restoration, rec.recovery_area)]
+        if rec.exact is not None:
+            schedules.append(("optimal", rec.exact.restoration, rec.exact.recovery_area))
+        steps += [[rec.id, name, step.period, step.repaired_edge, step.crew, step.start,
+                   step.resilience, area, rec.crews]
+                  for name, schedule, area in schedules for step in schedule]
+    sheets = [_sheet(
+        "recovery", [("scenario", T), ("schedule", T), ("period", C),
+                     ("repaired_edge", T), ("crew", C), ("start", C), ("resilience", S),
+                     ("recovery_area", S), ("crews", C)], steps)]
+    exact = [[rec.id, rec.exact.crews, rec.recovery_area, rec.exact.recovery_area,
+              rec.exact.status, rec.exact.bound, rec.exact.gap]
+             for rec in facts.recovery if rec.exact is not None]
+    if exact:
         sheets.append(_sheet(
-            "stages", [("order", C), ("stage", T), ("description", T), ("status", T),
-                       ("value", N), ("seconds", N)],
-            [[n, st.name, words.stage(st.name, r), st.status, st.value, st.seconds]
-             for n, st in enumerate(d.stages, start=1)]))
-    if facts.recovery:
-        steps = []
-        for rec in facts.recovery:
-            schedules = [("greedy", rec.restoration, rec.recovery_area)]
-            if rec.exact is not None:
-                schedules.append(("optimal", rec.exact.restoration, rec.exact.recovery_area))
-            steps += [[rec.id, name, step.period, step.repaired_edge, step.crew, step.start,
-                       step.resilience, area, rec.crews]
-                      for name, schedule, area in schedules for step in schedule]
-        sheets.append(_sheet(
-            "recovery", [("scenario", T), ("schedule", T), ("period", C),
-                         ("repaired_edge", T), ("crew", C), ("start", C), ("resilience", S),
-                         ("recovery_area", S), ("crews", C)], steps))
-        exact = [[rec.id, rec.exact.crews, rec.recovery_area, rec.exact.recovery_area,
-                  rec.exact.status, rec.exact.bound, rec.exact.gap]
-                 for rec in facts.recovery if rec.exact is not None]
-        if exact:
-            sheets.append(_sheet(
-                "recovery_exact", [("scenario", T), ("crews", C), ("greedy_area", S),
-                                   ("optimal_area", S), ("status", T), ("bound", S),
-                                   ("gap", N)], exact))
-        sheets.append(_recovery_zones(facts))
-    if r.recovery_pending:
-        sheets.append(_sheet("recovery_pending", [("scenario", T)],
-                             [[sid] for sid in r.recovery_pending]))
-    if r.frontier is not None:
-        sheets.append(section_sheet(r.frontier))
+            "recovery_exact", [("scenario", T), ("crews", C), ("greedy_area", S),
+                               ("optimal_area", S), ("status", T), ("bound", S),
+                               ("gap", N)], exact))
+    sheets.append(_recovery_zones(facts))
     return sheets
 
 
@@ -227,6 +269,22 @@ def _recovery_zones(facts: Facts) -> Sheet:
 def comparison_sheets(c: Comparison) -> list[Sheet]:
     """The comparison, one table per section; option columns are named by the labels."""
     names = [o.label for o in c.options]
+    sheets = [_options_sheet(c),
+              _sheet("costs", [("line", T), *[(n, M) for n in names]],
+                     [[line, *[getattr(o.result.cost, line) for o in c.options]]
+                      for line in (*Cost.LINES, "total", "budget")]),
+              _sheet("resilience", [("measure", T), *[(n, S) for n in names]],
+                     [["worst_case", *[o.result.resilience.worst_case for o in c.options]],
+                      ["expected", *[o.result.resilience.expected for o in c.options]],
+                      ["cvar", *[o.result.resilience.cvar.value for o in c.options]]]),
+              _facilities_sheet(c, names), _compared_scenarios_sheet(c, names)]
+    if c.frontier is not None:
+        sheets.append(section_sheet(c.frontier))
+    return sheets
+
+
+def _options_sheet(c: Comparison) -> Sheet:
+    """``options``: one row per option (doing nothing first, when known)."""
     marginal = c.marginal()
     rows: list[list[Any]] = []
     base = c.baseline_summary
@@ -242,19 +300,17 @@ def comparison_sheets(c: Comparison) -> list[Sheet]:
                      marginal[o.label], r.objective.kind,
                      None if d.pinned is None else len(d.pinned),
                      None if d.pinned is None else list(d.pinned), d.sentence or None])
-    sheets = [_sheet("options", [
+    return _sheet("options", [
         ("option", T), ("file", T), ("budget", M), ("status", T), ("cost", M),
         ("worst_case", S), ("expected", S), ("cvar_alpha", N), ("cvar", S),
         ("worst_case_gain_per_1000", N), ("expected_gain_per_1000", N),
         ("worst_case_per_1000_vs_next_cheaper", N), ("objective", T), ("pinned", C),
-        ("pinned_scenarios", L), ("decided_by", T)], rows)]
-    sheets.append(_sheet("costs", [("line", T), *[(n, M) for n in names]],
-                         [[line, *[getattr(o.result.cost, line) for o in c.options]]
-                          for line in (*Cost.LINES, "total", "budget")]))
-    sheets.append(_sheet("resilience", [("measure", T), *[(n, S) for n in names]],
-                         [["worst_case", *[o.result.resilience.worst_case for o in c.options]],
-                          ["expected", *[o.result.resilience.expected for o in c.options]],
-                          ["cvar", *[o.result.resilience.cvar.value for o in c.options]]]))
+        ("pinned_scenarios", L), ("decided_by", T)], rows)
+
+
+def _facilities_sheet(c: Comparison, names: list[str]) -> Sheet:
+    """``facilities``: per facility and field (open, stock, modules, capacity), each
+    option's value and whether they differ; the compensation pool last."""
     rows = []
     for row in c.facilities:
         fields = (["open", *[f"bought_{k}" for k in c.commodities]] if row.kind == "depot"
@@ -276,8 +332,13 @@ def comparison_sheets(c: Comparison) -> list[Sheet]:
     rows.append(["pool", "compensation_pool", "amount", *pool,
                  any(v != pool[0] for v in pool[1:])])
     # One column per option holds flags, units and money by row: typed as plain numbers.
-    sheets.append(_sheet("facilities", [("kind", T), ("facility", T), ("field", T),
-                                        *[(n, N) for n in names], ("changed", F)], rows))
+    return _sheet("facilities", [("kind", T), ("facility", T), ("field", T),
+                                 *[(n, N) for n in names], ("changed", F)], rows)
+
+
+def _compared_scenarios_sheet(c: Comparison, names: list[str]) -> Sheet:
+    """``scenarios``: each option's R_s per scenario, doing nothing, and each option's
+    difference from the first."""
     nothing = c.baseline
     rows = []
     for sid in c.scenario_ids:
@@ -286,13 +347,10 @@ def comparison_sheets(c: Comparison) -> list[Sheet]:
                      *([nothing.get(sid)] if nothing else []),
                      *[None if v is None or values[0] is None else v - values[0]
                        for v in values[1:]]])
-    sheets.append(_sheet("scenarios", [("scenario", T), ("probability", S),
-                                       *[(n, S) for n in names],
-                                       *([("do_nothing", S)] if nothing else []),
-                                       *[(f"{n} - {names[0]}", S) for n in names[1:]]], rows))
-    if c.frontier is not None:
-        sheets.append(section_sheet(c.frontier))
-    return sheets
+    return _sheet("scenarios", [("scenario", T), ("probability", S),
+                                *[(n, S) for n in names],
+                                *([("do_nothing", S)] if nothing else []),
+                                *[(f"{n} - {names[0]}", S) for n in names[1:]]], rows)
 
 
 FRONTIER_COLUMNS: tuple[tuple[str, Kind], ...] = (
