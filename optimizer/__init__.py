@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from optimizer.api import Evaluation, evaluate, load_instance, report, solve
     from optimizer.errors import InfeasibleError, InputError, ResilienceError, SolverFailure
     from optimizer.instance.data import Instance
-    from optimizer.report.document import Result
+    from optimizer.results.document import Result
 
 # name -> the module that defines it. report is also the engine's package of that name,
 # made callable as optimizer.api.report (optimizer.callable_module: importing a subpackage
@@ -46,7 +46,7 @@ _EXPORTS = {
     "evaluate": "optimizer.api",
     "report": "optimizer.report",
     "Evaluation": "optimizer.api",
-    "Result": "optimizer.report.document",
+    "Result": "optimizer.results.document",
     "Instance": "optimizer.instance.data",
     "ResilienceError": "optimizer.errors",
     "InputError": "optimizer.errors",

@@ -2,7 +2,7 @@
 
 Each takes what a notebook has at hand (a path, a dict, an
 :class:`~optimizer.instance.data.Instance`,
-a :class:`~optimizer.report.document.Result`) and returns typed objects, never the CLI's
+a :class:`~optimizer.results.document.Result`) and returns typed objects, never the CLI's
 printing. The solver and the report modules are imported inside the functions, so that
 ``import optimizer`` stays cheap.
 """
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from optimizer.errors import InputError, Problem, SolverFailure, UsageError
 from optimizer.instance.data import Instance
 from optimizer.instance.schema import ObjectiveKind
-from optimizer.report.document import Result, parse_result, read_result
+from optimizer.results.document import Result, parse_result, read_result
 
 if TYPE_CHECKING:
     from optimizer.evaluation.outcome import ScenarioOutcome

@@ -25,7 +25,7 @@ from optimizer.instance.reading import load_instance
 from optimizer.instance.schema import InstanceFile
 from optimizer.pipeline import VERIFICATION_TOL, solve_and_verify
 from optimizer.report import render_report
-from optimizer.report.document import parse_result
+from optimizer.results.document import parse_result
 from optimizer.solvers.contract import SolveOptions
 from optimizer.sources.importers import (
     LocalProjection,

@@ -744,10 +744,10 @@ def test_text_formats_do_not_load_matplotlib(tmp_path: Path,
     code = f"""
 import sys
 from optimizer.cli.report import report, compare, sweep
-from optimizer.report.document import read_result
+from optimizer.results.document import read_result
 from optimizer.report import render_report
 from optimizer.instance.reading import load_instance
-import optimizer.report.sweep
+import optimizer.results.frontier
 result, _ = read_result({str(result_path)!r})
 instance = load_instance({str(instance_path)!r})
 for fmt in ("md", "csv", "xlsx", "geojson"):

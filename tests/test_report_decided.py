@@ -37,7 +37,7 @@ from optimizer.instance.reading import load_instance
 from optimizer.instance.schema import ObjectiveKind
 from optimizer.pipeline import solve_and_verify
 from optimizer.report import render_report
-from optimizer.report.document import parse_result
+from optimizer.results.document import parse_result
 from optimizer.results.file import dumps
 
 MEDIUM = Path(__file__).resolve().parents[1] / "instances" / "medium.json"

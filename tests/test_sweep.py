@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 from test_report import ok, run, town_doc
 
-import optimizer.report.sweep as sweep_module
+import optimizer.results.frontier as sweep_module
 from optimizer.cli.report import sweep
 from optimizer.errors import UsageError
 from optimizer.evaluation.evaluate import evaluate_plan
@@ -33,12 +33,12 @@ from optimizer.pipeline import solve_and_verify
 from optimizer.plan import Plan
 from optimizer.report.facts import Baseline
 from optimizer.report.plots import frontier_picture
-from optimizer.report.sweep import (
+from optimizer.results.frontier import (
     Frontier,
     FrontierPoint,
     budgets_from_range,
 )
-from optimizer.report.sweep import (
+from optimizer.results.frontier import (
     sweep as run_sweep,
 )
 
@@ -237,7 +237,7 @@ def test_a_csv_sweep_does_not_load_matplotlib(town_file: Path) -> None:
     code = f"""
 import sys
 from optimizer.instance.reading import load_instance
-from optimizer.report.sweep import sweep
+from optimizer.results.frontier import sweep
 from optimizer.report.tables import frontier_csv
 frontier = sweep(load_instance({str(town_file)!r}), [250.0])
 frontier_csv(frontier)

@@ -36,7 +36,7 @@ from optimizer.safe_text import console_text as escape
 # so that `resilience --help` stays quick (optimizer.cli).
 if TYPE_CHECKING:
     from optimizer.instance.data import Instance
-    from optimizer.report.sweep import Frontier
+    from optimizer.results.frontier import Frontier
     from optimizer.solvers.contract import SolveOptions
 
 INSTANCE_HELP = ("The instance the result was solved from (default: the path the result "
@@ -109,8 +109,8 @@ def report(result: str, output: str | None, fmt: str | None, instance: str | Non
     table per file (a folder, or --table NAME); GeoJSON the facilities and zones for GIS
     tools, in longitude and latitude.
     """
-    from optimizer.report.document import read_result
     from optimizer.report.source import instance_for
+    from optimizer.results.document import read_result
 
     checked, _ = read_result(result)
     path, chosen = _target(output, f"{_stem(result)}.report.html", result, REPORT_FORMATS, fmt,
@@ -153,8 +153,8 @@ def compare(results: tuple[str, ...], output: str | None, fmt: str | None,
     files or scenario sets are refused (exit 2) unless --force; budgets may differ.
     """
     from optimizer.report.compare import compare as build
-    from optimizer.report.document import read_result
     from optimizer.report.source import instance_for
+    from optimizer.results.document import read_result
 
     if len(results) < 2:
         raise UsageError("compare needs at least two result files")
@@ -239,7 +239,7 @@ def sweep(instance: str, budgets: str | None, budget_range: str | None, targets:
 def _budgets_and_targets(budgets: str | None, budget_range: str | None,
                          targets: str | None) -> tuple[list[float], list[float]]:
     """The budgets to sweep (--budgets or --budget-range) and the worst-case targets."""
-    from optimizer.report.sweep import budgets_from_range, numbers
+    from optimizer.results.frontier import budgets_from_range, numbers
 
     if budgets and budget_range:
         raise UsageError("give --budgets or --budget-range, not both")
@@ -277,7 +277,7 @@ def _sweep_with_progress(inst: Instance, swept: list[float], goals: list[float],
         TimeElapsedColumn,
     )
 
-    from optimizer.report.sweep import sweep as run_sweep
+    from optimizer.results.frontier import sweep as run_sweep
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())

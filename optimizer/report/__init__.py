@@ -25,9 +25,9 @@ from optimizer.report.output import Rendered, emit, format_of, write_bytes, writ
 if TYPE_CHECKING:
     from optimizer.instance.data import Instance
     from optimizer.report.compare import Comparison
-    from optimizer.report.document import Result
     from optimizer.report.sheets import Sheet
-    from optimizer.report.sweep import Frontier
+    from optimizer.results.document import Result
+    from optimizer.results.frontier import Frontier
 
 
 
@@ -149,7 +149,7 @@ def write_report(document: dict[str, Any], path: str | Path, instance: Instance 
     optimizer.errors.UsageError
         Unknown extension; GeoJSON without coordinates.
     """
-    from optimizer.report.document import parse_result
+    from optimizer.results.document import parse_result
 
     chosen = format_of(path, REPORT_FORMATS, fmt)
     result = parse_result(document, source or "the result")

@@ -16,8 +16,8 @@ from pathlib import Path
 from optimizer.errors import UsageError
 from optimizer.instance.data import Instance
 from optimizer.report import fmt
-from optimizer.report.document import FrontierSection, Result
 from optimizer.report.facts import Baseline, Decided, do_nothing, gain_per_1000, what_decided
+from optimizer.results.document import FrontierSection, Result
 
 # Costs closer than this (half a cent) are the same: the solver's cost tie-break leaves
 # totals such as 329,057.9999999999, and a rate per 1,000 over that difference means nothing.

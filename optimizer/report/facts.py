@@ -22,7 +22,7 @@ from optimizer.evaluation.outcome import ResilienceSummary
 from optimizer.evaluation.reachability import pairs, surviving_graph
 from optimizer.instance.data import Instance
 from optimizer.plan import Plan
-from optimizer.report.document import Result, ScenarioRecovery, ScenarioResult
+from optimizer.results.document import Result, ScenarioRecovery, ScenarioResult
 
 WORST_SHOWN = 5  # scenarios in the table of the worst ones
 WORST_DETAILED = 3  # scenarios whose unmet need is listed zone by zone

@@ -13,9 +13,9 @@ from html import escape
 
 from optimizer.report import fmt, plots, rows, words
 from optimizer.report.compare import Comparison
-from optimizer.report.document import FrontierSection, Result
 from optimizer.report.facts import NO_INSTANCE, WORST_SHOWN, Facts
 from optimizer.report.rows import ALL_SCENARIOS_UP_TO, ZONES_SHOWN, Table
+from optimizer.results.document import FrontierSection, Result
 
 CSS = """
 :root{--ink:#1d2330;--muted:#5b6473;--line:#d9dee5;--accent:#1f77b4;--bad:#c62828;

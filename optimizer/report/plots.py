@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from optimizer.report.document import Cost, RestorationStep, ScenarioRecovery, ScenarioResult
+from optimizer.results.document import Cost, RestorationStep, ScenarioRecovery, ScenarioResult
 from optimizer.safe_text import plain
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from optimizer.report.compare import Comparison
     from optimizer.report.facts import Facts
-    from optimizer.report.sweep import Frontier, FrontierPoint
+    from optimizer.results.frontier import Frontier, FrontierPoint
 
 # Figures are drawn on FigureCanvasAgg explicitly; the default backend is set too, so that
 # nothing here ever tries a display.

@@ -12,14 +12,14 @@ from typing import Any
 
 from optimizer.report import fmt, words
 from optimizer.report.compare import Comparison
-from optimizer.report.document import (
+from optimizer.report.facts import Decided, Dimension, Facts, Shortfall, Stage
+from optimizer.results.document import (
     Cost,
     FrontierSection,
     Result,
     ScenarioRecovery,
     ScenarioResult,
 )
-from optimizer.report.facts import Decided, Dimension, Facts, Shortfall, Stage
 
 ZONES_SHOWN = 15  # rows per worst scenario in the table of who goes without
 ALL_SCENARIOS_UP_TO = 60  # list every scenario up to this many, else the worst ones

@@ -39,11 +39,11 @@ from typing import TYPE_CHECKING, Any
 
 from optimizer.report import words
 from optimizer.report.compare import Comparison
-from optimizer.report.document import Cost, FrontierSection
 from optimizer.report.facts import Decided, Facts
+from optimizer.results.document import Cost, FrontierSection
 
 if TYPE_CHECKING:  # the sweep module brings the solver; a report's tables do not need it
-    from optimizer.report.sweep import Frontier
+    from optimizer.results.frontier import Frontier
 
 
 class Kind(StrEnum):

@@ -16,7 +16,7 @@ from pathlib import Path
 from optimizer.errors import InputError, Problem
 from optimizer.instance.data import Instance
 from optimizer.instance.reading import load_instance, not_regular, path_problem, read_bytes
-from optimizer.report.document import Result
+from optimizer.results.document import Result
 
 
 def _recorded_path(result: Result, result_path: str | Path | None, name: str

@@ -19,7 +19,7 @@ from optimizer.report.sheets import Sheet, frontier_sheet
 from optimizer.safe_text import csv_cell
 
 if TYPE_CHECKING:  # the sweep module brings the solver; CSV of a report does not need it
-    from optimizer.report.sweep import Frontier
+    from optimizer.results.frontier import Frontier
 
 
 def _value(v: Any) -> Any:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from models.objectives import MEASURES, SPECS, TIEBREAK_MEASURES, ObjectiveSpec
 from optimizer.report import fmt
-from optimizer.report.document import Result
 from optimizer.report.facts import Decided, Facts
+from optimizer.results.document import Result
 
 PINNED_LISTED = 20  # pinned scenarios named in the sentence; the CSV has them all
 CEILING = ("the most any plan could reach there, with every candidate facility open and full "

@@ -24,7 +24,7 @@ from optimizer.evaluation.restoration import Schedule
 from optimizer.instance.data import Instance
 from optimizer.instance.reading import max_file_bytes
 from optimizer.plan import Plan, plan_cost
-from optimizer.report.document import parse_decisions, read_document
+from optimizer.results.document import parse_decisions, read_document
 from optimizer.solvers.contract import Solution
 from optimizer.stages import pinned
 

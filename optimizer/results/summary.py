@@ -1,6 +1,6 @@
 """The terminal summary of a result document, drawn with rich (``resilience solve`` prints
 it on standard error); it reads the document through the typed
-:class:`~optimizer.report.document.Result`."""
+:class:`~optimizer.results.document.Result`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from rich.table import Table
 
 from models.objectives import SPECS
 from optimizer.report import fmt
-from optimizer.report.document import Cost, Result, ScenarioRecovery, parse_result
+from optimizer.results.document import Cost, Result, ScenarioRecovery, parse_result
 from optimizer.safe_text import console_text as escape
 
 WORST_SHOWN = 5
@@ -50,7 +50,7 @@ def print_summary(doc: dict[str, Any], console: Console) -> None:
     """Objective, bound, gap, cost lines, plan, worst scenarios and the three terms.
 
     ``doc`` is a result document; one with a plan is read through the typed
-    :class:`~optimizer.report.document.Result`, one without (a failure) says why."""
+    :class:`~optimizer.results.document.Result`, one without (a failure) says why."""
     obj = doc["objective"]
     head = (f"[bold]{escape(doc['instance']['name'])}[/bold]  status [bold]{doc['status']}[/bold]  "
             f"objective {obj['kind']}")
