@@ -74,8 +74,8 @@ import numpy as np
 from scipy.sparse import coo_matrix, csr_matrix
 
 from models import limits
-from models.direct import assemble
-from models.resilience import RELATIVE_MIN_CEILING, prepare
+from models.direct import DirectModel, assemble
+from models.resilience import RELATIVE_MIN_CEILING, ModelData, prepare
 from optimizer import stopping
 from optimizer.errors import InfeasibleError, SolverFailure
 from optimizer.evaluation.evaluate import plan_violations
@@ -302,23 +302,36 @@ class Master:
 
     def __init__(self, instance: Instance, options: SolveOptions, ceiling: Evaluation) -> None:
         t0 = time.monotonic()
-        self.instance = inst = instance
+        self.instance = instance
         self.options = options
         md = prepare(restricted(instance, []), limits_from=instance)
         model = assemble(md, ["tiebreak_cost"])
         self.money_scale = md.money_scale
+        self.highs = _first_stage_highs(model, options)
+        self._first_stage_columns(model)
+        self._add_share_columns(ceiling, first_columns=len(model.col_lower))
+        self._hold_no_scenario_yet()
         cols = model.columns
-        S = len(inst.scenarios)
-        D, K, H = len(inst.depots), len(inst.commodities), len(inst.shelters)
-        h = new_highs(options)
-        h.setOptionValue("mip_abs_gap", min(1e-7, options.mip_gap))
-        if not MASTER_HEURISTICS:
-            for name, value in _NO_HEURISTICS.items():
-                h.setOptionValue(name, value)
-        n0 = len(model.col_lower)
-        pass_model(h, model.a, np.zeros(n0), model.col_lower, model.col_upper,
-                   model.row_lower, model.row_upper, model.integer)
-        self.highs = h
+        self.layout = Layout(y=cols["y"], x=cols["x"], z=cols["z"], modules=cols["modules"],
+                             pool=self.pool_col, g=np.zeros(0, np.int64),
+                             v=np.zeros(0, np.int64), econ=np.zeros(0, np.int64), r=self.r,
+                             x_unit=md.stock_unit, x_upper=md.stock_upper)
+        self.u_map, self.u0 = _on_hand_map(instance, md, model)
+        self.n_first = len(model.col_lower)
+        self.DK = len(instance.depots) * len(instance.commodities)
+        self.cuts = 0
+        self.nodes = 0
+        self.iterations = 0
+        if not self.lazy:
+            self.activate(np.arange(len(instance.scenarios)))
+        elif not self._wants_curves:
+            self._make_groups()
+        self.build_seconds = time.monotonic() - t0
+
+    def _first_stage_columns(self, model: DirectModel) -> None:
+        """Where the first stage's columns are that the master changes or reads: integer
+        ones, stock, open flags, cost and pool."""
+        cols = model.columns
         self.integer_cols = np.flatnonzero(model.integer).astype(np.int32)
         # Integer stock columns: bought in whole units in the plan, but counted as a
         # continuous amount in the masters while that can still prove the stage (see
@@ -332,8 +345,15 @@ class Master:
         self._opening_bounds = (np.asarray(model.col_lower)[self.opening_cols].astype(float),
                                 np.asarray(model.col_upper)[self.opening_cols].astype(float))
         self.cost_col = int(cols["cost"][0])
+        self.pool_col = int(cols["pool"][0])
+        self._flags = (cols["y"], cols["z"])
 
-        # Share columns: sup_s, sh_s, e_s, r_s (a share whose total is 0 counts as 1).
+    def _add_share_columns(self, ceiling: Evaluation, first_columns: int) -> None:
+        """sup_s, sh_s, e_s and r_s for every scenario, after the ``first_columns`` of the
+        first stage: each share between 0 and its ceiling (a share whose total is 0 counts
+        as 1)."""
+        inst = self.instance
+        S = len(inst.scenarios)
         om = inst.commodity_weights
         need = np.array([s.weighted_need(om) for s in inst.scenarios]) > 0
         evac = np.array([s.evacuees.sum() for s in inst.scenarios]) > 0
@@ -344,28 +364,31 @@ class Master:
         upper = np.concatenate([np.where(need, np.minimum(ceiling.supply, 1.0), 1.0),
                                 np.where(evac, np.minimum(ceiling.shelter, 1.0), 1.0),
                                 np.ones(S), np.ones(S)])
-        h.addCols(4 * S, np.zeros(4 * S), lower, upper, 0, np.zeros(0, np.int32),
-                  np.zeros(0, np.int32), np.zeros(0))
+        self.highs.addCols(4 * S, np.zeros(4 * S), lower, upper, 0, np.zeros(0, np.int32),
+                           np.zeros(0, np.int32), np.zeros(0))
+        n0 = first_columns
         self.sup = n0 + np.arange(S)
         self.sh = n0 + S + np.arange(S)
         self.e = n0 + 2 * S + np.arange(S)
         self.r = n0 + 3 * S + np.arange(S)
-        pool_col = int(cols["pool"][0])
-        self.pool_col = pool_col
         self.share_lower, self.share_upper = lower, upper
         self.probabilities = np.asarray(inst.probabilities, dtype=float)
         self.ceil = ceiling.resilience(inst)
         self._cover = (ceiling.cover_supply, ceiling.cover_shelter)
-        self._flags = (cols["y"], cols["z"])
-        self.active = np.zeros(S, dtype=bool)
-        self.lazy = S >= LAZY_FROM
+
+    def _hold_no_scenario_yet(self) -> None:
+        """No scenario held on its own yet: below :data:`LAZY_FROM` scenarios every one
+        enters at the end of the build; from it, each as it matters, the others in groups
+        or on curves."""
+        inst = self.instance
+        self.active = np.zeros(len(inst.scenarios), dtype=bool)
+        self.lazy = len(inst.scenarios) >= LAZY_FROM
         # Expected resilience or CVaR as the objective: every scenario on curves
-        # (optimizer.solvers.decomposition.curves: rows that put each member on the lowest of its
-        # ceiling, start
-        # cut, coverage and the cuts of the plans evaluated, exact at each of those plans),
-        # drawn from the start plan's evaluation (remember_start). Side by side at
-        # 200 x 2,000, expected: every scenario held, its cost tie-break still open at
-        # 400 s; curves, every stage proven in 77 s (RESULTS.md, "Curves").
+        # (optimizer.solvers.decomposition.curves: rows that put each member on the lowest
+        # of its ceiling, start cut, coverage and the cuts of the plans evaluated, exact at
+        # each of those plans), drawn from the start plan's evaluation (remember_start).
+        # Side by side at 200 x 2,000, expected: every scenario held, its cost tie-break
+        # still open at 400 s; curves, every stage proven in 77 s (RESULTS.md, "Curves").
         self.curves: Curves | None = None
         self._wants_curves = self.lazy and inst.objective.kind in (ObjectiveKind.EXPECTED,
                                                                    ObjectiveKind.CVAR)
@@ -375,53 +398,6 @@ class Master:
         self.points: dict[int, _Point] = {}
         self._next_point = 0
         self.groups: list[_Group] = []
-        self.layout = Layout(y=cols["y"], x=cols["x"], z=cols["z"], modules=cols["modules"],
-                             pool=pool_col, g=np.zeros(0, np.int64), v=np.zeros(0, np.int64),
-                             econ=np.zeros(0, np.int64), r=self.r, x_unit=md.stock_unit,
-                             x_upper=md.stock_upper)
-
-        # The plan's stock and places on hand as an affine map of the first-stage columns:
-        # u = U @ columns + u0, u = concat(stock on hand (D*K), places (H)).
-        entries, columns, coefs = [], [], []
-        u0 = np.zeros(D * K + H)
-        for d, depot in enumerate(inst.depots):
-            for k in range(K):
-                e = d * K + k
-                if cols["x"][d, k] >= 0:
-                    entries.append(e), columns.append(int(cols["x"][d, k]))
-                    coefs.append(float(md.stock_unit[d, k]))
-                stock = float(depot.existing_stock[k])
-                if stock:
-                    if cols["y"][d] >= 0:
-                        entries.append(e), columns.append(int(cols["y"][d]))
-                        coefs.append(stock)
-                    else:
-                        u0[e] += stock
-        # Places beyond what any scenario can fill count as those (models.limits): the
-        # cuts stay valid (R_s is flat there) and a sliver of z_h cannot buy a whole shelter.
-        useful = limits.useful_places(inst)
-        for j, shelter in enumerate(inst.shelters):
-            e = D * K + j
-            if cols["z"][j] >= 0:
-                entries.append(e), columns.append(int(cols["z"][j]))
-                coefs.append(min(float(shelter.capacity), float(useful[j])))
-            else:
-                u0[e] += float(shelter.capacity) if shelter.existing else 0.0
-            if cols["modules"][j] >= 0 and shelter.module_size > 0:
-                entries.append(e), columns.append(int(cols["modules"][j]))
-                coefs.append(min(float(shelter.module_size), float(useful[j])))
-        self.u_map = csr_matrix((coefs, (entries, columns)), shape=(D * K + H, n0))
-        self.u0 = u0
-        self.n_first = n0
-        self.DK = D * K
-        self.cuts = 0
-        self.nodes = 0
-        self.iterations = 0
-        if not self.lazy:
-            self.activate(np.arange(S))
-        elif not self._wants_curves:
-            self._make_groups()
-        self.build_seconds = time.monotonic() - t0
 
     # ------------------------------------------------------ scenarios in the master
 
@@ -771,6 +747,59 @@ class Master:
                 "scenarios_held": int(self.active.sum())}
 
 
+def _first_stage_highs(model: DirectModel, options: SolveOptions) -> highspy.Highs:
+    """A HiGHS instance holding the first stage (no scenario), set up for the masters: an
+    absolute gap of at most 1e-7 and, unless :data:`MASTER_HEURISTICS`, no primal
+    heuristics."""
+    h = new_highs(options)
+    h.setOptionValue("mip_abs_gap", min(1e-7, options.mip_gap))
+    if not MASTER_HEURISTICS:
+        for name, value in _NO_HEURISTICS.items():
+            h.setOptionValue(name, value)
+    n0 = len(model.col_lower)
+    pass_model(h, model.a, np.zeros(n0), model.col_lower, model.col_upper,
+               model.row_lower, model.row_upper, model.integer)
+    return h
+
+
+def _on_hand_map(instance: Instance, md: ModelData, model: DirectModel
+                 ) -> tuple[csr_matrix, np.ndarray]:
+    """The plan's stock and places on hand as an affine map of the first-stage columns:
+    u = U @ columns + u0, u = concat(stock on hand (D*K), places (H)). Returns (U, u0)."""
+    cols = model.columns
+    D, K, H = len(instance.depots), len(instance.commodities), len(instance.shelters)
+    entries, columns, coefs = [], [], []
+    u0 = np.zeros(D * K + H)
+    for d, depot in enumerate(instance.depots):
+        for k in range(K):
+            e = d * K + k
+            if cols["x"][d, k] >= 0:
+                entries.append(e), columns.append(int(cols["x"][d, k]))
+                coefs.append(float(md.stock_unit[d, k]))
+            stock = float(depot.existing_stock[k])
+            if stock:
+                if cols["y"][d] >= 0:
+                    entries.append(e), columns.append(int(cols["y"][d]))
+                    coefs.append(stock)
+                else:
+                    u0[e] += stock
+    # Places beyond what any scenario can fill count as those (models.limits): the
+    # cuts stay valid (R_s is flat there) and a sliver of z_h cannot buy a whole shelter.
+    useful = limits.useful_places(instance)
+    for j, shelter in enumerate(instance.shelters):
+        e = D * K + j
+        if cols["z"][j] >= 0:
+            entries.append(e), columns.append(int(cols["z"][j]))
+            coefs.append(min(float(shelter.capacity), float(useful[j])))
+        else:
+            u0[e] += float(shelter.capacity) if shelter.existing else 0.0
+        if cols["modules"][j] >= 0 and shelter.module_size > 0:
+            entries.append(e), columns.append(int(cols["modules"][j]))
+            coefs.append(min(float(shelter.module_size), float(useful[j])))
+    u_map = csr_matrix((coefs, (entries, columns)), shape=(D * K + H, len(model.col_lower)))
+    return u_map, u0
+
+
 # ---------------------------------------------------------------------------- the loop
 
 
@@ -798,6 +827,106 @@ class _Held:
 
     goal: Goal
     value: float  # user units, the incumbent's exact value
+
+
+@dataclass
+class _Search:
+    """One stage's search: its goal, the gap it is proven to, the best plan so far (its
+    exact R_s meet the held stages) and the masters' best bound, in user units."""
+
+    goal: Goal
+    instance: Instance
+    ceilings: np.ndarray
+    admissible: Callable[[np.ndarray, float], bool]  # the held stages met (_Benders)
+    target: float | None  # min_cost: every R_s at least this
+    wanted: float  # the gap each MIP master is solved to, and the stage proven to
+    scale: float  # the money scale for a cost stage (its absolute tolerances), else 1
+    incumbent: _Incumbent | None
+    best: float | None = field(init=False)  # the incumbent's value
+    bound: float = field(init=False)
+    status: Status = Status.FEASIBLE
+    relaxed: bool = True  # LP masters (integrality relaxed) until they gather no more
+    lp_rounds: int = 0
+    iterations: int = 0
+    tried: set[bytes] = field(default_factory=set)  # openings a repair has bought whole units for
+
+    def __post_init__(self) -> None:
+        self.best = None if self.incumbent is None else self.score(self.incumbent)
+        self.bound = math.inf if self.maximise else -math.inf
+
+    @property
+    def maximise(self) -> bool:
+        return self.goal.maximise
+
+    def score(self, inc: _Incumbent) -> float:
+        return self.goal.value(self.instance, inc.resilience, inc.cost, self.ceilings)
+
+    def gap_of(self, bound: float, value: float) -> float:
+        diff = (bound - value) if self.maximise else (value - bound)
+        return max(0.0, diff) / max(abs(value), 1e-10)
+
+    def gap(self) -> float | None:
+        """The incumbent's gap to the bound, if both exist."""
+        if self.best is None or not math.isfinite(self.bound):
+            return None
+        return self.gap_of(self.bound, self.best)
+
+    def closed(self, bound: float, value: float, allowed: float,
+               absolute: float = 1e-9) -> bool:
+        diff = (bound - value) if self.maximise else (value - bound)
+        return diff <= allowed * max(abs(value), 1e-10) + absolute * self.scale
+
+    def meets(self, resilience: np.ndarray, cost: float) -> bool:
+        return self.admissible(resilience, cost) and (
+            self.target is None or float(resilience.min()) >= self.target - FEASIBILITY_TOL)
+
+    def consider(self, plan: Plan, resilience: np.ndarray) -> float | None:
+        """A plan evaluated exactly: the incumbent if it meets the held stages and
+        does better. Returns the incumbent's value."""
+        cost = plan_cost(self.instance, plan).total
+        candidate = _Incumbent(plan, resilience, cost)
+        if self.meets(resilience, cost):
+            value = self.score(candidate)
+            if self.best is None or (value > self.best + 1e-12 if self.maximise
+                                     else value < self.best - 1e-12 * self.scale):
+                self.incumbent, self.best = candidate, value
+        return self.best
+
+    def point_value(self, x: np.ndarray, at_point: np.ndarray, master: Master
+                    ) -> float | None:
+        """The stage's value at the master's own point (stock in fractions, every
+        scenario evaluated exactly), if that point meets the held stages."""
+        cost = float(x[master.cost_col]) * master.money_scale
+        if not self.meets(at_point, cost):
+            return None
+        return self.goal.value(self.instance, at_point, cost, self.ceilings)
+
+    def rounding_lost(self, x: np.ndarray, point: float | None, opening_cols: np.ndarray
+                      ) -> bool:
+        """The master's point beats the incumbent by more than the gap and its plan
+        rounded down does not (it would be the incumbent): tightening the master cannot
+        close that. Once for each set of openings."""
+        if point is None or (self.best is not None and
+                             self.closed(point, self.best, self.wanted)):
+            return False
+        key = np.round(x[opening_cols]).astype(np.int8).tobytes()
+        if key in self.tried:
+            return False
+        self.tried.add(key)
+        return True
+
+
+@dataclass
+class _Round:
+    """A master's point evaluated: its plan (None for an LP master), the exact R_s at
+    that plan and at the master's own point (the same unless stock is in fractions and
+    the plan rounded down), the rows added and the seconds it took."""
+
+    plan: Plan | None
+    resilience: np.ndarray
+    at_point: np.ndarray
+    added: int
+    seconds: float
 
 
 @dataclass
@@ -840,62 +969,82 @@ class _Benders:
     def objective(self, goal: Goal) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Set the goal as the master's objective (minimisation form, :attr:`costs`); for a
         level or CVaR, its column and the per-scenario weights ``t * c_s <= r_s``."""
-        m, inst = self.master, self.instance
-        S = len(inst.scenarios)
-        p = inst.probabilities
+        m = self.master
         self.goal_measure = goal.measure
         level_col: np.ndarray | None = None
         level: np.ndarray | None = None
         if goal.measure == "cost":
             self.costs = {m.cost_col: 1.0}
         elif goal.measure == "expected":
-            m.regroup(np.flatnonzero(m.active))  # scenarios held since the groups were made
-            held = np.flatnonzero((p > 0) & m.active)
-            self.costs = {int(m.r[s]): -float(p[s]) for s in held}
-            self.costs.update({g.col: -g.mass for g in m.groups})
-            if m.curves is not None:
-                self.costs.update(m.curves.costs())
+            self._expected_objective()
         elif goal.measure in ("worst", "relative"):
-            if goal.measure == "worst":
-                among = np.arange(S) if goal.scenarios is None else goal.scenarios
-                weight = np.ones(len(among))
-            else:
-                among = np.flatnonzero(self.ceilings > RELATIVE_MIN_CEILING)
-                weight = self.ceilings[among]
-            level = np.full(S, np.inf)
-            level[among] = weight
-            self._enter_first(among, ACTIVATE)
-            held = m.active[among]
-            t = add_level(m.highs, m.r[among[held]], weight[held])
-            self.levels.append((t, level))
-            self.costs = {t: -1.0}
-            level_col = np.array([t])
+            level_col, level = self._level_objective(goal)
         else:
             assert goal.measure == "cvar"
-            alpha = inst.objective.alpha
-            eta = int(m.add_columns(1, 0.0, 1.0)[0])
-            on = np.flatnonzero(p > 0)
-            self.cvar = _CvarTerms(eta, np.full(S, -1, dtype=np.int64),
-                                   np.where(p > 0, p / (1 - alpha), 0.0))
-            self.costs = {eta: -1.0}
-            if m.curves is not None:
-                # Each group's shortfall sum_s p_s (eta - R_s)^+, bounded below by rows
-                # (_cvar_rows); the groups are the supply curves' (alike scenarios).
-                for curve in m.curves.curves:
-                    members = curve.members[p[curve.members] > 0]
-                    if curve.kind == SUPPLY and len(members):
-                        col = int(m.add_columns(1, 0.0, INF)[0])
-                        self.cvar_groups.append((col, members))
-                        self.costs[col] = 1.0 / (1 - alpha)
-            else:
-                self._enter_first(on, max(ACTIVATE, math.ceil((1 - alpha) * len(on))))
-                self._add_shortfalls(np.flatnonzero(m.active & (p > 0)))
-            level = np.full(S, np.inf)
-            level[on] = 1.0
-            level_col = np.array([eta])
+            level_col, level = self._cvar_objective()
         m.set_objective(np.array(list(self.costs), dtype=np.int64),
                         np.array(list(self.costs.values())))
         return level_col, level
+
+    def _expected_objective(self) -> None:
+        """Expected resilience: each held scenario's r_s, each group's column and each
+        curve's, by probability."""
+        m, p = self.master, self.instance.probabilities
+        m.regroup(np.flatnonzero(m.active))  # scenarios held since the groups were made
+        held = np.flatnonzero((p > 0) & m.active)
+        self.costs = {int(m.r[s]): -float(p[s]) for s in held}
+        self.costs.update({g.col: -g.mass for g in m.groups})
+        if m.curves is not None:
+            self.costs.update(m.curves.costs())
+
+    def _level_objective(self, goal: Goal) -> tuple[np.ndarray, np.ndarray]:
+        """A worst case (over all scenarios or those the goal names) or a relative level
+        (each scenario over its ceiling): a level column t, with ``t * c_s <= r_s`` for
+        the scenarios held (the first to enter chosen by :meth:`_enter_first`)."""
+        m = self.master
+        S = len(self.instance.scenarios)
+        if goal.measure == "worst":
+            among = np.arange(S) if goal.scenarios is None else goal.scenarios
+            weight = np.ones(len(among))
+        else:
+            among = np.flatnonzero(self.ceilings > RELATIVE_MIN_CEILING)
+            weight = self.ceilings[among]
+        level = np.full(S, np.inf)
+        level[among] = weight
+        self._enter_first(among, ACTIVATE)
+        held = m.active[among]
+        t = add_level(m.highs, m.r[among[held]], weight[held])
+        self.levels.append((t, level))
+        self.costs = {t: -1.0}
+        return np.array([t]), level
+
+    def _cvar_objective(self) -> tuple[np.ndarray, np.ndarray]:
+        """CVaR: eta less the shortfalls below it, weighted by p_s / (1 - alpha); each held
+        scenario's shortfall, or on curves each group's (:meth:`_cvar_rows`)."""
+        m, inst = self.master, self.instance
+        S = len(inst.scenarios)
+        p = inst.probabilities
+        alpha = inst.objective.alpha
+        eta = int(m.add_columns(1, 0.0, 1.0)[0])
+        on = np.flatnonzero(p > 0)
+        self.cvar = _CvarTerms(eta, np.full(S, -1, dtype=np.int64),
+                               np.where(p > 0, p / (1 - alpha), 0.0))
+        self.costs = {eta: -1.0}
+        if m.curves is not None:
+            # Each group's shortfall sum_s p_s (eta - R_s)^+, bounded below by rows
+            # (_cvar_rows); the groups are the supply curves' (alike scenarios).
+            for curve in m.curves.curves:
+                members = curve.members[p[curve.members] > 0]
+                if curve.kind == SUPPLY and len(members):
+                    col = int(m.add_columns(1, 0.0, INF)[0])
+                    self.cvar_groups.append((col, members))
+                    self.costs[col] = 1.0 / (1 - alpha)
+        else:
+            self._enter_first(on, max(ACTIVATE, math.ceil((1 - alpha) * len(on))))
+            self._add_shortfalls(np.flatnonzero(m.active & (p > 0)))
+        level = np.full(S, np.inf)
+        level[on] = 1.0
+        return np.array([eta]), level
 
     def dense(self) -> np.ndarray:
         """The current stage's objective over every column of the master."""
@@ -1007,212 +1156,216 @@ class _Benders:
 
     def stage(self, goal: Goal, incumbent: _Incumbent | None, target: float | None = None
               ) -> tuple[Status, float | None, _Incumbent | None, float]:
-        """Solve one stage: (status, bound in user units, incumbent, its objective, secs)."""
+        """Solve one stage: (status, bound in user units, incumbent, seconds).
+
+        LP masters first (:meth:`_after_lp_master`), then MIP masters with stock bought
+        in fractions (:meth:`Master.relax_stock`) and whole units when that matters
+        (:meth:`_after_mip_master`), each master's point evaluated and cut (:meth:`_cut`),
+        until the incumbent meets the bound within the gap or a limit stops the stage."""
         started = time.monotonic()
-        inst, m = self.instance, self.master
+        m = self.master
         self.incumbent_r = None if incumbent is None else incumbent.resilience
         level_col, level = self.objective(goal)
+        search = self._search(goal, incumbent, target)
+        m.relax_stock(RELAX_STOCK)
+        m.relax(True)
+        try:
+            while self._iterate(search, level_col, level):
+                pass
+        except KeyboardInterrupt:
+            self.interrupted = True
+        finally:
+            m.relax_stock(False)
+            m.relax(False)
+        bound = search.bound
+        if search.status is Status.OPTIMAL and search.best is not None:
+            bound = max(bound, search.best) if goal.maximise else min(bound, search.best)
+        return (search.status, None if not math.isfinite(bound) else bound, search.incumbent,
+                time.monotonic() - started)
+
+    def _search(self, goal: Goal, incumbent: _Incumbent | None, target: float | None
+                ) -> _Search:
+        """The stage's search, from the incumbent of the stages before."""
         # The stages after the first hold it with a slack of up to ADMIT_GAP_SHARE of the
         # gap (see _slack), so the first is proven within the rest: the plan returned then
         # meets the gap asked for against the first stage's bound (at 200 x 2,000 a cost
         # tie-break took the expected objective from a 0.0099% gap to 0.0101%, `feasible`).
         wanted = self.options.mip_gap * ((1 - ADMIT_GAP_SHARE) if goal.name == "objective"
                                          else 1.0)
-        scale = m.money_scale if goal.measure == "cost" else 1.0
-        maximise = goal.maximise
+        scale = self.master.money_scale if goal.measure == "cost" else 1.0
+        return _Search(goal, self.instance, self.ceilings, self.admissible, target, wanted,
+                       scale, incumbent)
 
-        def score(inc: _Incumbent) -> float:
-            return goal.value(inst, inc.resilience, inc.cost, self.ceilings)
-
-        def gap_of(bound: float, value: float) -> float:
-            diff = (bound - value) if maximise else (value - bound)
-            return max(0.0, diff) / max(abs(value), 1e-10)
-
-        def closed(bound: float, value: float, allowed: float, absolute: float = 1e-9) -> bool:
-            diff = (bound - value) if maximise else (value - bound)
-            return diff <= allowed * max(abs(value), 1e-10) + absolute * scale
-
-        best = None if incumbent is None else score(incumbent)
-        bound = math.inf if maximise else -math.inf
-
-        def meets(resilience: np.ndarray, cost: float) -> bool:
-            return self.admissible(resilience, cost) and (
-                target is None or float(resilience.min()) >= target - FEASIBILITY_TOL)
-
-        def consider(plan: Plan, resilience: np.ndarray) -> float | None:
-            """A plan evaluated exactly: the incumbent if it meets the held stages and
-            does better. Returns the incumbent's value."""
-            nonlocal incumbent, best
-            cost = plan_cost(inst, plan).total
-            candidate = _Incumbent(plan, resilience, cost)
-            if meets(resilience, cost):
-                value = score(candidate)
-                if best is None or (value > best + 1e-12 if maximise
-                                    else value < best - 1e-12 * scale):
-                    incumbent, best = candidate, value
-            return best
-
-        tried: set[bytes] = set()  # openings a repair has bought whole units for
-
-        def point_value(x: np.ndarray, at_point: np.ndarray) -> float | None:
-            """The stage's value at the master's own point (stock in fractions, every
-            scenario evaluated exactly), if that point meets the held stages."""
-            cost = float(x[m.cost_col]) * m.money_scale
-            if not meets(at_point, cost):
-                return None
-            return goal.value(inst, at_point, cost, self.ceilings)
-
-        def rounding_lost(x: np.ndarray, point: float | None) -> bool:
-            """The master's point beats the incumbent by more than the gap and its plan
-            rounded down does not (it would be the incumbent): tightening the master cannot
-            close that. Once for each set of openings."""
-            if point is None or (best is not None and closed(point, best, wanted)):
-                return False
-            key = np.round(x[m.opening_cols]).astype(np.int8).tobytes()
-            if key in tried:
-                return False
-            tried.add(key)
-            return True
-
-        status = Status.FEASIBLE
-        relaxed = True
-        m.relax_stock(RELAX_STOCK)
-        m.relax(True)
-        lp_rounds = iterations = 0
-        try:
-            while True:
-                if stopping.requested():  # deferred: stop here, keep the incumbent
-                    self.interrupted = True
-                    break
-                left = self.options.remaining()
-                # Every master is followed by an evaluation round that the clock does not
-                # stop: a master starts only with time for that round too, and its limit
-                # leaves it (the solver's deadline already leaves the verification's).
-                after = self.evaluate.round_seconds()
-                if left is not None and left <= after:
-                    self.timed_out = True
-                    break
-                iterations += 1
-                if iterations > MAX_STAGE_ITERATIONS:
-                    self.log(f"decomposition: {goal.name}: {MAX_STAGE_ITERATIONS} masters "
-                             "without closing the gap; the plan is the best found")
-                    break
-                dense = self.dense()
-                run = m.solve(wanted, None if left is None else left - after, dense,
-                              None if relaxed or incumbent is None else incumbent.plan)
-                if run.interrupted:
-                    self.interrupted = True
-                if not run.status.has_plan:
-                    if run.status is Status.INFEASIBLE and not run.interrupted and \
-                            m.highs.getModelStatus() == highspy.HighsModelStatus.kInfeasible:
-                        if incumbent is None:
-                            raise InfeasibleError(infeasible_message(inst))
-                        # Held rows a hair too tight for the master's tolerances: the
-                        # incumbent is the answer (every cut over-estimates R_s).
-                        status = Status.OPTIMAL
-                        bound = best if best is not None else bound
-                    elif run.timed_out:
-                        self.timed_out = True
-                    elif run.status is Status.ERROR:
-                        raise SolverFailure("HiGHS failed on the decomposition master: "
-                                            + m.highs.modelStatusToString(
-                                                m.highs.getModelStatus()))
-                    break
-                x = np.asarray(m.highs.getSolution().col_value)
-                info = m.highs.getInfo()
-                value_lp = float(dense @ x)
-                master_bound = value_lp if relaxed else float(info.mip_dual_bound)
-                if not math.isfinite(master_bound):
-                    master_bound = value_lp
-                if run.status is Status.OPTIMAL:
-                    master_bound = min(master_bound, value_lp)
-                user_bound = -master_bound if maximise else master_bound * scale
-                if run.status is Status.OPTIMAL or not relaxed:
-                    bound = min(bound, user_bound) if maximise else max(bound, user_bound)
-                plan = None if relaxed else m.plan(x)
-                # Cuts at the master's own point (with stock in fractions, the rounded plan
-                # is another point, and a cut there might not cut the master's off).
-                first = FirstStage.of(inst, plan) if plan is not None and \
-                    not m.stock_relaxed else m.point(x)
-                t0 = time.monotonic()
-                ev = self.evaluate(first, gradients=True)
-                r = ev.resilience(inst)
-                added = self._cut(ev, first, x, level_col, level)
-                at_point = r
-                if plan is not None and m.stock_relaxed:
-                    r = self.evaluate(FirstStage.of(inst, plan)).resilience(inst)
-                evaluation_seconds = time.monotonic() - t0
-                if plan is not None:
-                    consider(plan, r)
-                gap = None if best is None or not math.isfinite(bound) else gap_of(bound, best)
-                self._record(goal, "lp" if relaxed else "mip", bound, best, gap, run.seconds,
-                             evaluation_seconds, added, None if relaxed else wanted)
-                point = point_value(x, at_point) if plan is not None and \
-                    m.stock_relaxed else None
-                if rounding_lost(x, point):
-                    # The master's point beats the incumbent, its plan rounded down does
-                    # not: buy the stock in whole units for the openings the point chose.
-                    self._repair(goal, x, wanted, plan, consider, level_col, level)
-                    gap = None if best is None or not math.isfinite(bound) else \
-                        gap_of(bound, best)
-                if self.interrupted:
-                    break
-                if best is not None and math.isfinite(bound) and closed(bound, best, wanted):
-                    status = Status.OPTIMAL
-                    break
-                if relaxed:
-                    lp_rounds += 1
-                    lp_value = goal.value(inst, r, 0.0, self.ceilings) if \
-                        goal.measure != "cost" else None
-                    lp_done = added == 0 or lp_rounds >= LP_ITERATIONS or (
-                        lp_value is not None and
-                        abs(-value_lp - lp_value) <= LP_GAP * max(abs(lp_value), 1e-10))
-                    if lp_done:
-                        relaxed = False
-                        m.relax(False)
-                    continue
-                if run.status is not Status.OPTIMAL:
-                    self.timed_out = not self.interrupted
-                    break  # the time limit stopped the master
-                if added == 0 and point is not None and closed(bound, point, wanted) and \
-                        not (best is not None and closed(bound, best, wanted)):
-                    # The master's point reaches its bound, its plans in whole units do
-                    # not: a tighter master would only return that point again.
-                    self.log(f"decomposition: {goal.name}: stock in whole units from here")
-                    m.relax_stock(False)
-                    continue
-                if added == 0 and m.stock_relaxed and not (
-                        best is not None and closed(bound, best, wanted)):
-                    # The master's cuts are exact at its point, but whole units of stock
-                    # keep its plan short of its bound: prove the rest in whole units.
-                    self.log(f"decomposition: {goal.name}: stock in whole units from here")
-                    m.relax_stock(False)
-                    continue
-                if added == 0:
-                    # Nothing to add and the master solved to the gap: the bounds agree up to
-                    # the master's tolerances and the rounding of its plan.
-                    if best is not None and math.isfinite(bound) and \
-                            closed(bound, best, wanted, GAP_SLACK):
-                        status = Status.OPTIMAL
-                    else:
-                        self.log(f"decomposition: {goal.name}: bounds stopped short of each "
-                                 "other; the plan is the best found")
-                    break
-        except KeyboardInterrupt:
+    def _iterate(self, s: _Search, level_col: np.ndarray | None, level: np.ndarray | None
+                 ) -> bool:
+        """One master, its point evaluated and cut, and its plan offered as the incumbent
+        (with a repair where rounding lost it); False once the stage ends."""
+        m = self.master
+        go_on, time_limit = self._may_solve_a_master(s)
+        if not go_on:
+            return False
+        dense = self.dense()
+        run = m.solve(s.wanted, time_limit, dense,
+                      None if s.relaxed or s.incumbent is None else s.incumbent.plan)
+        if run.interrupted:
             self.interrupted = True
-        finally:
-            m.relax_stock(False)
-            m.relax(False)
-        if status is Status.OPTIMAL and best is not None:
-            bound = max(bound, best) if maximise else min(bound, best)
-        return (status, None if not math.isfinite(bound) else bound, incumbent,
-                time.monotonic() - started)
+        if not run.status.has_plan:
+            self._no_plan(s, run)
+            return False
+        x = np.asarray(m.highs.getSolution().col_value)
+        value_lp = self._take_bound(s, run, dense, x)
+        done = self._evaluate_master(s, x, level_col, level)
+        if done.plan is not None:
+            s.consider(done.plan, done.resilience)
+        self._record(s.goal, "lp" if s.relaxed else "mip", s.bound, s.best, s.gap(),
+                     run.seconds, done.seconds, done.added, None if s.relaxed else s.wanted)
+        point = s.point_value(x, done.at_point, m) if done.plan is not None and \
+            m.stock_relaxed else None
+        if s.rounding_lost(x, point, m.opening_cols):
+            # The master's point beats the incumbent, its plan rounded down does
+            # not: buy the stock in whole units for the openings the point chose.
+            self._repair(s, x, done.plan, level_col, level)
+        return self._carry_on(s, run, value_lp, done, point)
 
-    def _repair(self, goal: Goal, x: np.ndarray, wanted: float, start: Plan,
-                consider: Callable[[Plan, np.ndarray], float | None],
+    def _may_solve_a_master(self, s: _Search) -> tuple[bool, float | None]:
+        """Whether another master may start (a stop, the clock or the work limit may end
+        the stage here), and its time limit (None: none)."""
+        if stopping.requested():  # deferred: stop here, keep the incumbent
+            self.interrupted = True
+            return False, None
+        left = self.options.remaining()
+        # Every master is followed by an evaluation round that the clock does not
+        # stop: a master starts only with time for that round too, and its limit
+        # leaves it (the solver's deadline already leaves the verification's).
+        after = self.evaluate.round_seconds()
+        if left is not None and left <= after:
+            self.timed_out = True
+            return False, None
+        s.iterations += 1
+        if s.iterations > MAX_STAGE_ITERATIONS:
+            self.log(f"decomposition: {s.goal.name}: {MAX_STAGE_ITERATIONS} masters "
+                     "without closing the gap; the plan is the best found")
+            return False, None
+        return True, None if left is None else left - after
+
+    def _no_plan(self, s: _Search, run: Run) -> None:
+        """A master that returned no plan: infeasible (no plan at all, or held rows a hair
+        too tight), stopped by the clock, or failed."""
+        m = self.master
+        if run.status is Status.INFEASIBLE and not run.interrupted and \
+                m.highs.getModelStatus() == highspy.HighsModelStatus.kInfeasible:
+            if s.incumbent is None:
+                raise InfeasibleError(infeasible_message(self.instance))
+            # Held rows a hair too tight for the master's tolerances: the
+            # incumbent is the answer (every cut over-estimates R_s).
+            s.status = Status.OPTIMAL
+            s.bound = s.best if s.best is not None else s.bound
+        elif run.timed_out:
+            self.timed_out = True
+        elif run.status is Status.ERROR:
+            raise SolverFailure("HiGHS failed on the decomposition master: "
+                                + m.highs.modelStatusToString(m.highs.getModelStatus()))
+
+    def _take_bound(self, s: _Search, run: Run, dense: np.ndarray, x: np.ndarray) -> float:
+        """The stage's bound tightened by a master's (an LP master's only when solved to
+        optimality); returns the master's objective at ``x``."""
+        info = self.master.highs.getInfo()
+        value_lp = float(dense @ x)
+        master_bound = value_lp if s.relaxed else float(info.mip_dual_bound)
+        if not math.isfinite(master_bound):
+            master_bound = value_lp
+        if run.status is Status.OPTIMAL:
+            master_bound = min(master_bound, value_lp)
+        user_bound = -master_bound if s.maximise else master_bound * s.scale
+        if run.status is Status.OPTIMAL or not s.relaxed:
+            s.bound = min(s.bound, user_bound) if s.maximise else max(s.bound, user_bound)
+        return value_lp
+
+    def _evaluate_master(self, s: _Search, x: np.ndarray, level_col: np.ndarray | None,
+                         level: np.ndarray | None) -> _Round:
+        """The master's point evaluated exactly and cut; with stock in fractions, its
+        plan (rounded down) evaluated too."""
+        inst, m = self.instance, self.master
+        plan = None if s.relaxed else m.plan(x)
+        # Cuts at the master's own point (with stock in fractions, the rounded plan
+        # is another point, and a cut there might not cut the master's off).
+        first = FirstStage.of(inst, plan) if plan is not None and \
+            not m.stock_relaxed else m.point(x)
+        t0 = time.monotonic()
+        ev = self.evaluate(first, gradients=True)
+        r = ev.resilience(inst)
+        added = self._cut(ev, first, x, level_col, level)
+        at_point = r
+        if plan is not None and m.stock_relaxed:
+            r = self.evaluate(FirstStage.of(inst, plan)).resilience(inst)
+        return _Round(plan, r, at_point, added, time.monotonic() - t0)
+
+    def _carry_on(self, s: _Search, run: Run, value_lp: float, done: _Round,
+                  point: float | None) -> bool:
+        """Whether the stage goes on after a master: not once stopped or proven."""
+        if self.interrupted:
+            return False
+        if s.best is not None and math.isfinite(s.bound) and \
+                s.closed(s.bound, s.best, s.wanted):
+            s.status = Status.OPTIMAL
+            return False
+        if s.relaxed:
+            self._after_lp_master(s, value_lp, done)
+            return True
+        if run.status is not Status.OPTIMAL:
+            self.timed_out = not self.interrupted
+            return False  # the time limit stopped the master
+        return self._after_mip_master(s, done.added, point)
+
+    def _after_lp_master(self, s: _Search, value_lp: float, done: _Round) -> None:
+        """LP masters end (MIP masters from here) when one adds no cut, after
+        :data:`LP_ITERATIONS`, or when the LP's bound meets its plan's exact value within
+        :data:`LP_GAP`."""
+        s.lp_rounds += 1
+        lp_value = s.goal.value(self.instance, done.resilience, 0.0, self.ceilings) if \
+            s.goal.measure != "cost" else None
+        lp_done = done.added == 0 or s.lp_rounds >= LP_ITERATIONS or (
+            lp_value is not None and
+            abs(-value_lp - lp_value) <= LP_GAP * max(abs(lp_value), 1e-10))
+        if lp_done:
+            s.relaxed = False
+            self.master.relax(False)
+
+    def _after_mip_master(self, s: _Search, added: int, point: float | None) -> bool:
+        """After a MIP master solved to the gap that brought no cut: whole units of stock
+        from here if they keep the plan from the bound, else the end of the stage (proven
+        if the bounds agree up to the master's tolerances)."""
+        m = self.master
+        if added == 0 and point is not None and s.closed(s.bound, point, s.wanted) and \
+                not (s.best is not None and s.closed(s.bound, s.best, s.wanted)):
+            # The master's point reaches its bound, its plans in whole units do
+            # not: a tighter master would only return that point again.
+            self.log(f"decomposition: {s.goal.name}: stock in whole units from here")
+            m.relax_stock(False)
+            return True
+        if added == 0 and m.stock_relaxed and not (
+                s.best is not None and s.closed(s.bound, s.best, s.wanted)):
+            # The master's cuts are exact at its point, but whole units of stock
+            # keep its plan short of its bound: prove the rest in whole units.
+            self.log(f"decomposition: {s.goal.name}: stock in whole units from here")
+            m.relax_stock(False)
+            return True
+        if added == 0:
+            # Nothing to add and the master solved to the gap: the bounds agree up to
+            # the master's tolerances and the rounding of its plan.
+            if s.best is not None and math.isfinite(s.bound) and \
+                    s.closed(s.bound, s.best, s.wanted, GAP_SLACK):
+                s.status = Status.OPTIMAL
+            else:
+                self.log(f"decomposition: {s.goal.name}: bounds stopped short of each "
+                         "other; the plan is the best found")
+            return False
+        return True
+
+    def _repair(self, s: _Search, x: np.ndarray, start: Plan | None,
                 level_col: np.ndarray | None, level: np.ndarray | None) -> None:
         """Masters with the depots and shelters open at ``x`` fixed and stock in whole
-        units, each plan evaluated exactly and offered to ``consider``, until one brings no
+        units, each plan evaluated exactly and offered as the incumbent, until one brings no
         cut (at most :data:`REPAIR_MASTERS`). Their bounds hold for those openings only, so
         they never move the stage's bound; their cuts are valid everywhere."""
         m, inst = self.master, self.instance
@@ -1221,10 +1374,10 @@ class _Benders:
         try:
             for _ in range(REPAIR_MASTERS):
                 left = self.options.remaining()
-                after = self.evaluate.round_seconds()  # the round after it, as in stage()
+                after = self.evaluate.round_seconds()  # the round after it, as for a master
                 if (left is not None and left <= after) or stopping.requested():
                     break
-                run = m.solve(wanted, None if left is None else left - after, self.dense(),
+                run = m.solve(s.wanted, None if left is None else left - after, self.dense(),
                               start)
                 if not run.status.has_plan:
                     break
@@ -1234,9 +1387,9 @@ class _Benders:
                 t0 = time.monotonic()
                 ev = self.evaluate(first, gradients=True)
                 added = self._cut(ev, first, xr, level_col, level)
-                best = consider(plan, ev.resilience(inst))
-                self._record(goal, "repair", math.nan, best, None, run.seconds,
-                             time.monotonic() - t0, added, wanted)
+                best = s.consider(plan, ev.resilience(inst))
+                self._record(s.goal, "repair", math.nan, best, None, run.seconds,
+                             time.monotonic() - t0, added, s.wanted)
                 if added == 0 or run.interrupted:
                     break
                 start = plan
@@ -1251,32 +1404,11 @@ class _Benders:
         matter, and where it over-estimates a group. Returns how many rows that added."""
         m = self.master
         r = ev.resilience(self.instance)
-        # The master's level at x for each scenario in it (t * weight; -inf elsewhere).
-        line = None
-        if level_col is not None and level is not None:
-            with np.errstate(invalid="ignore"):
-                line = np.where(np.isfinite(level), float(x[level_col[0]]) * level, -np.inf)
-        threshold = self.floors.copy()
-        if m.target is not None:
-            threshold = np.maximum(threshold, m.target - FEASIBILITY_TOL)
-        if line is not None:
-            threshold = np.maximum(threshold, line - CUT_TOL)
-        if self.cvar is not None and self.goal_measure != "cvar":
-            # A held CVaR: a scenario below its eta would lower it.
-            on = self.cvar.coef > 0
-            threshold[on] = np.maximum(threshold[on], float(x[self.cvar.eta]) - CUT_TOL)
-        entered = np.zeros(0, dtype=np.int64)
+        line = self._level_line(x, level_col, level)
+        threshold = self._assumed(x, line)
         u_hat = np.concatenate([first.stock.ravel(), first.capacity])
         pool_column = first.pool / m.money_scale
-        if m.curves is not None:
-            # No scenario enters: the plan's cuts become pieces of the curves.
-            assert ev.grad_stock is not None and ev.grad_capacity is not None
-            m.curves.add_point(ev.supply, ev.shelter, ev.grad_stock, ev.grad_capacity, u_hat)
-        elif m.lazy:
-            below = np.flatnonzero(~m.active & (r < threshold))
-            if len(below):
-                worst = np.argsort(r[below] - threshold[below], kind="stable")[:ACTIVATE]
-                entered = self._enter(below[worst])
+        entered = self._admit(ev, r, threshold, u_hat)
         # Cuts where they can move the stage: every scenario unless the stage is a level
         # with nothing held over expected resilience; then those at or below the level and
         # those held from below.
@@ -1292,7 +1424,60 @@ class _Benders:
                                            (ev.supply, ev.shelter, ev.economic), CUT_TOL)
         if self.cvar_groups:
             added += self._cvar_rows(r, u_hat, x, pool_column)
+        added += self._share_cuts(ev, x, u_hat, matters, fresh)
+        if m.groups and (self.goal_measure == "expected" or self.expected_rows):
+            added += self._group_cuts(ev, first, x, r)
+        return added
+
+    def _level_line(self, x: np.ndarray, level_col: np.ndarray | None,
+                    level: np.ndarray | None) -> np.ndarray | None:
+        """The master's level at x for each scenario in it (t * weight; -inf elsewhere), or
+        None when the stage has no level."""
+        if level_col is None or level is None:
+            return None
+        with np.errstate(invalid="ignore"):
+            return np.where(np.isfinite(level), float(x[level_col[0]]) * level, -np.inf)
+
+    def _assumed(self, x: np.ndarray, line: np.ndarray | None) -> np.ndarray:
+        """What the master assumes of each scenario's R_s: its floor from the held stages,
+        min_cost's target, the master's level and a held CVaR's eta."""
+        m = self.master
+        threshold = self.floors.copy()
+        if m.target is not None:
+            threshold = np.maximum(threshold, m.target - FEASIBILITY_TOL)
+        if line is not None:
+            threshold = np.maximum(threshold, line - CUT_TOL)
+        if self.cvar is not None and self.goal_measure != "cvar":
+            # A held CVaR: a scenario below its eta would lower it.
+            on = self.cvar.coef > 0
+            threshold[on] = np.maximum(threshold[on], float(x[self.cvar.eta]) - CUT_TOL)
+        return threshold
+
+    def _admit(self, ev: Evaluation, r: np.ndarray, threshold: np.ndarray,
+               u_hat: np.ndarray) -> np.ndarray:
+        """On curves, the plan's cuts become pieces of them; in a lazy master, the
+        scenarios furthest below ``threshold`` enter (:data:`ACTIVATE` at most). Returns
+        the scenarios that entered."""
+        m = self.master
+        entered = np.zeros(0, dtype=np.int64)
+        if m.curves is not None:
+            # No scenario enters: the plan's cuts become pieces of the curves.
+            assert ev.grad_stock is not None and ev.grad_capacity is not None
+            m.curves.add_point(ev.supply, ev.shelter, ev.grad_stock, ev.grad_capacity, u_hat)
+        elif m.lazy:
+            below = np.flatnonzero(~m.active & (r < threshold))
+            if len(below):
+                worst = np.argsort(r[below] - threshold[below], kind="stable")[:ACTIVATE]
+                entered = self._enter(below[worst])
+        return entered
+
+    def _share_cuts(self, ev: Evaluation, x: np.ndarray, u_hat: np.ndarray,
+                    matters: np.ndarray, fresh: np.ndarray) -> int:
+        """Supply and shelter cuts at the plan for the scenarios just entered (``fresh``)
+        and the held ones that can matter whose share the master over-estimates."""
+        m = self.master
         assert ev.grad_stock is not None and ev.grad_capacity is not None
+        added = 0
         for cols, exact, grad, offset in (
                 (m.sup, ev.supply, ev.grad_stock, 0),
                 (m.sh, ev.shelter, ev.grad_capacity, m.DK)):
@@ -1304,16 +1489,23 @@ class _Benders:
             full[:, offset:offset + grad.shape[1]] = grad[idx]
             m.add_cuts(cols[idx], exact[idx], full, u_hat)
             added += len(idx)
-        if m.groups and (self.goal_measure == "expected" or self.expected_rows):
-            key = m.keep_point(ev, first)
-            assert key is not None
-            p = self.instance.probabilities
-            for group in m.groups:
-                known = group.col < len(x)
-                exact_value = float(p[group.members] @ r[group.members]) / group.mass
-                if (not known or x[group.col] > exact_value + CUT_TOL) and \
-                        m.group_cut(group, key):
-                    added += 1
+        return added
+
+    def _group_cuts(self, ev: Evaluation, first: FirstStage, x: np.ndarray,
+                    r: np.ndarray) -> int:
+        """The plan kept for the groups, and its cut on each group the master
+        over-estimates (or that is new since the master's solve)."""
+        m = self.master
+        key = m.keep_point(ev, first)
+        assert key is not None
+        p = self.instance.probabilities
+        added = 0
+        for group in m.groups:
+            known = group.col < len(x)
+            exact_value = float(p[group.members] @ r[group.members]) / group.mass
+            if (not known or x[group.col] > exact_value + CUT_TOL) and \
+                    m.group_cut(group, key):
+                added += 1
         return added
 
     def _cvar_rows(self, r: np.ndarray, u_hat: np.ndarray, x: np.ndarray,
@@ -1428,6 +1620,7 @@ def solve_decomposition(instance: Instance, options: SolveOptions | None = None)
 
 def _solve(instance: Instance, options: SolveOptions, evaluator: Evaluator,
            log: Callable[[str], None]) -> Solution:
+    """Every stage of the sequence on one master, then the incumbent in full detail."""
     kind = instance.objective.kind
     target = float(instance.objective.target or 0.0) if kind is ObjectiveKind.MIN_COST else None
     t0 = time.monotonic()
@@ -1436,32 +1629,13 @@ def _solve(instance: Instance, options: SolveOptions, evaluator: Evaluator,
     ceil = ceiling.resilience(instance)
     setup_seconds = time.monotonic() - t0
     if target is not None and ceil.min() < target - FEASIBILITY_TOL:
-        low = int(np.argmin(ceil))
-        raise InfeasibleError(
-            f"scenario {instance.scenarios[low].id!r} reaches at most {ceil[low]:.6g} even "
-            "with every depot open and full, every shelter open with every module and the "
-            f"largest pool, below the worst-case target {target:g}")
+        raise InfeasibleError(_unreachable(instance, ceil, target))
     master = Master(instance, options, ceiling)
     run = _Benders(instance, options, master, evaluator, log)
     if target is not None:
         master.set_target(target)
         run.floors[:] = target
-
-    # The do-nothing plan (or the given start) is the first incumbent where it is feasible;
-    # its cuts, steep at an empty plan, are the master's first view of every scenario.
-    start = options.start
-    if start is None and instance.policy.shelter_redundancy == 0:
-        start = Plan.nothing(instance)
-    if start is not None and plan_violations(instance, start):
-        start = None
-    incumbent: _Incumbent | None = None
-    if start is not None:
-        first = FirstStage.of(instance, start)
-        ev = evaluator(first, gradients=True)
-        r = ev.resilience(instance)
-        master.remember_start(ev, first)
-        if target is None or r.min() >= target - FEASIBILITY_TOL:
-            incumbent = _Incumbent(start, r, plan_cost(instance, start).total)
+    incumbent = _start(instance, options, evaluator, master, target)
     master.hold_every_scenario_unless_curved()
     size = master.size()
     log(f"decomposition master: {size['variables']:,} variables, "
@@ -1472,42 +1646,105 @@ def _solve(instance: Instance, options: SolveOptions, evaluator: Evaluator,
     # which is kept, verified and written (optimizer.stopping).
     stopping.defer()
     sequence = Sequence(instance, ceil, options.mip_gap)
+    staged = _run_stages(run, sequence, ceil, incumbent, target)
+    return _finish(run, sequence, ceil, staged, setup_seconds)
+
+
+def _unreachable(instance: Instance, ceil: np.ndarray, target: float) -> str:
+    """Why min_cost's target cannot be met: the scenario whose ceiling is below it."""
+    low = int(np.argmin(ceil))
+    return (f"scenario {instance.scenarios[low].id!r} reaches at most {ceil[low]:.6g} even "
+            "with every depot open and full, every shelter open with every module and the "
+            f"largest pool, below the worst-case target {target:g}")
+
+
+def _start(instance: Instance, options: SolveOptions, evaluator: Evaluator, master: Master,
+           target: float | None) -> _Incumbent | None:
+    """The first incumbent: the do-nothing plan (or the given start) where it is feasible.
+    Its cuts, steep at an empty plan, are the master's first view of every scenario."""
+    start = options.start
+    if start is None and instance.policy.shelter_redundancy == 0:
+        start = Plan.nothing(instance)
+    if start is not None and plan_violations(instance, start):
+        start = None
+    if start is None:
+        return None
+    first = FirstStage.of(instance, start)
+    ev = evaluator(first, gradients=True)
+    r = ev.resilience(instance)
+    master.remember_start(ev, first)
+    if target is None or r.min() >= target - FEASIBILITY_TOL:
+        return _Incumbent(start, r, plan_cost(instance, start).total)
+    return None
+
+
+@dataclass
+class _Staged:
+    """What the stages leave: the incumbent, the primary stage's bound, each stage solved
+    (and its value), and those left unproven or skipped."""
+
+    incumbent: _Incumbent | None
+    primary_bound: float | None
+    stages: list[Stage] = field(default_factory=list)
+    done: list[tuple[Goal, float]] = field(default_factory=list)
+    unfinished: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def _run_stages(run: _Benders, sequence: Sequence, ceil: np.ndarray,
+                incumbent: _Incumbent | None, target: float | None) -> _Staged:
+    """The stages in turn, each held once solved. After one left unproven, a stop or the
+    time limit, the rest are skipped (the sequence still reads their values off the
+    incumbent, to know which stage follows)."""
+    instance, options = run.instance, run.options
     goal: Goal | None = sequence.first()
-    stages: list[Stage] = []
-    done: list[tuple[Goal, float]] = []
-    unfinished: list[str] = []
-    skipped: list[str] = []
+    assert goal is not None
     # Until the primary stage bounds itself, its value at the ceilings does: every R_s is
     # at most its ceiling, and each resilience measure grows with every R_s.
-    assert goal is not None
-    primary_bound: float | None = 0.0 if goal.measure == "cost" else goal.value(
-        instance, ceil, 0.0, ceil)
+    staged = _Staged(incumbent, 0.0 if goal.measure == "cost" else goal.value(
+        instance, ceil, 0.0, ceil))
     while goal is not None:
         run.interrupted = run.interrupted or stopping.requested()
-        if unfinished or run.interrupted or options.remaining() == 0.0:
-            skipped.append(goal.name)
-            value = None if incumbent is None else goal.value(
-                instance, incumbent.resilience, incumbent.cost, ceil)
+        if staged.unfinished or run.interrupted or options.remaining() == 0.0:
+            staged.skipped.append(goal.name)
+            value = None if staged.incumbent is None else goal.value(
+                instance, staged.incumbent.resilience, staged.incumbent.cost, ceil)
             goal = sequence.next(goal, value) if value is not None else None
             continue
-        status, bound, incumbent, seconds = run.stage(goal, incumbent, target)
-        if incumbent is None:
-            if run.interrupted:
-                raise KeyboardInterrupt
-            raise InfeasibleError(no_plan_in_time("the decomposition"))
-        value = goal.value(instance, incumbent.resilience, incumbent.cost, ceil)
-        if goal.name == "objective" and bound is not None:
-            primary_bound = bound
-        stages.append(Stage(goal.name, status.value, value, seconds))
-        done.append((goal, value))
-        log(f"{goal.name}: {value:.6g} ({status.value}, {seconds:.2f} s)")
-        if status is not Status.OPTIMAL:
-            unfinished.append(goal.name)
-        following = sequence.next(goal, value)
-        if following is not None:
-            run.hold(goal, value)
-        goal = following
+        goal = _run_stage(run, sequence, ceil, goal, staged, target)
+    return staged
 
+
+def _run_stage(run: _Benders, sequence: Sequence, ceil: np.ndarray, goal: Goal,
+               staged: _Staged, target: float | None) -> Goal | None:
+    """One stage solved and recorded in ``staged``; the stage that follows it (with this
+    one held from here), if any."""
+    instance = run.instance
+    status, bound, staged.incumbent, seconds = run.stage(goal, staged.incumbent, target)
+    if staged.incumbent is None:
+        if run.interrupted:
+            raise KeyboardInterrupt
+        raise InfeasibleError(no_plan_in_time("the decomposition"))
+    value = goal.value(instance, staged.incumbent.resilience, staged.incumbent.cost, ceil)
+    if goal.name == "objective" and bound is not None:
+        staged.primary_bound = bound
+    staged.stages.append(Stage(goal.name, status.value, value, seconds))
+    staged.done.append((goal, value))
+    run.log(f"{goal.name}: {value:.6g} ({status.value}, {seconds:.2f} s)")
+    if status is not Status.OPTIMAL:
+        staged.unfinished.append(goal.name)
+    following = sequence.next(goal, value)
+    if following is not None:
+        run.hold(goal, value)
+    return following
+
+
+def _finish(run: _Benders, sequence: Sequence, ceil: np.ndarray, staged: _Staged,
+            setup_seconds: float) -> Solution:
+    """The incumbent evaluated in full (every scenario's detail), its status settled
+    against the primary stage's bound, as the route's :class:`Solution`."""
+    instance, options, master, evaluator = run.instance, run.options, run.master, run.evaluate
+    incumbent = staged.incumbent
     if incumbent is None:
         if run.interrupted:
             raise KeyboardInterrupt
@@ -1518,19 +1755,20 @@ def _solve(instance: Instance, options: SolveOptions, evaluator: Evaluator,
     recourse_seconds = time.monotonic() - t0
     outcomes = _outcomes(instance, detail)
     value = final_value(instance, incumbent.plan, outcomes, ceil)
-    status, bound, gap = settle(kind, primary_bound, value, options.mip_gap,
-                                master.money_scale, unfinished, skipped,
+    status, bound, gap = settle(instance.objective.kind, staged.primary_bound, value,
+                                options.mip_gap, master.money_scale, staged.unfinished,
+                                staged.skipped,
                                 relative_slack_scale([o.resilience for o in outcomes], ceil))
-    stages.append(Stage("recourse", Status.OPTIMAL.value, None, recourse_seconds))
-    message = stage_message(status, unfinished, run.interrupted, skipped,
+    stages = [*staged.stages, Stage("recourse", Status.OPTIMAL.value, None, recourse_seconds)]
+    message = stage_message(status, staged.unfinished, run.interrupted, staged.skipped,
                             run.timed_out or options.remaining() == 0.0,
                             options.mip_gap) + (
         f" (decomposition: {run.iteration:,} iterations, {master.cuts:,} cuts over "
         f"{len(instance.scenarios):,} scenarios)")
-    log(f"decomposition done: {_fmt(value)} ({status.value}, gap "
-        f"{'-' if gap is None else f'{gap:.3%}'}), "
-        f"{master.cuts} cuts, {evaluator.rounds} evaluation rounds in "
-        f"{evaluator.seconds:.1f} s")
+    run.log(f"decomposition done: {_fmt(value)} ({status.value}, gap "
+            f"{'-' if gap is None else f'{gap:.3%}'}), "
+            f"{master.cuts} cuts, {evaluator.rounds} evaluation rounds in "
+            f"{evaluator.seconds:.1f} s")
     solve_seconds = sum(st.seconds for st in stages) + setup_seconds
     return Solution(
         status=status, message=message, plan=incumbent.plan,
@@ -1541,7 +1779,7 @@ def _solve(instance: Instance, options: SolveOptions, evaluator: Evaluator,
         stages=tuple(stages), size=master.size(), method="decomposition",
         progress=tuple(run.progress), interrupted=run.interrupted, ceilings=ceil,
         pinned=tuple(int(s) for s in sequence.pinned_scenarios),
-        decided=explain(instance, ceil, done, sequence.levels),
+        decided=explain(instance, ceil, staged.done, sequence.levels),
     )
 
 
