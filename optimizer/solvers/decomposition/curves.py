@@ -1,6 +1,6 @@
 """Every scenario of a decomposition master for expected resilience or CVaR, none held on its
 own: one concave curve per group of alike scenarios and share
-(optimizer.solvers.decomposition.benders).
+(optimizer.solvers.decomposition.master).
 
 Each share of a scenario (supply, shelter, economic) is concave in what a plan puts on hand,
 so it lies under its tangent at the do-nothing plan (its start cut), under its ceiling, and
@@ -21,7 +21,7 @@ prices, the lowest piece of each member there, the cuts of the plans evaluated s
 (:data:`KEPT_POINTS`) counted as pieces too. The plan's own cut is exact at the plan, so
 each such row is exact there: no scenario has to be held on its own, and the master stays a
 relaxation whose bound is a bound. CVaR reads the same pieces (:meth:`Curves.pieces`) to
-bound each group's shortfall below its threshold (``_Benders._cvar_rows``).
+bound each group's shortfall below its threshold (``loop.Benders._cvar_rows``).
 
 Why: at 200 x 10,000 a master that held every scenario's rows (about 70,000 rows and
 950,000 non-zeros) took more than 20 minutes per MIP master; at the plans that matter more
@@ -40,7 +40,7 @@ import numpy as np
 from optimizer.highs import INF
 
 if TYPE_CHECKING:  # the master owns the HiGHS instance the curves write into
-    from optimizer.solvers.decomposition.benders import Master
+    from optimizer.solvers.decomposition.master import Master
 
 SUPPLY, SHELTER, ECONOMIC = 0, 1, 2
 # Pieces of a member's minimum; piece FIRST_CUT + k is the cut of the k-th point kept.
