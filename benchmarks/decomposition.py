@@ -100,7 +100,7 @@ def run_case(case: Case, time_limit: float, seed: int,
     from optimizer.instance.reading import build_instance
     from optimizer.instance.schema import InstanceFile
     from optimizer.solvers.contract import SolveOptions
-    from optimizer.solvers.decomposition.benders import solve_decomposition
+    from optimizer.solvers.decomposition import solve_decomposition
     from optimizer.solvers.extensive import solve
     from optimizer.sources.synthetic import geometric_instance
 

@@ -4,7 +4,7 @@ side by side in one run.
 Both variants of the same case start at the same moment in two child processes, so they
 share whatever load the machine has; each is timed in CPU seconds (the child and the
 worker processes it waits for) and its peak resident memory (the child and its
-descendants, sampled). ``continuous`` is the default (``optimizer.solvers.decomposition.benders.
+descendants, sampled). ``continuous`` is the default (``optimizer.solvers.decomposition.tuning.
 RELAX_STOCK``: MIP masters buy stock as a continuous amount until whole units matter);
 ``whole`` solves every MIP master with whole units, as before.
 
@@ -13,14 +13,14 @@ RELAX_STOCK``: MIP masters buy stock as a continuous amount until whole units ma
 With ``--only continuous`` a single variant runs (e.g. the 200 x 10,000 case, where two
 at once would not fit the memory budget). ``--variants every,lazy`` sets the master that
 holds every scenario from the start against the one that holds only those that matter
-(``optimizer.solvers.decomposition.benders.LAZY_FROM``; for expected resilience and CVaR, the
+(``optimizer.solvers.decomposition.tuning.LAZY_FROM``; for expected resilience and CVaR, the
 curves of
 ``optimizer.solvers.decomposition.curves``, which hold none), both with continuous stock:
 
     python benchmarks/stock_units.py --case unpinned,200,1000,worst_case --variants every,lazy
 
 ``--variants continuous,heuristics`` sets the default masters (HiGHS's primal heuristics
-off, ``optimizer.solvers.decomposition.benders.MASTER_HEURISTICS``) against the same masters with
+off, ``optimizer.solvers.decomposition.tuning.MASTER_HEURISTICS``) against the same masters with
 them on.
 """
 
@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 VARIANTS = ("continuous", "whole")
-# Which scenarios the master holds on its own (optimizer.solvers.decomposition.benders.LAZY_FROM),
+# Which scenarios the master holds on its own (optimizer.solvers.decomposition.tuning.LAZY_FROM),
 # with
 # continuous stock: "every" scenario from the start (as before "Scenarios that matter"), or
 # only those that "matter" (lazy; expected resilience and CVaR on curves, none held)
@@ -51,20 +51,20 @@ HELD = {"every": 10**9, "lazy": 0}
 def one(family: str, nodes: int, scenarios: int, kind: str, variant: str,
         time_limit: float) -> dict[str, Any]:
     """One variant, in this process (a child of :func:`main`)."""
-    import optimizer.solvers.decomposition.benders as decomposition
     from benchmarks.decomposition import PeakMemory
     from benchmarks.stages import _instance
     from optimizer.evaluation.recourse import ceilings
     from optimizer.solvers.contract import SolveOptions
+    from optimizer.solvers.decomposition import solve_decomposition, tuning
 
-    decomposition.RELAX_STOCK = variant != "whole"
-    decomposition.MASTER_HEURISTICS = variant == "heuristics"
+    tuning.RELAX_STOCK = variant != "whole"
+    tuning.MASTER_HEURISTICS = variant == "heuristics"
     if variant in HELD:
-        decomposition.LAZY_FROM = HELD[variant]
+        tuning.LAZY_FROM = HELD[variant]
     instance = _instance(family, nodes, scenarios, kind)
     memory = PeakMemory()
     started = time.monotonic()
-    solved = decomposition.solve_decomposition(
+    solved = solve_decomposition(
         instance, SolveOptions(time_limit=time_limit, threads=1, started=started,
                                method="decomposition"))
     wall = time.monotonic() - started

@@ -31,12 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from models import limits
-from models.objectives import (  # noqa: F401 - RELATIVE_MIN_CEILING: read from here too
-    MEASURES,
-    RELATIVE_MIN_CEILING,
-    SPECS,
-    expected_resilience,
-)
+from models.objectives import MEASURES, SPECS, expected_resilience
 from optimizer.evaluation.reachability import ScenarioReach, intact_shelter_reach, scenario_pairs
 from optimizer.instance.data import Instance, Scenario
 from optimizer.instance.schema import ObjectiveKind

@@ -25,7 +25,8 @@ from optimizer.instance.schema import InstanceFile, ObjectiveKind
 from optimizer.pipeline import solve_and_verify
 from optimizer.plan import Plan
 from optimizer.solvers.contract import SolveOptions
-from optimizer.solvers.decomposition.benders import solve_decomposition
+from optimizer.solvers.decomposition import solve_decomposition
+from optimizer.solvers.decomposition.master import Master
 from optimizer.solvers.dispatch import auto_method, chosen_method
 from optimizer.solvers.extensive import solve
 from optimizer.sources.synthetic import geometric_instance
@@ -208,11 +209,11 @@ def test_lazy_master_agrees_with_the_extensive_form(name: str, instance, monkeyp
     master assumes (and the others in groups, for expected resilience), forced on these
     small instances with two scenarios entering per round and three groups: every
     objective, stage by stage, the same values as the extensive form."""
-    import optimizer.solvers.decomposition.benders as decomposition
+    from optimizer.solvers.decomposition import tuning
 
-    monkeypatch.setattr(decomposition, "LAZY_FROM", 0)
-    monkeypatch.setattr(decomposition, "ACTIVATE", 2)
-    monkeypatch.setattr(decomposition, "GROUPS", 3)
+    monkeypatch.setattr(tuning, "LAZY_FROM", 0)
+    monkeypatch.setattr(tuning, "ACTIVATE", 2)
+    monkeypatch.setattr(tuning, "GROUPS", 3)
     test_decomposition_agrees_with_the_extensive_form(name, instance)
 
 
@@ -220,11 +221,11 @@ def test_lazy_master_leaves_out_the_scenarios_that_do_not_matter(monkeypatch) ->
     """The agreement above would hold with the lazy master silently off: here it must hold
     fewer scenarios than there are and still prove the extensive form's worst case (and its
     tie-breaks)."""
-    import optimizer.solvers.decomposition.benders as decomposition
+    from optimizer.solvers.decomposition import tuning
 
-    monkeypatch.setattr(decomposition, "LAZY_FROM", 0)
-    monkeypatch.setattr(decomposition, "ACTIVATE", 2)
-    monkeypatch.setattr(decomposition, "GROUPS", 3)
+    monkeypatch.setattr(tuning, "LAZY_FROM", 0)
+    monkeypatch.setattr(tuning, "ACTIVATE", 2)
+    monkeypatch.setattr(tuning, "GROUPS", 3)
     instance = INSTANCES[-1][1]  # geometric-40x40
     got = solve_decomposition(instance, BOTH)
     assert got.status is Status.OPTIMAL, got.message
@@ -237,9 +238,9 @@ def test_curves_hold_no_scenario_and_agree(kind: ObjectiveKind, monkeypatch) -> 
     """Expected resilience or CVaR as the objective: every scenario counted on curves
     (optimizer.solvers.decomposition.curves), none held on its own, and the same stages as the
     extensive form."""
-    import optimizer.solvers.decomposition.benders as decomposition
+    from optimizer.solvers.decomposition import tuning
 
-    monkeypatch.setattr(decomposition, "LAZY_FROM", 0)
+    monkeypatch.setattr(tuning, "LAZY_FROM", 0)
     instance = with_objective(INSTANCES[-1][1], kind)
     got = solve_decomposition(instance, BOTH)
     assert got.status is Status.OPTIMAL, got.message
@@ -278,7 +279,7 @@ def test_every_mip_master_is_solved_to_the_gap_asked_for() -> None:
     """No loose masters first (measured slower at 200 x 1,000: benchmarks/RESULTS.md): each
     MIP and repair master records the gap asked for (the first stage's, the part of it the
     later stages' holds leave); LP masters record none."""
-    from optimizer.solvers.decomposition.benders import ADMIT_GAP_SHARE
+    from optimizer.solvers.decomposition.tuning import ADMIT_GAP_SHARE
 
     instance = INSTANCES[-1][1]
     got = solve_decomposition(instance, EXACT)
@@ -397,15 +398,15 @@ def test_curves_bound_expected_resilience_and_meet_it_at_their_plans(
     """The curves that stand for every scenario of an expected-resilience master are a
     relaxation: with a plan's first stage fixed in the master, its expected resilience is at
     least the plan's exact one, and equal to it at the plans whose rows were added."""
-    import optimizer.solvers.decomposition.benders as decomposition
     from optimizer.solvers.base import first_stage_values
+    from optimizer.solvers.decomposition import tuning
 
-    monkeypatch.setattr(decomposition, "LAZY_FROM", 0)
+    monkeypatch.setattr(tuning, "LAZY_FROM", 0)
     instance = with_objective(instance, ObjectiveKind.EXPECTED)
     S = len(instance.scenarios)
     block = RecourseBlock(instance, np.arange(S))
     ceiling = block.evaluate(FirstStage.ceiling(instance), coverage=True)
-    master = decomposition.Master(instance, BOTH, ceiling)
+    master = Master(instance, BOTH, ceiling)
     start = FirstStage.of(instance, Plan.nothing(instance))
     master.remember_start(block.evaluate(start, gradients=True), start)
     curves = master.curves

@@ -61,7 +61,7 @@ def instance():
 
 def _solve(instance, **options):
     from optimizer.solvers.contract import SolveOptions
-    from optimizer.solvers.decomposition.benders import solve_decomposition
+    from optimizer.solvers.decomposition import solve_decomposition
 
     return solve_decomposition(instance, SolveOptions(mip_gap=1e-9, **options))
 
@@ -232,7 +232,7 @@ def test_a_dask_worker_that_leaves_hands_its_lane_over(instance) -> None:
 
     from optimizer.evaluation.recourse import FirstStage, evaluate
     from optimizer.plan import Plan
-    from optimizer.solvers.decomposition.benders import Evaluator
+    from optimizer.solvers.decomposition.evaluator import Evaluator
 
     first = FirstStage.of(instance, Plan.nothing(instance))
     expected = evaluate(instance, first).resilience(instance)

@@ -42,7 +42,8 @@ from optimizer.pipeline import (
     SOLVER_OVERRUN,
 )
 from optimizer.solvers.contract import SolveOptions
-from optimizer.solvers.decomposition.benders import Master, solve_decomposition
+from optimizer.solvers.decomposition import solve_decomposition
+from optimizer.solvers.decomposition.master import Master
 from optimizer.solvers.extensive import solve
 from optimizer.sources.synthetic import geometric_instance
 

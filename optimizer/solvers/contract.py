@@ -38,10 +38,10 @@ class SolveOptions:
     # arrays, 40x faster) or "pyomo" (models.resilience through Pyomo's standard-form
     # compiler). tests/test_direct.py keeps the two equal bit for bit.
     builder: str = "direct"
-    # How to solve: "extensive" (this module), "decomposition"
-    # (optimizer.solvers.decomposition.benders),
-    # or "auto" (chosen by size in optimizer.solvers.dispatch); which MIP solver ("highs" here,
-    # others through Pyomo in optimizer.solvers.pyomo_shell); where scenario evaluations run.
+    # How to solve: "extensive" (optimizer.solvers.extensive), "decomposition"
+    # (optimizer.solvers.decomposition), or "auto" (chosen by size in
+    # optimizer.solvers.dispatch); which solver (optimizer.solvers.registry: "highs", or
+    # another through Pyomo in optimizer.solvers.pyomo_shell); where scenario evaluations run.
     method: str = "auto"
     solver: str = "highs"
     workers: int | None = None  # local processes; None: one per core (in process below 1,000)

@@ -14,7 +14,7 @@ from typing import Any
 import highspy
 import numpy as np
 
-from models.resilience import RELATIVE_MIN_CEILING
+from models.objectives import RELATIVE_MIN_CEILING
 from optimizer import stopping
 from optimizer.errors import InfeasibleError, SolverFailure
 from optimizer.evaluation.recourse import Evaluation, FirstStage

@@ -40,7 +40,7 @@ from optimizer.status import Status
 
 def solve_decomposition(instance: Instance, options: SolveOptions | None = None) -> Solution:
     """Solve ``instance`` by multi-cut Benders (the method:
-    :mod:`optimizer.solvers.decomposition.benders`), every stage of ``optimizer.stages``;
+    :mod:`optimizer.solvers.decomposition`), every stage of ``optimizer.stages``;
     same result contract as :func:`optimizer.solvers.extensive.solve`.
 
     Raises

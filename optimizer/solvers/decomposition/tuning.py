@@ -2,8 +2,8 @@
 benchmarks/RESULTS.md).
 
 Every module reads them as ``tuning.NAME`` when it uses them, never importing one by name,
-so that a value set here, or through :mod:`optimizer.solvers.decomposition.benders` as the
-tests and benchmarks do (``benders.LAZY_FROM = 0``), takes effect in the next solve.
+so that a value set here, as the tests and benchmarks do (``tuning.LAZY_FROM = 0``), takes
+effect in the next solve.
 (One exception, as before: BLOCK_SIZE is the Evaluator's default argument, read once.)
 """
 
