@@ -19,6 +19,7 @@ from optimizer.evaluation.outcome import ScenarioOutcome
 from optimizer.evaluation.recovery import RecoveryRun, analyse, pending_warning
 from optimizer.instance.data import Instance
 from optimizer.plan import Plan
+from optimizer.results.document import Result, parse_result
 from optimizer.results.file import result_document
 from optimizer.solvers.contract import Solution, SolveOptions
 from optimizer.solvers.dispatch import chosen_method, run
@@ -54,6 +55,11 @@ class Solved:
     verification: Verification
     document: dict[str, Any]
     recovery_interrupted: bool = False  # Ctrl-C or SIGTERM during the recovery analysis
+
+    @property
+    def result(self) -> Result:
+        """The document's typed, read-only view (what the API returns and reports read)."""
+        return parse_result(self.document)
 
     @property
     def interrupted(self) -> bool:
@@ -174,7 +180,8 @@ def _overrun(options: SolveOptions, reserve: Reserve, solved_at: float,
             f"{options.time_limit:g}: {why}")
 
 
-def solve_and_verify(instance: Instance, options: SolveOptions | None = None) -> Solved:
+def solve_and_verify(instance: Instance, options: SolveOptions | None = None, *,
+                     instance_path: str | None = None, records_path: bool = False) -> Solved:
     """Solve, re-check every scenario by max flow, measure recovery paths (design section
     5) and build the result document.
 
@@ -183,7 +190,9 @@ def solve_and_verify(instance: Instance, options: SolveOptions | None = None) ->
     in a warning.
 
     A check that fails does not raise here: the caller writes the document (status
-    ``error``) as evidence and then reports the failure.
+    ``error``) as evidence and then reports the failure. With ``records_path``, the
+    document records ``instance_path`` (where the instance is, seen from the result's
+    folder; None for standard input).
     """
     options = options or SolveOptions()
     log = options.log or (lambda _msg: None)
@@ -210,15 +219,13 @@ def solve_and_verify(instance: Instance, options: SolveOptions | None = None) ->
     # Measured before the document is made: building and writing the result come on top.
     late = "" if reserve is None else _overrun(options, reserve, solved_at, verify_seconds,
                                                recovery_seconds)
-    document = result_document(instance, solution, verification, recovered)
-    if problem:
-        document["warnings"].append(problem)
     if late:
         log(late)
-        document["warnings"].append(late)
-    solved = Solved(solution, verification, document,
-                    recovered is not None and recovered.interrupted)
-    if not solved.verified:
-        document["status"] = "error"
-        document["message"] = "independent check failed: " + solved.failure()
-    return solved
+    checked = Solved(solution, verification, {})
+    document = result_document(
+        instance, solution, verification, recovered,
+        failure="" if checked.verified else checked.failure(),
+        warnings=[w for w in (problem, late) if w], instance_path=instance_path,
+        records_path=records_path)
+    return Solved(solution, verification, document,
+                  recovered is not None and recovered.interrupted)

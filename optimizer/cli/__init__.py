@@ -161,8 +161,8 @@ def solve(instance: str, output: str | None, objective: str | None, alpha: float
         err.print(f"[dim]method auto: {chosen_method(inst, options)}[/dim]")
     if report_path is not None:
         _check_report_path(report_path, instance)
-    solved = _solve_leaving_evidence(inst, options, path, force)
-    solved.document["instance"]["path"] = _instance_path_from(path, instance)
+    solved = _solve_leaving_evidence(inst, options, path, force,
+                                     _instance_path_from(path, instance))
     written = _write_result(solved.document, path, force)
     console = _print_solved(solved.document, path, written)
     if report_path is not None:
@@ -185,7 +185,7 @@ def _check_report_path(report_path: str, instance: str) -> None:
 
 
 def _solve_leaving_evidence(inst: Instance, options: SolveOptions, path: str,
-                            force: bool) -> Solved:
+                            force: bool, instance_path: str | None) -> Solved:
     """Solve and verify; a solve that ran and failed leaves its document (exit 3 or 4)
     before the error goes on. A usage or input error (exit 2) writes nothing, so the last
     good result stays as it was."""
@@ -193,7 +193,7 @@ def _solve_leaving_evidence(inst: Instance, options: SolveOptions, path: str,
     from optimizer.results.file import failure_document
 
     try:
-        return solve_and_verify(inst, options)
+        return solve_and_verify(inst, options, instance_path=instance_path, records_path=True)
     except ResilienceError as exc:
         if exc.exit_code != ExitCode.BAD_INPUT:
             status = "infeasible" if isinstance(exc, InfeasibleError) else "error"

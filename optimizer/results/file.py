@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -106,11 +107,17 @@ def resilience_section(instance: Instance, outcomes: list[ScenarioOutcome],
             "decided_by": "" if solution is None else solution.decided}
 
 
-def instance_section(instance: Instance) -> dict[str, Any]:
+def instance_section(instance: Instance, path: str | None = None,
+                     records_path: bool = False) -> dict[str, Any]:
+    """Which instance was solved; with ``records_path``, ``path``: where it is seen from
+    the result's folder (``resilience solve`` records it, null for standard input;
+    ``report`` and ``compare`` find it there)."""
     section: dict[str, Any] = {"name": instance.name, "sha256": instance.sha256,
                                "budget": instance.budget}
     if instance.currency is not None:  # so that reports label money without the instance
         section["currency"] = instance.currency
+    if records_path:
+        section["path"] = path
     return section
 
 
@@ -234,19 +241,22 @@ def merge_recovery(document: dict[str, Any], instance: Instance,
 
 
 def result_document(instance: Instance, solution: Solution, verification: Verification,
-                    recovery: RecoveryRun | None = None) -> dict[str, Any]:
-    """The full result of a solve that produced a plan.
+                    recovery: RecoveryRun | None = None, *, failure: str = "",
+                    warnings: Sequence[str] = (), instance_path: str | None = None,
+                    records_path: bool = False) -> dict[str, Any]:
+    """The full result of a solve that produced a plan, built once and whole.
 
     ``recovery_pending`` names the scenarios whose recovery paths the time limit left out
     (``resilience recover`` fills them in); ``recovery`` is ``null`` when the analysis
-    failed (the warnings say why).
+    failed (the warnings say why). ``failure``: why the independent check rejects the
+    plan (the status is then ``error``); ``warnings`` come after the instance's own.
     """
     assert solution.plan is not None and solution.outcomes is not None
     return {
         "schema_version": RESULT_SCHEMA_VERSION,
-        "instance": instance_section(instance),
-        "status": solution.status.value,
-        "message": solution.message,
+        "instance": instance_section(instance, instance_path, records_path),
+        "status": "error" if failure else solution.status.value,
+        "message": ("independent check failed: " + failure) if failure else solution.message,
         "objective": objective_section(instance, solution),
         "decisions": decisions(instance, solution.plan),
         "cost": cost_section(instance, solution.plan),
@@ -259,7 +269,7 @@ def result_document(instance: Instance, solution: Solution, verification: Verifi
         "verification": {"method": verification.method,
                          "max_difference": float(f"{verification.max_difference:.3e}"),
                          "plan_violations": list(verification.violations)},
-        "warnings": list(instance.warnings),
+        "warnings": [*instance.warnings, *warnings],
     }
 
 

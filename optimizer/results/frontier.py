@@ -31,7 +31,7 @@ from optimizer import stopping
 from optimizer.errors import InfeasibleError, SolverFailure, UsageError
 from optimizer.instance.data import Instance
 from optimizer.instance.schema import LARGEST, ObjectiveKind
-from optimizer.pipeline import solve_and_verify
+from optimizer.pipeline import Solved, solve_and_verify
 from optimizer.plan import Plan
 from optimizer.report import fmt
 from optimizer.report.facts import Baseline, do_nothing
@@ -206,19 +206,20 @@ def _budget_point(instance: Instance, budget: float, kind: ObjectiveKind,
                   f"{previous.budget:,.2f} fits this budget too and is carried forward"))
     if not solved.verified:
         raise SolverFailure(f"budget {budget:,.2f}: {solved.failure()}")
-    doc = solved.document
-    res = doc["resilience"]
+    result = solved.result
+    res = result.resilience
+    assert result.objective.value is not None
     point = FrontierPoint(
-        budget=budget, status=doc["status"], value=float(doc["objective"]["value"]),
-        worst_case=res["worst_case"], expected=res["expected"],
-        cvar=res["cvar"]["value"], cost=doc["cost"]["total"], marginal_per_1000=None,
-        carried_from=None, note="", plan=solved.solution.plan, document=doc)
+        budget=budget, status=result.status, value=float(result.objective.value),
+        worst_case=res.worst_case, expected=res.expected, cvar=res.cvar.value,
+        cost=result.cost.total, marginal_per_1000=None, carried_from=None, note="",
+        plan=solved.solution.plan, document=solved.document)
     if (previous is not None and previous.value is not None and point.value is not None
             and point.value < previous.value - MONOTONE_TOL):
-        gap = doc["objective"]["gap"]
+        gap = result.objective.gap
         return dataclasses.replace(
             previous, budget=budget, carried_from=previous.budget, document=None,
-            note=(f"the solve ({doc['status']}, gap "
+            note=(f"the solve ({result.status}, gap "
                   f"{'unknown' if gap is None else fmt.gap(gap)}) reached "
                   f"{point.value:.6f}, less than {previous.value:.6f} at budget "
                   f"{previous.budget:,.2f}; that plan fits this budget too and is "
@@ -262,19 +263,19 @@ def _target_points(instance: Instance, targets: Sequence[float], cap: float,
     return target_points
 
 
-def _carried_down(target: float, cap: float, solved: Any,
+def _carried_down(target: float, cap: float, solved: Solved,
                   above: tuple[TargetPoint, Plan] | None) -> tuple[TargetPoint, Plan]:
     """The target's point and plan, or the higher target's when that one costs less."""
-    doc = solved.document
+    result = solved.result
     plan = solved.solution.plan
     assert plan is not None
-    point = TargetPoint(target, cap, doc["status"], doc["cost"]["total"],
-                        doc["resilience"]["worst_case"], doc["resilience"]["expected"], "")
+    point = TargetPoint(target, cap, result.status, result.cost.total,
+                        result.resilience.worst_case, result.resilience.expected, "")
     if (above is not None and above[0].cost is not None and point.cost is not None
             and point.cost > above[0].cost + 1e-6 * max(1.0, cap)):
         point = dataclasses.replace(
             above[0], target=target,
-            note=(f"the solve ({doc['status']}) spent {point.cost:,.2f}, more than the "
+            note=(f"the solve ({result.status}) spent {point.cost:,.2f}, more than the "
                   f"{above[0].cost:,.2f} that reaches target {above[0].target:g}; that "
                   "plan is carried down"))
         plan = above[1]
