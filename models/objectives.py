@@ -322,3 +322,12 @@ SPECS: dict[ObjectiveKind, ObjectiveSpec] = {s.kind: s for s in (
 def spec_of(kind: ObjectiveKind | str) -> ObjectiveSpec:
     """The spec of an objective kind (its name as the file writes it, or the enum)."""
     return SPECS[ObjectiveKind(kind)]
+
+
+def known_spec(name: str) -> ObjectiveSpec | None:
+    """The spec of the kind a result file names, or None for a kind this version does not
+    know (a file from another version: reports then show its name as it is)."""
+    return SPECS[ObjectiveKind(name)] if name in KINDS else None
+
+
+KINDS = frozenset(kind.value for kind in ObjectiveKind)

@@ -24,7 +24,7 @@ from optimizer import stopping
 from optimizer.status import Status, from_highs
 
 if TYPE_CHECKING:
-    from optimizer.solvers.extensive import SolveOptions
+    from optimizer.solvers.contract import SolveOptions
 
 INF = highspy.kHighsInf
 

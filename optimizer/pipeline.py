@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -56,9 +57,10 @@ class Solved:
     document: dict[str, Any]
     recovery_interrupted: bool = False  # Ctrl-C or SIGTERM during the recovery analysis
 
-    @property
+    @cached_property
     def result(self) -> Result:
-        """The document's typed, read-only view (what the API returns and reports read)."""
+        """The document's typed, read-only view (what the API returns and reports read),
+        read once: at 10,000 scenarios checking the document takes about a second."""
         return parse_result(self.document)
 
     @property
@@ -68,19 +70,22 @@ class Solved:
 
     @property
     def verified(self) -> bool:
-        return (self.verification.max_difference <= VERIFICATION_TOL
-                and not self.verification.violations)
+        return not rejection(self.verification)
 
     def failure(self) -> str:
         """Why the independent check rejects this solve, in words."""
-        v = self.verification
-        reasons = []
-        if v.max_difference > VERIFICATION_TOL:
-            reasons.append(f"the model's scenario resilience differs from the independent "
-                           f"max-flow evaluation by {v.max_difference:.3g} "
-                           f"(allowed {VERIFICATION_TOL:g})")
-        reasons += [f"the plan breaks a rule: {p}" for p in v.violations]
-        return "; ".join(reasons)
+        return rejection(self.verification)
+
+
+def rejection(v: Verification) -> str:
+    """Why the independent check rejects a plan, in words ("" when it accepts it)."""
+    reasons = []
+    if v.max_difference > VERIFICATION_TOL:
+        reasons.append(f"the model's scenario resilience differs from the independent "
+                       f"max-flow evaluation by {v.max_difference:.3g} "
+                       f"(allowed {VERIFICATION_TOL:g})")
+    reasons += [f"the plan breaks a rule: {p}" for p in v.violations]
+    return "; ".join(reasons)
 
 
 def _recovery(instance: Instance, plan: Plan, outcomes: list[ScenarioOutcome],
@@ -221,10 +226,8 @@ def solve_and_verify(instance: Instance, options: SolveOptions | None = None, *,
                                                recovery_seconds)
     if late:
         log(late)
-    checked = Solved(solution, verification, {})
     document = result_document(
-        instance, solution, verification, recovered,
-        failure="" if checked.verified else checked.failure(),
+        instance, solution, verification, recovered, failure=rejection(verification),
         warnings=[w for w in (problem, late) if w], instance_path=instance_path,
         records_path=records_path)
     return Solved(solution, verification, document,

@@ -32,6 +32,7 @@ from optimizer.evaluation.recovery import (
 from optimizer.instance.data import Instance, Scenario
 from optimizer.pipeline import solve_and_verify
 from optimizer.plan import Plan
+from optimizer.results.document import parse_result
 from optimizer.results.file import dumps, recovery_section
 from optimizer.results.summary import print_summary
 from optimizer.solvers.contract import SolveOptions
@@ -231,7 +232,7 @@ def test_recovery_section_after_solve() -> None:
     assert [d["stock"]["kit"] for d in doc["decisions"]["depots"]] == pytest.approx([25, 25])
 
     out = io.StringIO()
-    print_summary(doc, Console(file=out, width=200, highlight=False, emoji=False))
+    print_summary(parse_result(doc), Console(file=out, width=200, highlight=False, emoji=False))
     assert ("recovery: lowest area 0.3750 in scenario east_cut (0.2500 -> 0.5000); 1 of its "
             "1 road repairs restore it fully") in out.getvalue()
 

@@ -395,10 +395,10 @@ def sidecar(command: str, suite: str, entries: Sequence[SuiteEntry], options: Be
     """The sidecar document (``previous``: the one a resumed run found, kept as history)."""
     solvers = {}
     for name in options.solvers:
-        why = registry.unavailable(name)
-        route = None if why else registry.route(name, registry.methods_of(name)[0])
+        route = registry.route(name, registry.methods_of(name)[0])
+        why = route.unavailable()
         solvers[name] = ({"available": True, "interface": route.interface,
-                          "version": route.version()} if route else
+                          "version": route.version()} if not why else
                          {"available": False, "reason": why})
     history = list((previous or {}).get("history", []))
     if previous:

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from optimizer.instance.data import Instance
     from optimizer.pipeline import Solved
     from optimizer.plan import Plan
+    from optimizer.results.document import Result
     from optimizer.solvers.contract import SolveOptions
 
 # The library is imported inside each command, not here: `resilience --help` and `validate`
@@ -144,7 +145,7 @@ def solve(instance: str, output: str | None, objective: str | None, alpha: float
 
     from optimizer.api import with_overrides
     from optimizer.instance.reading import load_instance
-    from optimizer.report import write_report
+    from optimizer.report import write_result_report
     from optimizer.solvers.contract import SolveOptions
     from optimizer.solvers.dispatch import chosen_method
 
@@ -164,9 +165,9 @@ def solve(instance: str, output: str | None, objective: str | None, alpha: float
     solved = _solve_leaving_evidence(inst, options, path, force,
                                      _instance_path_from(path, instance))
     written = _write_result(solved.document, path, force)
-    console = _print_solved(solved.document, path, written)
+    console = _print_solved(solved.result, path, written)
     if report_path is not None:
-        write_report(solved.document, report_path, inst, source=Path(path).name)
+        write_result_report(solved.result, report_path, inst, source=Path(path).name)
         console.print(f"report written to {report_path}")
     _exit_unless_trusted(solved)
 
@@ -230,14 +231,14 @@ def _write_result(doc: dict[str, Any], path: str, force: bool) -> str:
     return target
 
 
-def _print_solved(document: dict[str, Any], path: str, written: str) -> Console:
+def _print_solved(result: Result, path: str, written: str) -> Console:
     """Print the summary (on standard error when the JSON went to standard output) and
     where the result went; the console it printed on."""
     from optimizer.results.summary import print_summary
     from optimizer.safe_text import console_text as escape
 
     console = err if path == "-" else make_console()
-    print_summary(document, console)
+    print_summary(result, console)
     if path != "-":
         console.print(f"result written to {escape(written)}")
     return console

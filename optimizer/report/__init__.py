@@ -151,8 +151,16 @@ def write_report(document: dict[str, Any], path: str | Path, instance: Instance 
     """
     from optimizer.results.document import parse_result
 
+    format_of(path, REPORT_FORMATS, fmt)  # a bad extension fails before the document is read
+    write_result_report(parse_result(document, source or "the result"), path, instance,
+                        fmt=fmt, source=source, notes=notes, table=table)
+
+
+def write_result_report(result: Result, path: str | Path, instance: Instance | None = None,
+                        *, fmt: str | None = None, source: str | None = None,
+                        notes: Sequence[str] = (), table: str | None = None) -> None:
+    """:func:`write_report` of a result already read (say, ``Solved.result``)."""
     chosen = format_of(path, REPORT_FORMATS, fmt)
-    result = parse_result(document, source or "the result")
     emit(path, render_report(result, chosen, instance,
                              source=source or f"{result.instance.name} result", notes=notes,
                              table=table))
@@ -221,7 +229,8 @@ def write_frontier_plot(frontier: Frontier, plot: str | Path) -> None:
 
 __all__ = ["COMPARE_FORMATS", "FORMATS", "PLOT_FORMATS", "REPORT_FORMATS", "Rendered", "emit",
            "format_of", "render_comparison", "render_report", "tabular", "write_bytes",
-           "write_frontier", "write_frontier_plot", "write_report", "write_sweep_results",
+           "write_frontier", "write_frontier_plot", "write_report", "write_result_report",
+           "write_sweep_results",
            "write_text"]
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.objectives import SPECS
+from models.objectives import known_spec
 from optimizer.evaluation.evaluate import evaluate_plan
 from optimizer.evaluation.outcome import ResilienceSummary
 from optimizer.evaluation.reachability import pairs, surviving_graph
@@ -147,7 +147,7 @@ class Decided:
 
 
 def stage_unit(name: str, kind: str) -> str:
-    spec = SPECS.get(kind)  # type: ignore[call-overload]  # a StrEnum key is its string
+    spec = known_spec(kind)
     if name == "tiebreak_cost" or (name == "objective" and spec is not None and spec.money):
         return "money"
     if name in ("objective", "tiebreak_expected") or name.startswith("leximin_"):

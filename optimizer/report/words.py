@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from models.objectives import MEASURES, SPECS, TIEBREAK_MEASURES, ObjectiveSpec
+from models.objectives import MEASURES, TIEBREAK_MEASURES, known_spec
 from optimizer.report import fmt
 from optimizer.report.facts import Decided, Facts
 from optimizer.results.document import Result
@@ -22,16 +22,10 @@ PINNED_NOTE = ("A scenario pinned at its ceiling (" + CEILING + ") is one where 
                "after it choose among the plans that reach it.")
 
 
-def _spec(name: str) -> ObjectiveSpec | None:
-    """The objective's spec (models.objectives), or None for a kind this version does not
-    know (a file from another version)."""
-    return SPECS.get(name)  # type: ignore[call-overload]  # a StrEnum key is its string
-
-
 def kind(name: str) -> str:
     """An objective kind in words (the CSV keeps the file's names): ``worst_case`` ->
     ``worst case``."""
-    spec = _spec(name)
+    spec = known_spec(name)
     return spec.words if spec else name.replace("_", " ")
 
 
@@ -40,7 +34,7 @@ def objective(result: Result) -> str:
     ``share of ceiling (relative)``."""
     o = result.objective
     text = kind(o.kind)
-    spec = _spec(o.kind)
+    spec = known_spec(o.kind)
     number = None if spec is None or spec.parameter is None else getattr(o, spec.parameter)
     if number is not None:
         text += f" ({spec.parameter} {number:g})"
@@ -85,7 +79,7 @@ def stage(name: str, result: Result) -> str:
     pinned (level 2)``."""
     o = result.objective
     if name == "objective":
-        spec = _spec(o.kind)
+        spec = known_spec(o.kind)
         alpha = o.alpha if o.alpha is not None else result.resilience.cvar.alpha
         return spec.stage_words(alpha, o.target) if spec else kind(o.kind)
     if name.startswith("leximin_"):

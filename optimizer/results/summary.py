@@ -1,17 +1,14 @@
 """The terminal summary of a result document, drawn with rich (``resilience solve`` prints
-it on standard error); it reads the document through the typed
-:class:`~optimizer.results.document.Result`."""
+it on standard error) from the typed :class:`~optimizer.results.document.Result`."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from models.objectives import SPECS
+from models.objectives import known_spec
 from optimizer.report import fmt
-from optimizer.results.document import Cost, Result, ScenarioRecovery, parse_result
+from optimizer.results.document import Cost, Result, ScenarioRecovery
 from optimizer.safe_text import console_text as escape
 
 WORST_SHOWN = 5
@@ -46,24 +43,16 @@ def _recovery_line(recovery: list[ScenarioRecovery] | None) -> str:
                else ""))
 
 
-def print_summary(doc: dict[str, Any], console: Console) -> None:
-    """Objective, bound, gap, cost lines, plan, worst scenarios and the three terms.
-
-    ``doc`` is a result document; one with a plan is read through the typed
-    :class:`~optimizer.results.document.Result`, one without (a failure) says why."""
-    obj = doc["objective"]
-    head = (f"[bold]{escape(doc['instance']['name'])}[/bold]  status [bold]{doc['status']}[/bold]  "
-            f"objective {obj['kind']}")
-    spec = SPECS.get(obj["kind"])
-    if spec is not None and spec.parameter is not None:
-        head += f" ({spec.parameter} {obj[spec.parameter]:g})"
-    console.print(head)
-    if doc.get("decisions") is None:
-        console.print(escape(doc.get("message", "")))
-        return
-    result = parse_result(doc)
-    value_fmt = _money if spec is not None and spec.money else _share
+def print_summary(result: Result, console: Console) -> None:
+    """Objective, bound, gap, cost lines, plan, worst scenarios and the three terms."""
     o = result.objective
+    head = (f"[bold]{escape(result.instance.name)}[/bold]  status [bold]{result.status}"
+            f"[/bold]  objective {o.kind}")
+    spec = known_spec(o.kind)
+    if spec is not None and spec.parameter is not None:
+        head += f" ({spec.parameter} {getattr(o, spec.parameter):g})"
+    console.print(head)
+    value_fmt = _money if spec is not None and spec.money else _share
     bound = "none yet" if o.bound is None else value_fmt(o.bound)
     gap = "-" if o.gap is None else fmt.gap(o.gap)
     console.print(f"value {value_fmt(o.value)}   bound {bound}   gap {gap}")

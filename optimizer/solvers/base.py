@@ -263,11 +263,6 @@ def settle(kind: ObjectiveKind, bound: float | None, value: float, mip_gap: floa
     return status, bound, gap
 
 
-def objective_value(kind: ObjectiveKind, minimised: float, money_scale: float) -> float:
-    """Objective in the units a user reads: resilience, or money for min_cost."""
-    return minimised * money_scale if SPECS[kind].money else -minimised
-
-
 def final_value(instance: Instance, plan: Plan, outcomes: list[ScenarioOutcome],
                 ceilings: np.ndarray | None = None) -> float:
     """The primary objective at the final plan and recourse, in the units a user reads."""

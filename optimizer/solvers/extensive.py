@@ -43,7 +43,6 @@ from optimizer.solvers.base import (
     give_start,
     infeasible_message,
     no_plan_in_time,
-    objective_value,
     outcomes_from_flows,
     plan_from_columns,
     settle,
@@ -302,7 +301,11 @@ class _Extensive:
         self.done: list[tuple[Goal, float]] = []  # the stages that ran, for explain()
         self.sequence = Sequence(instance, self.ceil, options.mip_gap)
         self.x = np.zeros(0)  # the solution in hand
-        self.bound = -math.inf  # the objective's, minimisation form
+        self.bound = -math.inf  # the objective's, minimisation form (-inf: none claimed)
+        # The stage just solved: its objective (columns, coefficients) and the value the
+        # plan in hand reaches on it, minimisation form (what the next stage holds).
+        self.cols, self.coefs = np.zeros(0, np.int32), np.zeros(0)
+        self.reached = 0.0
 
     def _account(self, run: Run) -> None:
         self.nodes += run.nodes
@@ -508,7 +511,7 @@ class _Extensive:
         value = final_value(instance, plan, outcomes, ceil)
         self.interrupted = self.interrupted or stopping.requested()
         status, bound, gap = settle(
-            kind, objective_value(kind, self.bound, md.money_scale), value, options.mip_gap,
+            kind, self._user(self.done[0][0], self.bound), value, options.mip_gap,
             md.money_scale, self.unfinished, self.skipped,
             relative_slack_scale([o.resilience for o in outcomes], ceil))
         built = self.built

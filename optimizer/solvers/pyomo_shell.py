@@ -30,6 +30,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -154,11 +155,7 @@ def availability(name: str) -> tuple[str | None, str]:
 
 def solver_version(name: str) -> str:
     """The version of solver ``name`` as the solver states it, or '' when not installed."""
-    interface, _ = availability(name)
-    if interface is None:
-        return ""
-    with _quiet():
-        return _version(interface, pyo.SolverFactory(interface))
+    return PyomoRoute(name).version()
 
 
 def _version(interface: str, solver: Any) -> str:
@@ -541,20 +538,28 @@ __all__ = ["SOLVERS", "ExternalSolver", "SolverUnavailable", "availability",
 
 @dataclass(frozen=True)
 class PyomoRoute:
-    """A solver reached through Pyomo (a :class:`optimizer.solvers.contract.Solver`)."""
+    """A solver reached through Pyomo (a :class:`optimizer.solvers.contract.Solver`). Where
+    it is installed is asked once per route (asking runs the solver's executable)."""
 
     name: str
     method: str = "extensive"
 
+    @cached_property
+    def _found(self) -> tuple[str | None, str]:
+        return availability(self.name)
+
     @property
     def interface(self) -> str:
-        return availability(self.name)[0] or ""
+        return self._found[0] or ""
 
     def unavailable(self) -> str:
-        return availability(self.name)[1]
+        return self._found[1]
 
     def version(self) -> str:
-        return solver_version(self.name)
+        if not self.interface:
+            return ""
+        with _quiet():
+            return _version(self.interface, pyo.SolverFactory(self.interface))
 
     def solve(self, instance: Instance, options: SolveOptions) -> Solution:
         return solve_external(instance, replace(options, solver=self.name))
