@@ -170,6 +170,7 @@ def test_decomposition_agrees_with_the_extensive_form(name: str, instance) -> No
     """Every objective, stage by stage (leximin levels, expected, cost), the same values as
     the extensive form, a plan the max-flow check accepts, and status optimal."""
     scale = instance.budget if instance.budget > 0 else 1.0
+    worst = None  # the worst-case optimum, which sets min_cost's target below
     for kind, extra in KINDS:
         inst = with_objective(instance, kind, **extra)
         try:
@@ -187,7 +188,8 @@ def test_decomposition_agrees_with_the_extensive_form(name: str, instance) -> No
         assert got.bound >= got.objective_value - 1e-12
         _same_stages(got, reference, scale)
         assert got.pinned == reference.pinned or kind is not ObjectiveKind.WORST_CASE
-        worst = reference.objective_value if kind is ObjectiveKind.WORST_CASE else None
+        if kind is ObjectiveKind.WORST_CASE:
+            worst = reference.objective_value
 
     # min_cost, with a target the budget can reach and one that binds; then expected.
     target = round(0.8 * worst, 6) if worst else 0.0
