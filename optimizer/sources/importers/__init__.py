@@ -17,15 +17,7 @@ from typing import Any
 
 import numpy as np
 
-# Re-exported: the importers' callers (and tests) have always found them here.
-from optimizer.sources.assemble import Assembled, Assembly, ShelterSite, assemble
-from optimizer.sources.network import (
-    RoadNetwork,
-    largest_component,
-    network_extent,
-    spread_sites,
-    weighted_diameter,
-)
+from optimizer.sources.network import RoadNetwork, network_extent
 from optimizer.sources.synthetic import HAZARD, hazard_generator
 
 # Mean Earth radius (IUGG), metres: the scale of the local projection.
@@ -136,17 +128,8 @@ def _render(value: Any, level: int, prefix: int = 0) -> str:
 
 
 __all__ = [
-    "Assembled",
-    "Assembly",
     "LocalProjection",
-    "RoadNetwork",
-    "ShelterSite",
     "apportion",
-    "assemble",
     "dumps_instance",
     "hazard_footprint",
-    "largest_component",
-    "network_extent",
-    "spread_sites",
-    "weighted_diameter",
 ]
