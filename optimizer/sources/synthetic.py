@@ -23,6 +23,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import minimum_spanning_tree
 
 from optimizer import choices
+from optimizer.evaluation.reachability import ZERO_LENGTH
 from optimizer.generators import expand
 from optimizer.instance.schema import InstanceFile
 from optimizer.sources.assemble import COMMODITIES, SYNTHETIC, Assembly, Scattered, assemble
@@ -66,7 +67,8 @@ def _edges(xy: np.ndarray, density: float = 1.0) -> list[tuple[int, int, float]]
     near = np.triu(dist <= density * _connection_radius(n), k=1)
     # Coincident points would give a zero distance, which csgraph reads as "no edge"; a
     # tiny positive length keeps them in the tree.
-    tree = minimum_spanning_tree(csr_matrix(np.triu(np.maximum(dist, 1e-12), k=1))).tocoo()
+    positive = np.triu(np.maximum(dist, ZERO_LENGTH), k=1)
+    tree = minimum_spanning_tree(csr_matrix(positive)).tocoo()
     pairs = set(zip(*np.nonzero(near), strict=True))
     pairs |= {(min(int(i), int(j)), max(int(i), int(j)))
               for i, j in zip(tree.row, tree.col, strict=True)}
