@@ -74,13 +74,16 @@ def significant(value: float, digits: int = 4) -> float:
     return float(round(value, digits - 1 - math.floor(math.log10(abs(value)))))
 
 
-def hazard_footprint(network: RoadNetwork, count: int, seed: int) -> dict[str, Any]:
+def hazard_footprint(network: RoadNetwork, count: int, seed: int, *,
+                     extent: float | None = None) -> dict[str, Any]:
     """A ``hazard_footprint`` generator entry: the synthetic instances' hazards
     (:func:`optimizer.sources.synthetic.hazard_generator`: epicentres at zones drawn by population,
     fragility, losses and rates) with their radii, shares of the unit square there, taken as
-    shares of this network's extent (:func:`network_extent`)."""
+    shares of this network's extent (``extent``, or :func:`network_extent`: without
+    coordinates an all-pairs search, so a caller that needs it too passes it in)."""
     entry = hazard_generator(count, seed)
-    extent = network_extent(network)
+    if extent is None:
+        extent = network_extent(network)
     entry["radius"] = [significant(share * extent) for share in RADIUS_SHARE]
     return entry
 

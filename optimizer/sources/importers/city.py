@@ -507,8 +507,6 @@ class StreetImport:
     network: RoadNetwork
     mode: str  # how segments met: "ids" or "endpoints"
     segments: int
-    dropped_segments: int
-    loops: int
     street_length: float  # metres, kept streets
     notes: tuple[str, ...]
 
@@ -553,8 +551,8 @@ def street_network(segments: list[Segment], o: CityOptions) -> StreetImport:
         notes.append(f"{len(left_out)} segment(s) not connected to the rest of the street "
                      f"network were left out ({', '.join(names[:5])})")
     network = network.with_population(_people(network, o))
-    return StreetImport(network, junctions.mode, len(segments), len(left_out),
-                        int(loops.sum()), float(network.edge_length.sum()), tuple(notes))
+    return StreetImport(network, junctions.mode, len(segments),
+                        float(network.edge_length.sum()), tuple(notes))
 
 
 def _people(network: RoadNetwork, o: CityOptions) -> np.ndarray:
