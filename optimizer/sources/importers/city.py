@@ -668,7 +668,7 @@ def city_instance(streets: str | Path, shelters: str | Path,
         name=o.name, description="", placement=Spread(o.depots, named=sites),
         commodities=o.commodities, budget_share=o.budget_share, reach_share=o.reach_share,
         supply_reach=o.supply_reach, evacuation_reach=o.evacuation_reach, digits=DIGITS,
-        crs=None if projection is None else projection.crs(),
+        crs=projection.crs(),
     )
     assembled = assemble(network, assembly, np.random.default_rng(o.seed),
                          scenario_generators=[_zones_generator(written, o)] if zones else None)
