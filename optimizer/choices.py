@@ -29,5 +29,7 @@ PARAMETER_OF: dict[ObjectiveKind, str] = {ObjectiveKind.CVAR: "alpha",
 STRESS_EXACT_UP_TO = 2
 
 # Reach limits as a share of the intact network's weighted diameter (optimizer.sources.synthetic,
-# the importers, and the default of every `generate --reach-share`).
+# the importers, and the default of every `generate --reach-share`): small enough that a
+# facility cannot serve every zone (so where it stands matters), large enough that most zones
+# have a few candidates.
 REACH_SHARE = 0.4

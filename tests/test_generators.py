@@ -19,6 +19,8 @@ import pytest
 
 from optimizer import generators
 from optimizer.errors import InputError, UsageError
+from optimizer.generators.betweenness import networkx_betweenness
+from optimizer.generators.common import NetworkView
 from optimizer.instance.checks import run_checks
 from optimizer.instance.reading import build_instance, expand_generators, load_instance
 from optimizer.instance.schema import Fragility, InstanceFile, Scenario
@@ -333,8 +335,8 @@ def test_targeted_breaks_ties_by_road_order() -> None:
     assert expanded(doc)[0].failed_edges == ["e0_1", "e1_2", "e2_3"]
 
 
-def _network(doc: dict[str, Any]) -> generators._Network:
-    return generators._Network.of(InstanceFile.model_validate(doc))
+def _network(doc: dict[str, Any]) -> NetworkView:
+    return NetworkView.of(InstanceFile.model_validate(doc))
 
 
 def test_targeted_keeps_parallel_roads_apart() -> None:
@@ -360,7 +362,7 @@ def test_betweenness_is_networkx_betweenness(case: str) -> None:
         doc["network"]["edges"] += [{"id": "twin", "from": "v0", "to": "v1", "length": 1.0},
                                     {"id": "loop", "from": "v2", "to": "v2", "length": 1.0}]
     net = _network(doc)
-    expected = generators._networkx_betweenness(net)
+    expected = networkx_betweenness(net)
     assert generators.edge_betweenness(net) == pytest.approx(expected, abs=1e-12)
     if case == "disconnected":
         assert not nx.is_connected(graph)

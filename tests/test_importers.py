@@ -27,14 +27,7 @@ from optimizer.pipeline import VERIFICATION_TOL, solve_and_verify
 from optimizer.report import render_report
 from optimizer.results.document import parse_result
 from optimizer.solvers.contract import SolveOptions
-from optimizer.sources.importers import (
-    LocalProjection,
-    RoadNetwork,
-    apportion,
-    dumps_instance,
-    largest_component,
-    spread_sites,
-)
+from optimizer.sources.importers import LocalProjection, apportion, dumps_instance
 from optimizer.sources.importers.tntp import (
     DEFAULT_ZONE_POPULATION,
     TntpOptions,
@@ -44,6 +37,7 @@ from optimizer.sources.importers.tntp import (
     tntp_instance,
     tntp_network,
 )
+from optimizer.sources.network import RoadNetwork, largest_component, spread_sites
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "instances" / "data"

@@ -11,12 +11,13 @@ search. scipy's csgraph runs it; networkx does the same independently in
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
-from optimizer.instance.data import Instance, Network
+from optimizer.instance.data import Instance
 
 # Distances are sums of floats added in different orders by different libraries: a pair at
 # exactly the reach limit must be classified the same way by both.
@@ -40,7 +41,28 @@ class ScenarioReach:
     shelter_index: np.ndarray  # shelter index h of each (i, h) pair
 
 
-def surviving_graph(network: Network, failed_edges: tuple[int, ...] = ()) -> csr_matrix:
+class Roads(Protocol):
+    """What :func:`surviving_graph` reads of a network: an instance's
+    :class:`~optimizer.instance.data.Network`, or the
+    :class:`~optimizer.sources.network.RoadNetwork` a source makes before a file exists."""
+
+    @property
+    def num_nodes(self) -> int: ...
+
+    @property
+    def num_edges(self) -> int: ...
+
+    @property
+    def edge_from(self) -> np.ndarray: ...
+
+    @property
+    def edge_to(self) -> np.ndarray: ...
+
+    @property
+    def edge_length(self) -> np.ndarray: ...
+
+
+def surviving_graph(network: Roads, failed_edges: tuple[int, ...] = ()) -> csr_matrix:
     """Symmetric sparse adjacency of the roads that survive, shortest of parallel roads."""
     keep = np.ones(network.num_edges, dtype=bool)
     keep[list(failed_edges)] = False

@@ -25,9 +25,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from optimizer.errors import InputError, Problem
-from optimizer.generators.betweenness import edge_betweenness, networkx_betweenness
+from optimizer.generators.betweenness import edge_betweenness
 from optimizer.generators.common import GeoJsonReader, NetworkView, Place, failure_probability
-from optimizer.generators.hazard_zones import geojson_polygon
 from optimizer.generators.registry import GENERATORS
 from optimizer.generators.targeted import everything_plan
 from optimizer.instance.checks import (
@@ -42,11 +41,6 @@ from optimizer.instance.schema import InstanceFile, Scenario
 # optimizer.instance.checks, which enforces it when a file is read); RESILIENCE_MAX_SCENARIOS
 # overrides.
 MAX_SCENARIOS = MAX_GENERATED_SCENARIOS
-
-# The names these had when the package was one module; tests/test_generators.py builds a
-# network view and compares the betweenness with networkx's through them.
-_Network = NetworkView
-_networkx_betweenness = networkx_betweenness
 
 
 def expand(f: InstanceFile, *, file: str | Path = "<memory>",
@@ -119,5 +113,4 @@ def reseeded(f: InstanceFile, offset: int) -> InstanceFile:
 
 
 __all__ = ["MAX_SCENARIOS", "MAX_SCENARIOS_ENV", "GeoJsonReader", "edge_betweenness",
-           "everything_plan", "expand", "failure_probability", "generate", "geojson_polygon",
-           "reseeded"]
+           "everything_plan", "expand", "failure_probability", "generate", "reseeded"]

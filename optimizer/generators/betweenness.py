@@ -6,7 +6,6 @@ Used by the ``targeted`` generator's ``betweenness`` measure (``targeted.py``).
 
 from __future__ import annotations
 
-import networkx as nx
 import numpy as np
 from scipy.sparse import csr_matrix, identity
 from scipy.sparse.csgraph import dijkstra
@@ -37,11 +36,10 @@ def edge_betweenness(net: NetworkView) -> np.ndarray:
     head = np.concatenate([net.v[arcs], net.u[arcs]])
     weight = np.concatenate([net.length[arcs], net.length[arcs]])
     arc_edge = np.concatenate([arcs, arcs])
-    net.distances_from(0)  # builds the graph
-    assert net._graph is not None
+    graph = net.graph()
     chunk = max(1, 2_000_000 // n)  # distance rows held at once
     for start in range(0, n, chunk):
-        rows = dijkstra(net._graph, directed=False,
+        rows = dijkstra(graph, directed=False,
                         indices=np.arange(start, min(n, start + chunk)))
         for d in np.atleast_2d(rows):
             finite = np.isfinite(d)
@@ -70,6 +68,8 @@ def edge_betweenness(net: NetworkView) -> np.ndarray:
 
 def networkx_betweenness(net: NetworkView) -> np.ndarray:
     """:func:`edge_betweenness` by networkx: slow, but right with zero-length roads."""
+    import networkx as nx  # here: loading a file with generators need not import networkx
+
     graph = nx.MultiGraph()
     graph.add_nodes_from(range(net.num_nodes))
     for j, (a, b, w) in enumerate(zip(net.u.tolist(), net.v.tolist(), net.length.tolist(),

@@ -79,8 +79,10 @@ class NetworkView:
     def num_nodes(self) -> int:
         return len(self.node_ids)
 
-    def distances_from(self, source: int) -> np.ndarray:
-        """Shortest-path distances (edge lengths) from one node to every node, (N,)."""
+    def graph(self) -> csr_matrix:
+        """The roads as a sparse adjacency (upper triangle, shortest of parallel roads, no
+        self-loops), built on first use and kept."""
+        # Not reachability.surviving_graph: zero lengths floor at 1e-300, not ZERO_LENGTH.
         if self._graph is None:
             shortest: dict[tuple[int, int], float] = {}
             for a, b, w in zip(self.u.tolist(), self.v.tolist(), self.length.tolist(),
@@ -94,7 +96,11 @@ class NetworkView:
             weights = np.maximum(np.array(list(shortest.values()), dtype=float), 1e-300)
             self._graph = csr_matrix((weights, (rows, cols)),
                                      shape=(self.num_nodes, self.num_nodes))
-        return dijkstra(self._graph, directed=False, indices=source)
+        return self._graph
+
+    def distances_from(self, source: int) -> np.ndarray:
+        """Shortest-path distances (edge lengths) from one node to every node, (N,)."""
+        return dijkstra(self.graph(), directed=False, indices=source)
 
     def segments(self) -> shapely.STRtree:
         """A spatial index over the roads' straight segments (needs coordinates)."""

@@ -486,18 +486,19 @@ def load_instance(path: str | Path, *, reseed: int = 0, regular_only: bool = Fal
     parsed, raw = read_instance_file(path, reseed=reseed, regular_only=regular_only,
                                      stdin=stdin)
     piped = str(path) == STDIN
-    return build_instance(parsed, source=STDIN_NAME if piped else str(path),
-                          sha256=hashlib.sha256(raw).hexdigest(),
-                          default_name="instance" if piped else path.stem)
+    # read_instance_file expanded the generators already: build, not build_instance.
+    return build(parsed, source=STDIN_NAME if piped else str(path),
+                 sha256=hashlib.sha256(raw).hexdigest(),
+                 default_name="instance" if piped else path.stem)
 
 
 def load_bytes(raw: bytes, source: str, *, reseed: int = 0, folder: Path | None = None,
                default_name: str = "instance") -> data.Instance:
     """An instance from its file's bytes (a dict's JSON, say); ``source`` names it in
     messages, hazard-zone files are found in ``folder`` (default the current one)."""
-    parsed = parse_instance(raw, source, folder or Path.cwd(), reseed=reseed)
-    return build_instance(parsed, source=source, sha256=hashlib.sha256(raw).hexdigest(),
-                          default_name=default_name)
+    parsed = parse_instance(raw, source, folder or Path.cwd(), reseed=reseed)  # expanded
+    return build(parsed, source=source, sha256=hashlib.sha256(raw).hexdigest(),
+                 default_name=default_name)
 
 
 def build_instance(f: InstanceFile, *, source: str = "<memory>", sha256: str = "",

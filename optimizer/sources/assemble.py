@@ -152,17 +152,14 @@ class Assembly:
 
 @dataclass(frozen=True, eq=False)
 class Assembled:
-    """An assembled instance and where :func:`assemble` put things."""
+    """An assembled instance and the intact network's weighted diameter."""
 
     document: dict[str, Any]
-    depot_nodes: list[int]
-    shelter_nodes: list[int]
     diameter: float
 
 
 def assemble(network: RoadNetwork, options: Assembly, rng: np.random.Generator, *,
-             scenario_generators: list[dict[str, Any]] | None = None,
-             scenarios: list[dict[str, Any]] | None = None) -> Assembled:
+             scenario_generators: list[dict[str, Any]] | None = None) -> Assembled:
     """An instance dict for ``network`` with facilities, money and reach (the module
     docstring has the money conventions).
 
@@ -175,13 +172,14 @@ def assemble(network: RoadNetwork, options: Assembly, rng: np.random.Generator, 
     rng
         Every draw comes from it, in a fixed order: the instance is a pure function of the
         network, the options and the generator's state.
-    scenario_generators, scenarios
-        Written as they are; give at least one of them for the file to be valid.
+    scenario_generators
+        Written as they are, as the document's last key. A caller with explicit
+        ``scenarios`` adds them itself; the file needs at least one of the two.
 
     Returns
     -------
     Assembled
-        The instance file (JSON types only), where the facilities stand, and the diameter.
+        The instance file (JSON types only) and the diameter.
 
     Raises
     ------
@@ -192,12 +190,13 @@ def assemble(network: RoadNetwork, options: Assembly, rng: np.random.Generator, 
     if o.commodities < 1:
         raise ValueError(f"commodities must be at least 1 (got {o.commodities})")
     exposure = np.round(network.population * rng.uniform(20.0, 60.0, size=network.num_nodes))
-    mix = _Mix.of(catalogue(o.commodities, rng if o.conventions.drawn_commodities else None))
-    depot_nodes, sites = place(network, o.placement, rng)
+    mix = _Mix.of(_catalogue(o.commodities, rng if o.conventions.drawn_commodities else None))
+    depot_nodes, sites = _place(network, o.placement, rng)
     depots, depot_costs = _depots(network, depot_nodes, mix, o, rng)
     shelters, shelter_costs = _shelters(network, sites, o, rng)
     max_pool, budget = _money(exposure, [*depot_costs, *shelter_costs], o)
     distances = o.conventions.all_pairs(network)
+    diameter = diameter_of(distances)
     document: dict[str, Any] = {
         "schema_version": 1,
         "name": o.name,
@@ -209,21 +208,19 @@ def assemble(network: RoadNetwork, options: Assembly, rng: np.random.Generator, 
         "shelters": shelters,
         "compensation": {"max_pool": max_pool * o.money_scale},
         "budget": budget * o.money_scale,
-        "policy": _policy(network, distances, [s.node for s in sites], o),
+        "policy": _policy(network, distances, diameter, [s.node for s in sites], o),
         "resilience": {"weights": {"supply": 0.4, "shelter": 0.4, "economic": 0.2}},
         "objective": {"kind": "worst_case"},
     }
-    if scenarios:
-        document["scenarios"] = scenarios
     if scenario_generators:
         document["scenario_generators"] = scenario_generators
-    return Assembled(document, depot_nodes, [s.node for s in sites], diameter_of(distances))
+    return Assembled(document, diameter)
 
 
 # ----------------------------------------------------------------------------- steps
 
 
-def catalogue(count: int, rng: np.random.Generator | None = None) -> list[Commodity]:
+def _catalogue(count: int, rng: np.random.Generator | None) -> list[Commodity]:
     """The first ``count`` commodities: :data:`COMMODITIES`, then ``c5``, ``c6``, ...
 
     Beyond the catalogue a commodity's need, volume, weight and cost are drawn from ``rng``
@@ -259,8 +256,8 @@ class _Mix:
         return cls(catalogue, need, volume, base_cost, float(need @ volume))
 
 
-def place(network: RoadNetwork, placement: Scattered | Spread, rng: np.random.Generator
-          ) -> tuple[list[int], tuple[ShelterSite, ...]]:
+def _place(network: RoadNetwork, placement: Scattered | Spread, rng: np.random.Generator
+           ) -> tuple[list[int], tuple[ShelterSite, ...]]:
     """The depots' nodes and the shelters, as ``placement`` says.
 
     Raises
@@ -282,11 +279,11 @@ def place(network: RoadNetwork, placement: Scattered | Spread, rng: np.random.Ge
     depots = spread_sites(network, candidates, placement.depots, rng)
     nodes = spread_sites(network, np.setdiff1d(candidates, depots), placement.shelters, rng)
     people = float(network.population.sum())
-    return depots, tuple(ShelterSite(f"h{h}", node, shelter_places(people, len(nodes), rng))
+    return depots, tuple(ShelterSite(f"h{h}", node, _shelter_places(people, len(nodes), rng))
                          for h, node in enumerate(nodes))
 
 
-def shelter_places(people: float, shelters: int, rng: np.random.Generator) -> float:
+def _shelter_places(people: float, shelters: int, rng: np.random.Generator) -> float:
     """Places of a generated shelter: 5-15% of an equal share of everyone, at least 10.
 
     A scenario's evacuees (about a third of the affected) then need several shelters or
@@ -336,7 +333,7 @@ def _shelters(network: RoadNetwork, sites: tuple[ShelterSite, ...], o: Assembly,
     docs, costs = [], []
     for h, site in enumerate(sites):
         capacity = float(site.capacity if site.capacity is not None else
-                         shelter_places(people, len(sites), rng))
+                         _shelter_places(people, len(sites), rng))
         module_size = float(max(5, round(max(capacity, 10.0) * rng.uniform(0.2, 0.4))))
         max_modules = int(rng.integers(1, 5))
         fixed_cost = float(round(capacity * rng.uniform(40.0, 80.0)))
@@ -364,11 +361,11 @@ def _money(exposure: np.ndarray, costs: list[tuple[float, ...]], o: Assembly
     """The compensation pool's bound and the budget, before ``o.money_scale``."""
     # A pool that could cover a tenth of all exposure: enough to matter, never all losses.
     max_pool = float(round(0.1 * float(exposure.sum())))
-    full_cost = total_cost([*costs, (max_pool,)], by_term=o.conventions.costs_by_term)
+    full_cost = _total_cost([*costs, (max_pool,)], by_term=o.conventions.costs_by_term)
     return max_pool, float(round(o.budget_share * full_cost))
 
 
-def total_cost(costs: Sequence[tuple[float, ...]], *, by_term: bool) -> float:
+def _total_cost(costs: Sequence[tuple[float, ...]], *, by_term: bool) -> float:
     """The cost of everything: each tuple's terms added one at a time, or their sum added.
 
     Float addition is not associative, so the two can differ in the last bit
@@ -388,7 +385,7 @@ def total_cost(costs: Sequence[tuple[float, ...]], *, by_term: bool) -> float:
     return total
 
 
-def round_up(value: float, digits: int, slack: float = 0.0) -> float:
+def _round_up(value: float, digits: int, slack: float) -> float:
     """Round up, so that a reach computed to include a pair still includes it in the file.
 
     ``slack`` is float noise forgiven first (:class:`Conventions`).
@@ -397,13 +394,13 @@ def round_up(value: float, digits: int, slack: float = 0.0) -> float:
     return math.ceil(value * scale - slack) / scale
 
 
-def _policy(network: RoadNetwork, distances: np.ndarray, shelters: list[int], o: Assembly
-            ) -> dict[str, Any]:
+def _policy(network: RoadNetwork, distances: np.ndarray, diameter: float, shelters: list[int],
+            o: Assembly) -> dict[str, Any]:
     """The ``policy`` entry. The reaches are a share of the diameter unless the options fix
     them; the evacuation reach is raised until every populated node has ``o.redundancy``
     shelters within it."""
     slack = o.conventions.reach_slack
-    share = round_up(o.reach_share * diameter_of(distances), o.digits, slack)
+    share = _round_up(o.reach_share * diameter, o.digits, slack)
     supply = share if o.supply_reach is None else o.supply_reach
     evacuation = share if o.evacuation_reach is None else o.evacuation_reach
     if o.redundancy > 0:
@@ -413,7 +410,7 @@ def _policy(network: RoadNetwork, distances: np.ndarray, shelters: list[int], o:
         needed = float(to_shelters[populated].max()) if populated.any() else 0.0
         if not math.isfinite(needed):  # pragma: no cover - the sources connect the network
             raise ValueError("the generated network is not connected")
-        evacuation = max(evacuation, round_up(needed + 10.0**-o.digits, o.digits, slack))
+        evacuation = max(evacuation, _round_up(needed + 10.0**-o.digits, o.digits, slack))
     return {"supply_reach": supply, "evacuation_reach": evacuation,
             "shelter_redundancy": o.redundancy, "integer_stock": True}
 
@@ -448,9 +445,4 @@ __all__ = [
     "ShelterSite",
     "Spread",
     "assemble",
-    "catalogue",
-    "place",
-    "round_up",
-    "shelter_places",
-    "total_cost",
 ]

@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra, shortest_path
 
-# csgraph reads an explicit zero as "no road"; zero-length roads (TNTP centroid connectors,
-# coincident random points) get this length in the graph algorithms here, as in
-# ``optimizer.evaluation.reachability``.
-ZERO_LENGTH = 1e-12
+# csgraph reads an explicit zero as "no road": zero-length roads (TNTP centroid connectors,
+# coincident random points) get the engine's ZERO_LENGTH in the graph algorithms here too.
+from optimizer.evaluation.reachability import ZERO_LENGTH, surviving_graph
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,24 +73,18 @@ class RoadNetwork:
         """The same roads with other people at the nodes."""
         return dataclasses.replace(self, population=population)
 
+    @cached_property
     def graph(self) -> csr_matrix:
-        """Symmetric sparse adjacency, shortest of parallel roads."""
-        n = self.num_nodes
-        length = np.maximum(self.edge_length, ZERO_LENGTH)
-        rows = np.concatenate([self.edge_from, self.edge_to])
-        cols = np.concatenate([self.edge_to, self.edge_from])
-        weights = np.concatenate([length, length])
-        order = np.lexsort((weights, cols, rows))
-        rows, cols, weights = rows[order], cols[order], weights[order]
-        first = np.ones(len(rows), dtype=bool)
-        first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
-        return csr_matrix((weights[first], (rows[first], cols[first])), shape=(n, n))
+        """Symmetric sparse adjacency, shortest of parallel roads: the engine's
+        :func:`~optimizer.evaluation.reachability.surviving_graph` with no road failed,
+        built on first use and kept (the roads never change)."""
+        return surviving_graph(self)
 
     def distances(self, sources: np.ndarray | list[int]) -> np.ndarray:
         """Shortest-path distances from each source, (len(sources), N)."""
         if len(sources) == 0:
             return np.zeros((0, self.num_nodes))
-        return np.atleast_2d(dijkstra(self.graph(), directed=False,
+        return np.atleast_2d(dijkstra(self.graph, directed=False,
                                       indices=np.asarray(sources, dtype=np.int64)))
 
     def subset(self, keep: np.ndarray) -> RoadNetwork:
@@ -112,10 +106,10 @@ class RoadNetwork:
 
 
 def all_distances(network: RoadNetwork) -> np.ndarray:
-    """All-pairs shortest-path distances, (N, N), by Dijkstra on :meth:`RoadNetwork.graph`."""
+    """All-pairs shortest-path distances, (N, N), by Dijkstra on :attr:`RoadNetwork.graph`."""
     if network.num_nodes < 2:
         return np.zeros((network.num_nodes, network.num_nodes))
-    return dijkstra(network.graph(), directed=False)
+    return dijkstra(network.graph, directed=False)
 
 
 def all_distances_as_listed(network: RoadNetwork) -> np.ndarray:
@@ -160,7 +154,7 @@ def largest_component(network: RoadNetwork) -> tuple[RoadNetwork, list[str]]:
     """
     if network.num_nodes == 0:
         return network, []
-    _, labels = connected_components(network.graph(), directed=False)
+    _, labels = connected_components(network.graph, directed=False)
     sizes = np.bincount(labels)
     keep = labels == int(np.argmax(sizes))
     dropped = [i for i, k in zip(network.node_ids, keep, strict=True) if not k]
@@ -213,7 +207,6 @@ def network_extent(network: RoadNetwork) -> float:
 
 
 __all__ = [
-    "ZERO_LENGTH",
     "RoadNetwork",
     "all_distances",
     "all_distances_as_listed",

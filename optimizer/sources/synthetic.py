@@ -22,16 +22,13 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import minimum_spanning_tree
 
-from optimizer import choices
+from optimizer.choices import REACH_SHARE
+from optimizer.evaluation.reachability import ZERO_LENGTH
 from optimizer.generators import expand
 from optimizer.instance.schema import InstanceFile
-from optimizer.sources.assemble import COMMODITIES, SYNTHETIC, Assembly, Scattered, assemble
+from optimizer.sources.assemble import SYNTHETIC, Assembly, Scattered, assemble
 from optimizer.sources.network import RoadNetwork
 
-# Reach limits as a share of the intact network's weighted diameter: small enough that a
-# facility cannot serve every zone (so where it stands matters), large enough that most
-# zones have a few candidates. (Its value lives in optimizer.choices, for the CLI's help.)
-REACH_SHARE = choices.REACH_SHARE
 # Share of nodes that are road junctions or industrial sites with nobody living there, so
 # that the rules about "zones with people" are exercised.
 JUNCTION_SHARE = 0.1
@@ -66,7 +63,8 @@ def _edges(xy: np.ndarray, density: float = 1.0) -> list[tuple[int, int, float]]
     near = np.triu(dist <= density * _connection_radius(n), k=1)
     # Coincident points would give a zero distance, which csgraph reads as "no edge"; a
     # tiny positive length keeps them in the tree.
-    tree = minimum_spanning_tree(csr_matrix(np.triu(np.maximum(dist, 1e-12), k=1))).tocoo()
+    positive = np.triu(np.maximum(dist, ZERO_LENGTH), k=1)
+    tree = minimum_spanning_tree(csr_matrix(positive)).tocoo()
     pairs = set(zip(*np.nonzero(near), strict=True))
     pairs |= {(min(int(i), int(j)), max(int(i), int(j)))
               for i, j in zip(tree.row, tree.col, strict=True)}
@@ -128,8 +126,9 @@ def geometric_instance(
         Seed of the local random generator (and of the hazard generator); the same
         arguments always give an equal dict.
     commodities
-        Number of commodities, taken in order from :data:`COMMODITIES` ("water", "food",
-        "kit", ...); ids ``c5``, ``c6``, ... beyond the catalogue.
+        Number of commodities, taken in order from
+        :data:`optimizer.sources.assemble.COMMODITIES` ("water", "food", "kit", ...); ids
+        ``c5``, ``c6``, ... beyond the catalogue.
     depots, shelters
         Number of candidate depots and shelters (default ``max(1, nodes // 10)`` each). All
         facilities stand at distinct nodes.
@@ -439,5 +438,5 @@ def write_instance(doc: dict[str, Any], path: str | Path) -> None:
     Path(path).write_text(text, encoding="utf-8")
 
 
-__all__ = ["COMMODITIES", "HAZARD", "geometric_instance", "grid_instance",
-           "hazard_generator", "write_instance"]
+__all__ = ["HAZARD", "geometric_instance", "grid_instance", "hazard_generator",
+           "write_instance"]

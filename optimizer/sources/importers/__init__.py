@@ -17,15 +17,7 @@ from typing import Any
 
 import numpy as np
 
-# Re-exported: the importers' callers (and tests) have always found them here.
-from optimizer.sources.assemble import Assembled, Assembly, ShelterSite, assemble
-from optimizer.sources.network import (
-    RoadNetwork,
-    largest_component,
-    network_extent,
-    spread_sites,
-    weighted_diameter,
-)
+from optimizer.sources.network import RoadNetwork, network_extent
 from optimizer.sources.synthetic import HAZARD, hazard_generator
 
 # Mean Earth radius (IUGG), metres: the scale of the local projection.
@@ -82,13 +74,16 @@ def significant(value: float, digits: int = 4) -> float:
     return float(round(value, digits - 1 - math.floor(math.log10(abs(value)))))
 
 
-def hazard_footprint(network: RoadNetwork, count: int, seed: int) -> dict[str, Any]:
+def hazard_footprint(network: RoadNetwork, count: int, seed: int, *,
+                     extent: float | None = None) -> dict[str, Any]:
     """A ``hazard_footprint`` generator entry: the synthetic instances' hazards
     (:func:`optimizer.sources.synthetic.hazard_generator`: epicentres at zones drawn by population,
     fragility, losses and rates) with their radii, shares of the unit square there, taken as
-    shares of this network's extent (:func:`network_extent`)."""
+    shares of this network's extent (``extent``, or :func:`network_extent`: without
+    coordinates an all-pairs search, so a caller that needs it too passes it in)."""
     entry = hazard_generator(count, seed)
-    extent = network_extent(network)
+    if extent is None:
+        extent = network_extent(network)
     entry["radius"] = [significant(share * extent) for share in RADIUS_SHARE]
     return entry
 
@@ -136,17 +131,8 @@ def _render(value: Any, level: int, prefix: int = 0) -> str:
 
 
 __all__ = [
-    "Assembled",
-    "Assembly",
     "LocalProjection",
-    "RoadNetwork",
-    "ShelterSite",
     "apportion",
-    "assemble",
     "dumps_instance",
     "hazard_footprint",
-    "largest_component",
-    "network_extent",
-    "spread_sites",
-    "weighted_diameter",
 ]

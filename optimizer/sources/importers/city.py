@@ -507,8 +507,6 @@ class StreetImport:
     network: RoadNetwork
     mode: str  # how segments met: "ids" or "endpoints"
     segments: int
-    dropped_segments: int
-    loops: int
     street_length: float  # metres, kept streets
     notes: tuple[str, ...]
 
@@ -553,8 +551,8 @@ def street_network(segments: list[Segment], o: CityOptions) -> StreetImport:
         notes.append(f"{len(left_out)} segment(s) not connected to the rest of the street "
                      f"network were left out ({', '.join(names[:5])})")
     network = network.with_population(_people(network, o))
-    return StreetImport(network, junctions.mode, len(segments), len(left_out),
-                        int(loops.sum()), float(network.edge_length.sum()), tuple(notes))
+    return StreetImport(network, junctions.mode, len(segments),
+                        float(network.edge_length.sum()), tuple(notes))
 
 
 def _people(network: RoadNetwork, o: CityOptions) -> np.ndarray:
@@ -670,7 +668,7 @@ def city_instance(streets: str | Path, shelters: str | Path,
         name=o.name, description="", placement=Spread(o.depots, named=sites),
         commodities=o.commodities, budget_share=o.budget_share, reach_share=o.reach_share,
         supply_reach=o.supply_reach, evacuation_reach=o.evacuation_reach, digits=DIGITS,
-        crs=None if projection is None else projection.crs(),
+        crs=projection.crs(),
     )
     assembled = assemble(network, assembly, np.random.default_rng(o.seed),
                          scenario_generators=[_zones_generator(written, o)] if zones else None)

@@ -357,10 +357,8 @@ class TntpImport:
 
     network: RoadNetwork
     directed_links: int
-    merged_roads: int
     time_for_length: int  # links whose length was 0 and took the free-flow time
     dropped_connectors: int
-    dropped_nodes: tuple[str, ...]
     notes: tuple[str, ...]
 
     @property
@@ -429,8 +427,8 @@ def tntp_network(net: TntpNet, coordinates: dict[int, tuple[float, float]] | Non
     if dropped:
         notes.append(f"{len(dropped)} node(s) no road connects to the rest were left out: "
                      + ", ".join(dropped[:10]) + (" ..." if len(dropped) > 10 else ""))
-    return TntpImport(network, len(net.links), len(keys), time_for_length, dropped_connectors,
-                      tuple(dropped), tuple(notes))
+    return TntpImport(network, len(net.links), time_for_length, dropped_connectors,
+                      tuple(notes))
 
 
 def _roads(net: TntpNet, notes: list[str]) -> tuple[dict[tuple[int, int], float], int]:
@@ -587,7 +585,8 @@ def tntp_instance(net_path: str | Path, nodes_path: str | Path | None = None,
     imported = tntp_network(net, coordinates, productions, projection=projection,
                             nodes_source=str(nodes_path))
     _check_fit(imported, o)
-    generator = hazard_footprint(imported.network, o.scenarios, o.seed)
+    extent = network_extent(imported.network)
+    generator = hazard_footprint(imported.network, o.scenarios, o.seed, extent=extent)
     assembly = Assembly(
         name=o.name or net_path.name.removesuffix(".tntp").removesuffix("_net"),
         description="", placement=Spread(o.depots, o.shelters), commodities=o.commodities,
@@ -598,8 +597,8 @@ def tntp_instance(net_path: str | Path, nodes_path: str | Path | None = None,
                          scenario_generators=[generator])
     document = assembled.document
     files = _Files(net_path, nodes_path, trips_path)
-    document["description"] = _describe(net, imported, o, assembled.diameter, generator,
-                                        files, projection, document)
+    document["description"] = _describe(net, imported, o, assembled.diameter, extent,
+                                        generator, files, projection, document)
     return document, list(imported.notes)
 
 
@@ -654,13 +653,13 @@ class _Files:
 
 
 def _describe(net: TntpNet, imported: TntpImport, o: TntpOptions, diameter: float,
-              generator: dict[str, Any], files: _Files, projection: LocalProjection | None,
-              document: dict[str, Any]) -> str:
+              extent: float, generator: dict[str, Any], files: _Files,
+              projection: LocalProjection | None, document: dict[str, Any]) -> str:
     """The instance's description: sources, and every rule of the import with its numbers."""
     parts = [*_describe_network(net, imported, o, files),
              *_describe_people(imported, files, projection),
              _describe_facilities(o, diameter, document),
-             _describe_hazards(imported.network, generator, files, projection)]
+             _describe_hazards(extent, generator, files, projection)]
     if imported.notes:
         parts.append("Import notes: " + "; ".join(n.replace(f"{net.source}: ", "")
                                                  for n in imported.notes) + ".")
@@ -740,7 +739,7 @@ def _describe_facilities(o: TntpOptions, diameter: float, document: dict[str, An
         f"network's weighted diameter ({diameter:g}).")
 
 
-def _describe_hazards(network: RoadNetwork, generator: dict[str, Any], files: _Files,
+def _describe_hazards(extent: float, generator: dict[str, Any], files: _Files,
                       projection: LocalProjection | None) -> str:
     radius = generator["radius"]
     unit = (" m" if projection is not None else "" if files.nodes is not None
@@ -752,7 +751,7 @@ def _describe_hazards(network: RoadNetwork, generator: dict[str, Any], files: _F
         f"{generator['seed']}), the synthetic instances' hazards scaled to this network: "
         f"epicentres at zones drawn by population, radius {radius[0]:g}-{radius[1]:g}{unit} "
         f"({RADIUS_SHARE[0]:.0%}-{RADIUS_SHARE[1]:.0%} of the network's extent, "
-        f"{significant(network_extent(network)):g}); a road fails with a {fragility['curve']} "
+        f"{significant(extent):g}); a road fails with a {fragility['curve']} "
         f"probability of its midpoint's distance (median {fragility['median']:g}, spread "
         f"{fragility['spread']:g} of the radius); facilities lose up to "
         f"{generator['facility_loss']:.0%} and zones have up to {generator['affected']:.0%} of "
