@@ -365,7 +365,7 @@ class Benders:
             # The master's point beats the incumbent, its plan rounded down does
             # not: buy the stock in whole units for the openings the point chose.
             self._repair(s, x, done.plan, level_col, level)
-        return self._carry_on(s, run, value_lp, done, point)
+        return self._carry_on(s, run, value_lp, done)
 
     def _may_solve_a_master(self, s: StageSearch) -> tuple[bool, float | None]:
         """Whether another master may start (a stop, the clock or the work limit may end
@@ -440,8 +440,7 @@ class Benders:
             r = self.evaluate(FirstStage.of(inst, plan)).resilience(inst)
         return _Round(plan, r, at_point, added, time.monotonic() - t0)
 
-    def _carry_on(self, s: StageSearch, run: Run, value_lp: float, done: _Round,
-                  point: float | None) -> bool:
+    def _carry_on(self, s: StageSearch, run: Run, value_lp: float, done: _Round) -> bool:
         """Whether the stage goes on after a master: not once stopped or proven."""
         if self.interrupted:
             return False
@@ -455,7 +454,7 @@ class Benders:
         if run.status is not Status.OPTIMAL:
             self.timed_out = not self.interrupted
             return False  # the time limit stopped the master
-        return self._after_mip_master(s, done.added, point)
+        return self._after_mip_master(s, done.added)
 
     def _after_lp_master(self, s: StageSearch, value_lp: float, done: _Round) -> None:
         """LP masters end (MIP masters from here) when one adds no cut, after
@@ -471,22 +470,16 @@ class Benders:
             s.relaxed = False
             self.master.relax(False)
 
-    def _after_mip_master(self, s: StageSearch, added: int, point: float | None) -> bool:
+    def _after_mip_master(self, s: StageSearch, added: int) -> bool:
         """After a MIP master solved to the gap that brought no cut: whole units of stock
         from here if they keep the plan from the bound, else the end of the stage (proven
         if the bounds agree up to the master's tolerances)."""
         m = self.master
-        if added == 0 and point is not None and s.closed(s.bound, point, s.wanted) and \
-                not (s.best is not None and s.closed(s.bound, s.best, s.wanted)):
-            # The master's point reaches its bound, its plans in whole units do
-            # not: a tighter master would only return that point again.
-            self.log(f"decomposition: {s.goal.name}: stock in whole units from here")
-            m.relax_stock(False)
-            return True
-        if added == 0 and m.stock_relaxed and not (
-                s.best is not None and s.closed(s.bound, s.best, s.wanted)):
-            # The master's cuts are exact at its point, but whole units of stock
-            # keep its plan short of its bound: prove the rest in whole units.
+        if added == 0 and m.stock_relaxed:
+            # The master's cuts are exact at its point, but whole units of stock keep its
+            # plan short of its bound (the incumbent does not meet it, _carry_on): prove
+            # the rest in whole units. Even when the point itself reaches the bound: a
+            # tighter master would only return that point again.
             self.log(f"decomposition: {s.goal.name}: stock in whole units from here")
             m.relax_stock(False)
             return True
