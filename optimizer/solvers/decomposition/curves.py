@@ -18,7 +18,7 @@ mean) and rows that pick one piece of each member's minimum (each such row is va
 everywhere: every piece bounds the share): at the start the line for every member, and the
 coverage for every member; then, at each plan the master proposes and the evaluation
 prices, the lowest piece of each member there, the cuts of the plans evaluated so far
-(:data:`KEPT_POINTS`) counted as pieces too. The plan's own cut is exact at the plan, so
+(:data:`.tuning.CURVE_POINTS`) counted as pieces too. The plan's own cut is exact at the plan, so
 each such row is exact there: no scenario has to be held on its own, and the master stays a
 relaxation whose bound is a bound. CVaR reads the same pieces (:meth:`Curves.pieces`) to
 bound each group's shortfall below its threshold (``loop.Benders._cvar_rows``).
@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from optimizer.highs import INF
+from optimizer.solvers.decomposition import tuning
 
 if TYPE_CHECKING:  # the master owns the HiGHS instance the curves write into
     from optimizer.solvers.decomposition.master import Master
@@ -45,9 +46,6 @@ if TYPE_CHECKING:  # the master owns the HiGHS instance the curves write into
 SUPPLY, SHELTER, ECONOMIC = 0, 1, 2
 # Pieces of a member's minimum; piece FIRST_CUT + k is the cut of the k-th point kept.
 TOP, LINE, COVER, FIRST_CUT = 0, 1, 2, 3
-# Evaluated plans whose cuts stay pieces of the members' minimum (each holds a gradient
-# per scenario: at 10,000 scenarios and 60 stock and place entries, about 5 MB).
-KEPT_POINTS = 40
 
 
 @dataclass
@@ -73,7 +71,7 @@ class Curve:
 
 
 @dataclass
-class _Point:
+class _CurvePoint:
     """An evaluated plan whose cuts are pieces of every member's minimum."""
 
     u: np.ndarray  # stock and places on hand
@@ -116,7 +114,7 @@ class Curves:
         self.u_start = u_start
         S = len(m.sup)
         self.curves: list[Curve] = []
-        self.points: list[_Point] = []
+        self.points: list[_CurvePoint] = []
         p = m.probabilities
         on = np.flatnonzero(p > 0)
         for kind, start, grad, offset in ((SUPPLY, start_supply, grad_stock, 0),
@@ -297,9 +295,9 @@ class Curves:
     def add_point(self, supply: np.ndarray, shelter: np.ndarray, grad_stock: np.ndarray,
                   grad_capacity: np.ndarray, u: np.ndarray) -> None:
         """An evaluated plan: its cuts become pieces of each member's minimum (the oldest
-        point leaves past :data:`KEPT_POINTS`; rows already written stay valid)."""
-        self.points.append(_Point(u.copy(), (supply, shelter), (grad_stock, grad_capacity)))
-        del self.points[:-KEPT_POINTS]
+        point leaves past :data:`.tuning.CURVE_POINTS`; rows already written stay valid)."""
+        self.points.append(_CurvePoint(u.copy(), (supply, shelter), (grad_stock, grad_capacity)))
+        del self.points[:-tuning.CURVE_POINTS]
 
     def cut_tangents(self, x: np.ndarray, u: np.ndarray, pool_column: float,
                      exact: tuple[np.ndarray, np.ndarray, np.ndarray], tol: float) -> int:

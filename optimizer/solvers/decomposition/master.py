@@ -40,7 +40,7 @@ def restricted(instance: Instance, scenarios: list[int] | np.ndarray) -> Instanc
 
 
 @dataclass
-class _Point:
+class _GroupPoint:
     """An evaluated first stage, kept for the groups' cuts."""
 
     u: np.ndarray  # stock and places on hand
@@ -168,7 +168,7 @@ class Master:
         self.target: float | None = None
         self._start: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None
         self._start = None
-        self.points: dict[int, _Point] = {}
+        self.points: dict[int, _GroupPoint] = {}
         self._next_point = 0
         self.groups: list[_Group] = []
 
@@ -270,11 +270,11 @@ class Master:
             # HiGHS's tolerances): its cuts are already there.
             if kept.pool == first.pool and np.array_equal(kept.u, u):
                 return key
-        point = _Point(u, first.pool, ev.resilience(self.instance), grad, w.economic * slope)
+        point = _GroupPoint(u, first.pool, ev.resilience(self.instance), grad, w.economic * slope)
         key = self._next_point
         self._next_point += 1
         self.points[key] = point
-        while len(self.points) > tuning.KEPT_POINTS:
+        while len(self.points) > tuning.GROUP_POINTS:
             del self.points[min(self.points)]
         return key
 
