@@ -27,7 +27,7 @@ from optimizer.solvers.decomposition import tuning
 from optimizer.solvers.decomposition.curves import ECONOMIC, SHELTER, SUPPLY
 from optimizer.solvers.decomposition.evaluator import Evaluator
 from optimizer.solvers.decomposition.master import Master
-from optimizer.solvers.decomposition.search import Incumbent, StageSearch
+from optimizer.solvers.decomposition.search import Incumbent, StageResult, StageSearch
 from optimizer.stages import Goal
 from optimizer.status import Status
 
@@ -294,9 +294,13 @@ class Benders:
 
     # ------------------------------------------------------------------ stage
 
-    def stage(self, goal: Goal, incumbent: Incumbent | None, target: float | None = None
-              ) -> tuple[Status, float | None, Incumbent | None, float]:
-        """Solve one stage: (status, bound in user units, incumbent, seconds).
+    def set_target(self, target: float) -> None:
+        """min_cost: every R_s at least ``target``, in the master and held from below."""
+        self.master.set_target(target)
+        self.floors[:] = target
+
+    def stage(self, goal: Goal, incumbent: Incumbent | None) -> StageResult:
+        """Solve one stage, from the incumbent of the stages before.
 
         LP masters first (:meth:`_after_lp_master`), then MIP masters with stock bought
         in fractions (:meth:`Master.relax_stock`) and whole units when that matters
@@ -306,7 +310,7 @@ class Benders:
         m = self.master
         self.incumbent_r = None if incumbent is None else incumbent.resilience
         level_col, level = self.objective(goal)
-        search = self._search(goal, incumbent, target)
+        search = self._search(goal, incumbent)
         m.relax_stock(tuning.RELAX_STOCK)
         m.relax(True)
         try:
@@ -320,11 +324,10 @@ class Benders:
         bound = search.bound
         if search.status is Status.OPTIMAL and search.best is not None:
             bound = max(bound, search.best) if goal.maximise else min(bound, search.best)
-        return (search.status, None if not math.isfinite(bound) else bound, search.incumbent,
-                time.monotonic() - started)
+        return StageResult(search.status, None if not math.isfinite(bound) else bound,
+                           search.incumbent, search.best, time.monotonic() - started)
 
-    def _search(self, goal: Goal, incumbent: Incumbent | None, target: float | None
-                ) -> StageSearch:
+    def _search(self, goal: Goal, incumbent: Incumbent | None) -> StageSearch:
         """The stage's search, from the incumbent of the stages before."""
         # Every MIP master is solved to the stage's gap, from the first: measured side by
         # side at 200 x 1,000, a master at 1e-4 cost about what one at 1% did (15-60 s),
@@ -339,8 +342,8 @@ class Benders:
         wanted = self.options.mip_gap * ((1 - tuning.ADMIT_GAP_SHARE) if goal.name == "objective"
                                          else 1.0)
         scale = self.master.money_scale if goal.measure == "cost" else 1.0
-        return StageSearch(goal, self.instance, self.ceilings, self.admissible, target, wanted,
-                       scale, incumbent)
+        return StageSearch(goal, self.instance, self.ceilings, self.admissible,
+                           self.master.target, wanted, scale, incumbent)
 
     def _iterate(self, s: StageSearch, level_col: np.ndarray | None, level: np.ndarray | None
                  ) -> bool:

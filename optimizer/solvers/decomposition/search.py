@@ -28,6 +28,18 @@ class Incumbent:
 
 
 @dataclass
+class StageResult:
+    """What a stage leaves (:meth:`.loop.Benders.stage`): its status, its bound in user units
+    (None: none finite), the incumbent and its value, and the seconds it took."""
+
+    status: Status
+    bound: float | None
+    incumbent: Incumbent | None
+    value: float | None  # the incumbent's value (None: no incumbent)
+    seconds: float
+
+
+@dataclass
 class StageSearch:
     """One stage's search: its goal, the gap it is proven to, the best plan so far (its
     exact R_s meet the held stages) and the masters' best bound, in user units."""
