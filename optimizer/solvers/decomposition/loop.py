@@ -79,7 +79,6 @@ class Benders:
     held: list[_Held] = field(default_factory=list)
     incumbent_r: np.ndarray | None = None  # exact R_s of the incumbent at the stage's start
     floors: np.ndarray = field(init=False)  # r_s held from below, per scenario
-    expected_held: bool = False
     # What grows as scenarios enter the master (Master.activate): the level columns with
     # their weights per scenario (inf: not in that level), CVaR's terms, the held rows
     # over expected resilience, and the current stage's objective by column (minimised).
@@ -91,7 +90,6 @@ class Benders:
     expected_rows: list[int] = field(default_factory=list)
     goal_measure: str = ""
     costs: dict[int, float] = field(default_factory=dict)
-    iteration: int = 0
     interrupted: bool = False
     timed_out: bool = False
 
@@ -102,6 +100,22 @@ class Benders:
     def ceilings(self) -> np.ndarray:
         """Every scenario's R_s at the ceiling (the master's bound on it)."""
         return self.master.ceil
+
+    @property
+    def iteration(self) -> int:
+        """Masters solved so far, over every stage (each has its progress record)."""
+        return len(self.progress)
+
+    @property
+    def holds_expected_or_cvar(self) -> bool:
+        """A solved expected-resilience or CVaR stage is held: every scenario's R_s can
+        move it."""
+        return bool(self.expected_rows) or (self.cvar is not None and bool(self.cvar.rows))
+
+    @property
+    def expected_live(self) -> bool:
+        """Expected resilience is in the master: the stage's objective, or held."""
+        return self.goal_measure == "expected" or bool(self.expected_rows)
 
     # ------------------------------------------------------------ objectives
 
@@ -219,10 +233,7 @@ class Benders:
         m.add_rows([(-INF, 0.0, [cv.eta, int(m.r[s]), int(u)], [1.0, -1.0, -1.0])
                     for s, u in zip(idx, short, strict=True)])
         for s, u in zip(idx, short, strict=True):
-            if self.goal_measure == "cvar":
-                self._set_cost(int(u), float(cv.coef[s]))
-            for row in cv.rows:
-                m.highs.changeCoeff(row, int(u), float(cv.coef[s]))
+            self._add_term("cvar", cv.rows, int(u), float(cv.coef[s]))
 
     def _enter(self, idx: np.ndarray) -> np.ndarray:
         """Scenarios held in the master on their own from here, in every level, CVaR tail
@@ -239,18 +250,20 @@ class Benders:
             self._add_shortfalls(idx[p[idx] > 0])
         on = idx[p[idx] > 0]
         for s in on:
-            if self.goal_measure == "expected":
-                self._set_cost(int(m.r[s]), -float(p[s]))
-            for row in self.expected_rows:
-                m.highs.changeCoeff(row, int(m.r[s]), -float(p[s]))
-        if self.goal_measure != "expected" and not self.expected_rows:
+            self._add_term("expected", self.expected_rows, int(m.r[s]), -float(p[s]))
+        if not self.expected_live:
             return idx  # they leave their groups when expected resilience enters
         for group in m.regroup(on):
-            if self.goal_measure == "expected":
-                self._set_cost(group.col, -group.mass)
-            for row in self.expected_rows:
-                m.highs.changeCoeff(row, group.col, -group.mass)
+            self._add_term("expected", self.expected_rows, group.col, -group.mass)
         return idx
+
+    def _add_term(self, measure: str, rows: list[int], col: int, coef: float) -> None:
+        """A new column's term in ``measure``: in the objective if that is the stage's,
+        and in each held row over it."""
+        if self.goal_measure == measure:
+            self._set_cost(col, coef)
+        for row in rows:
+            self.master.highs.changeCoeff(row, col, coef)
 
     def hold(self, goal: Goal, value: float) -> None:
         """Keep a solved stage at the value its incumbent reaches."""
@@ -267,13 +280,11 @@ class Benders:
             ok = self.ceilings > RELATIVE_MIN_CEILING
             self.floors[ok] = np.maximum(self.floors[ok],
                                          value * self.ceilings[ok] - tuning.ADMIT_TOL)
-        else:
-            self.expected_held = self.expected_held or goal.measure != "cost"
-            if goal.measure == "expected":
-                self.expected_rows.append(row)
-            elif goal.measure == "cvar":
-                assert self.cvar is not None
-                self.cvar.rows.append(row)
+        elif goal.measure == "expected":
+            self.expected_rows.append(row)
+        elif goal.measure == "cvar":
+            assert self.cvar is not None
+            self.cvar.rows.append(row)
 
     def _slack(self, goal: Goal, value: float) -> float:
         """How far (user units) a plan may fall short of a held stage's value."""
@@ -556,20 +567,20 @@ class Benders:
         # Cuts where they can move the stage: every scenario unless the stage is a level
         # with nothing held over expected resilience; then those at or below the level and
         # those held from below.
-        if line is None or self.expected_held:
+        if line is None or self.holds_expected_or_cvar:
             matters = np.ones(len(r), dtype=bool)
         else:
             matters = (r < self.floors) | (r < line + tuning.CUT_TOL)
         fresh = np.zeros(len(r), dtype=bool)
         fresh[entered] = True
         added = len(entered)
-        if m.curves is not None and (self.goal_measure == "expected" or self.expected_rows):
+        if m.curves is not None and self.expected_live:
             added += m.curves.cut_tangents(x, u_hat, pool_column,
                                            (ev.supply, ev.shelter, ev.economic), tuning.CUT_TOL)
         if self.cvar_groups:
             added += self._cvar_rows(r, u_hat, x, pool_column)
         added += self._share_cuts(ev, x, u_hat, matters, fresh)
-        if m.groups and (self.goal_measure == "expected" or self.expected_rows):
+        if m.groups and self.expected_live:
             added += self._group_cuts(ev, first, x, r)
         return added
 
@@ -702,9 +713,9 @@ class Benders:
     def _record(self, goal: Goal, kind: str, bound: float, best: float | None,
                 gap: float | None, master_seconds: float, evaluation_seconds: float,
                 added: int, master_gap: float | None = None) -> None:
-        self.iteration += 1
+        iteration = self.iteration + 1
         elapsed = time.monotonic() - self.options.started
-        entry = {"stage": goal.name, "iteration": self.iteration,
+        entry = {"stage": goal.name, "iteration": iteration,
                  "master": kind, "master_gap": master_gap, "cuts_added": added,
                  "cuts": self.master.cuts,
                  "bound": None if not math.isfinite(bound) else bound,
@@ -712,7 +723,7 @@ class Benders:
                  "master_seconds": round(master_seconds, 3),
                  "evaluation_seconds": round(evaluation_seconds, 3)}
         self.progress.append(entry)
-        self.log(f"decomposition {self.iteration} ({goal.name}, {entry['master']}): bound "
+        self.log(f"decomposition {iteration} ({goal.name}, {entry['master']}): bound "
                  f"{format_value(entry['bound'])}, incumbent {format_value(best)}, gap "
                  f"{gap_text(gap, best)}, {added} cuts added, "
                  f"{self.master.cuts} in all ({elapsed:.1f} s)")

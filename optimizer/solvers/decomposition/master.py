@@ -76,7 +76,6 @@ class Master:
     def __init__(self, instance: Instance, options: SolveOptions, ceiling: Evaluation) -> None:
         t0 = time.monotonic()
         self.instance = instance
-        self.options = options
         md = prepare(restricted(instance, []), limits_from=instance)
         model = assemble(md, ["tiebreak_cost"])
         self.money_scale = md.money_scale
