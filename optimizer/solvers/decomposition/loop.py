@@ -119,12 +119,12 @@ class Benders:
 
     # ------------------------------------------------------------ objectives
 
-    def objective(self, goal: Goal) -> tuple[np.ndarray | None, np.ndarray | None]:
+    def objective(self, goal: Goal) -> tuple[int | None, np.ndarray | None]:
         """Set the goal as the master's objective (minimisation form, :attr:`costs`); for a
         level or CVaR, its column and the per-scenario weights ``t * c_s <= r_s``."""
         m = self.master
         self.goal_measure = goal.measure
-        level_col: np.ndarray | None = None
+        level_col: int | None = None
         level: np.ndarray | None = None
         if goal.measure == "cost":
             self.costs = {m.cost_col: 1.0}
@@ -150,28 +150,33 @@ class Benders:
         if m.curves is not None:
             self.costs.update(m.curves.costs())
 
-    def _level_objective(self, goal: Goal) -> tuple[np.ndarray, np.ndarray]:
+    def _level_weights(self, goal: Goal) -> tuple[np.ndarray, np.ndarray]:
+        """The scenarios a worst case or relative level reads and their weights c_s in
+        ``t * c_s <= r_s``: every scenario (or those the goal names) at 1, or each scenario
+        over its ceiling (those with a ceiling above RELATIVE_MIN_CEILING)."""
+        if goal.measure == "worst":
+            among = (np.arange(len(self.instance.scenarios)) if goal.scenarios is None
+                     else goal.scenarios)
+            return among, np.ones(len(among))
+        among = np.flatnonzero(self.ceilings > RELATIVE_MIN_CEILING)
+        return among, self.ceilings[among]
+
+    def _level_objective(self, goal: Goal) -> tuple[int, np.ndarray]:
         """A worst case (over all scenarios or those the goal names) or a relative level
         (each scenario over its ceiling): a level column t, with ``t * c_s <= r_s`` for
         the scenarios held (the first to enter chosen by :meth:`_enter_first`)."""
         m = self.master
-        S = len(self.instance.scenarios)
-        if goal.measure == "worst":
-            among = np.arange(S) if goal.scenarios is None else goal.scenarios
-            weight = np.ones(len(among))
-        else:
-            among = np.flatnonzero(self.ceilings > RELATIVE_MIN_CEILING)
-            weight = self.ceilings[among]
-        level = np.full(S, np.inf)
+        among, weight = self._level_weights(goal)
+        level = np.full(len(self.instance.scenarios), np.inf)
         level[among] = weight
         self._enter_first(among, tuning.ACTIVATE)
         held = m.active[among]
         t = add_level(m.highs, m.r[among[held]], weight[held])
         self.levels.append((t, level))
         self.costs = {t: -1.0}
-        return np.array([t]), level
+        return t, level
 
-    def _cvar_objective(self) -> tuple[np.ndarray, np.ndarray]:
+    def _cvar_objective(self) -> tuple[int, np.ndarray]:
         """CVaR: eta less the shortfalls below it, weighted by p_s / (1 - alpha); each held
         scenario's shortfall, or on curves each group's (:meth:`_cvar_rows`)."""
         m, inst = self.master, self.instance
@@ -197,7 +202,7 @@ class Benders:
             self._add_shortfalls(np.flatnonzero(m.active & (p > 0)))
         level = np.full(S, np.inf)
         level[on] = 1.0
-        return np.array([eta]), level
+        return eta, level
 
     def dense(self) -> np.ndarray:
         """The current stage's objective over every column of the master."""
@@ -272,14 +277,10 @@ class Benders:
         minimised = value / m.money_scale if goal.measure == "cost" else -value
         row = int(m.highs.getNumRow())
         m.add_rows([(-INF, minimised, list(self.costs), list(self.costs.values()))])
-        if goal.measure == "worst":
-            among = (np.arange(len(self.floors)) if goal.scenarios is None
-                     else goal.scenarios)
-            self.floors[among] = np.maximum(self.floors[among], value - tuning.ADMIT_TOL)
-        elif goal.measure == "relative":
-            ok = self.ceilings > RELATIVE_MIN_CEILING
-            self.floors[ok] = np.maximum(self.floors[ok],
-                                         value * self.ceilings[ok] - tuning.ADMIT_TOL)
+        if goal.measure in ("worst", "relative"):
+            among, weight = self._level_weights(goal)
+            self.floors[among] = np.maximum(self.floors[among],
+                                            value * weight - tuning.ADMIT_TOL)
         elif goal.measure == "expected":
             self.expected_rows.append(row)
         elif goal.measure == "cvar":
@@ -321,11 +322,11 @@ class Benders:
         m = self.master
         self.incumbent_r = None if incumbent is None else incumbent.resilience
         level_col, level = self.objective(goal)
-        search = self._search(goal, incumbent)
+        search = self._search(goal, incumbent, level_col, level)
         m.relax_stock(tuning.RELAX_STOCK)
         m.relax(True)
         try:
-            while self._iterate(search, level_col, level):
+            while self._iterate(search):
                 pass
         except KeyboardInterrupt:
             self.interrupted = True
@@ -338,8 +339,10 @@ class Benders:
         return StageResult(search.status, None if not math.isfinite(bound) else bound,
                            search.incumbent, search.best, time.monotonic() - started)
 
-    def _search(self, goal: Goal, incumbent: Incumbent | None) -> StageSearch:
-        """The stage's search, from the incumbent of the stages before."""
+    def _search(self, goal: Goal, incumbent: Incumbent | None, level_col: int | None,
+                level: np.ndarray | None) -> StageSearch:
+        """The stage's search, from the incumbent of the stages before (``level_col`` and
+        ``level``: :meth:`objective`'s)."""
         # Every MIP master is solved to the stage's gap, from the first: measured side by
         # side at 200 x 1,000, a master at 1e-4 cost about what one at 1% did (15-60 s),
         # while masters at 1% needed more of them (cvar's objective stage: 295 s at 1%
@@ -354,10 +357,9 @@ class Benders:
                                          else 1.0)
         scale = self.master.money_scale if goal.measure == "cost" else 1.0
         return StageSearch(goal, self.instance, self.ceilings, self.admissible,
-                           self.master.target, wanted, scale, incumbent)
+                           self.master.target, wanted, scale, incumbent, level_col, level)
 
-    def _iterate(self, s: StageSearch, level_col: np.ndarray | None, level: np.ndarray | None
-                 ) -> bool:
+    def _iterate(self, s: StageSearch) -> bool:
         """One master, its point evaluated and cut, and its plan offered as the incumbent
         (with a repair where rounding lost it); False once the stage ends."""
         m = self.master
@@ -374,7 +376,7 @@ class Benders:
             return False
         x = np.asarray(m.highs.getSolution().col_value)
         value_lp = self._take_bound(s, run, dense, x)
-        done = self._evaluate_master(s, x, level_col, level)
+        done = self._evaluate_master(s, x)
         if done.plan is not None:
             s.consider(done.plan, done.resilience)
         self._record(s.goal, "lp" if s.relaxed else "mip", s.bound, s.best, s.gap(),
@@ -384,7 +386,7 @@ class Benders:
         if s.rounding_lost(x, point, m.opening_cols):
             # The master's point beats the incumbent, its plan rounded down does
             # not: buy the stock in whole units for the openings the point chose.
-            self._repair(s, x, done.plan, level_col, level)
+            self._repair(s, x, done.plan)
         return self._carry_on(s, run, value_lp, done)
 
     def _may_solve_a_master(self, s: StageSearch) -> tuple[bool, float | None]:
@@ -441,8 +443,7 @@ class Benders:
             s.bound = min(s.bound, user_bound) if s.maximise else max(s.bound, user_bound)
         return value_lp
 
-    def _evaluate_master(self, s: StageSearch, x: np.ndarray, level_col: np.ndarray | None,
-                         level: np.ndarray | None) -> _Round:
+    def _evaluate_master(self, s: StageSearch, x: np.ndarray) -> _Round:
         """The master's point evaluated exactly and cut; with stock in fractions, its
         plan (rounded down) evaluated too."""
         inst, m = self.instance, self.master
@@ -454,7 +455,7 @@ class Benders:
         t0 = time.monotonic()
         ev = self.evaluate(first, gradients=True)
         r = ev.resilience(inst)
-        added = self._cut(ev, first, x, level_col, level)
+        added = self._cut(s, ev, first, x)
         at_point = r
         if plan is not None and m.stock_relaxed:
             r = self.evaluate(FirstStage.of(inst, plan)).resilience(inst)
@@ -515,8 +516,7 @@ class Benders:
             return False
         return True
 
-    def _repair(self, s: StageSearch, x: np.ndarray, start: Plan | None,
-                level_col: np.ndarray | None, level: np.ndarray | None) -> None:
+    def _repair(self, s: StageSearch, x: np.ndarray, start: Plan | None) -> None:
         """Masters with the depots and shelters open at ``x`` fixed and stock in whole
         units, each plan evaluated exactly and offered as the incumbent, until one brings no
         cut (at most :data:`tuning.REPAIR_MASTERS`). Their bounds hold for those openings only, so
@@ -539,7 +539,7 @@ class Benders:
                 first = FirstStage.of(inst, plan)
                 t0 = time.monotonic()
                 ev = self.evaluate(first, gradients=True)
-                added = self._cut(ev, first, xr, level_col, level)
+                added = self._cut(s, ev, first, xr)
                 best = s.consider(plan, ev.resilience(inst))
                 self._record(s.goal, "repair", math.nan, best, None, run.seconds,
                              time.monotonic() - t0, added, s.wanted)
@@ -552,14 +552,13 @@ class Benders:
 
     # ------------------------------------------------------------------- cuts
 
-    def _cut(self, ev: Evaluation, first: FirstStage, x: np.ndarray,
-             level_col: np.ndarray | None, level: np.ndarray | None) -> int:
+    def _cut(self, s: StageSearch, ev: Evaluation, first: FirstStage, x: np.ndarray) -> int:
         """Scenarios that fall below what the master assumes of them enter it (lazy
         master); cuts where the master over-estimates a share of a held scenario that can
         matter, and where it over-estimates a group. Returns how many rows that added."""
         m = self.master
         r = ev.resilience(self.instance)
-        line = self._level_line(x, level_col, level)
+        line = self._level_line(s, x)
         threshold = self._assumed(x, line)
         u_hat = np.concatenate([first.stock.ravel(), first.capacity])
         pool_column = first.pool / m.money_scale
@@ -584,14 +583,13 @@ class Benders:
             added += self._group_cuts(ev, first, x, r)
         return added
 
-    def _level_line(self, x: np.ndarray, level_col: np.ndarray | None,
-                    level: np.ndarray | None) -> np.ndarray | None:
+    def _level_line(self, s: StageSearch, x: np.ndarray) -> np.ndarray | None:
         """The master's level at x for each scenario in it (t * weight; -inf elsewhere), or
         None when the stage has no level."""
-        if level_col is None or level is None:
+        if s.level_col is None or s.level is None:
             return None
         with np.errstate(invalid="ignore"):
-            return np.where(np.isfinite(level), float(x[level_col[0]]) * level, -np.inf)
+            return np.where(np.isfinite(s.level), float(x[s.level_col]) * s.level, -np.inf)
 
     def _assumed(self, x: np.ndarray, line: np.ndarray | None) -> np.ndarray:
         """What the master assumes of each scenario's R_s: its floor from the held stages,

@@ -52,6 +52,10 @@ class StageSearch:
     wanted: float  # the gap each MIP master is solved to, and the stage proven to
     scale: float  # the money scale for a cost stage (its absolute tolerances), else 1
     incumbent: Incumbent | None
+    # A level or CVaR stage: the level's column (t or eta) and each scenario's weight in
+    # ``t * c_s <= r_s`` (inf: not in the level); None otherwise.
+    level_col: int | None = None
+    level: np.ndarray | None = None
     best: float | None = field(init=False)  # the incumbent's value
     bound: float = field(init=False)
     status: Status = Status.FEASIBLE
