@@ -560,7 +560,7 @@ class Benders:
         r = ev.resilience(self.instance)
         line = self._level_line(s, x)
         threshold = self._assumed(x, line)
-        u_hat = np.concatenate([first.stock.ravel(), first.capacity])
+        u_hat = first.on_hand
         pool_column = first.pool / m.money_scale
         entered = self._admit(ev, r, threshold, u_hat)
         # Cuts where they can move the stage: every scenario unless the stage is a level
@@ -630,19 +630,11 @@ class Benders:
         and the held ones that can matter whose share the master over-estimates."""
         m = self.master
         assert ev.grad_stock is not None and ev.grad_capacity is not None
-        added = 0
-        for cols, exact, grad, offset in (
-                (m.sup, ev.supply, ev.grad_stock, 0),
-                (m.sh, ev.shelter, ev.grad_capacity, m.DK)):
-            over = fresh | (matters & m.active & (x[cols] > exact + tuning.CUT_TOL))
-            idx = np.flatnonzero(over)
-            if not len(idx):
-                continue
-            full = np.zeros((len(idx), len(u_hat)))
-            full[:, offset:offset + grad.shape[1]] = grad[idx]
-            m.add_cuts(cols[idx], exact[idx], full, u_hat)
-            added += len(idx)
-        return added
+        chosen = tuple(np.flatnonzero(fresh | (matters & m.active &
+                                               (x[cols] > exact + tuning.CUT_TOL)))
+                       for cols, exact in ((m.sup, ev.supply), (m.sh, ev.shelter)))
+        return m.share_cuts((ev.supply, ev.shelter), (ev.grad_stock, ev.grad_capacity), u_hat,
+                            chosen)
 
     def _group_cuts(self, ev: Evaluation, first: FirstStage, x: np.ndarray,
                     r: np.ndarray) -> int:

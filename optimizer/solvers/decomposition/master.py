@@ -196,8 +196,7 @@ class Master:
         self.add_rows(rows)
         self._add_coverage(idx)
         if self._start is not None:
-            sup, sh, g_stock, g_cap, u_hat = self._start
-            self._start_cuts(idx, sup, sh, g_stock, g_cap, u_hat)
+            self._start_cuts(idx)
         if self.target is not None:
             n = len(idx)
             self.highs.changeColsBounds(n, self.r[idx].astype(np.int32), np.full(n, self.target),
@@ -217,10 +216,9 @@ class Master:
         """The start plan's cuts: the master's first view of every scenario, added for
         each scenario as it enters (all at once when every scenario is held)."""
         assert ev.grad_stock is not None and ev.grad_capacity is not None
-        u_hat = np.concatenate([first.stock.ravel(), first.capacity])
+        u_hat = first.on_hand
         self._start = (ev.supply, ev.shelter, ev.grad_stock, ev.grad_capacity, u_hat)
-        self._start_cuts(np.flatnonzero(self.active), ev.supply, ev.shelter, ev.grad_stock,
-                         ev.grad_capacity, u_hat)
+        self._start_cuts(np.flatnonzero(self.active))
         if self._wants_curves:
             # Curves lean on every plan holding at least the start's stock, places and pool
             # (true of the do-nothing plan); from any other start every scenario is held.
@@ -239,16 +237,30 @@ class Master:
         if self._wants_curves and self.curves is None:
             self.activate(np.arange(len(self.sup)))
 
-    def _start_cuts(self, idx: np.ndarray, sup: np.ndarray, sh: np.ndarray,
-                    g_stock: np.ndarray, g_cap: np.ndarray, u_hat: np.ndarray) -> None:
-        for cols, exact, grad, offset in ((self.sup, sup, g_stock, 0),
-                                          (self.sh, sh, g_cap, self.DK)):
-            sel = idx[np.abs(grad[idx]).sum(axis=1) > 0]
-            if not len(sel):
+    def _start_cuts(self, idx: np.ndarray) -> None:
+        """The start plan's cuts for the scenarios ``idx`` (those its gradient reaches)."""
+        assert self._start is not None
+        sup, sh, g_stock, g_cap, u_hat = self._start
+        self.share_cuts((sup, sh), (g_stock, g_cap), u_hat,
+                        tuple(idx[np.abs(g[idx]).sum(axis=1) > 0] for g in (g_stock, g_cap)))
+
+    def share_cuts(self, exact: tuple[np.ndarray, np.ndarray],
+                   grads: tuple[np.ndarray, np.ndarray], u_hat: np.ndarray,
+                   chosen: tuple[np.ndarray, ...]) -> int:
+        """Supply and shelter cuts at a plan (``u_hat`` on hand): for the scenarios
+        ``chosen[0]``, sup_s <= supply_s + g_s . (stock - stock^), with ``exact`` the plan's
+        shares and ``grads`` their supergradients (stock, places); for ``chosen[1]`` the
+        same of sh_s in places. Returns how many cuts that added."""
+        added = 0
+        for cols, value, grad, offset, idx in zip((self.sup, self.sh), exact, grads,
+                                                  (0, self.DK), chosen, strict=True):
+            if not len(idx):
                 continue
-            full = np.zeros((len(sel), len(u_hat)))
-            full[:, offset:offset + grad.shape[1]] = grad[sel]
-            self.add_cuts(cols[sel], exact[sel], full, u_hat)
+            full = np.zeros((len(idx), len(u_hat)))
+            full[:, offset:offset + grad.shape[1]] = grad[idx]
+            self.add_cuts(cols[idx], value[idx], full, u_hat)
+            added += len(idx)
+        return added
 
     # ------------------------------------------------------------------ groups
 
@@ -263,7 +275,7 @@ class Master:
         with np.errstate(divide="ignore"):
             slope = np.where((loss > 0) & (first.pool < loss), 1.0 / np.where(loss > 0, loss, 1),
                              0.0)
-        u = np.concatenate([first.stock.ravel(), first.capacity])
+        u = first.on_hand
         for key, kept in self.points.items():
             # The same point again (the master returned its plan again, its cuts met within
             # HiGHS's tolerances): its cuts are already there.
