@@ -41,7 +41,7 @@ from optimizer.highs import INF
 from optimizer.solvers.decomposition import tuning
 
 if TYPE_CHECKING:  # the master owns the HiGHS instance the curves write into
-    from optimizer.solvers.decomposition.master import Master
+    from optimizer.solvers.decomposition.master import Coverage, Master
 
 SUPPLY, SHELTER, ECONOMIC = 0, 1, 2
 # Pieces of a member's minimum; piece FIRST_CUT + k is the cut of the k-th point kept.
@@ -112,17 +112,15 @@ class Curves:
         self.master = m = master
         self.weights = weights
         self.u_start = u_start
-        S = len(m.sup)
         self.curves: list[Curve] = []
         self.points: list[_CurvePoint] = []
         p = m.probabilities
         on = np.flatnonzero(p > 0)
         for kind, start, grad, offset in ((SUPPLY, start_supply, grad_stock, 0),
                                           (SHELTER, start_shelter, grad_capacity, m.DK)):
-            low = m.share_lower[kind * S:(kind + 1) * S]
-            top = m.share_upper[kind * S:(kind + 1) * S]
+            coverage = m.coverage(kind)
+            low, top = coverage.low, coverage.high
             begin = np.minimum(np.maximum(start, low), top)
-            cover, flags = m._cover[kind], m._flags[kind]
             support: dict[bytes, list[int]] = {}
             for s in on:
                 support.setdefault((grad[s] > 0).tobytes(), []).append(int(s))
@@ -136,33 +134,31 @@ class Curves:
                     direction[offset:offset + g.shape[1]] = (
                         g / np.where(scale > 0, scale, 1.0)[:, None]).max(axis=0)
                 self._add(kind, direction, idx, begin[idx], np.maximum(scale, 0.0),
-                          top[idx], cover, flags, needs=low[idx] < 1.0)
+                          top[idx], coverage, needs=low[idx] < 1.0)
         # Economic: min(1, pool / loss_s) exactly, t the pool's column (money / scale).
         loss = m.loss
         pool = m.pool_col >= 0
         slope = np.where((loss > 0) & pool, m.money_scale / np.where(loss > 0, loss, 1.0), 0.0)
         top = np.where((loss > 0) & ~pool, 0.0, 1.0)
         begin = np.where(loss > 0, 0.0, 1.0)
-        self._add(ECONOMIC, None, on, begin[on], slope[on], top[on], None, None)
+        self._add(ECONOMIC, None, on, begin[on], slope[on], top[on], None)
 
     # ------------------------------------------------------------------ building
 
     def _add(self, kind: int, direction: np.ndarray | None, members: np.ndarray,
              start: np.ndarray, slope: np.ndarray, top: np.ndarray,
-             cover: np.ndarray | None, flags: np.ndarray | None,
-             needs: np.ndarray | None = None) -> None:
+             coverage: Coverage | None, needs: np.ndarray | None = None) -> None:
         m = self.master
         p = m.probabilities[members]
         mass = float(p.sum())
         if not len(members) or mass <= 0:
             return
-        if cover is not None and flags is not None and cover.shape[1]:
-            fixed = flags < 0  # facilities that exist: always open
-            base = cover[members][:, fixed].sum(axis=1)
-            free = np.flatnonzero(~fixed)
-            b = cover[members][:, free]
+        if coverage is not None and coverage.cover is not None:
+            base = coverage.constant[members]  # facilities that exist: always open
+            free = np.flatnonzero(~coverage.fixed)
+            b = coverage.cover[members][:, free]
             used = b.any(axis=0)
-            columns, b = flags[free][used].astype(np.int64), b[:, used]
+            columns, b = coverage.flags[free][used].astype(np.int64), b[:, used]
             if needs is not None:  # a share with nothing to serve is 1 whatever is open
                 base = np.where(needs, base, np.inf)
         else:

@@ -51,6 +51,21 @@ class _GroupPoint:
 
 
 @dataclass
+class Coverage:
+    """One share (supply or shelter) of every scenario: the bounds of its column and what
+    each facility covers of it (:meth:`Master.coverage`)."""
+
+    low: np.ndarray  # (S,) the column's lower bound (1: nothing to serve)
+    high: np.ndarray  # (S,) its upper bound (the ceiling's share, at most 1)
+    # What each depot (shelter) covers of each scenario's share, open and full, and its open
+    # flag's column (-1: it exists, always open); None when no facility covers anything.
+    cover: np.ndarray | None
+    flags: np.ndarray
+    fixed: np.ndarray  # (facilities,) always open
+    constant: np.ndarray  # (S,) what the facilities always open cover
+
+
+@dataclass
 class _Group:
     """Scenarios not held on their own, one column over their R_s averaged by probability
     (in [0, 1] like an R_s, so that HiGHS's absolute tolerances weigh it as one scenario);
@@ -146,7 +161,23 @@ class Master:
         self.share_lower, self.share_upper = lower, upper
         self.probabilities = np.asarray(inst.probabilities, dtype=float)
         self.ceil = ceiling.resilience(inst)
-        self._cover = (ceiling.cover_supply, ceiling.cover_shelter)
+        self._coverage = tuple(self._share_coverage(part, cover) for part, cover in
+                               enumerate((ceiling.cover_supply, ceiling.cover_shelter)))
+
+    def _share_coverage(self, part: int, cover: np.ndarray | None) -> Coverage:
+        S = len(self.sup)
+        flags = self._flags[part]
+        fixed = flags < 0
+        if cover is not None and cover.shape[1] == 0:
+            cover = None
+        constant = np.zeros(S) if cover is None else cover[:, fixed].sum(axis=1)
+        return Coverage(self.share_lower[part * S:(part + 1) * S],
+                        self.share_upper[part * S:(part + 1) * S], cover, flags, fixed, constant)
+
+    def coverage(self, part: int) -> Coverage:
+        """The supply (``part`` 0) or shelter (1) share of every scenario: its column's
+        bounds and what the facilities cover of it."""
+        return self._coverage[part]
 
     def _hold_no_scenario_yet(self) -> None:
         """No scenario held on its own yet: below :data:`tuning.LAZY_FROM` scenarios every one
@@ -304,24 +335,21 @@ class Master:
         p = self.probabilities[members] / mass
         col = int(self.add_columns(1, 0.0, min(1.0, float(p @ self.ceil[members])))[0])
         w = self.instance.weights
-        S = len(self.sup)
         index: dict[int, float] = {col: 1.0}
         bound = 0.0
         for part, weight in ((0, w.supply), (1, w.shelter)):
-            cover, flags = self._cover[part], self._flags[part]
-            low = self.share_lower[part * S:(part + 1) * S][members]
-            high = self.share_upper[part * S:(part + 1) * S][members]
-            if cover is None or cover.shape[1] == 0:
+            cov = self.coverage(part)
+            low, high = cov.low[members], cov.high[members]
+            if cov.cover is None:
                 bound += weight * float(p @ high)
                 continue
-            fixed = flags < 0
-            c = cover[members]
-            constant = c[:, fixed].sum(axis=1)
+            c = cov.cover[members]
+            constant = cov.constant[members]
             row = (low < 1.0) & (constant < high)
             bound += weight * float(p[~row] @ high[~row] + p[row] @ constant[row])
-            free = np.flatnonzero(~fixed)
+            free = np.flatnonzero(~cov.fixed)
             coefs = (p[row] * weight) @ c[row][:, free]
-            for j, a in zip(flags[free], coefs, strict=True):
+            for j, a in zip(cov.flags[free], coefs, strict=True):
                 if a:
                     index[int(j)] = index.get(int(j), 0.0) - float(a)
         economic = np.where((self.loss[members] > 0) & (self.pool_col < 0), 0.0, 1.0)
@@ -382,19 +410,15 @@ class Master:
         :class:`Evaluation`). Without these rows an LP master opens a sliver of a depot for
         the price of a sliver and stocks it fully (stock <= capacity * y): its bound stays
         at the ceilings however tight the budget. One row per scenario and share."""
-        S = len(self.sup)
         for part, share_cols in enumerate((self.sup, self.sh)):
-            cover, flags = self._cover[part], self._flags[part]
-            assert cover is not None
-            if cover.shape[1] == 0:
+            cov = self.coverage(part)
+            cover, flags, low, high = cov.cover, cov.flags, cov.low, cov.high
+            if cover is None:
                 continue
-            fixed = flags < 0  # existing facilities: always open, a constant
-            free = np.flatnonzero(~fixed)
-            low = self.share_lower[part * S:(part + 1) * S]
-            high = self.share_upper[part * S:(part + 1) * S]
+            free = np.flatnonzero(~cov.fixed)  # existing facilities: always open, a constant
             rows = []
             for s in idx:
-                constant = float(cover[s, fixed].sum())
+                constant = float(cov.constant[s])
                 j = int(share_cols[s])
                 if low[s] >= 1.0 or constant >= high[s]:
                     continue  # nothing needed, or the existing ones cover the bound
