@@ -274,7 +274,7 @@ class Benders:
         """Keep a solved stage at the value its incumbent reaches."""
         self.held.append(_Held(goal, value))
         m = self.master
-        minimised = value / m.money_scale if goal.measure == "cost" else -value
+        minimised = goal.minimised(value, m.money_scale)
         row = int(m.highs.getNumRow())
         m.add_rows([(-INF, minimised, list(self.costs), list(self.costs.values()))])
         if goal.measure in ("worst", "relative"):
@@ -289,7 +289,7 @@ class Benders:
 
     def _slack(self, goal: Goal, value: float) -> float:
         """How far (user units) a plan may fall short of a held stage's value."""
-        scale = self.master.money_scale if goal.measure == "cost" else 1.0
+        scale = goal.unit(self.master.money_scale)
         return max(tuning.ADMIT_TOL * scale,
                    tuning.ADMIT_GAP_SHARE * self.options.mip_gap * abs(value))
 
@@ -355,7 +355,7 @@ class Benders:
         # tie-break took the expected objective from a 0.0099% gap to 0.0101%, `feasible`).
         wanted = self.options.mip_gap * ((1 - tuning.ADMIT_GAP_SHARE) if goal.name == "objective"
                                          else 1.0)
-        scale = self.master.money_scale if goal.measure == "cost" else 1.0
+        scale = goal.unit(self.master.money_scale)
         return StageSearch(goal, self.instance, self.ceilings, self.admissible,
                            self.master.target, wanted, scale, incumbent, level_col, level)
 
@@ -438,7 +438,7 @@ class Benders:
             master_bound = value_lp
         if run.status is Status.OPTIMAL:
             master_bound = min(master_bound, value_lp)
-        user_bound = -master_bound if s.maximise else master_bound * s.scale
+        user_bound = s.goal.to_user(master_bound, self.master.money_scale)
         if run.status is Status.OPTIMAL or not s.relaxed:
             s.bound = min(s.bound, user_bound) if s.maximise else max(s.bound, user_bound)
         return value_lp
@@ -486,7 +486,8 @@ class Benders:
             s.goal.measure != "cost" else None
         lp_done = done.added == 0 or s.lp_rounds >= tuning.LP_ITERATIONS or (
             lp_value is not None and
-            abs(-value_lp - lp_value) <= tuning.LP_GAP * max(abs(lp_value), 1e-10))
+            abs(s.goal.to_user(value_lp, self.master.money_scale) - lp_value) <=
+            tuning.LP_GAP * max(abs(lp_value), 1e-10))
         if lp_done:
             s.relaxed = False
             self.master.relax(False)
