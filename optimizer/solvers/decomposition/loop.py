@@ -395,18 +395,25 @@ class Benders:
         if stopping.requested():  # deferred: stop here, keep the incumbent
             self.interrupted = True
             return False, None
-        left = self.options.remaining()
-        # Every master is followed by an evaluation round that the clock does not
-        # stop: a master starts only with time for that round too, and its limit
-        # leaves it (the solver's deadline already leaves the verification's).
-        after = self.evaluate.round_seconds()
-        if left is not None and left <= after:
+        room, time_limit = self._master_time()
+        if not room:
             self.timed_out = True
             return False, None
         s.iterations += 1
         if s.iterations > tuning.MAX_STAGE_ITERATIONS:
             self.log(f"decomposition: {s.goal.name}: {tuning.MAX_STAGE_ITERATIONS} masters "
                      "without closing the gap; the plan is the best found")
+            return False, None
+        return True, time_limit
+
+    def _master_time(self) -> tuple[bool, float | None]:
+        """Whether the clock leaves room for a master, and its time limit (None: none).
+        Every master is followed by an evaluation round that the clock does not stop: a
+        master starts only with time for that round too, and its limit leaves it (the
+        solver's deadline already leaves the verification's)."""
+        left = self.options.remaining()
+        after = self.evaluate.round_seconds()
+        if left is not None and left <= after:
             return False, None
         return True, None if left is None else left - after
 
@@ -455,7 +462,7 @@ class Benders:
         t0 = time.monotonic()
         ev = self.evaluate(first, gradients=True)
         r = ev.resilience(inst)
-        added = self._cut(s, ev, first, x)
+        added = self._cut(s, ev, r, first, x)
         at_point = r
         if plan is not None and m.stock_relaxed:
             r = self.evaluate(FirstStage.of(inst, plan)).resilience(inst)
@@ -527,12 +534,10 @@ class Benders:
         m.relax_stock(False)
         try:
             for _ in range(tuning.REPAIR_MASTERS):
-                left = self.options.remaining()
-                after = self.evaluate.round_seconds()  # the round after it, as for a master
-                if (left is not None and left <= after) or stopping.requested():
+                room, time_limit = self._master_time()
+                if not room or stopping.requested():
                     break
-                run = m.solve(s.wanted, None if left is None else left - after, self.dense(),
-                              start)
+                run = m.solve(s.wanted, time_limit, self.dense(), start)
                 if not run.status.has_plan:
                     break
                 xr = np.asarray(m.highs.getSolution().col_value)
@@ -540,8 +545,9 @@ class Benders:
                 first = FirstStage.of(inst, plan)
                 t0 = time.monotonic()
                 ev = self.evaluate(first, gradients=True)
-                added = self._cut(s, ev, first, xr)
-                best = s.consider(plan, ev.resilience(inst))
+                r = ev.resilience(inst)
+                added = self._cut(s, ev, r, first, xr)
+                best = s.consider(plan, r)
                 self._record(s.goal, "repair", math.nan, best, None, run.seconds,
                              time.monotonic() - t0, added, s.wanted)
                 if added == 0 or run.interrupted:
@@ -553,12 +559,13 @@ class Benders:
 
     # ------------------------------------------------------------------- cuts
 
-    def _cut(self, s: StageSearch, ev: Evaluation, first: FirstStage, x: np.ndarray) -> int:
+    def _cut(self, s: StageSearch, ev: Evaluation, r: np.ndarray, first: FirstStage,
+             x: np.ndarray) -> int:
         """Scenarios that fall below what the master assumes of them enter it (lazy
         master); cuts where the master over-estimates a share of a held scenario that can
-        matter, and where it over-estimates a group. Returns how many rows that added."""
+        matter, and where it over-estimates a group (``r``: the exact R_s of ``ev``).
+        Returns how many rows that added."""
         m = self.master
-        r = ev.resilience(self.instance)
         line = self._level_line(s, x)
         threshold = self._assumed(x, line)
         u_hat = first.on_hand
