@@ -452,7 +452,6 @@ class Master:
                            np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0))
         return first + np.arange(n)
 
-
     def add_cuts(self, share_cols: np.ndarray, values: np.ndarray, grads: np.ndarray,
                  u_hat: np.ndarray) -> None:
         """share_s <= value_s + g_s . (u - u^) for each row of ``grads`` (in u's entries),
@@ -491,8 +490,8 @@ class Master:
         units, so its bound still bounds the stage; its plans are rounded down (feasible:
         cost and room only fall) and evaluated exactly before they count. If the rounding
         keeps the bounds from meeting, the stage goes back to whole units (see
-        :meth:`optimizer.solvers.decomposition.loop.Benders.stage`), so every stage's
-        answer stays exact."""
+        :meth:`optimizer.solvers.decomposition.loop.Benders._after_mip_master`), so every
+        stage's answer stays exact."""
         self.stock_relaxed = relaxed and len(self.stock_cols) > 0
         self._integrality(self.stock_cols, relaxed)
 
