@@ -381,8 +381,8 @@ class Benders:
             s.consider(done.plan, done.resilience)
         self._record(s.goal, "lp" if s.relaxed else "mip", s.bound, s.best, s.gap(),
                      run.seconds, done.seconds, done.added, None if s.relaxed else s.wanted)
-        point = s.point_value(x, done.at_point, m) if done.plan is not None and \
-            m.stock_relaxed else None
+        point = s.point_value(done.at_point, float(x[m.cost_col]) * m.money_scale) if \
+            done.plan is not None and m.stock_relaxed else None
         if s.rounding_lost(x, point, m.opening_cols):
             # The master's point beats the incumbent, its plan rounded down does
             # not: buy the stock in whole units for the openings the point chose.
@@ -447,7 +447,7 @@ class Benders:
             master_bound = min(master_bound, value_lp)
         user_bound = s.goal.to_user(master_bound, self.master.money_scale)
         if run.status is Status.OPTIMAL or not s.relaxed:
-            s.bound = min(s.bound, user_bound) if s.maximise else max(s.bound, user_bound)
+            s.bound = min(s.bound, user_bound) if s.goal.maximise else max(s.bound, user_bound)
         return value_lp
 
     def _evaluate_master(self, s: StageSearch, x: np.ndarray) -> _Round:

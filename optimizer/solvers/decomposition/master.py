@@ -33,12 +33,6 @@ _NO_HEURISTICS = {"mip_heuristic_effort": 0.0, "mip_heuristic_run_rins": False,
                   "mip_heuristic_run_feasibility_jump": False}
 
 
-def restricted(instance: Instance, scenarios: list[int] | np.ndarray) -> Instance:
-    """The instance with only the given scenarios (probabilities kept as they are)."""
-    return dataclasses.replace(instance,
-                               scenarios=tuple(instance.scenarios[int(s)] for s in scenarios))
-
-
 @dataclass
 class _GroupPoint:
     """An evaluated first stage, kept for the groups' cuts."""
@@ -91,7 +85,9 @@ class Master:
     def __init__(self, instance: Instance, options: SolveOptions, ceiling: Evaluation) -> None:
         t0 = time.monotonic()
         self.instance = instance
-        md = prepare(restricted(instance, []), limits_from=instance)
+        # The first stage alone: the instance with no scenario (what stock is useful still
+        # bounded by every scenario).
+        md = prepare(dataclasses.replace(instance, scenarios=()), limits_from=instance)
         model = assemble(md, ["tiebreak_cost"])
         self.money_scale = md.money_scale
         self.highs = _first_stage_highs(model, options)

@@ -13,7 +13,6 @@ import numpy as np
 from optimizer.instance.data import Instance
 from optimizer.plan import Plan, plan_cost
 from optimizer.solvers.decomposition import tuning
-from optimizer.solvers.decomposition.master import Master
 from optimizer.stages import Goal
 from optimizer.status import Status
 
@@ -66,28 +65,21 @@ class StageSearch:
 
     def __post_init__(self) -> None:
         self.best = None if self.incumbent is None else self.score(self.incumbent)
-        self.bound = math.inf if self.maximise else -math.inf
-
-    @property
-    def maximise(self) -> bool:
-        return self.goal.maximise
+        self.bound = math.inf if self.goal.maximise else -math.inf
 
     def score(self, inc: Incumbent) -> float:
         return self.goal.value(self.instance, inc.resilience, inc.cost, self.ceilings)
-
-    def gap_of(self, bound: float, value: float) -> float:
-        diff = (bound - value) if self.maximise else (value - bound)
-        return max(0.0, diff) / max(abs(value), 1e-10)
 
     def gap(self) -> float | None:
         """The incumbent's gap to the bound, if both exist."""
         if self.best is None or not math.isfinite(self.bound):
             return None
-        return self.gap_of(self.bound, self.best)
+        diff = (self.bound - self.best) if self.goal.maximise else (self.best - self.bound)
+        return max(0.0, diff) / max(abs(self.best), 1e-10)
 
     def closed(self, bound: float, value: float, allowed: float,
                absolute: float = 1e-9) -> bool:
-        diff = (bound - value) if self.maximise else (value - bound)
+        diff = (bound - value) if self.goal.maximise else (value - bound)
         return diff <= allowed * max(abs(value), 1e-10) + absolute * self.scale
 
     def meets(self, resilience: np.ndarray, cost: float) -> bool:
@@ -101,16 +93,15 @@ class StageSearch:
         candidate = Incumbent(plan, resilience, cost)
         if self.meets(resilience, cost):
             value = self.score(candidate)
-            if self.best is None or (value > self.best + 1e-12 if self.maximise
+            if self.best is None or (value > self.best + 1e-12 if self.goal.maximise
                                      else value < self.best - 1e-12 * self.scale):
                 self.incumbent, self.best = candidate, value
         return self.best
 
-    def point_value(self, x: np.ndarray, at_point: np.ndarray, master: Master
-                    ) -> float | None:
+    def point_value(self, at_point: np.ndarray, cost: float) -> float | None:
         """The stage's value at the master's own point (stock in fractions, every
-        scenario evaluated exactly), if that point meets the held stages."""
-        cost = float(x[master.cost_col]) * master.money_scale
+        scenario evaluated exactly: ``at_point``; ``cost`` its cost), if that point meets the
+        held stages."""
         if not self.meets(at_point, cost):
             return None
         return self.goal.value(self.instance, at_point, cost, self.ceilings)
