@@ -4,9 +4,10 @@ side by side in one run.
 Both variants of the same case start at the same moment in two child processes, so they
 share whatever load the machine has; each is timed in CPU seconds (the child and the
 worker processes it waits for) and its peak resident memory (the child and its
-descendants, sampled). ``continuous`` is the default (``optimizer.solvers.decomposition.tuning.
-RELAX_STOCK``: MIP masters buy stock as a continuous amount until whole units matter);
-``whole`` solves every MIP master with whole units, as before.
+descendants, sampled). ``continuous`` is the default
+(``optimizer.solvers.decomposition.tuning.RELAX_STOCK``: MIP masters buy stock as a continuous
+amount until whole units matter); ``whole`` solves every MIP master with whole units, as
+before.
 
     python benchmarks/stock_units.py --case unpinned,200,1000,worst_case --time-limit 300
 
@@ -14,14 +15,14 @@ With ``--only continuous`` a single variant runs (e.g. the 200 x 10,000 case, wh
 at once would not fit the memory budget). ``--variants every,lazy`` sets the master that
 holds every scenario from the start against the one that holds only those that matter
 (``optimizer.solvers.decomposition.tuning.LAZY_FROM``; for expected resilience and CVaR, the
-curves of
-``optimizer.solvers.decomposition.curves``, which hold none), both with continuous stock:
+curves of ``optimizer.solvers.decomposition.curves``, which hold none), both with continuous
+stock:
 
     python benchmarks/stock_units.py --case unpinned,200,1000,worst_case --variants every,lazy
 
 ``--variants continuous,heuristics`` sets the default masters (HiGHS's primal heuristics
-off, ``optimizer.solvers.decomposition.tuning.MASTER_HEURISTICS``) against the same masters with
-them on.
+off, ``optimizer.solvers.decomposition.tuning.MASTER_HEURISTICS``) against the same masters
+with them on.
 """
 
 from __future__ import annotations

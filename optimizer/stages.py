@@ -60,6 +60,21 @@ class Goal:
             r = r[self.scenarios]
         return MEASURES[self.measure].score(instance, r, cost, ceilings)
 
+    def to_user(self, minimised: float, money_scale: float) -> float:
+        """A value of the solvers' minimisation form (cost over the money scale, or a
+        resilience negated) in the user's units."""
+        return minimised * money_scale if MEASURES[self.measure].money else -minimised
+
+    def minimised(self, value: float, money_scale: float) -> float:
+        """A value in the user's units in the solvers' minimisation form (the inverse of
+        :meth:`to_user`)."""
+        return value / money_scale if MEASURES[self.measure].money else -value
+
+    def unit(self, money_scale: float) -> float:
+        """What one unit of the minimisation form is worth in the user's units, in size: the
+        money scale for a cost, 1 for a resilience (scales absolute tolerances)."""
+        return money_scale if MEASURES[self.measure].money else 1.0
+
     def describe(self, instance: Instance) -> str:
         """The stage in a planner's words."""
         if self.measure == "worst" and self.scenarios is not None:

@@ -85,6 +85,12 @@ class FirstStage:
                              for h in instance.shelters], dtype=float)
         return FirstStage(stock, capacity, float(instance.max_pool))
 
+    @property
+    def on_hand(self) -> np.ndarray:
+        """Stock on hand (depot-major, D*K) then shelter places (H): the entries the
+        supergradients of :class:`Evaluation` read, in that order."""
+        return np.concatenate([self.stock.ravel(), self.capacity])
+
 
 @dataclass(frozen=True, eq=False)
 class Evaluation:
@@ -369,7 +375,7 @@ class RecourseBlock:
         economic = np.where(self.loss_total > 0, np.minimum(first.pool, loss) / loss, 1.0)
         x = np.zeros(self.num_cols)
         if self.num_cols:
-            values = np.concatenate([first.stock.ravel(), first.capacity])
+            values = first.on_hand
             upper = np.maximum(self.plan_coef * values[self.plan_entry], 0.0)
             self.highs.changeRowsBounds(len(self.plan_rows), self.plan_rows,
                                         np.full(len(self.plan_rows), -INF), upper)

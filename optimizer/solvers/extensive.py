@@ -24,7 +24,7 @@ import numpy as np
 from scipy.sparse import csc_matrix
 
 from models import direct
-from models.objectives import MEASURES, SPECS
+from models.objectives import SPECS
 from models.resilience import ModelData, build_model, prepare, tiebreaks
 from optimizer import stopping
 from optimizer.errors import InfeasibleError, SolverFailure, UsageError
@@ -312,11 +312,6 @@ class _Extensive:
         self.iterations += run.iterations
         self.solve_seconds += run.seconds
 
-    def _user(self, goal: Goal, minimised: float) -> float:
-        """A stage's value in the user's units (money, or a resilience maximised)."""
-        return (minimised * self.md.money_scale if MEASURES[goal.measure].money
-                else -minimised)
-
     def _start(self) -> Plan | None:
         """Give HiGHS its start; returns it when it is known to be feasible."""
         instance, scale = self.instance, self.md.money_scale
@@ -397,7 +392,7 @@ class _Extensive:
         if status is Status.OPTIMAL:
             bound = min(bound, self.reached)
         self.bound = -math.inf if no_bound else bound  # -inf: no bound claimed
-        value = self._user(goal, self.reached)
+        value = goal.to_user(self.reached, self.md.money_scale)
         self.stages.append(Stage("objective", status.value, value, first.seconds))
         self.log(f"{self.instance.objective.kind.value}: {value:.6g} ({status.value}, "
                  f"{first.seconds:.2f} s)")
@@ -426,7 +421,7 @@ class _Extensive:
         plan = plan_from_columns(self.c.layout, instance, scale, self.x)
         r = self.built.recourse.evaluate(FirstStage.of(instance, plan)).resilience(instance)
         value = goal.value(instance, r, plan_cost(instance, plan).total, self.ceil)
-        provable = -value if goal.maximise else value / scale
+        provable = goal.minimised(value, scale)
         return max(self.reached, provable) + LEXICOGRAPHIC_TOL
 
     def tiebreaks(self) -> None:
@@ -472,7 +467,7 @@ class _Extensive:
             return self._at_plan(goal)
         self.x = np.array(h.getSolution().col_value)
         self.reached = float(self.coefs @ self.x[self.cols])
-        value = self._user(goal, self.reached)
+        value = goal.to_user(self.reached, self.md.money_scale)
         self.stages.append(Stage(goal.name, run.status.value, value, run.seconds))
         self.done.append((goal, value))
         self.log(f"{goal.name}: {value:.6g} ({run.status.value}, {run.seconds:.2f} s)")
@@ -511,7 +506,7 @@ class _Extensive:
         value = final_value(instance, plan, outcomes, ceil)
         self.interrupted = self.interrupted or stopping.requested()
         status, bound, gap = settle(
-            kind, self._user(self.done[0][0], self.bound), value, options.mip_gap,
+            kind, self.done[0][0].to_user(self.bound, md.money_scale), value, options.mip_gap,
             md.money_scale, self.unfinished, self.skipped,
             relative_slack_scale([o.resilience for o in outcomes], ceil))
         built = self.built

@@ -59,11 +59,13 @@ can matter to the stage (below the master's level, or held from below). Nothing 
 the clock: only ``--time-limit`` stops a stage, and the result then says which stage is not
 proven.
 
-The route, one module per idea: :mod:`.tuning` (every constant, with what chose it),
-:mod:`.evaluator` (every scenario at a plan, on the executor's lanes), :mod:`.master` (the
-HiGHS master: first stage, share columns, cuts, groups), :mod:`.curves` (every scenario on
-curves, for expected resilience and CVaR), :mod:`.loop` (the stages' masters, evaluations
-and cuts) and :mod:`.solve` (the entry, :func:`solve_decomposition`).
+The route, one module per idea: :mod:`.tuning` (the constants a measurement or a choice
+set, each with what chose it), :mod:`.evaluator` (every scenario at a plan, on the
+executor's lanes), :mod:`.master` (the HiGHS master: first stage, share columns, cuts,
+groups), :mod:`.curves` (every scenario on curves, for expected resilience and CVaR),
+:mod:`.search` (one stage's incumbent, bound and the arithmetic between them), :mod:`.loop`
+(the stages' masters, evaluations and cuts) and :mod:`.solve` (the entry,
+:func:`solve_decomposition`).
 """
 
 from optimizer.solvers.decomposition.solve import solve_decomposition, solver

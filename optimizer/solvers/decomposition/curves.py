@@ -18,7 +18,7 @@ mean) and rows that pick one piece of each member's minimum (each such row is va
 everywhere: every piece bounds the share): at the start the line for every member, and the
 coverage for every member; then, at each plan the master proposes and the evaluation
 prices, the lowest piece of each member there, the cuts of the plans evaluated so far
-(:data:`KEPT_POINTS`) counted as pieces too. The plan's own cut is exact at the plan, so
+(:data:`.tuning.CURVE_POINTS`) counted as pieces too. The plan's own cut is exact at the plan, so
 each such row is exact there: no scenario has to be held on its own, and the master stays a
 relaxation whose bound is a bound. CVaR reads the same pieces (:meth:`Curves.pieces`) to
 bound each group's shortfall below its threshold (``loop.Benders._cvar_rows``).
@@ -38,16 +38,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from optimizer.highs import INF
+from optimizer.solvers.decomposition import tuning
 
 if TYPE_CHECKING:  # the master owns the HiGHS instance the curves write into
-    from optimizer.solvers.decomposition.master import Master
+    from optimizer.solvers.decomposition.master import Coverage, Master
 
 SUPPLY, SHELTER, ECONOMIC = 0, 1, 2
 # Pieces of a member's minimum; piece FIRST_CUT + k is the cut of the k-th point kept.
 TOP, LINE, COVER, FIRST_CUT = 0, 1, 2, 3
-# Evaluated plans whose cuts stay pieces of the members' minimum (each holds a gradient
-# per scenario: at 10,000 scenarios and 60 stock and place entries, about 5 MB).
-KEPT_POINTS = 40
 
 
 @dataclass
@@ -73,7 +71,7 @@ class Curve:
 
 
 @dataclass
-class _Point:
+class _CurvePoint:
     """An evaluated plan whose cuts are pieces of every member's minimum."""
 
     u: np.ndarray  # stock and places on hand
@@ -114,17 +112,15 @@ class Curves:
         self.master = m = master
         self.weights = weights
         self.u_start = u_start
-        S = len(m.sup)
         self.curves: list[Curve] = []
-        self.points: list[_Point] = []
+        self.points: list[_CurvePoint] = []
         p = m.probabilities
         on = np.flatnonzero(p > 0)
         for kind, start, grad, offset in ((SUPPLY, start_supply, grad_stock, 0),
                                           (SHELTER, start_shelter, grad_capacity, m.DK)):
-            low = m.share_lower[kind * S:(kind + 1) * S]
-            top = m.share_upper[kind * S:(kind + 1) * S]
+            coverage = m.coverage(kind)
+            low, top = coverage.low, coverage.high
             begin = np.minimum(np.maximum(start, low), top)
-            cover, flags = m._cover[kind], m._flags[kind]
             support: dict[bytes, list[int]] = {}
             for s in on:
                 support.setdefault((grad[s] > 0).tobytes(), []).append(int(s))
@@ -138,33 +134,31 @@ class Curves:
                     direction[offset:offset + g.shape[1]] = (
                         g / np.where(scale > 0, scale, 1.0)[:, None]).max(axis=0)
                 self._add(kind, direction, idx, begin[idx], np.maximum(scale, 0.0),
-                          top[idx], cover, flags, needs=low[idx] < 1.0)
+                          top[idx], coverage, needs=low[idx] < 1.0)
         # Economic: min(1, pool / loss_s) exactly, t the pool's column (money / scale).
         loss = m.loss
         pool = m.pool_col >= 0
         slope = np.where((loss > 0) & pool, m.money_scale / np.where(loss > 0, loss, 1.0), 0.0)
         top = np.where((loss > 0) & ~pool, 0.0, 1.0)
         begin = np.where(loss > 0, 0.0, 1.0)
-        self._add(ECONOMIC, None, on, begin[on], slope[on], top[on], None, None)
+        self._add(ECONOMIC, None, on, begin[on], slope[on], top[on], None)
 
     # ------------------------------------------------------------------ building
 
     def _add(self, kind: int, direction: np.ndarray | None, members: np.ndarray,
              start: np.ndarray, slope: np.ndarray, top: np.ndarray,
-             cover: np.ndarray | None, flags: np.ndarray | None,
-             needs: np.ndarray | None = None) -> None:
+             coverage: Coverage | None, needs: np.ndarray | None = None) -> None:
         m = self.master
         p = m.probabilities[members]
         mass = float(p.sum())
         if not len(members) or mass <= 0:
             return
-        if cover is not None and flags is not None and cover.shape[1]:
-            fixed = flags < 0  # facilities that exist: always open
-            base = cover[members][:, fixed].sum(axis=1)
-            free = np.flatnonzero(~fixed)
-            b = cover[members][:, free]
+        if coverage is not None and coverage.cover is not None:
+            base = coverage.constant[members]  # facilities that exist: always open
+            free = np.flatnonzero(~coverage.fixed)
+            b = coverage.cover[members][:, free]
             used = b.any(axis=0)
-            columns, b = flags[free][used].astype(np.int64), b[:, used]
+            columns, b = coverage.flags[free][used].astype(np.int64), b[:, used]
             if needs is not None:  # a share with nothing to serve is 1 whatever is open
                 base = np.where(needs, base, np.inf)
         else:
@@ -297,9 +291,9 @@ class Curves:
     def add_point(self, supply: np.ndarray, shelter: np.ndarray, grad_stock: np.ndarray,
                   grad_capacity: np.ndarray, u: np.ndarray) -> None:
         """An evaluated plan: its cuts become pieces of each member's minimum (the oldest
-        point leaves past :data:`KEPT_POINTS`; rows already written stay valid)."""
-        self.points.append(_Point(u.copy(), (supply, shelter), (grad_stock, grad_capacity)))
-        del self.points[:-KEPT_POINTS]
+        point leaves past :data:`.tuning.CURVE_POINTS`; rows already written stay valid)."""
+        self.points.append(_CurvePoint(u.copy(), (supply, shelter), (grad_stock, grad_capacity)))
+        del self.points[:-tuning.CURVE_POINTS]
 
     def cut_tangents(self, x: np.ndarray, u: np.ndarray, pool_column: float,
                      exact: tuple[np.ndarray, np.ndarray, np.ndarray], tol: float) -> int:

@@ -29,9 +29,7 @@ class Evaluator:
     scenarios; the same blocks always go to the same lane, where they stay warm.
     """
 
-    def __init__(self, instance: Instance, executor: Executor,
-                 block_size: int = tuning.BLOCK_SIZE) -> None:
-        self.instance = instance
+    def __init__(self, instance: Instance, executor: Executor) -> None:
         self.executor = executor
         self.shared = executor.share(instance)
         S = len(instance.scenarios)
@@ -44,11 +42,10 @@ class Evaluator:
             indices = np.arange(bounds[lane], bounds[lane + 1])
             for batch in blocks_of(indices, per_batch):
                 blocks = []
-                for block in blocks_of(batch, block_size):
+                for block in blocks_of(batch, tuning.BLOCK_SIZE):
                     blocks.append((block_id, block))
                     block_id += 1
                 self.tasks.append((lane, tuple(blocks)))
-        self.batch_size = per_batch
         self.seconds = 0.0
         self.rounds = 0
         self.first_seconds = 0.0  # the first round, which builds every scenario's LP

@@ -27,7 +27,7 @@ from optimizer.solvers.decomposition import tuning
 from optimizer.solvers.decomposition.curves import ECONOMIC, SHELTER, SUPPLY
 from optimizer.solvers.decomposition.evaluator import Evaluator
 from optimizer.solvers.decomposition.master import Master
-from optimizer.solvers.decomposition.search import Incumbent, StageSearch
+from optimizer.solvers.decomposition.search import Incumbent, StageResult, StageSearch
 from optimizer.stages import Goal
 from optimizer.status import Status
 
@@ -79,7 +79,6 @@ class Benders:
     held: list[_Held] = field(default_factory=list)
     incumbent_r: np.ndarray | None = None  # exact R_s of the incumbent at the stage's start
     floors: np.ndarray = field(init=False)  # r_s held from below, per scenario
-    expected_held: bool = False
     # What grows as scenarios enter the master (Master.activate): the level columns with
     # their weights per scenario (inf: not in that level), CVaR's terms, the held rows
     # over expected resilience, and the current stage's objective by column (minimised).
@@ -91,7 +90,6 @@ class Benders:
     expected_rows: list[int] = field(default_factory=list)
     goal_measure: str = ""
     costs: dict[int, float] = field(default_factory=dict)
-    iteration: int = 0
     interrupted: bool = False
     timed_out: bool = False
 
@@ -103,14 +101,30 @@ class Benders:
         """Every scenario's R_s at the ceiling (the master's bound on it)."""
         return self.master.ceil
 
+    @property
+    def iteration(self) -> int:
+        """Masters solved so far, over every stage (each has its progress record)."""
+        return len(self.progress)
+
+    @property
+    def holds_expected_or_cvar(self) -> bool:
+        """A solved expected-resilience or CVaR stage is held: every scenario's R_s can
+        move it."""
+        return bool(self.expected_rows) or (self.cvar is not None and bool(self.cvar.rows))
+
+    @property
+    def expected_live(self) -> bool:
+        """Expected resilience is in the master: the stage's objective, or held."""
+        return self.goal_measure == "expected" or bool(self.expected_rows)
+
     # ------------------------------------------------------------ objectives
 
-    def objective(self, goal: Goal) -> tuple[np.ndarray | None, np.ndarray | None]:
+    def objective(self, goal: Goal) -> tuple[int | None, np.ndarray | None]:
         """Set the goal as the master's objective (minimisation form, :attr:`costs`); for a
         level or CVaR, its column and the per-scenario weights ``t * c_s <= r_s``."""
         m = self.master
         self.goal_measure = goal.measure
-        level_col: np.ndarray | None = None
+        level_col: int | None = None
         level: np.ndarray | None = None
         if goal.measure == "cost":
             self.costs = {m.cost_col: 1.0}
@@ -136,28 +150,33 @@ class Benders:
         if m.curves is not None:
             self.costs.update(m.curves.costs())
 
-    def _level_objective(self, goal: Goal) -> tuple[np.ndarray, np.ndarray]:
+    def _level_weights(self, goal: Goal) -> tuple[np.ndarray, np.ndarray]:
+        """The scenarios a worst case or relative level reads and their weights c_s in
+        ``t * c_s <= r_s``: every scenario (or those the goal names) at 1, or each scenario
+        over its ceiling (those with a ceiling above RELATIVE_MIN_CEILING)."""
+        if goal.measure == "worst":
+            among = (np.arange(len(self.instance.scenarios)) if goal.scenarios is None
+                     else goal.scenarios)
+            return among, np.ones(len(among))
+        among = np.flatnonzero(self.ceilings > RELATIVE_MIN_CEILING)
+        return among, self.ceilings[among]
+
+    def _level_objective(self, goal: Goal) -> tuple[int, np.ndarray]:
         """A worst case (over all scenarios or those the goal names) or a relative level
         (each scenario over its ceiling): a level column t, with ``t * c_s <= r_s`` for
         the scenarios held (the first to enter chosen by :meth:`_enter_first`)."""
         m = self.master
-        S = len(self.instance.scenarios)
-        if goal.measure == "worst":
-            among = np.arange(S) if goal.scenarios is None else goal.scenarios
-            weight = np.ones(len(among))
-        else:
-            among = np.flatnonzero(self.ceilings > RELATIVE_MIN_CEILING)
-            weight = self.ceilings[among]
-        level = np.full(S, np.inf)
+        among, weight = self._level_weights(goal)
+        level = np.full(len(self.instance.scenarios), np.inf)
         level[among] = weight
         self._enter_first(among, tuning.ACTIVATE)
         held = m.active[among]
         t = add_level(m.highs, m.r[among[held]], weight[held])
         self.levels.append((t, level))
         self.costs = {t: -1.0}
-        return np.array([t]), level
+        return t, level
 
-    def _cvar_objective(self) -> tuple[np.ndarray, np.ndarray]:
+    def _cvar_objective(self) -> tuple[int, np.ndarray]:
         """CVaR: eta less the shortfalls below it, weighted by p_s / (1 - alpha); each held
         scenario's shortfall, or on curves each group's (:meth:`_cvar_rows`)."""
         m, inst = self.master, self.instance
@@ -183,7 +202,7 @@ class Benders:
             self._add_shortfalls(np.flatnonzero(m.active & (p > 0)))
         level = np.full(S, np.inf)
         level[on] = 1.0
-        return np.array([eta]), level
+        return eta, level
 
     def dense(self) -> np.ndarray:
         """The current stage's objective over every column of the master."""
@@ -219,10 +238,7 @@ class Benders:
         m.add_rows([(-INF, 0.0, [cv.eta, int(m.r[s]), int(u)], [1.0, -1.0, -1.0])
                     for s, u in zip(idx, short, strict=True)])
         for s, u in zip(idx, short, strict=True):
-            if self.goal_measure == "cvar":
-                self._set_cost(int(u), float(cv.coef[s]))
-            for row in cv.rows:
-                m.highs.changeCoeff(row, int(u), float(cv.coef[s]))
+            self._add_term("cvar", cv.rows, int(u), float(cv.coef[s]))
 
     def _enter(self, idx: np.ndarray) -> np.ndarray:
         """Scenarios held in the master on their own from here, in every level, CVaR tail
@@ -239,45 +255,41 @@ class Benders:
             self._add_shortfalls(idx[p[idx] > 0])
         on = idx[p[idx] > 0]
         for s in on:
-            if self.goal_measure == "expected":
-                self._set_cost(int(m.r[s]), -float(p[s]))
-            for row in self.expected_rows:
-                m.highs.changeCoeff(row, int(m.r[s]), -float(p[s]))
-        if self.goal_measure != "expected" and not self.expected_rows:
+            self._add_term("expected", self.expected_rows, int(m.r[s]), -float(p[s]))
+        if not self.expected_live:
             return idx  # they leave their groups when expected resilience enters
         for group in m.regroup(on):
-            if self.goal_measure == "expected":
-                self._set_cost(group.col, -group.mass)
-            for row in self.expected_rows:
-                m.highs.changeCoeff(row, group.col, -group.mass)
+            self._add_term("expected", self.expected_rows, group.col, -group.mass)
         return idx
+
+    def _add_term(self, measure: str, rows: list[int], col: int, coef: float) -> None:
+        """A new column's term in ``measure``: in the objective if that is the stage's,
+        and in each held row over it."""
+        if self.goal_measure == measure:
+            self._set_cost(col, coef)
+        for row in rows:
+            self.master.highs.changeCoeff(row, col, coef)
 
     def hold(self, goal: Goal, value: float) -> None:
         """Keep a solved stage at the value its incumbent reaches."""
         self.held.append(_Held(goal, value))
         m = self.master
-        minimised = value / m.money_scale if goal.measure == "cost" else -value
+        minimised = goal.minimised(value, m.money_scale)
         row = int(m.highs.getNumRow())
         m.add_rows([(-INF, minimised, list(self.costs), list(self.costs.values()))])
-        if goal.measure == "worst":
-            among = (np.arange(len(self.floors)) if goal.scenarios is None
-                     else goal.scenarios)
-            self.floors[among] = np.maximum(self.floors[among], value - tuning.ADMIT_TOL)
-        elif goal.measure == "relative":
-            ok = self.ceilings > RELATIVE_MIN_CEILING
-            self.floors[ok] = np.maximum(self.floors[ok],
-                                         value * self.ceilings[ok] - tuning.ADMIT_TOL)
-        else:
-            self.expected_held = self.expected_held or goal.measure != "cost"
-            if goal.measure == "expected":
-                self.expected_rows.append(row)
-            elif goal.measure == "cvar":
-                assert self.cvar is not None
-                self.cvar.rows.append(row)
+        if goal.measure in ("worst", "relative"):
+            among, weight = self._level_weights(goal)
+            self.floors[among] = np.maximum(self.floors[among],
+                                            value * weight - tuning.ADMIT_TOL)
+        elif goal.measure == "expected":
+            self.expected_rows.append(row)
+        elif goal.measure == "cvar":
+            assert self.cvar is not None
+            self.cvar.rows.append(row)
 
     def _slack(self, goal: Goal, value: float) -> float:
         """How far (user units) a plan may fall short of a held stage's value."""
-        scale = self.master.money_scale if goal.measure == "cost" else 1.0
+        scale = goal.unit(self.master.money_scale)
         return max(tuning.ADMIT_TOL * scale,
                    tuning.ADMIT_GAP_SHARE * self.options.mip_gap * abs(value))
 
@@ -294,9 +306,13 @@ class Benders:
 
     # ------------------------------------------------------------------ stage
 
-    def stage(self, goal: Goal, incumbent: Incumbent | None, target: float | None = None
-              ) -> tuple[Status, float | None, Incumbent | None, float]:
-        """Solve one stage: (status, bound in user units, incumbent, seconds).
+    def set_target(self, target: float) -> None:
+        """min_cost: every R_s at least ``target``, in the master and held from below."""
+        self.master.set_target(target)
+        self.floors[:] = target
+
+    def stage(self, goal: Goal, incumbent: Incumbent | None) -> StageResult:
+        """Solve one stage, from the incumbent of the stages before.
 
         LP masters first (:meth:`_after_lp_master`), then MIP masters with stock bought
         in fractions (:meth:`Master.relax_stock`) and whole units when that matters
@@ -306,11 +322,11 @@ class Benders:
         m = self.master
         self.incumbent_r = None if incumbent is None else incumbent.resilience
         level_col, level = self.objective(goal)
-        search = self._search(goal, incumbent, target)
+        search = self._search(goal, incumbent, level_col, level)
         m.relax_stock(tuning.RELAX_STOCK)
         m.relax(True)
         try:
-            while self._iterate(search, level_col, level):
+            while self._iterate(search):
                 pass
         except KeyboardInterrupt:
             self.interrupted = True
@@ -320,24 +336,30 @@ class Benders:
         bound = search.bound
         if search.status is Status.OPTIMAL and search.best is not None:
             bound = max(bound, search.best) if goal.maximise else min(bound, search.best)
-        return (search.status, None if not math.isfinite(bound) else bound, search.incumbent,
-                time.monotonic() - started)
+        return StageResult(search.status, None if not math.isfinite(bound) else bound,
+                           search.incumbent, search.best, time.monotonic() - started)
 
-    def _search(self, goal: Goal, incumbent: Incumbent | None, target: float | None
-                ) -> StageSearch:
-        """The stage's search, from the incumbent of the stages before."""
+    def _search(self, goal: Goal, incumbent: Incumbent | None, level_col: int | None,
+                level: np.ndarray | None) -> StageSearch:
+        """The stage's search, from the incumbent of the stages before (``level_col`` and
+        ``level``: :meth:`objective`'s)."""
+        # Every MIP master is solved to the stage's gap, from the first: measured side by
+        # side at 200 x 1,000, a master at 1e-4 cost about what one at 1% did (15-60 s),
+        # while masters at 1% needed more of them (cvar's objective stage: 295 s at 1%
+        # first, 108 s at 1e-4; benchmarks/RESULTS.md, "Every stage proven at 200 x 1,000").
+        # An earlier master, without coverage rows or continuous stock, cost 30-80 s at
+        # 1e-4 against 2-3 s at 1%.
         # The stages after the first hold it with a slack of up to ADMIT_GAP_SHARE of the
         # gap (see _slack), so the first is proven within the rest: the plan returned then
         # meets the gap asked for against the first stage's bound (at 200 x 2,000 a cost
         # tie-break took the expected objective from a 0.0099% gap to 0.0101%, `feasible`).
         wanted = self.options.mip_gap * ((1 - tuning.ADMIT_GAP_SHARE) if goal.name == "objective"
                                          else 1.0)
-        scale = self.master.money_scale if goal.measure == "cost" else 1.0
-        return StageSearch(goal, self.instance, self.ceilings, self.admissible, target, wanted,
-                       scale, incumbent)
+        scale = goal.unit(self.master.money_scale)
+        return StageSearch(goal, self.instance, self.ceilings, self.admissible,
+                           self.master.target, wanted, scale, incumbent, level_col, level)
 
-    def _iterate(self, s: StageSearch, level_col: np.ndarray | None, level: np.ndarray | None
-                 ) -> bool:
+    def _iterate(self, s: StageSearch) -> bool:
         """One master, its point evaluated and cut, and its plan offered as the incumbent
         (with a repair where rounding lost it); False once the stage ends."""
         m = self.master
@@ -354,18 +376,18 @@ class Benders:
             return False
         x = np.asarray(m.highs.getSolution().col_value)
         value_lp = self._take_bound(s, run, dense, x)
-        done = self._evaluate_master(s, x, level_col, level)
+        done = self._evaluate_master(s, x)
         if done.plan is not None:
             s.consider(done.plan, done.resilience)
         self._record(s.goal, "lp" if s.relaxed else "mip", s.bound, s.best, s.gap(),
                      run.seconds, done.seconds, done.added, None if s.relaxed else s.wanted)
-        point = s.point_value(x, done.at_point, m) if done.plan is not None and \
-            m.stock_relaxed else None
+        point = s.point_value(done.at_point, float(x[m.cost_col]) * m.money_scale) if \
+            done.plan is not None and m.stock_relaxed else None
         if s.rounding_lost(x, point, m.opening_cols):
             # The master's point beats the incumbent, its plan rounded down does
             # not: buy the stock in whole units for the openings the point chose.
-            self._repair(s, x, done.plan, level_col, level)
-        return self._carry_on(s, run, value_lp, done, point)
+            self._repair(s, x, done.plan)
+        return self._carry_on(s, run, value_lp, done)
 
     def _may_solve_a_master(self, s: StageSearch) -> tuple[bool, float | None]:
         """Whether another master may start (a stop, the clock or the work limit may end
@@ -373,18 +395,25 @@ class Benders:
         if stopping.requested():  # deferred: stop here, keep the incumbent
             self.interrupted = True
             return False, None
-        left = self.options.remaining()
-        # Every master is followed by an evaluation round that the clock does not
-        # stop: a master starts only with time for that round too, and its limit
-        # leaves it (the solver's deadline already leaves the verification's).
-        after = self.evaluate.round_seconds()
-        if left is not None and left <= after:
+        room, time_limit = self._master_time()
+        if not room:
             self.timed_out = True
             return False, None
         s.iterations += 1
         if s.iterations > tuning.MAX_STAGE_ITERATIONS:
             self.log(f"decomposition: {s.goal.name}: {tuning.MAX_STAGE_ITERATIONS} masters "
                      "without closing the gap; the plan is the best found")
+            return False, None
+        return True, time_limit
+
+    def _master_time(self) -> tuple[bool, float | None]:
+        """Whether the clock leaves room for a master, and its time limit (None: none).
+        Every master is followed by an evaluation round that the clock does not stop: a
+        master starts only with time for that round too, and its limit leaves it (the
+        solver's deadline already leaves the verification's)."""
+        left = self.options.remaining()
+        after = self.evaluate.round_seconds()
+        if left is not None and left <= after:
             return False, None
         return True, None if left is None else left - after
 
@@ -416,13 +445,12 @@ class Benders:
             master_bound = value_lp
         if run.status is Status.OPTIMAL:
             master_bound = min(master_bound, value_lp)
-        user_bound = -master_bound if s.maximise else master_bound * s.scale
+        user_bound = s.goal.to_user(master_bound, self.master.money_scale)
         if run.status is Status.OPTIMAL or not s.relaxed:
-            s.bound = min(s.bound, user_bound) if s.maximise else max(s.bound, user_bound)
+            s.bound = min(s.bound, user_bound) if s.goal.maximise else max(s.bound, user_bound)
         return value_lp
 
-    def _evaluate_master(self, s: StageSearch, x: np.ndarray, level_col: np.ndarray | None,
-                         level: np.ndarray | None) -> _Round:
+    def _evaluate_master(self, s: StageSearch, x: np.ndarray) -> _Round:
         """The master's point evaluated exactly and cut; with stock in fractions, its
         plan (rounded down) evaluated too."""
         inst, m = self.instance, self.master
@@ -434,14 +462,13 @@ class Benders:
         t0 = time.monotonic()
         ev = self.evaluate(first, gradients=True)
         r = ev.resilience(inst)
-        added = self._cut(ev, first, x, level_col, level)
+        added = self._cut(s, ev, r, first, x)
         at_point = r
         if plan is not None and m.stock_relaxed:
             r = self.evaluate(FirstStage.of(inst, plan)).resilience(inst)
         return _Round(plan, r, at_point, added, time.monotonic() - t0)
 
-    def _carry_on(self, s: StageSearch, run: Run, value_lp: float, done: _Round,
-                  point: float | None) -> bool:
+    def _carry_on(self, s: StageSearch, run: Run, value_lp: float, done: _Round) -> bool:
         """Whether the stage goes on after a master: not once stopped or proven."""
         if self.interrupted:
             return False
@@ -455,7 +482,7 @@ class Benders:
         if run.status is not Status.OPTIMAL:
             self.timed_out = not self.interrupted
             return False  # the time limit stopped the master
-        return self._after_mip_master(s, done.added, point)
+        return self._after_mip_master(s, done.added)
 
     def _after_lp_master(self, s: StageSearch, value_lp: float, done: _Round) -> None:
         """LP masters end (MIP masters from here) when one adds no cut, after
@@ -466,27 +493,22 @@ class Benders:
             s.goal.measure != "cost" else None
         lp_done = done.added == 0 or s.lp_rounds >= tuning.LP_ITERATIONS or (
             lp_value is not None and
-            abs(-value_lp - lp_value) <= tuning.LP_GAP * max(abs(lp_value), 1e-10))
+            abs(s.goal.to_user(value_lp, self.master.money_scale) - lp_value) <=
+            tuning.LP_GAP * max(abs(lp_value), 1e-10))
         if lp_done:
             s.relaxed = False
             self.master.relax(False)
 
-    def _after_mip_master(self, s: StageSearch, added: int, point: float | None) -> bool:
+    def _after_mip_master(self, s: StageSearch, added: int) -> bool:
         """After a MIP master solved to the gap that brought no cut: whole units of stock
         from here if they keep the plan from the bound, else the end of the stage (proven
         if the bounds agree up to the master's tolerances)."""
         m = self.master
-        if added == 0 and point is not None and s.closed(s.bound, point, s.wanted) and \
-                not (s.best is not None and s.closed(s.bound, s.best, s.wanted)):
-            # The master's point reaches its bound, its plans in whole units do
-            # not: a tighter master would only return that point again.
-            self.log(f"decomposition: {s.goal.name}: stock in whole units from here")
-            m.relax_stock(False)
-            return True
-        if added == 0 and m.stock_relaxed and not (
-                s.best is not None and s.closed(s.bound, s.best, s.wanted)):
-            # The master's cuts are exact at its point, but whole units of stock
-            # keep its plan short of its bound: prove the rest in whole units.
+        if added == 0 and m.stock_relaxed:
+            # The master's cuts are exact at its point, but whole units of stock keep its
+            # plan short of its bound (the incumbent does not meet it, _carry_on): prove
+            # the rest in whole units. Even when the point itself reaches the bound: a
+            # tighter master would only return that point again.
             self.log(f"decomposition: {s.goal.name}: stock in whole units from here")
             m.relax_stock(False)
             return True
@@ -502,8 +524,7 @@ class Benders:
             return False
         return True
 
-    def _repair(self, s: StageSearch, x: np.ndarray, start: Plan | None,
-                level_col: np.ndarray | None, level: np.ndarray | None) -> None:
+    def _repair(self, s: StageSearch, x: np.ndarray, start: Plan | None) -> None:
         """Masters with the depots and shelters open at ``x`` fixed and stock in whole
         units, each plan evaluated exactly and offered as the incumbent, until one brings no
         cut (at most :data:`tuning.REPAIR_MASTERS`). Their bounds hold for those openings only, so
@@ -513,12 +534,10 @@ class Benders:
         m.relax_stock(False)
         try:
             for _ in range(tuning.REPAIR_MASTERS):
-                left = self.options.remaining()
-                after = self.evaluate.round_seconds()  # the round after it, as for a master
-                if (left is not None and left <= after) or stopping.requested():
+                room, time_limit = self._master_time()
+                if not room or stopping.requested():
                     break
-                run = m.solve(s.wanted, None if left is None else left - after, self.dense(),
-                              start)
+                run = m.solve(s.wanted, time_limit, self.dense(), start)
                 if not run.status.has_plan:
                     break
                 xr = np.asarray(m.highs.getSolution().col_value)
@@ -526,8 +545,9 @@ class Benders:
                 first = FirstStage.of(inst, plan)
                 t0 = time.monotonic()
                 ev = self.evaluate(first, gradients=True)
-                added = self._cut(ev, first, xr, level_col, level)
-                best = s.consider(plan, ev.resilience(inst))
+                r = ev.resilience(inst)
+                added = self._cut(s, ev, r, first, xr)
+                best = s.consider(plan, r)
                 self._record(s.goal, "repair", math.nan, best, None, run.seconds,
                              time.monotonic() - t0, added, s.wanted)
                 if added == 0 or run.interrupted:
@@ -539,46 +559,45 @@ class Benders:
 
     # ------------------------------------------------------------------- cuts
 
-    def _cut(self, ev: Evaluation, first: FirstStage, x: np.ndarray,
-             level_col: np.ndarray | None, level: np.ndarray | None) -> int:
+    def _cut(self, s: StageSearch, ev: Evaluation, r: np.ndarray, first: FirstStage,
+             x: np.ndarray) -> int:
         """Scenarios that fall below what the master assumes of them enter it (lazy
         master); cuts where the master over-estimates a share of a held scenario that can
-        matter, and where it over-estimates a group. Returns how many rows that added."""
+        matter, and where it over-estimates a group (``r``: the exact R_s of ``ev``).
+        Returns how many rows that added."""
         m = self.master
-        r = ev.resilience(self.instance)
-        line = self._level_line(x, level_col, level)
+        line = self._level_line(s, x)
         threshold = self._assumed(x, line)
-        u_hat = np.concatenate([first.stock.ravel(), first.capacity])
+        u_hat = first.on_hand
         pool_column = first.pool / m.money_scale
         entered = self._admit(ev, r, threshold, u_hat)
         # Cuts where they can move the stage: every scenario unless the stage is a level
         # with nothing held over expected resilience; then those at or below the level and
         # those held from below.
-        if line is None or self.expected_held:
+        if line is None or self.holds_expected_or_cvar:
             matters = np.ones(len(r), dtype=bool)
         else:
             matters = (r < self.floors) | (r < line + tuning.CUT_TOL)
         fresh = np.zeros(len(r), dtype=bool)
         fresh[entered] = True
         added = len(entered)
-        if m.curves is not None and (self.goal_measure == "expected" or self.expected_rows):
+        if m.curves is not None and self.expected_live:
             added += m.curves.cut_tangents(x, u_hat, pool_column,
                                            (ev.supply, ev.shelter, ev.economic), tuning.CUT_TOL)
         if self.cvar_groups:
             added += self._cvar_rows(r, u_hat, x, pool_column)
         added += self._share_cuts(ev, x, u_hat, matters, fresh)
-        if m.groups and (self.goal_measure == "expected" or self.expected_rows):
+        if m.groups and self.expected_live:
             added += self._group_cuts(ev, first, x, r)
         return added
 
-    def _level_line(self, x: np.ndarray, level_col: np.ndarray | None,
-                    level: np.ndarray | None) -> np.ndarray | None:
+    def _level_line(self, s: StageSearch, x: np.ndarray) -> np.ndarray | None:
         """The master's level at x for each scenario in it (t * weight; -inf elsewhere), or
         None when the stage has no level."""
-        if level_col is None or level is None:
+        if s.level_col is None or s.level is None:
             return None
         with np.errstate(invalid="ignore"):
-            return np.where(np.isfinite(level), float(x[level_col[0]]) * level, -np.inf)
+            return np.where(np.isfinite(s.level), float(x[s.level_col]) * s.level, -np.inf)
 
     def _assumed(self, x: np.ndarray, line: np.ndarray | None) -> np.ndarray:
         """What the master assumes of each scenario's R_s: its floor from the held stages,
@@ -619,19 +638,11 @@ class Benders:
         and the held ones that can matter whose share the master over-estimates."""
         m = self.master
         assert ev.grad_stock is not None and ev.grad_capacity is not None
-        added = 0
-        for cols, exact, grad, offset in (
-                (m.sup, ev.supply, ev.grad_stock, 0),
-                (m.sh, ev.shelter, ev.grad_capacity, m.DK)):
-            over = fresh | (matters & m.active & (x[cols] > exact + tuning.CUT_TOL))
-            idx = np.flatnonzero(over)
-            if not len(idx):
-                continue
-            full = np.zeros((len(idx), len(u_hat)))
-            full[:, offset:offset + grad.shape[1]] = grad[idx]
-            m.add_cuts(cols[idx], exact[idx], full, u_hat)
-            added += len(idx)
-        return added
+        chosen = tuple(np.flatnonzero(fresh | (matters & m.active &
+                                               (x[cols] > exact + tuning.CUT_TOL)))
+                       for cols, exact in ((m.sup, ev.supply), (m.sh, ev.shelter)))
+        return m.share_cuts((ev.supply, ev.shelter), (ev.grad_stock, ev.grad_capacity), u_hat,
+                            chosen)
 
     def _group_cuts(self, ev: Evaluation, first: FirstStage, x: np.ndarray,
                     r: np.ndarray) -> int:
@@ -700,9 +711,9 @@ class Benders:
     def _record(self, goal: Goal, kind: str, bound: float, best: float | None,
                 gap: float | None, master_seconds: float, evaluation_seconds: float,
                 added: int, master_gap: float | None = None) -> None:
-        self.iteration += 1
+        iteration = self.iteration + 1
         elapsed = time.monotonic() - self.options.started
-        entry = {"stage": goal.name, "iteration": self.iteration,
+        entry = {"stage": goal.name, "iteration": iteration,
                  "master": kind, "master_gap": master_gap, "cuts_added": added,
                  "cuts": self.master.cuts,
                  "bound": None if not math.isfinite(bound) else bound,
@@ -710,7 +721,7 @@ class Benders:
                  "master_seconds": round(master_seconds, 3),
                  "evaluation_seconds": round(evaluation_seconds, 3)}
         self.progress.append(entry)
-        self.log(f"decomposition {self.iteration} ({goal.name}, {entry['master']}): bound "
+        self.log(f"decomposition {iteration} ({goal.name}, {entry['master']}): bound "
                  f"{format_value(entry['bound'])}, incumbent {format_value(best)}, gap "
                  f"{gap_text(gap, best)}, {added} cuts added, "
                  f"{self.master.cuts} in all ({elapsed:.1f} s)")

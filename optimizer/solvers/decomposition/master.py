@@ -33,14 +33,8 @@ _NO_HEURISTICS = {"mip_heuristic_effort": 0.0, "mip_heuristic_run_rins": False,
                   "mip_heuristic_run_feasibility_jump": False}
 
 
-def restricted(instance: Instance, scenarios: list[int] | np.ndarray) -> Instance:
-    """The instance with only the given scenarios (probabilities kept as they are)."""
-    return dataclasses.replace(instance,
-                               scenarios=tuple(instance.scenarios[int(s)] for s in scenarios))
-
-
 @dataclass
-class _Point:
+class _GroupPoint:
     """An evaluated first stage, kept for the groups' cuts."""
 
     u: np.ndarray  # stock and places on hand
@@ -48,6 +42,21 @@ class _Point:
     resilience: np.ndarray  # (S,) exact R_s
     grad: np.ndarray  # (S, len(u)) supergradient of R_s in u (weights applied)
     pool_slope: np.ndarray  # (S,) of R_s in the pool (money), at this pool
+
+
+@dataclass
+class Coverage:
+    """One share (supply or shelter) of every scenario: the bounds of its column and what
+    each facility covers of it (:meth:`Master.coverage`)."""
+
+    low: np.ndarray  # (S,) the column's lower bound (1: nothing to serve)
+    high: np.ndarray  # (S,) its upper bound (the ceiling's share, at most 1)
+    # What each depot (shelter) covers of each scenario's share, open and full, and its open
+    # flag's column (-1: it exists, always open); None when no facility covers anything.
+    cover: np.ndarray | None
+    flags: np.ndarray
+    fixed: np.ndarray  # (facilities,) always open
+    constant: np.ndarray  # (S,) what the facilities always open cover
 
 
 @dataclass
@@ -76,8 +85,9 @@ class Master:
     def __init__(self, instance: Instance, options: SolveOptions, ceiling: Evaluation) -> None:
         t0 = time.monotonic()
         self.instance = instance
-        self.options = options
-        md = prepare(restricted(instance, []), limits_from=instance)
+        # The first stage alone: the instance with no scenario (what stock is useful still
+        # bounded by every scenario).
+        md = prepare(dataclasses.replace(instance, scenarios=()), limits_from=instance)
         model = assemble(md, ["tiebreak_cost"])
         self.money_scale = md.money_scale
         self.highs = _first_stage_highs(model, options)
@@ -147,7 +157,23 @@ class Master:
         self.share_lower, self.share_upper = lower, upper
         self.probabilities = np.asarray(inst.probabilities, dtype=float)
         self.ceil = ceiling.resilience(inst)
-        self._cover = (ceiling.cover_supply, ceiling.cover_shelter)
+        self._coverage = tuple(self._share_coverage(part, cover) for part, cover in
+                               enumerate((ceiling.cover_supply, ceiling.cover_shelter)))
+
+    def _share_coverage(self, part: int, cover: np.ndarray | None) -> Coverage:
+        S = len(self.sup)
+        flags = self._flags[part]
+        fixed = flags < 0
+        if cover is not None and cover.shape[1] == 0:
+            cover = None
+        constant = np.zeros(S) if cover is None else cover[:, fixed].sum(axis=1)
+        return Coverage(self.share_lower[part * S:(part + 1) * S],
+                        self.share_upper[part * S:(part + 1) * S], cover, flags, fixed, constant)
+
+    def coverage(self, part: int) -> Coverage:
+        """The supply (``part`` 0) or shelter (1) share of every scenario: its column's
+        bounds and what the facilities cover of it."""
+        return self._coverage[part]
 
     def _hold_no_scenario_yet(self) -> None:
         """No scenario held on its own yet: below :data:`tuning.LAZY_FROM` scenarios every one
@@ -168,7 +194,7 @@ class Master:
         self.target: float | None = None
         self._start: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None
         self._start = None
-        self.points: dict[int, _Point] = {}
+        self.points: dict[int, _GroupPoint] = {}
         self._next_point = 0
         self.groups: list[_Group] = []
 
@@ -197,8 +223,7 @@ class Master:
         self.add_rows(rows)
         self._add_coverage(idx)
         if self._start is not None:
-            sup, sh, g_stock, g_cap, u_hat = self._start
-            self._start_cuts(idx, sup, sh, g_stock, g_cap, u_hat)
+            self._start_cuts(idx)
         if self.target is not None:
             n = len(idx)
             self.highs.changeColsBounds(n, self.r[idx].astype(np.int32), np.full(n, self.target),
@@ -218,10 +243,9 @@ class Master:
         """The start plan's cuts: the master's first view of every scenario, added for
         each scenario as it enters (all at once when every scenario is held)."""
         assert ev.grad_stock is not None and ev.grad_capacity is not None
-        u_hat = np.concatenate([first.stock.ravel(), first.capacity])
+        u_hat = first.on_hand
         self._start = (ev.supply, ev.shelter, ev.grad_stock, ev.grad_capacity, u_hat)
-        self._start_cuts(np.flatnonzero(self.active), ev.supply, ev.shelter, ev.grad_stock,
-                         ev.grad_capacity, u_hat)
+        self._start_cuts(np.flatnonzero(self.active))
         if self._wants_curves:
             # Curves lean on every plan holding at least the start's stock, places and pool
             # (true of the do-nothing plan); from any other start every scenario is held.
@@ -240,16 +264,30 @@ class Master:
         if self._wants_curves and self.curves is None:
             self.activate(np.arange(len(self.sup)))
 
-    def _start_cuts(self, idx: np.ndarray, sup: np.ndarray, sh: np.ndarray,
-                    g_stock: np.ndarray, g_cap: np.ndarray, u_hat: np.ndarray) -> None:
-        for cols, exact, grad, offset in ((self.sup, sup, g_stock, 0),
-                                          (self.sh, sh, g_cap, self.DK)):
-            sel = idx[np.abs(grad[idx]).sum(axis=1) > 0]
-            if not len(sel):
+    def _start_cuts(self, idx: np.ndarray) -> None:
+        """The start plan's cuts for the scenarios ``idx`` (those its gradient reaches)."""
+        assert self._start is not None
+        sup, sh, g_stock, g_cap, u_hat = self._start
+        self.share_cuts((sup, sh), (g_stock, g_cap), u_hat,
+                        tuple(idx[np.abs(g[idx]).sum(axis=1) > 0] for g in (g_stock, g_cap)))
+
+    def share_cuts(self, exact: tuple[np.ndarray, np.ndarray],
+                   grads: tuple[np.ndarray, np.ndarray], u_hat: np.ndarray,
+                   chosen: tuple[np.ndarray, ...]) -> int:
+        """Supply and shelter cuts at a plan (``u_hat`` on hand): for the scenarios
+        ``chosen[0]``, sup_s <= supply_s + g_s . (stock - stock^), with ``exact`` the plan's
+        shares and ``grads`` their supergradients (stock, places); for ``chosen[1]`` the
+        same of sh_s in places. Returns how many cuts that added."""
+        added = 0
+        for cols, value, grad, offset, idx in zip((self.sup, self.sh), exact, grads,
+                                                  (0, self.DK), chosen, strict=True):
+            if not len(idx):
                 continue
-            full = np.zeros((len(sel), len(u_hat)))
-            full[:, offset:offset + grad.shape[1]] = grad[sel]
-            self.add_cuts(cols[sel], exact[sel], full, u_hat)
+            full = np.zeros((len(idx), len(u_hat)))
+            full[:, offset:offset + grad.shape[1]] = grad[idx]
+            self.add_cuts(cols[idx], value[idx], full, u_hat)
+            added += len(idx)
+        return added
 
     # ------------------------------------------------------------------ groups
 
@@ -264,17 +302,17 @@ class Master:
         with np.errstate(divide="ignore"):
             slope = np.where((loss > 0) & (first.pool < loss), 1.0 / np.where(loss > 0, loss, 1),
                              0.0)
-        u = np.concatenate([first.stock.ravel(), first.capacity])
+        u = first.on_hand
         for key, kept in self.points.items():
             # The same point again (the master returned its plan again, its cuts met within
             # HiGHS's tolerances): its cuts are already there.
             if kept.pool == first.pool and np.array_equal(kept.u, u):
                 return key
-        point = _Point(u, first.pool, ev.resilience(self.instance), grad, w.economic * slope)
+        point = _GroupPoint(u, first.pool, ev.resilience(self.instance), grad, w.economic * slope)
         key = self._next_point
         self._next_point += 1
         self.points[key] = point
-        while len(self.points) > tuning.KEPT_POINTS:
+        while len(self.points) > tuning.GROUP_POINTS:
             del self.points[min(self.points)]
         return key
 
@@ -293,24 +331,21 @@ class Master:
         p = self.probabilities[members] / mass
         col = int(self.add_columns(1, 0.0, min(1.0, float(p @ self.ceil[members])))[0])
         w = self.instance.weights
-        S = len(self.sup)
         index: dict[int, float] = {col: 1.0}
         bound = 0.0
         for part, weight in ((0, w.supply), (1, w.shelter)):
-            cover, flags = self._cover[part], self._flags[part]
-            low = self.share_lower[part * S:(part + 1) * S][members]
-            high = self.share_upper[part * S:(part + 1) * S][members]
-            if cover is None or cover.shape[1] == 0:
+            cov = self.coverage(part)
+            low, high = cov.low[members], cov.high[members]
+            if cov.cover is None:
                 bound += weight * float(p @ high)
                 continue
-            fixed = flags < 0
-            c = cover[members]
-            constant = c[:, fixed].sum(axis=1)
+            c = cov.cover[members]
+            constant = cov.constant[members]
             row = (low < 1.0) & (constant < high)
             bound += weight * float(p[~row] @ high[~row] + p[row] @ constant[row])
-            free = np.flatnonzero(~fixed)
+            free = np.flatnonzero(~cov.fixed)
             coefs = (p[row] * weight) @ c[row][:, free]
-            for j, a in zip(flags[free], coefs, strict=True):
+            for j, a in zip(cov.flags[free], coefs, strict=True):
                 if a:
                     index[int(j)] = index.get(int(j), 0.0) - float(a)
         economic = np.where((self.loss[members] > 0) & (self.pool_col < 0), 0.0, 1.0)
@@ -371,19 +406,15 @@ class Master:
         :class:`Evaluation`). Without these rows an LP master opens a sliver of a depot for
         the price of a sliver and stocks it fully (stock <= capacity * y): its bound stays
         at the ceilings however tight the budget. One row per scenario and share."""
-        S = len(self.sup)
         for part, share_cols in enumerate((self.sup, self.sh)):
-            cover, flags = self._cover[part], self._flags[part]
-            assert cover is not None
-            if cover.shape[1] == 0:
+            cov = self.coverage(part)
+            cover, flags, low, high = cov.cover, cov.flags, cov.low, cov.high
+            if cover is None:
                 continue
-            fixed = flags < 0  # existing facilities: always open, a constant
-            free = np.flatnonzero(~fixed)
-            low = self.share_lower[part * S:(part + 1) * S]
-            high = self.share_upper[part * S:(part + 1) * S]
+            free = np.flatnonzero(~cov.fixed)  # existing facilities: always open, a constant
             rows = []
             for s in idx:
-                constant = float(cover[s, fixed].sum())
+                constant = float(cov.constant[s])
                 j = int(share_cols[s])
                 if low[s] >= 1.0 or constant >= high[s]:
                     continue  # nothing needed, or the existing ones cover the bound
@@ -416,7 +447,6 @@ class Master:
         self.highs.addCols(n, np.zeros(n), np.full(n, lower), np.full(n, upper), 0,
                            np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0))
         return first + np.arange(n)
-
 
     def add_cuts(self, share_cols: np.ndarray, values: np.ndarray, grads: np.ndarray,
                  u_hat: np.ndarray) -> None:
@@ -456,8 +486,8 @@ class Master:
         units, so its bound still bounds the stage; its plans are rounded down (feasible:
         cost and room only fall) and evaluated exactly before they count. If the rounding
         keeps the bounds from meeting, the stage goes back to whole units (see
-        :meth:`optimizer.solvers.decomposition.loop.Benders.stage`), so every stage's
-        answer stays exact."""
+        :meth:`optimizer.solvers.decomposition.loop.Benders._after_mip_master`), so every
+        stage's answer stays exact."""
         self.stock_relaxed = relaxed and len(self.stock_cols) > 0
         self._integrality(self.stock_cols, relaxed)
 

@@ -13,7 +13,6 @@ import numpy as np
 from optimizer.instance.data import Instance
 from optimizer.plan import Plan, plan_cost
 from optimizer.solvers.decomposition import tuning
-from optimizer.solvers.decomposition.master import Master
 from optimizer.stages import Goal
 from optimizer.status import Status
 
@@ -25,6 +24,18 @@ class Incumbent:
     plan: Plan
     resilience: np.ndarray  # exact R_s at the plan, every scenario
     cost: float
+
+
+@dataclass
+class StageResult:
+    """What a stage leaves (:meth:`.loop.Benders.stage`): its status, its bound in user units
+    (None: none finite), the incumbent and its value, and the seconds it took."""
+
+    status: Status
+    bound: float | None
+    incumbent: Incumbent | None
+    value: float | None  # the incumbent's value (None: no incumbent)
+    seconds: float
 
 
 @dataclass
@@ -40,6 +51,10 @@ class StageSearch:
     wanted: float  # the gap each MIP master is solved to, and the stage proven to
     scale: float  # the money scale for a cost stage (its absolute tolerances), else 1
     incumbent: Incumbent | None
+    # A level or CVaR stage: the level's column (t or eta) and each scenario's weight in
+    # ``t * c_s <= r_s`` (inf: not in the level); None otherwise.
+    level_col: int | None = None
+    level: np.ndarray | None = None
     best: float | None = field(init=False)  # the incumbent's value
     bound: float = field(init=False)
     status: Status = Status.FEASIBLE
@@ -50,28 +65,21 @@ class StageSearch:
 
     def __post_init__(self) -> None:
         self.best = None if self.incumbent is None else self.score(self.incumbent)
-        self.bound = math.inf if self.maximise else -math.inf
-
-    @property
-    def maximise(self) -> bool:
-        return self.goal.maximise
+        self.bound = math.inf if self.goal.maximise else -math.inf
 
     def score(self, inc: Incumbent) -> float:
         return self.goal.value(self.instance, inc.resilience, inc.cost, self.ceilings)
-
-    def gap_of(self, bound: float, value: float) -> float:
-        diff = (bound - value) if self.maximise else (value - bound)
-        return max(0.0, diff) / max(abs(value), 1e-10)
 
     def gap(self) -> float | None:
         """The incumbent's gap to the bound, if both exist."""
         if self.best is None or not math.isfinite(self.bound):
             return None
-        return self.gap_of(self.bound, self.best)
+        diff = (self.bound - self.best) if self.goal.maximise else (self.best - self.bound)
+        return max(0.0, diff) / max(abs(self.best), 1e-10)
 
     def closed(self, bound: float, value: float, allowed: float,
                absolute: float = 1e-9) -> bool:
-        diff = (bound - value) if self.maximise else (value - bound)
+        diff = (bound - value) if self.goal.maximise else (value - bound)
         return diff <= allowed * max(abs(value), 1e-10) + absolute * self.scale
 
     def meets(self, resilience: np.ndarray, cost: float) -> bool:
@@ -85,16 +93,15 @@ class StageSearch:
         candidate = Incumbent(plan, resilience, cost)
         if self.meets(resilience, cost):
             value = self.score(candidate)
-            if self.best is None or (value > self.best + 1e-12 if self.maximise
+            if self.best is None or (value > self.best + 1e-12 if self.goal.maximise
                                      else value < self.best - 1e-12 * self.scale):
                 self.incumbent, self.best = candidate, value
         return self.best
 
-    def point_value(self, x: np.ndarray, at_point: np.ndarray, master: Master
-                    ) -> float | None:
+    def point_value(self, at_point: np.ndarray, cost: float) -> float | None:
         """The stage's value at the master's own point (stock in fractions, every
-        scenario evaluated exactly), if that point meets the held stages."""
-        cost = float(x[master.cost_col]) * master.money_scale
+        scenario evaluated exactly: ``at_point``; ``cost`` its cost), if that point meets the
+        held stages."""
         if not self.meets(at_point, cost):
             return None
         return self.goal.value(self.instance, at_point, cost, self.ceilings)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 import numpy as np
 
@@ -77,9 +78,8 @@ def _solve(instance: Instance, options: SolveOptions, evaluator: Evaluator,
     master = Master(instance, options, ceiling)
     run = Benders(instance, options, master, evaluator, log)
     if target is not None:
-        master.set_target(target)
-        run.floors[:] = target
-    incumbent = _start(instance, options, evaluator, master, target)
+        run.set_target(target)
+    incumbent = _start(instance, options, evaluator, master)
     master.hold_every_scenario_unless_curved()
     size = master.size()
     log(f"decomposition master: {size['variables']:,} variables, "
@@ -90,8 +90,8 @@ def _solve(instance: Instance, options: SolveOptions, evaluator: Evaluator,
     # which is kept, verified and written (optimizer.stopping).
     stopping.defer()
     sequence = Sequence(instance, ceil, options.mip_gap)
-    staged = _run_stages(run, sequence, ceil, incumbent, target)
-    return _finish(run, sequence, ceil, staged, setup_seconds)
+    staged = _run_stages(run, sequence, incumbent)
+    return _finish(run, sequence, staged, setup_seconds)
 
 
 def _unreachable(instance: Instance, ceil: np.ndarray, target: float) -> str:
@@ -102,8 +102,8 @@ def _unreachable(instance: Instance, ceil: np.ndarray, target: float) -> str:
             f"largest pool, below the worst-case target {target:g}")
 
 
-def _start(instance: Instance, options: SolveOptions, evaluator: Evaluator, master: Master,
-           target: float | None) -> Incumbent | None:
+def _start(instance: Instance, options: SolveOptions, evaluator: Evaluator, master: Master
+           ) -> Incumbent | None:
     """The first incumbent: the do-nothing plan (or the given start) where it is feasible.
     Its cuts, steep at an empty plan, are the master's first view of every scenario."""
     start = options.start
@@ -117,6 +117,7 @@ def _start(instance: Instance, options: SolveOptions, evaluator: Evaluator, mast
     ev = evaluator(first, gradients=True)
     r = ev.resilience(instance)
     master.remember_start(ev, first)
+    target = master.target
     if target is None or r.min() >= target - tuning.FEASIBILITY_TOL:
         return Incumbent(start, r, plan_cost(instance, start).total)
     return None
@@ -135,12 +136,11 @@ class _Staged:
     skipped: list[str] = field(default_factory=list)
 
 
-def _run_stages(run: Benders, sequence: Sequence, ceil: np.ndarray,
-                incumbent: Incumbent | None, target: float | None) -> _Staged:
+def _run_stages(run: Benders, sequence: Sequence, incumbent: Incumbent | None) -> _Staged:
     """The stages in turn, each held once solved. After one left unproven, a stop or the
     time limit, the rest are skipped (the sequence still reads their values off the
     incumbent, to know which stage follows)."""
-    instance, options = run.instance, run.options
+    instance, options, ceil = run.instance, run.options, run.ceilings
     goal: Goal | None = sequence.first()
     assert goal is not None
     # Until the primary stage bounds itself, its value at the ceilings does: every R_s is
@@ -155,26 +155,23 @@ def _run_stages(run: Benders, sequence: Sequence, ceil: np.ndarray,
                 instance, staged.incumbent.resilience, staged.incumbent.cost, ceil)
             goal = sequence.next(goal, value) if value is not None else None
             continue
-        goal = _run_stage(run, sequence, ceil, goal, staged, target)
+        goal = _run_stage(run, sequence, goal, staged)
     return staged
 
 
-def _run_stage(run: Benders, sequence: Sequence, ceil: np.ndarray, goal: Goal,
-               staged: _Staged, target: float | None) -> Goal | None:
+def _run_stage(run: Benders, sequence: Sequence, goal: Goal, staged: _Staged) -> Goal | None:
     """One stage solved and recorded in ``staged``; the stage that follows it (with this
     one held from here), if any."""
-    instance = run.instance
-    status, bound, staged.incumbent, seconds = run.stage(goal, staged.incumbent, target)
-    if staged.incumbent is None:
-        if run.interrupted:
-            raise KeyboardInterrupt
-        raise InfeasibleError(no_plan_in_time("the decomposition"))
-    value = goal.value(instance, staged.incumbent.resilience, staged.incumbent.cost, ceil)
-    if goal.name == "objective" and bound is not None:
-        staged.primary_bound = bound
-    staged.stages.append(Stage(goal.name, status.value, value, seconds))
+    result = run.stage(goal, staged.incumbent)
+    staged.incumbent = result.incumbent
+    if result.value is None:
+        _raise_no_plan(run)
+    value, status = result.value, result.status
+    if goal.name == "objective" and result.bound is not None:
+        staged.primary_bound = result.bound
+    staged.stages.append(Stage(goal.name, status.value, value, result.seconds))
     staged.done.append((goal, value))
-    run.log(f"{goal.name}: {value:.6g} ({status.value}, {seconds:.2f} s)")
+    run.log(f"{goal.name}: {value:.6g} ({status.value}, {result.seconds:.2f} s)")
     if status is not Status.OPTIMAL:
         staged.unfinished.append(goal.name)
     following = sequence.next(goal, value)
@@ -183,16 +180,22 @@ def _run_stage(run: Benders, sequence: Sequence, ceil: np.ndarray, goal: Goal,
     return following
 
 
-def _finish(run: Benders, sequence: Sequence, ceil: np.ndarray, staged: _Staged,
-            setup_seconds: float) -> Solution:
+def _raise_no_plan(run: Benders) -> NoReturn:
+    """No incumbent: a stop before any plan (KeyboardInterrupt), or no plan in time."""
+    if run.interrupted:
+        raise KeyboardInterrupt
+    raise InfeasibleError(no_plan_in_time("the decomposition"))
+
+
+def _finish(run: Benders, sequence: Sequence, staged: _Staged, setup_seconds: float
+            ) -> Solution:
     """The incumbent evaluated in full (every scenario's detail), its status settled
     against the primary stage's bound, as the route's :class:`Solution`."""
     instance, options, master, evaluator = run.instance, run.options, run.master, run.evaluate
+    ceil = run.ceilings
     incumbent = staged.incumbent
     if incumbent is None:
-        if run.interrupted:
-            raise KeyboardInterrupt
-        raise InfeasibleError(no_plan_in_time("the decomposition"))
+        _raise_no_plan(run)
     run.interrupted = run.interrupted or stopping.requested()
     t0 = time.monotonic()
     detail = evaluator(FirstStage.of(instance, incumbent.plan), detail=True)

@@ -4,7 +4,6 @@ benchmarks/RESULTS.md).
 Every module reads them as ``tuning.NAME`` when it uses them, never importing one by name,
 so that a value set here, as the tests and benchmarks do (``tuning.LAZY_FROM = 0``), takes
 effect in the next solve.
-(One exception, as before: BLOCK_SIZE is the Evaluator's default argument, read once.)
 """
 
 # Scenarios per recourse LP (one HiGHS instance). 10-50 measured best at 200 nodes (about
@@ -33,11 +32,6 @@ FEASIBILITY_TOL = 1e-6
 # and its plan's exact value meet within LP_GAP (relative).
 LP_ITERATIONS = 50
 LP_GAP = 1e-5
-# MIP masters are solved to the gap asked for, from the first: measured side by side at
-# 200 x 1,000, a master at 1e-4 cost about what one at 1% did (15-60 s), while masters
-# at 1% needed more of them (cvar's objective stage: 295 s at 1% first, 108 s at 1e-4;
-# benchmarks/RESULTS.md, "Every stage proven at 200 x 1,000"). An earlier master, without
-# coverage rows or continuous stock, cost 30-80 s at 1e-4 against 2-3 s at 1%.
 # Stock bought as a continuous amount in the MIP masters until whole units matter
 # (Master.relax_stock).
 RELAX_STOCK = True
@@ -67,4 +61,8 @@ ACTIVATE = 200
 GROUPS = 50
 # Evaluation points kept for the groups' cuts (a group rebuilt after losing a scenario gets
 # the cuts of the points kept); each holds a gradient per scenario.
-KEPT_POINTS = 60
+GROUP_POINTS = 60
+# Evaluated plans whose cuts stay pieces of the curves' members' minimum (curves.Curves;
+# each holds a gradient per scenario: at 10,000 scenarios and 60 stock and place entries,
+# about 5 MB).
+CURVE_POINTS = 40
