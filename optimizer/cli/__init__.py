@@ -38,7 +38,9 @@ from optimizer.cli.common import (
     interrupted_code,
     make_console,
     output_path,
+    read_result_plan,
     warn,
+    warning,
 )
 from optimizer.errors import ExitCode, InfeasibleError, ResilienceError, UsageError
 from optimizer.solvers.registry import METHODS, SOLVER_NAMES
@@ -306,22 +308,18 @@ def _plan_to_judge(instance: str, result: str, budget: float | None,
     document; warns when the result was solved from another version of the instance or
     states another budget."""
     from optimizer.instance.reading import load_instance
-    from optimizer.results.file import read_plan
 
     inst = load_instance(instance, stdin=stdin)
     if budget is not None:
         inst = dataclasses.replace(inst, budget=budget)
     warn(inst)
-    plan, doc = read_plan(result, inst)
-    if doc.get("instance", {}).get("sha256") not in (None, "", inst.sha256):
-        err.print(f"[yellow]warning:[/yellow] {result} was solved from a different version "
-                  f"of {instance} (sha256 differs)")
+    plan, doc = read_result_plan(result, inst, instance)
     # Judged under the instance's budget, never the result's: a result is a claim, and an
     # edited budget in it must not hide a plan that overspends.
     stated = (doc.get("instance") or {}).get("budget")
     if isinstance(stated, int | float) and stated != inst.budget:
-        err.print(f"[yellow]warning:[/yellow] the result states a budget of {stated:,.2f}; "
-                  f"the plan is judged under {inst.budget:,.2f} (--budget to choose)")
+        warning(f"the result states a budget of {stated:,.2f}; the plan is judged under "
+                f"{inst.budget:,.2f} (--budget to choose)")
     alpha = (doc.get("objective") or {}).get("alpha")
     if isinstance(alpha, int | float) and 0 <= alpha < 1:
         inst = dataclasses.replace(inst, objective=dataclasses.replace(inst.objective,
@@ -344,7 +342,6 @@ def _out_of_sample(inst: Instance, instance: str, other: str | None, reseed: int
     with OTHER's warnings; None without either."""
     from optimizer.evaluation.out_of_sample import data_warnings, with_scenarios_of
     from optimizer.instance.reading import load_instance
-    from optimizer.safe_text import console_text as escape
 
     if reseed is not None:
         other_inst = load_instance(instance, reseed=reseed, stdin=stdin)
@@ -354,10 +351,10 @@ def _out_of_sample(inst: Instance, instance: str, other: str | None, reseed: int
         return None
     other_inst = load_instance(other)
     for w in other_inst.warnings:
-        err.print(f"[yellow]warning:[/yellow] {escape(other)}: {escape(w)}", soft_wrap=True)
+        warning(f"{other}: {w}")
     judged = with_scenarios_of(inst, other_inst)  # InputError (exit 2) names what differs
     for w in data_warnings(inst, other_inst):
-        err.print(f"[yellow]warning:[/yellow] {escape(other)}: {escape(w)}", soft_wrap=True)
+        warning(f"{other}: {w}")
     return _OutOfSample(other, other_inst, judged)
 
 

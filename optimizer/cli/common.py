@@ -25,6 +25,7 @@ from optimizer.safe_text import console_text as escape
 
 if TYPE_CHECKING:
     from optimizer.instance.data import Instance
+    from optimizer.plan import Plan
 
 # When output is not a terminal (a file, a pipe, a CI log) rich would assume 80 columns:
 # log lines wrapped mid-sentence and table cells cut to "cou…". There, lines are never
@@ -176,9 +177,28 @@ def handled(command: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
+def warning(message: str) -> None:
+    """``message`` as a warning on standard error, printed as it is (no markup)."""
+    err.print(f"[yellow]warning:[/yellow] {escape(message)}", soft_wrap=True)
+
+
 def warn(instance: Instance) -> None:
+    """The instance's own warnings."""
     for w in instance.warnings:
-        err.print(f"[yellow]warning:[/yellow] {escape(w)}", soft_wrap=True)
+        warning(w)
+
+
+def read_result_plan(result: str, instance: Instance,
+                     instance_path: str) -> tuple[Plan, dict[str, Any]]:
+    """RESULT's plan and document (:func:`optimizer.results.file.read_plan`); warns when
+    the result was solved from another version of the instance at ``instance_path``."""
+    from optimizer.results.file import read_plan
+
+    plan, doc = read_plan(result, instance)
+    if doc.get("instance", {}).get("sha256") not in (None, "", instance.sha256):
+        warning(f"{result} was solved from a different version of {instance_path} "
+                "(sha256 differs)")
+    return plan, doc
 
 
 def output_path(out: str | None, instance_path: str, suffix: str,

@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from optimizer.cli.common import command_started, err, handled, make_console, output_path, warn
+from optimizer.cli.common import (
+    command_started,
+    err,
+    handled,
+    make_console,
+    output_path,
+    read_result_plan,
+    warn,
+)
 from optimizer.errors import UsageError
 from optimizer.safe_text import console_text as escape
 
@@ -76,17 +84,13 @@ def _plan_to_recover(instance: str, result: str,
     """The instance (with --crews), the result's plan and document; warns when the result
     was solved from another version of the instance."""
     from optimizer.instance.reading import load_instance
-    from optimizer.results.file import read_plan
 
     inst = load_instance(instance)
     if crews is not None:
         inst = dataclasses.replace(inst, recovery=dataclasses.replace(inst.recovery,
                                                                       crews=crews))
     warn(inst)
-    plan, doc = read_plan(result, inst)
-    if doc.get("instance", {}).get("sha256") not in (None, "", inst.sha256):
-        err.print(f"[yellow]warning:[/yellow] {escape(result)} was solved from a different "
-                  f"version of {escape(instance)} (sha256 differs)")
+    plan, doc = read_result_plan(result, inst, instance)
     return inst, plan, doc
 
 

@@ -14,8 +14,17 @@ import click
 
 from optimizer import stopping
 from optimizer.choices import ObjectiveKind
-from optimizer.cli.common import BUDGET, MIP_GAP, THREADS, TIME_LIMIT, err, handled, output_path
-from optimizer.cli.common import warn as warn_instance
+from optimizer.cli.common import (
+    BUDGET,
+    MIP_GAP,
+    THREADS,
+    TIME_LIMIT,
+    err,
+    handled,
+    output_path,
+    warn,
+    warning,
+)
 from optimizer.errors import UsageError
 from optimizer.report import (  # light: each format's module is imported when it is used
     COMPARE_FORMATS,
@@ -42,10 +51,6 @@ if TYPE_CHECKING:
 INSTANCE_HELP = ("The instance the result was solved from (default: the path the result "
                  "records). Needed for the map, the comparison with doing nothing and the "
                  "social and institutional measures.")
-
-
-def _warn(message: str) -> None:
-    err.print(f"[yellow]warning:[/yellow] {escape(message)}", soft_wrap=True)
 
 
 def _stem(path: str) -> str:
@@ -117,9 +122,9 @@ def report(result: str, output: str | None, fmt: str | None, instance: str | Non
                            "md")
     inst, warnings = instance_for(checked, result, instance)
     for w in warnings:
-        _warn(w)
+        warning(w)
     if inst is None and chosen != "geojson":
-        _warn("no instance (give --instance INSTANCE): the report leaves out the map, the "
+        warning("no instance (give --instance INSTANCE): the report leaves out the map, the "
               "comparison with doing nothing and the social and institutional measures")
     text = render_report(checked, chosen, inst, source=Path(result).name, notes=warnings,
                          local_coordinates=local_coordinates, table=table)
@@ -168,14 +173,14 @@ def compare(results: tuple[str, ...], output: str | None, fmt: str | None,
         checked, _ = read_result(r)
         inst, warnings = instance_for(checked, r, instance, cache)
         for w in warnings:
-            _warn(w)
+            warning(w)
         entries.append((r, checked, inst))
     if all(inst is None for _, _, inst in entries):
-        _warn("no instance (give --instance INSTANCE): the comparison leaves out doing nothing")
+        warning("no instance (give --instance INSTANCE): the comparison leaves out doing nothing")
     names = [s.strip() for s in labels.split(",")] if labels else None
     comparison = build(entries, force=force, labels=names)
     for problem in comparison.forced:
-        _warn(f"compared anyway (--force): {problem}")
+        warning(f"compared anyway (--force): {problem}")
     _emit(path, render_comparison(comparison, chosen, table), "comparison")
 
 
@@ -221,17 +226,17 @@ def sweep(instance: str, budgets: str | None, budget_range: str | None, targets:
     swept, goals = _budgets_and_targets(budgets, budget_range, targets)
     path = _frontier_outputs(instance, output, plot)
     inst = load_instance(instance)
-    warn_instance(inst)
+    warn(inst)
     kind = ObjectiveKind(objective) if objective else None
     if kind is None and inst.objective.kind is ObjectiveKind.MIN_COST:
-        _warn("the instance's objective is min_cost; the budgets maximise worst_case")
+        warning("the instance's objective is min_cost; the budgets maximise worst_case")
     options = SolveOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads)
     frontier = _sweep_with_progress(inst, swept, goals, kind, ceiling, options, quiet)
     if stopping.requested():  # a frontier with an interrupted point is not written
         raise KeyboardInterrupt
     for p in frontier.points:
         if p.carried_from is not None:
-            _warn(f"budget {p.budget:,.2f}: {p.note}")
+            warning(f"budget {p.budget:,.2f}: {p.note}")
     _write_frontier_outputs(frontier, path, plot, results_folder, instance)
     _say_where_returns_diminish(frontier)
 

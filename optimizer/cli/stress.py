@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from optimizer.choices import STRESS_EXACT_UP_TO as EXACT_UP_TO
-from optimizer.cli.common import err, handled, make_console, output_path, warn
+from optimizer.cli.common import err, handled, make_console, output_path, read_result_plan, warn
 from optimizer.safe_text import console_text as escape
 
 if TYPE_CHECKING:
@@ -43,14 +43,10 @@ def stress(instance: str, result: str, failures: int, output: str | None, quiet:
     """
     from optimizer.evaluation.stress import stress_document
     from optimizer.instance.reading import load_instance
-    from optimizer.results.file import read_plan
 
     inst = load_instance(instance)
     warn(inst)
-    plan, doc = read_plan(result, inst)
-    if doc.get("instance", {}).get("sha256") not in (None, "", inst.sha256):
-        err.print(f"[yellow]warning:[/yellow] {escape(result)} was solved from a different "
-                  f"version of {escape(instance)} (sha256 differs)")
+    plan, _ = read_result_plan(result, inst, instance)
     path = output_path(output, instance, ".stress.json") if output else None
     report = _stress_with_progress(inst, plan, failures, quiet)
     document = stress_document(inst, report)
