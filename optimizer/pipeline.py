@@ -11,6 +11,7 @@ import numpy as np
 
 from optimizer import stopping
 from optimizer.evaluation.evaluate import (
+    VERIFICATION_TOL,
     Verification,
     estimated_seconds,
     verify,
@@ -24,9 +25,6 @@ from optimizer.results.document import Result, parse_result
 from optimizer.results.file import result_document
 from optimizer.solvers.contract import Solution, SolveOptions
 from optimizer.solvers.dispatch import chosen_method, run
-
-# Largest difference allowed between the model's R_s and the max-flow evaluation.
-VERIFICATION_TOL = 1e-6
 
 # What --time-limit keeps back from the solver for the work after its deadline (see
 # reserve_seconds). The extensive form ends with an LP over the whole model, first stage

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
+    from optimizer.evaluation.evaluate import Judgement
     from optimizer.evaluation.outcome import ResilienceSummary
     from optimizer.instance.data import Instance
     from optimizer.pipeline import Solved
@@ -283,7 +284,6 @@ def evaluate(instance: str, result: str, other: str | None, reseed: int | None,
     expected and CVaR resilience.
     """
     from optimizer.instance.reading import STDIN, read_stdin
-    from optimizer.pipeline import VERIFICATION_TOL
 
     # The output is checked first, so that a folder given as -o costs no evaluation.
     path = output_path(output, instance, ".evaluation.json") if output else None
@@ -295,10 +295,9 @@ def evaluate(instance: str, result: str, other: str | None, reseed: int | None,
     sample = _out_of_sample(inst, instance, other, reseed, stdin)
     evaluation = _evaluation(inst, plan, doc, result, sample)
     _write_evaluation(evaluation.document, path)
-    _print_evaluation(evaluation, inst, instance, result, sample,
+    _print_evaluation(evaluation, inst, instance, result,
                       err if output == "-" else make_console())
-    if evaluation.violations or (evaluation.max_difference is not None
-                                 and evaluation.max_difference > VERIFICATION_TOL):
+    if not evaluation.judgement.agrees:
         fail("the result does not stand up to independent evaluation", ExitCode.SOLVER_FAILURE)
 
 
@@ -360,59 +359,47 @@ def _out_of_sample(inst: Instance, instance: str, other: str | None, reseed: int
 
 @dataclass(frozen=True)
 class _Evaluation:
-    """The plan judged by max flow: the evaluation file, and what the command prints."""
+    """The plan judged by max flow, the evaluation file (-o), and, with other scenarios,
+    those scenarios and the plan's summary on them."""
 
+    judgement: Judgement  # in sample, against what the result claims
     document: dict[str, Any]  # what -o writes
-    rows: list[dict[str, Any]]  # per scenario: evaluated, claimed, difference
-    max_difference: float | None  # None: the result states no scenario resilience
-    violations: list[str]
-    summary: ResilienceSummary  # in sample
-    out_summary: ResilienceSummary | None  # on the other scenarios, when there are some
+    out_of_sample: tuple[_OutOfSample, ResilienceSummary] | None
 
 
 def _evaluation(inst: Instance, plan: Plan, doc: dict[str, Any], result: str,
                 sample: _OutOfSample | None) -> _Evaluation:
     """Every scenario's resilience by max flow against what the result claims, the plan's
     violations, and, with other scenarios, in-sample against out-of-sample."""
-    import numpy as np
+    from optimizer.evaluation.evaluate import judge
 
-    from optimizer.evaluation.evaluate import evaluate_plan, plan_violations
-    from optimizer.evaluation.outcome import ResilienceSummary
-
-    outcomes = evaluate_plan(inst, plan)
     claimed = {s.get("id"): s.get("resilience") for s in doc.get("scenarios") or []
                if isinstance(s, dict)}
-    rows = []
-    for s, o in zip(inst.scenarios, outcomes, strict=True):
-        c = claimed.get(s.id)
-        rows.append({"id": s.id, "resilience": o.resilience, "supply": o.supply,
-                     "shelter": o.shelter, "economic": o.economic, "claimed": c,
-                     "difference": None if c is None else abs(c - o.resilience)})
-    diffs = [r["difference"] for r in rows if r["difference"] is not None]
-    max_difference = max(diffs) if diffs else None
-    violations = plan_violations(inst, plan)
-    summary = ResilienceSummary.of(np.array([o.resilience for o in outcomes]),
-                                   inst.probabilities, inst.objective.alpha)
+    judgement = judge(inst, plan, claimed, inst.objective.alpha)
+    rows = [{"id": s.id, "resilience": o.resilience, "supply": o.supply,
+             "shelter": o.shelter, "economic": o.economic, "claimed": claimed.get(s.id),
+             "difference": d}
+            for s, o, d in zip(inst.scenarios, judgement.outcomes, judgement.differences,
+                               strict=True)]
     document: dict[str, Any] = {
         "instance": {"name": inst.name, "sha256": inst.sha256, "budget": inst.budget},
         "result": str(result),
         "method": "networkx maximum flow",
-        "resilience": _summary_json(summary),
-        "max_difference": max_difference,
-        "plan_violations": violations,
+        "resilience": _summary_json(judgement.summary),
+        "max_difference": judgement.max_difference,
+        "plan_violations": judgement.violations,
         "scenarios": rows,
     }
-    out_summary = None
-    if sample is not None:
-        out_summary = _out_of_sample_section(document, inst, plan, summary, sample)
-    return _Evaluation(document, rows, max_difference, violations, summary, out_summary)
+    if sample is None:
+        return _Evaluation(judgement, document, None)
+    out_summary, sections = _out_of_sample_sections(inst, plan, judgement.summary, sample)
+    return _Evaluation(judgement, {**document, **sections}, (sample, out_summary))
 
 
-def _out_of_sample_section(document: dict[str, Any], inst: Instance, plan: Plan,
-                           summary: ResilienceSummary,
-                           sample: _OutOfSample) -> ResilienceSummary:
-    """Evaluate the plan on the other scenarios; add them and their comparison with the
-    in-sample ``summary`` to ``document``; their summary."""
+def _out_of_sample_sections(inst: Instance, plan: Plan, summary: ResilienceSummary,
+                            sample: _OutOfSample) -> tuple[ResilienceSummary, dict[str, Any]]:
+    """The plan evaluated on the other scenarios: their summary, and the evaluation file's
+    sections on them and on their comparison with the in-sample ``summary``."""
     import numpy as np
 
     from optimizer.evaluation.evaluate import evaluate_plan
@@ -422,28 +409,28 @@ def _out_of_sample_section(document: dict[str, Any], inst: Instance, plan: Plan,
     out_outcomes = evaluate_plan(foreign, plan)
     out_summary = ResilienceSummary.of(np.array([o.resilience for o in out_outcomes]),
                                        foreign.probabilities, inst.objective.alpha)
-    document["out_of_sample"] = {
-        "scenarios_from": {"path": str(sample.source), "name": sample.instance.name,
-                           "sha256": sample.instance.sha256},
-        "resilience": _summary_json(out_summary),
-        "scenarios": [{"id": s.id, "probability": s.probability,
-                       "resilience": o.resilience, "supply": o.supply,
-                       "shelter": o.shelter, "economic": o.economic}
-                      for s, o in zip(foreign.scenarios, out_outcomes, strict=True)],
+    return out_summary, {
+        "out_of_sample": {
+            "scenarios_from": {"path": str(sample.source), "name": sample.instance.name,
+                               "sha256": sample.instance.sha256},
+            "resilience": _summary_json(out_summary),
+            "scenarios": [{"id": s.id, "probability": s.probability,
+                           "resilience": o.resilience, "supply": o.supply,
+                           "shelter": o.shelter, "economic": o.economic}
+                          for s, o in zip(foreign.scenarios, out_outcomes, strict=True)],
+        },
+        "in_sample_vs_out_of_sample": {
+            measure: {"in_sample": a, "out_of_sample": b, "difference": b - a}
+            for measure, a, b in (
+                ("worst_case", summary.worst_case, out_summary.worst_case),
+                ("expected", summary.expected, out_summary.expected),
+                ("cvar", summary.cvar, out_summary.cvar))
+        },
     }
-    document["in_sample_vs_out_of_sample"] = {
-        measure: {"in_sample": a, "out_of_sample": b, "difference": b - a}
-        for measure, a, b in (
-            ("worst_case", summary.worst_case, out_summary.worst_case),
-            ("expected", summary.expected, out_summary.expected),
-            ("cvar", summary.cvar, out_summary.cvar))
-    }
-    return out_summary
 
 
-def _summary_json(summary: Any) -> dict[str, Any]:
-    """A :class:`optimizer.evaluation.outcome.ResilienceSummary` as the evaluation file
-    writes it."""
+def _summary_json(summary: ResilienceSummary) -> dict[str, Any]:
+    """A resilience summary as the evaluation file writes it."""
     return {"worst_case": summary.worst_case, "expected": summary.expected,
             "cvar": {"alpha": summary.cvar_alpha, "value": summary.cvar}}
 
@@ -460,23 +447,25 @@ def _write_evaluation(document: dict[str, Any], path: str | None) -> None:
 
 
 def _print_evaluation(evaluation: _Evaluation, inst: Instance, instance: str, result: str,
-                      sample: _OutOfSample | None, console: Console) -> None:
+                      console: Console) -> None:
     """The summary (a table in and out of sample, when there are other scenarios), the
     largest difference from the result, and the plan's violations."""
-    summary = evaluation.summary
-    if sample is None or evaluation.out_summary is None:
+    judgement = evaluation.judgement
+    summary = judgement.summary
+    if evaluation.out_of_sample is None:
         console.print(f"worst case {summary.worst_case:.6f}   expected {summary.expected:.6f}"
                       f"   CVaR({summary.cvar_alpha:g}) {summary.cvar:.6f}")
     else:
-        console.print(_in_and_out_of_sample(inst, instance, summary, sample,
-                                            evaluation.out_summary))
-    if evaluation.max_difference is None:
+        sample, out_summary = evaluation.out_of_sample
+        console.print(_in_and_out_of_sample(inst, instance, summary, sample, out_summary))
+    if judgement.max_difference is None:
         console.print(f"{result} states no scenario resilience to compare with")
     else:
-        worst = max(evaluation.rows, key=lambda r: r["difference"] or 0.0)
-        console.print(f"max difference from {result}: {evaluation.max_difference:.1e} "
-                      f"(scenario {worst['id']})")
-    for v in evaluation.violations:
+        worst, _ = max(zip(inst.scenarios, judgement.differences, strict=True),
+                       key=lambda pair: pair[1] or 0.0)
+        console.print(f"max difference from {result}: {judgement.max_difference:.1e} "
+                      f"(scenario {worst.id})")
+    for v in judgement.violations:
         console.print(f"plan violation: {v}")
 
 
