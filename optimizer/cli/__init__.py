@@ -31,16 +31,17 @@ from optimizer.cli.common import (
     THREADS,
     TIME_LIMIT,
     Program,
+    answer_console,
     command_started,
     err,
     fail,
     handled,
     interrupted_code,
-    make_console,
     output_path,
     read_result_plan,
     warn,
     warning,
+    write_json,
 )
 from optimizer.errors import ExitCode, InfeasibleError, ResilienceError, UsageError
 from optimizer.solvers.registry import METHODS, SOLVER_NAMES
@@ -57,8 +58,9 @@ if TYPE_CHECKING:
     from optimizer.results.document import Result
     from optimizer.solvers.contract import SolveOptions
 
-# The library is imported inside each command, not here: `resilience --help` and `validate`
-# must not pay for Pyomo, HiGHS, scipy or matplotlib (issue 13; benchmarks/RESULTS.md).
+# The library is imported inside the commands and their helpers, not here: `resilience
+# --help` and `validate` must not pay for Pyomo, HiGHS, scipy or matplotlib (issue 13;
+# benchmarks/RESULTS.md).
 
 
 @click.group(cls=Program, context_settings={"help_option_names": ["-h", "--help"]})
@@ -218,16 +220,12 @@ def _instance_path_from(path: str, instance: str) -> str | None:
 def _write_result(doc: dict[str, Any], path: str, force: bool) -> str:
     """Write ``doc`` where it belongs and say where: a document without a trustworthy plan
     never replaces a result that holds one, unless --force."""
-    from optimizer.files import write_atomic
-    from optimizer.results.file import dumps, failure_target
+    from optimizer.results.file import failure_target
     from optimizer.safe_text import console_text as escape
 
-    if path == "-":
-        click.echo(dumps(doc), nl=False)
-        return path
-    target = path if doc["status"] in ("optimal", "feasible") else str(
+    target = path if path == "-" or doc["status"] in ("optimal", "feasible") else str(
         failure_target(path, force))
-    write_atomic(target, dumps(doc))
+    write_json(doc, target)
     if target != path:
         err.print(f"{escape(path)} holds a plan and is kept; this {doc['status']} result "
                   f"was written to {escape(target)} (--force replaces it)", soft_wrap=True)
@@ -240,7 +238,7 @@ def _print_solved(result: Result, path: str, written: str) -> Console:
     from optimizer.results.summary import print_summary
     from optimizer.safe_text import console_text as escape
 
-    console = err if path == "-" else make_console()
+    console = answer_console(path)
     print_summary(result, console)
     if path != "-":
         console.print(f"result written to {escape(written)}")
@@ -294,9 +292,9 @@ def evaluate(instance: str, result: str, other: str | None, reseed: int | None,
         raise UsageError("give --scenarios or --reseed, not both")
     sample = _out_of_sample(inst, instance, other, reseed, stdin)
     evaluation = _evaluation(inst, plan, doc, result, sample)
-    _write_evaluation(evaluation.document, path)
-    _print_evaluation(evaluation, inst, instance, result,
-                      err if output == "-" else make_console())
+    if path is not None:
+        write_json(evaluation.document, path)
+    _print_evaluation(evaluation, inst, instance, result, answer_console(path))
     if not evaluation.judgement.agrees:
         fail("the result does not stand up to independent evaluation", ExitCode.SOLVER_FAILURE)
 
@@ -433,17 +431,6 @@ def _summary_json(summary: ResilienceSummary) -> dict[str, Any]:
     """A resilience summary as the evaluation file writes it."""
     return {"worst_case": summary.worst_case, "expected": summary.expected,
             "cvar": {"alpha": summary.cvar_alpha, "value": summary.cvar}}
-
-
-def _write_evaluation(document: dict[str, Any], path: str | None) -> None:
-    """The evaluation file at ``path`` ('-': standard output; None: not asked for)."""
-    from optimizer.files import write_atomic
-    from optimizer.results.file import dumps
-
-    if path == "-":
-        click.echo(dumps(document), nl=False)
-    elif path is not None:
-        write_atomic(path, dumps(document))
 
 
 def _print_evaluation(evaluation: _Evaluation, inst: Instance, instance: str, result: str,

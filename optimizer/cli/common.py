@@ -24,6 +24,8 @@ from optimizer.instance.schema import LARGEST
 from optimizer.safe_text import console_text as escape
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
     from optimizer.instance.data import Instance
     from optimizer.plan import Plan
 
@@ -47,6 +49,39 @@ def make_console(stderr: bool = False) -> Console:
 
 
 err = make_console(stderr=True)
+
+
+def answer_console(path: str | None) -> Console:
+    """Where a command prints its answer: standard error when its document goes to
+    standard output (``path`` '-'), else standard output."""
+    return err if path == "-" else make_console()
+
+
+def write_json(document: dict[str, Any], path: str) -> None:
+    """``document`` as JSON at ``path``, written whole or not at all ('-': standard
+    output)."""
+    from optimizer.files import write_atomic
+    from optimizer.results.file import dumps
+
+    if path == "-":
+        click.echo(dumps(document), nl=False)
+    else:
+        write_atomic(path, dumps(document))
+
+
+def progress_bar(quiet: bool, *, transient: bool = True) -> Progress:
+    """A progress bar on standard error (none when ``quiet``): the task's description, the
+    bar, done of total and the time elapsed; ``transient``: gone once it ends."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=err, disable=quiet, transient=transient)
 
 # When the command began (a time.monotonic instant): the start of this process when the
 # group was called as a program (Program.__call__), else None and each command takes its

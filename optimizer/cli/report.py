@@ -22,6 +22,7 @@ from optimizer.cli.common import (
     err,
     handled,
     output_path,
+    progress_bar,
     warn,
     warning,
 )
@@ -41,8 +42,8 @@ from optimizer.report import (  # light: each format's module is imported when i
 )
 from optimizer.safe_text import console_text as escape
 
-# The solver, the result models and rich's progress bars are imported inside the commands,
-# so that `resilience --help` stays quick (optimizer.cli).
+# The solver, the result models and rich's progress bars are imported inside the commands'
+# helpers (and common.progress_bar), so that `resilience --help` stays quick (optimizer.cli).
 if TYPE_CHECKING:
     from optimizer.instance.data import Instance
     from optimizer.results.frontier import Frontier
@@ -274,19 +275,9 @@ def _sweep_with_progress(inst: Instance, swept: list[float], goals: list[float],
                          options: SolveOptions, quiet: bool) -> Frontier:
     """The frontier, one solve per budget and target, under a progress bar (with a line per
     solve unless ``quiet``)."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
     from optimizer.results.frontier import sweep as run_sweep
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
-    with Progress(*columns, console=err, disable=quiet, transient=True) as progress:
+    with progress_bar(quiet) as progress:
         task = progress.add_task("sweeping", total=len(swept) + len(goals))
 
         def step(line: str) -> None:
