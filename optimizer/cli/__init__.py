@@ -13,7 +13,6 @@ imports at the bottom), and :mod:`optimizer.cli.common` holds what they share.
 from __future__ import annotations
 
 import dataclasses
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +55,7 @@ if TYPE_CHECKING:
     from optimizer.pipeline import Solved
     from optimizer.plan import Plan
     from optimizer.results.document import Result
+    from optimizer.results.file import RecordedPath
     from optimizer.solvers.contract import SolveOptions
 
 # The library is imported inside the commands and their helpers, not here: `resilience
@@ -168,7 +168,7 @@ def solve(instance: str, output: str | None, objective: str | None, alpha: float
     if report_path is not None:
         _check_report_path(report_path, instance)
     solved = _solve_leaving_evidence(inst, options, path, force,
-                                     _instance_path_from(path, instance))
+                                     _recorded_path(path, instance))
     written = _write_result(solved.document, path, force)
     console = _print_solved(solved.result, path, written)
     if report_path is not None:
@@ -191,7 +191,7 @@ def _check_report_path(report_path: str, instance: str) -> None:
 
 
 def _solve_leaving_evidence(inst: Instance, options: SolveOptions, path: str,
-                            force: bool, instance_path: str | None) -> Solved:
+                            force: bool, recorded_path: RecordedPath) -> Solved:
     """Solve and verify; a solve that ran and failed leaves its document (exit 3 or 4)
     before the error goes on. A usage or input error (exit 2) writes nothing, so the last
     good result stays as it was."""
@@ -199,7 +199,7 @@ def _solve_leaving_evidence(inst: Instance, options: SolveOptions, path: str,
     from optimizer.results.file import failure_document
 
     try:
-        return solve_and_verify(inst, options, instance_path=instance_path, records_path=True)
+        return solve_and_verify(inst, options, recorded_path=recorded_path)
     except ResilienceError as exc:
         if exc.exit_code != ExitCode.BAD_INPUT:
             status = "infeasible" if isinstance(exc, InfeasibleError) else "error"
@@ -207,14 +207,17 @@ def _solve_leaving_evidence(inst: Instance, options: SolveOptions, path: str,
         raise
 
 
-def _instance_path_from(path: str, instance: str) -> str | None:
-    """Where the instance is, seen from the result's folder, so a report can find it
-    later (nowhere, when it came from standard input)."""
+def _recorded_path(path: str, instance: str) -> RecordedPath:
+    """Where the result at ``path`` says the instance is: seen from its folder, so a report
+    can find it later; as given for a result on standard output; nowhere (null) for an
+    instance from standard input."""
+    from optimizer.results.file import RecordedPath, path_seen_from
+
     if instance == "-":
-        return None
+        return RecordedPath(None)
     if path == "-":
-        return instance
-    return os.path.relpath(Path(instance).resolve(), Path(path).resolve().parent)
+        return RecordedPath(instance)
+    return RecordedPath(path_seen_from(Path(path).resolve().parent, instance))
 
 
 def _write_result(doc: dict[str, Any], path: str, force: bool) -> str:
