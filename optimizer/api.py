@@ -149,10 +149,9 @@ class Evaluation:
     @property
     def agrees(self) -> bool:
         """The result's claims hold: no rule broken, every scenario within 1e-6."""
-        from optimizer.pipeline import VERIFICATION_TOL
+        from optimizer.evaluation.evaluate import agrees
 
-        return not self.violations and (self.max_difference is None
-                                        or self.max_difference <= VERIFICATION_TOL)
+        return agrees(self.max_difference, self.violations)
 
 
 def evaluate(instance: InstanceLike, result: ResultLike, *,
@@ -162,24 +161,18 @@ def evaluate(instance: InstanceLike, result: ResultLike, *,
     The plan is judged under the instance's budget (or ``budget``), never the one the
     result states, as ``resilience evaluate`` does.
     """
-    import numpy as np
-
-    from optimizer.evaluation.evaluate import evaluate_plan, plan_violations
-    from optimizer.evaluation.outcome import ResilienceSummary
+    from optimizer.evaluation.evaluate import judge
     from optimizer.results.file import plan_of
 
     inst = with_overrides(load_instance(instance), budget=budget)
     checked = _result(result)
     plan = plan_of(checked.document, inst, f"{checked.instance.name} result")
-    outcomes = evaluate_plan(inst, plan)
-    claimed = {s.id: s.resilience for s in checked.scenarios}
-    diffs = [abs(claimed[s.id] - o.resilience)
-             for s, o in zip(inst.scenarios, outcomes, strict=True) if s.id in claimed]
-    summary = ResilienceSummary.of(np.array([o.resilience for o in outcomes]),
-                                   inst.probabilities, checked.resilience.cvar.alpha)
+    judged = judge(inst, plan, {s.id: s.resilience for s in checked.scenarios},
+                   checked.resilience.cvar.alpha)
+    summary = judged.summary
     return Evaluation(summary.worst_case, summary.expected, summary.cvar_alpha, summary.cvar,
-                      tuple(outcomes), tuple(s.id for s in inst.scenarios),
-                      max(diffs) if diffs else None, tuple(plan_violations(inst, plan)))
+                      tuple(judged.outcomes), tuple(s.id for s in inst.scenarios),
+                      judged.max_difference, tuple(judged.violations))
 
 
 def report(result: ResultLike, path: str | Path | None = None, *, fmt: str | None = None,

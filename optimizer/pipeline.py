@@ -11,6 +11,7 @@ import numpy as np
 
 from optimizer import stopping
 from optimizer.evaluation.evaluate import (
+    VERIFICATION_TOL,
     Verification,
     estimated_seconds,
     verify,
@@ -21,12 +22,9 @@ from optimizer.evaluation.recovery import RecoveryRun, analyse, pending_warning
 from optimizer.instance.data import Instance
 from optimizer.plan import Plan
 from optimizer.results.document import Result, parse_result
-from optimizer.results.file import result_document
+from optimizer.results.file import RecordedPath, result_document
 from optimizer.solvers.contract import Solution, SolveOptions
 from optimizer.solvers.dispatch import chosen_method, run
-
-# Largest difference allowed between the model's R_s and the max-flow evaluation.
-VERIFICATION_TOL = 1e-6
 
 # What --time-limit keeps back from the solver for the work after its deadline (see
 # reserve_seconds). The extensive form ends with an LP over the whole model, first stage
@@ -186,7 +184,7 @@ def _overrun(options: SolveOptions, reserve: Reserve, solved_at: float,
 
 
 def solve_and_verify(instance: Instance, options: SolveOptions | None = None, *,
-                     instance_path: str | None = None, records_path: bool = False) -> Solved:
+                     recorded_path: RecordedPath | None = None) -> Solved:
     """Solve, re-check every scenario by max flow, measure recovery paths (design section
     5) and build the result document.
 
@@ -195,9 +193,8 @@ def solve_and_verify(instance: Instance, options: SolveOptions | None = None, *,
     in a warning.
 
     A check that fails does not raise here: the caller writes the document (status
-    ``error``) as evidence and then reports the failure. With ``records_path``, the
-    document records ``instance_path`` (where the instance is, seen from the result's
-    folder; None for standard input).
+    ``error``) as evidence and then reports the failure. With ``recorded_path``, the
+    document says where the instance is (``instance.path``).
     """
     options = options or SolveOptions()
     log = options.log or (lambda _msg: None)
@@ -228,7 +225,6 @@ def solve_and_verify(instance: Instance, options: SolveOptions | None = None, *,
         log(late)
     document = result_document(
         instance, solution, verification, recovered, failure=rejection(verification),
-        warnings=[w for w in (problem, late) if w], instance_path=instance_path,
-        records_path=records_path)
+        warnings=[w for w in (problem, late) if w], recorded_path=recorded_path)
     return Solved(solution, verification, document,
                   recovered is not None and recovered.interrupted)

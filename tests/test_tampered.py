@@ -94,3 +94,25 @@ def test_an_instance_path_the_system_cannot_look_up_is_not_found(
         assert code == 0, (command, err)
         assert "cannot be found; give --instance" in err
         assert "internal error" not in err
+
+
+def test_a_path_that_looks_like_markup_is_printed_as_it_is(
+        tmp_path: Path, solved: dict[str, Any]) -> None:
+    """The warning that a result was solved from another version of the instance names
+    both files literally: a folder called ``[x]`` was taken for rich markup by
+    ``evaluate`` (and dropped from the path it printed)."""
+    folder = tmp_path / "[x]"
+    folder.mkdir()
+    edited = json.loads(TINY.read_text(encoding="utf-8"))
+    edited["description"] = "another version: " + edited["description"]
+    instance = folder / "tiny.json"
+    instance.write_text(json.dumps(edited), encoding="utf-8")
+    result = str(folder / "tiny.result.json")
+    Path(result).write_text(json.dumps(solved), encoding="utf-8")
+    said = f"{result} was solved from a different version of {instance} (sha256 differs)"
+    for command in (["evaluate", str(instance), result],
+                    ["stress", str(instance), result, "-k", "1"],
+                    ["recover", str(instance), result, "-o", str(tmp_path / "r.json")]):
+        code, err = _run(*command)
+        assert code == 0, (command, err)
+        assert said in " ".join(err.split()), (command, err)

@@ -13,7 +13,6 @@ imports at the bottom), and :mod:`optimizer.cli.common` holds what they share.
 from __future__ import annotations
 
 import dataclasses
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,14 +30,17 @@ from optimizer.cli.common import (
     THREADS,
     TIME_LIMIT,
     Program,
+    answer_console,
     command_started,
     err,
     fail,
     handled,
     interrupted_code,
-    make_console,
     output_path,
+    read_result_plan,
     warn,
+    warning,
+    write_json,
 )
 from optimizer.errors import ExitCode, InfeasibleError, ResilienceError, UsageError
 from optimizer.solvers.registry import METHODS, SOLVER_NAMES
@@ -47,15 +49,18 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
+    from optimizer.evaluation.evaluate import Judgement
     from optimizer.evaluation.outcome import ResilienceSummary
     from optimizer.instance.data import Instance
     from optimizer.pipeline import Solved
     from optimizer.plan import Plan
     from optimizer.results.document import Result
+    from optimizer.results.file import RecordedPath
     from optimizer.solvers.contract import SolveOptions
 
-# The library is imported inside each command, not here: `resilience --help` and `validate`
-# must not pay for Pyomo, HiGHS, scipy or matplotlib (issue 13; benchmarks/RESULTS.md).
+# The library is imported inside the commands and their helpers, not here: `resilience
+# --help` and `validate` must not pay for Pyomo, HiGHS, scipy or matplotlib (issue 13;
+# benchmarks/RESULTS.md).
 
 
 @click.group(cls=Program, context_settings={"help_option_names": ["-h", "--help"]})
@@ -163,7 +168,7 @@ def solve(instance: str, output: str | None, objective: str | None, alpha: float
     if report_path is not None:
         _check_report_path(report_path, instance)
     solved = _solve_leaving_evidence(inst, options, path, force,
-                                     _instance_path_from(path, instance))
+                                     _recorded_path(path, instance))
     written = _write_result(solved.document, path, force)
     console = _print_solved(solved.result, path, written)
     if report_path is not None:
@@ -186,7 +191,7 @@ def _check_report_path(report_path: str, instance: str) -> None:
 
 
 def _solve_leaving_evidence(inst: Instance, options: SolveOptions, path: str,
-                            force: bool, instance_path: str | None) -> Solved:
+                            force: bool, recorded_path: RecordedPath) -> Solved:
     """Solve and verify; a solve that ran and failed leaves its document (exit 3 or 4)
     before the error goes on. A usage or input error (exit 2) writes nothing, so the last
     good result stays as it was."""
@@ -194,7 +199,7 @@ def _solve_leaving_evidence(inst: Instance, options: SolveOptions, path: str,
     from optimizer.results.file import failure_document
 
     try:
-        return solve_and_verify(inst, options, instance_path=instance_path, records_path=True)
+        return solve_and_verify(inst, options, recorded_path=recorded_path)
     except ResilienceError as exc:
         if exc.exit_code != ExitCode.BAD_INPUT:
             status = "infeasible" if isinstance(exc, InfeasibleError) else "error"
@@ -202,29 +207,28 @@ def _solve_leaving_evidence(inst: Instance, options: SolveOptions, path: str,
         raise
 
 
-def _instance_path_from(path: str, instance: str) -> str | None:
-    """Where the instance is, seen from the result's folder, so a report can find it
-    later (nowhere, when it came from standard input)."""
+def _recorded_path(path: str, instance: str) -> RecordedPath:
+    """Where the result at ``path`` says the instance is: seen from its folder, so a report
+    can find it later; as given for a result on standard output; nowhere (null) for an
+    instance from standard input."""
+    from optimizer.results.file import RecordedPath, path_seen_from
+
     if instance == "-":
-        return None
+        return RecordedPath(None)
     if path == "-":
-        return instance
-    return os.path.relpath(Path(instance).resolve(), Path(path).resolve().parent)
+        return RecordedPath(instance)
+    return RecordedPath(path_seen_from(Path(path).resolve().parent, instance))
 
 
 def _write_result(doc: dict[str, Any], path: str, force: bool) -> str:
     """Write ``doc`` where it belongs and say where: a document without a trustworthy plan
     never replaces a result that holds one, unless --force."""
-    from optimizer.files import write_atomic
-    from optimizer.results.file import dumps, failure_target
+    from optimizer.results.file import failure_target
     from optimizer.safe_text import console_text as escape
 
-    if path == "-":
-        click.echo(dumps(doc), nl=False)
-        return path
-    target = path if doc["status"] in ("optimal", "feasible") else str(
+    target = path if path == "-" or doc["status"] in ("optimal", "feasible") else str(
         failure_target(path, force))
-    write_atomic(target, dumps(doc))
+    write_json(doc, target)
     if target != path:
         err.print(f"{escape(path)} holds a plan and is kept; this {doc['status']} result "
                   f"was written to {escape(target)} (--force replaces it)", soft_wrap=True)
@@ -237,7 +241,7 @@ def _print_solved(result: Result, path: str, written: str) -> Console:
     from optimizer.results.summary import print_summary
     from optimizer.safe_text import console_text as escape
 
-    console = err if path == "-" else make_console()
+    console = answer_console(path)
     print_summary(result, console)
     if path != "-":
         console.print(f"result written to {escape(written)}")
@@ -281,7 +285,6 @@ def evaluate(instance: str, result: str, other: str | None, reseed: int | None,
     expected and CVaR resilience.
     """
     from optimizer.instance.reading import STDIN, read_stdin
-    from optimizer.pipeline import VERIFICATION_TOL
 
     # The output is checked first, so that a folder given as -o costs no evaluation.
     path = output_path(output, instance, ".evaluation.json") if output else None
@@ -292,11 +295,10 @@ def evaluate(instance: str, result: str, other: str | None, reseed: int | None,
         raise UsageError("give --scenarios or --reseed, not both")
     sample = _out_of_sample(inst, instance, other, reseed, stdin)
     evaluation = _evaluation(inst, plan, doc, result, sample)
-    _write_evaluation(evaluation.document, path)
-    _print_evaluation(evaluation, inst, instance, result, sample,
-                      err if output == "-" else make_console())
-    if evaluation.violations or (evaluation.max_difference is not None
-                                 and evaluation.max_difference > VERIFICATION_TOL):
+    if path is not None:
+        write_json(evaluation.document, path)
+    _print_evaluation(evaluation, inst, instance, result, answer_console(path))
+    if not evaluation.judgement.agrees:
         fail("the result does not stand up to independent evaluation", ExitCode.SOLVER_FAILURE)
 
 
@@ -306,22 +308,18 @@ def _plan_to_judge(instance: str, result: str, budget: float | None,
     document; warns when the result was solved from another version of the instance or
     states another budget."""
     from optimizer.instance.reading import load_instance
-    from optimizer.results.file import read_plan
 
     inst = load_instance(instance, stdin=stdin)
     if budget is not None:
         inst = dataclasses.replace(inst, budget=budget)
     warn(inst)
-    plan, doc = read_plan(result, inst)
-    if doc.get("instance", {}).get("sha256") not in (None, "", inst.sha256):
-        err.print(f"[yellow]warning:[/yellow] {result} was solved from a different version "
-                  f"of {instance} (sha256 differs)")
+    plan, doc = read_result_plan(result, inst, instance)
     # Judged under the instance's budget, never the result's: a result is a claim, and an
     # edited budget in it must not hide a plan that overspends.
     stated = (doc.get("instance") or {}).get("budget")
     if isinstance(stated, int | float) and stated != inst.budget:
-        err.print(f"[yellow]warning:[/yellow] the result states a budget of {stated:,.2f}; "
-                  f"the plan is judged under {inst.budget:,.2f} (--budget to choose)")
+        warning(f"the result states a budget of {stated:,.2f}; the plan is judged under "
+                f"{inst.budget:,.2f} (--budget to choose)")
     alpha = (doc.get("objective") or {}).get("alpha")
     if isinstance(alpha, int | float) and 0 <= alpha < 1:
         inst = dataclasses.replace(inst, objective=dataclasses.replace(inst.objective,
@@ -344,7 +342,6 @@ def _out_of_sample(inst: Instance, instance: str, other: str | None, reseed: int
     with OTHER's warnings; None without either."""
     from optimizer.evaluation.out_of_sample import data_warnings, with_scenarios_of
     from optimizer.instance.reading import load_instance
-    from optimizer.safe_text import console_text as escape
 
     if reseed is not None:
         other_inst = load_instance(instance, reseed=reseed, stdin=stdin)
@@ -354,68 +351,56 @@ def _out_of_sample(inst: Instance, instance: str, other: str | None, reseed: int
         return None
     other_inst = load_instance(other)
     for w in other_inst.warnings:
-        err.print(f"[yellow]warning:[/yellow] {escape(other)}: {escape(w)}", soft_wrap=True)
+        warning(f"{other}: {w}")
     judged = with_scenarios_of(inst, other_inst)  # InputError (exit 2) names what differs
     for w in data_warnings(inst, other_inst):
-        err.print(f"[yellow]warning:[/yellow] {escape(other)}: {escape(w)}", soft_wrap=True)
+        warning(f"{other}: {w}")
     return _OutOfSample(other, other_inst, judged)
 
 
 @dataclass(frozen=True)
 class _Evaluation:
-    """The plan judged by max flow: the evaluation file, and what the command prints."""
+    """The plan judged by max flow, the evaluation file (-o), and, with other scenarios,
+    those scenarios and the plan's summary on them."""
 
+    judgement: Judgement  # in sample, against what the result claims
     document: dict[str, Any]  # what -o writes
-    rows: list[dict[str, Any]]  # per scenario: evaluated, claimed, difference
-    max_difference: float | None  # None: the result states no scenario resilience
-    violations: list[str]
-    summary: ResilienceSummary  # in sample
-    out_summary: ResilienceSummary | None  # on the other scenarios, when there are some
+    out_of_sample: tuple[_OutOfSample, ResilienceSummary] | None
 
 
 def _evaluation(inst: Instance, plan: Plan, doc: dict[str, Any], result: str,
                 sample: _OutOfSample | None) -> _Evaluation:
     """Every scenario's resilience by max flow against what the result claims, the plan's
     violations, and, with other scenarios, in-sample against out-of-sample."""
-    import numpy as np
+    from optimizer.evaluation.evaluate import judge
 
-    from optimizer.evaluation.evaluate import evaluate_plan, plan_violations
-    from optimizer.evaluation.outcome import ResilienceSummary
-
-    outcomes = evaluate_plan(inst, plan)
     claimed = {s.get("id"): s.get("resilience") for s in doc.get("scenarios") or []
                if isinstance(s, dict)}
-    rows = []
-    for s, o in zip(inst.scenarios, outcomes, strict=True):
-        c = claimed.get(s.id)
-        rows.append({"id": s.id, "resilience": o.resilience, "supply": o.supply,
-                     "shelter": o.shelter, "economic": o.economic, "claimed": c,
-                     "difference": None if c is None else abs(c - o.resilience)})
-    diffs = [r["difference"] for r in rows if r["difference"] is not None]
-    max_difference = max(diffs) if diffs else None
-    violations = plan_violations(inst, plan)
-    summary = ResilienceSummary.of(np.array([o.resilience for o in outcomes]),
-                                   inst.probabilities, inst.objective.alpha)
+    judgement = judge(inst, plan, claimed, inst.objective.alpha)
+    rows = [{"id": s.id, "resilience": o.resilience, "supply": o.supply,
+             "shelter": o.shelter, "economic": o.economic, "claimed": claimed.get(s.id),
+             "difference": d}
+            for s, o, d in zip(inst.scenarios, judgement.outcomes, judgement.differences,
+                               strict=True)]
     document: dict[str, Any] = {
         "instance": {"name": inst.name, "sha256": inst.sha256, "budget": inst.budget},
         "result": str(result),
         "method": "networkx maximum flow",
-        "resilience": _summary_json(summary),
-        "max_difference": max_difference,
-        "plan_violations": violations,
+        "resilience": _summary_json(judgement.summary),
+        "max_difference": judgement.max_difference,
+        "plan_violations": judgement.violations,
         "scenarios": rows,
     }
-    out_summary = None
-    if sample is not None:
-        out_summary = _out_of_sample_section(document, inst, plan, summary, sample)
-    return _Evaluation(document, rows, max_difference, violations, summary, out_summary)
+    if sample is None:
+        return _Evaluation(judgement, document, None)
+    out_summary, sections = _out_of_sample_sections(inst, plan, judgement.summary, sample)
+    return _Evaluation(judgement, {**document, **sections}, (sample, out_summary))
 
 
-def _out_of_sample_section(document: dict[str, Any], inst: Instance, plan: Plan,
-                           summary: ResilienceSummary,
-                           sample: _OutOfSample) -> ResilienceSummary:
-    """Evaluate the plan on the other scenarios; add them and their comparison with the
-    in-sample ``summary`` to ``document``; their summary."""
+def _out_of_sample_sections(inst: Instance, plan: Plan, summary: ResilienceSummary,
+                            sample: _OutOfSample) -> tuple[ResilienceSummary, dict[str, Any]]:
+    """The plan evaluated on the other scenarios: their summary, and the evaluation file's
+    sections on them and on their comparison with the in-sample ``summary``."""
     import numpy as np
 
     from optimizer.evaluation.evaluate import evaluate_plan
@@ -425,61 +410,52 @@ def _out_of_sample_section(document: dict[str, Any], inst: Instance, plan: Plan,
     out_outcomes = evaluate_plan(foreign, plan)
     out_summary = ResilienceSummary.of(np.array([o.resilience for o in out_outcomes]),
                                        foreign.probabilities, inst.objective.alpha)
-    document["out_of_sample"] = {
-        "scenarios_from": {"path": str(sample.source), "name": sample.instance.name,
-                           "sha256": sample.instance.sha256},
-        "resilience": _summary_json(out_summary),
-        "scenarios": [{"id": s.id, "probability": s.probability,
-                       "resilience": o.resilience, "supply": o.supply,
-                       "shelter": o.shelter, "economic": o.economic}
-                      for s, o in zip(foreign.scenarios, out_outcomes, strict=True)],
+    return out_summary, {
+        "out_of_sample": {
+            "scenarios_from": {"path": str(sample.source), "name": sample.instance.name,
+                               "sha256": sample.instance.sha256},
+            "resilience": _summary_json(out_summary),
+            "scenarios": [{"id": s.id, "probability": s.probability,
+                           "resilience": o.resilience, "supply": o.supply,
+                           "shelter": o.shelter, "economic": o.economic}
+                          for s, o in zip(foreign.scenarios, out_outcomes, strict=True)],
+        },
+        "in_sample_vs_out_of_sample": {
+            measure: {"in_sample": a, "out_of_sample": b, "difference": b - a}
+            for measure, a, b in (
+                ("worst_case", summary.worst_case, out_summary.worst_case),
+                ("expected", summary.expected, out_summary.expected),
+                ("cvar", summary.cvar, out_summary.cvar))
+        },
     }
-    document["in_sample_vs_out_of_sample"] = {
-        measure: {"in_sample": a, "out_of_sample": b, "difference": b - a}
-        for measure, a, b in (
-            ("worst_case", summary.worst_case, out_summary.worst_case),
-            ("expected", summary.expected, out_summary.expected),
-            ("cvar", summary.cvar, out_summary.cvar))
-    }
-    return out_summary
 
 
-def _summary_json(summary: Any) -> dict[str, Any]:
-    """A :class:`optimizer.evaluation.outcome.ResilienceSummary` as the evaluation file
-    writes it."""
+def _summary_json(summary: ResilienceSummary) -> dict[str, Any]:
+    """A resilience summary as the evaluation file writes it."""
     return {"worst_case": summary.worst_case, "expected": summary.expected,
             "cvar": {"alpha": summary.cvar_alpha, "value": summary.cvar}}
 
 
-def _write_evaluation(document: dict[str, Any], path: str | None) -> None:
-    """The evaluation file at ``path`` ('-': standard output; None: not asked for)."""
-    from optimizer.files import write_atomic
-    from optimizer.results.file import dumps
-
-    if path == "-":
-        click.echo(dumps(document), nl=False)
-    elif path is not None:
-        write_atomic(path, dumps(document))
-
-
 def _print_evaluation(evaluation: _Evaluation, inst: Instance, instance: str, result: str,
-                      sample: _OutOfSample | None, console: Console) -> None:
+                      console: Console) -> None:
     """The summary (a table in and out of sample, when there are other scenarios), the
     largest difference from the result, and the plan's violations."""
-    summary = evaluation.summary
-    if sample is None or evaluation.out_summary is None:
+    judgement = evaluation.judgement
+    summary = judgement.summary
+    if evaluation.out_of_sample is None:
         console.print(f"worst case {summary.worst_case:.6f}   expected {summary.expected:.6f}"
                       f"   CVaR({summary.cvar_alpha:g}) {summary.cvar:.6f}")
     else:
-        console.print(_in_and_out_of_sample(inst, instance, summary, sample,
-                                            evaluation.out_summary))
-    if evaluation.max_difference is None:
+        sample, out_summary = evaluation.out_of_sample
+        console.print(_in_and_out_of_sample(inst, instance, summary, sample, out_summary))
+    if judgement.max_difference is None:
         console.print(f"{result} states no scenario resilience to compare with")
     else:
-        worst = max(evaluation.rows, key=lambda r: r["difference"] or 0.0)
-        console.print(f"max difference from {result}: {evaluation.max_difference:.1e} "
-                      f"(scenario {worst['id']})")
-    for v in evaluation.violations:
+        worst, _ = max(zip(inst.scenarios, judgement.differences, strict=True),
+                       key=lambda pair: pair[1] or 0.0)
+        console.print(f"max difference from {result}: {judgement.max_difference:.1e} "
+                      f"(scenario {worst.id})")
+    for v in judgement.violations:
         console.print(f"plan violation: {v}")
 
 

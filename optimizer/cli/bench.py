@@ -16,8 +16,9 @@ import click
 from rich.table import Table
 
 # The registry is light (its builders import the generators when they build); the runner
-# and the progress bars are imported by `bench` itself, so that `--help` stays quick.
-from optimizer.bench.registry import FAMILIES, SIZE_CLASSES, read_suite, write_suite
+# and the progress bars are imported inside the helpers that use them, so that `--help`
+# stays quick.
+from optimizer.bench.registry import FAMILIES, SIZE_CLASSES, SuiteEntry, read_suite, write_suite
 from optimizer.choices import ObjectiveKind
 from optimizer.cli.common import (
     ALPHA,
@@ -30,6 +31,7 @@ from optimizer.cli.common import (
     handled,
     make_console,
     output_path,
+    progress_bar,
     warn,
 )
 from optimizer.errors import UsageError
@@ -39,8 +41,6 @@ from optimizer.solvers.registry import METHODS, SOLVER_NAMES
 
 if TYPE_CHECKING:
     from optimizer.bench.runner import BenchOptions
-
-SOLVER_CHOICES = SOLVER_NAMES
 
 
 def _names(text: str, option: str, allowed: tuple[str, ...] | None = None) -> tuple[str, ...]:
@@ -111,7 +111,7 @@ def _fmt(value: float) -> str:
 @click.command()
 @click.argument("suite", required=False)
 @click.option("--solvers", default="highs", show_default=True,
-              help="Comma-separated: " + ", ".join(SOLVER_CHOICES) + ". One not installed "
+              help="Comma-separated: " + ", ".join(SOLVER_NAMES) + ". One not installed "
               "here gives rows with status skipped.")
 @click.option("--methods", default="extensive", show_default=True,
               help="Comma-separated: " + ", ".join(METHODS) + ". One not available gives "
@@ -169,13 +169,15 @@ def bench(suite: str | None, solvers: str, methods: str, objectives: str, time_l
         raise UsageError(f"the results file {output} should end in .csv")
     check_writable(output)
     options = BenchOptions(
-        solvers=_names(solvers, "--solvers", SOLVER_CHOICES),
+        solvers=_names(solvers, "--solvers", SOLVER_NAMES),
         methods=_names(methods, "--methods", METHODS),
         objectives=_names(objectives, "--objectives"),
         time_limit=time_limit, hard_limit=hard_limit, mip_gap=mip_gap, threads=threads,
         repeat=repeat)
     suite = _suite_folder(suite, output, quiet)
-    rows = _run_with_progress(suite, options, output, resume, quiet)
+    entries = read_suite(suite)
+    command = _repeat_command(suite, options, output, resume)
+    rows = _run_with_progress(entries, options, output, suite, command, resume, quiet)
     err.print(f"{len(rows)} rows written to {output}; sidecar {sidecar_path(output)}")
     picture = plot or str(Path(output).with_suffix("")) + ".profile.png"
     _print_summary(rows, markdown, picture)
@@ -203,25 +205,15 @@ def _repeat_command(suite: str, options: BenchOptions, output: str, resume: bool
         "--repeat", str(options.repeat), *(["--resume"] if resume else []), "-o", output])
 
 
-def _run_with_progress(suite: str, options: BenchOptions, output: str, resume: bool,
+def _run_with_progress(entries: list[SuiteEntry], options: BenchOptions, output: str,
+                       suite: str, command: str, resume: bool,
                        quiet: bool) -> list[dict[str, Any]]:
-    """Every run of the suite, one process each, under a progress bar that names the run
-    under way and says which ones failed; the rows, as written to ``output``."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
+    """Every run of the suite's ``entries``, one process each, under a progress bar that
+    names the run under way and says which ones failed; the rows, as written to
+    ``output`` (whose sidecar records ``suite`` and the repeat ``command``)."""
     from optimizer.bench.runner import run_bench
 
-    entries = read_suite(suite)
-    command = _repeat_command(suite, options, output, resume)
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), console=err, disable=quiet, transient=False)
-    with progress:
+    with progress_bar(quiet, transient=False) as progress:
         task = progress.add_task("benchmark", total=None)
 
         def on_start(i: int, total: int, run: Any) -> None:

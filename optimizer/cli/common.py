@@ -24,7 +24,10 @@ from optimizer.instance.schema import LARGEST
 from optimizer.safe_text import console_text as escape
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
     from optimizer.instance.data import Instance
+    from optimizer.plan import Plan
 
 # When output is not a terminal (a file, a pipe, a CI log) rich would assume 80 columns:
 # log lines wrapped mid-sentence and table cells cut to "cou…". There, lines are never
@@ -46,6 +49,39 @@ def make_console(stderr: bool = False) -> Console:
 
 
 err = make_console(stderr=True)
+
+
+def answer_console(path: str | None) -> Console:
+    """Where a command prints its answer: standard error when its document goes to
+    standard output (``path`` '-'), else standard output."""
+    return err if path == "-" else make_console()
+
+
+def write_json(document: dict[str, Any], path: str) -> None:
+    """``document`` as JSON at ``path``, written whole or not at all ('-': standard
+    output)."""
+    from optimizer.files import write_atomic
+    from optimizer.results.file import dumps
+
+    if path == "-":
+        click.echo(dumps(document), nl=False)
+    else:
+        write_atomic(path, dumps(document))
+
+
+def progress_bar(quiet: bool, *, transient: bool = True) -> Progress:
+    """A progress bar on standard error (none when ``quiet``): the task's description, the
+    bar, done of total and the time elapsed; ``transient``: gone once it ends."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=err, disable=quiet, transient=transient)
 
 # When the command began (a time.monotonic instant): the start of this process when the
 # group was called as a program (Program.__call__), else None and each command takes its
@@ -176,9 +212,28 @@ def handled(command: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
+def warning(message: str) -> None:
+    """``message`` as a warning on standard error, printed as it is (no markup)."""
+    err.print(f"[yellow]warning:[/yellow] {escape(message)}", soft_wrap=True)
+
+
 def warn(instance: Instance) -> None:
+    """The instance's own warnings."""
     for w in instance.warnings:
-        err.print(f"[yellow]warning:[/yellow] {escape(w)}", soft_wrap=True)
+        warning(w)
+
+
+def read_result_plan(result: str, instance: Instance,
+                     instance_path: str) -> tuple[Plan, dict[str, Any]]:
+    """RESULT's plan and document (:func:`optimizer.results.file.read_plan`); warns when
+    the result was solved from another version of the instance at ``instance_path``."""
+    from optimizer.results.file import read_plan
+
+    plan, doc = read_plan(result, instance)
+    if doc.get("instance", {}).get("sha256") not in (None, "", instance.sha256):
+        warning(f"{result} was solved from a different version of {instance_path} "
+                "(sha256 differs)")
+    return plan, doc
 
 
 def output_path(out: str | None, instance_path: str, suffix: str,

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from optimizer.choices import REACH_SHARE
-from optimizer.cli.common import err, handled
+from optimizer.cli.common import err, handled, warning
 from optimizer.errors import UsageError
 from optimizer.files import write_atomic
 from optimizer.safe_text import console_text as escape
@@ -51,7 +51,7 @@ def _write(document: dict[str, Any], out: str, warnings: list[str] | tuple[str, 
     else:
         write_atomic(out, text)
     for w in warnings:
-        err.print(f"[yellow]warning:[/yellow] {escape(w)}", soft_wrap=True)
+        warning(w)
     net = instance.network
     err.print(
         f"{'instance' if out == '-' else 'wrote ' + escape(out)}: {escape(instance.name)}, "

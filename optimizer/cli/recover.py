@@ -2,7 +2,7 @@
 
 Thin: read the instance and the plan, choose the scenarios, call
 :func:`optimizer.evaluation.recovery.analyse` (and
-:func:`optimizer.evaluation.restoration_mip.exact_schedule` with
+:func:`optimizer.evaluation.restoration_mip.exact_section` with
 ``--exact``), merge into the result and write it back whole (or to ``-o``), print a table.
 """
 
@@ -14,7 +14,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from optimizer.cli.common import command_started, err, handled, make_console, output_path, warn
+from optimizer.cli.common import (
+    answer_console,
+    command_started,
+    err,
+    handled,
+    output_path,
+    read_result_plan,
+    warn,
+    write_json,
+)
 from optimizer.errors import UsageError
 from optimizer.safe_text import console_text as escape
 
@@ -59,7 +68,7 @@ def recover(instance: str, result: str, scenario_ids: tuple[str, ...], crews: in
     path = output or result
     if path != "-":
         output_path(path, instance, "")
-    console = err if path == "-" else make_console()
+    console = answer_console(path)
     if not chosen:
         console.print(f"{escape(result)}: every scenario's recovery is analysed already "
                       "(--scenario ID or --crews N to redo some)")
@@ -67,7 +76,7 @@ def recover(instance: str, result: str, scenario_ids: tuple[str, ...], crews: in
     deadline = None if time_limit is None else started + time_limit
     log = None if quiet else (lambda m: err.print(f"[dim]{escape(m)}[/dim]"))
     run, updated = _recover(inst, plan, doc, chosen, exact, deadline, threads, log)
-    _write_result(updated, path)
+    write_json(updated, path)
     _print_recovery(console, inst, run, updated, path)
 
 
@@ -76,17 +85,13 @@ def _plan_to_recover(instance: str, result: str,
     """The instance (with --crews), the result's plan and document; warns when the result
     was solved from another version of the instance."""
     from optimizer.instance.reading import load_instance
-    from optimizer.results.file import read_plan
 
     inst = load_instance(instance)
     if crews is not None:
         inst = dataclasses.replace(inst, recovery=dataclasses.replace(inst.recovery,
                                                                       crews=crews))
     warn(inst)
-    plan, doc = read_plan(result, inst)
-    if doc.get("instance", {}).get("sha256") not in (None, "", inst.sha256):
-        err.print(f"[yellow]warning:[/yellow] {escape(result)} was solved from a different "
-                  f"version of {escape(instance)} (sha256 differs)")
+    plan, doc = read_result_plan(result, inst, instance)
     return inst, plan, doc
 
 
@@ -126,17 +131,6 @@ def _recover(inst: Instance, plan: Plan, doc: dict[str, Any], chosen: list[int],
         updated = exact_section(updated, inst, plan, chosen, deadline=deadline,
                                 threads=threads, log=log)
     return run, updated
-
-
-def _write_result(document: dict[str, Any], path: str) -> None:
-    """The whole result, to ``path`` ('-': standard output)."""
-    from optimizer.files import write_atomic
-    from optimizer.results.file import dumps
-
-    if path == "-":
-        click.echo(dumps(document), nl=False)
-    else:
-        write_atomic(path, dumps(document))
 
 
 def _print_recovery(console: Console, inst: Instance, run: RecoveryRun,

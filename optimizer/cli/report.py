@@ -14,8 +14,18 @@ import click
 
 from optimizer import stopping
 from optimizer.choices import ObjectiveKind
-from optimizer.cli.common import BUDGET, MIP_GAP, THREADS, TIME_LIMIT, err, handled, output_path
-from optimizer.cli.common import warn as warn_instance
+from optimizer.cli.common import (
+    BUDGET,
+    MIP_GAP,
+    THREADS,
+    TIME_LIMIT,
+    err,
+    handled,
+    output_path,
+    progress_bar,
+    warn,
+    warning,
+)
 from optimizer.errors import UsageError
 from optimizer.report import (  # light: each format's module is imported when it is used
     COMPARE_FORMATS,
@@ -32,8 +42,8 @@ from optimizer.report import (  # light: each format's module is imported when i
 )
 from optimizer.safe_text import console_text as escape
 
-# The solver, the result models and rich's progress bars are imported inside the commands,
-# so that `resilience --help` stays quick (optimizer.cli).
+# The solver, the result models and rich's progress bars are imported inside the commands'
+# helpers (and common.progress_bar), so that `resilience --help` stays quick (optimizer.cli).
 if TYPE_CHECKING:
     from optimizer.instance.data import Instance
     from optimizer.results.frontier import Frontier
@@ -42,10 +52,6 @@ if TYPE_CHECKING:
 INSTANCE_HELP = ("The instance the result was solved from (default: the path the result "
                  "records). Needed for the map, the comparison with doing nothing and the "
                  "social and institutional measures.")
-
-
-def _warn(message: str) -> None:
-    err.print(f"[yellow]warning:[/yellow] {escape(message)}", soft_wrap=True)
 
 
 def _stem(path: str) -> str:
@@ -117,9 +123,9 @@ def report(result: str, output: str | None, fmt: str | None, instance: str | Non
                            "md")
     inst, warnings = instance_for(checked, result, instance)
     for w in warnings:
-        _warn(w)
+        warning(w)
     if inst is None and chosen != "geojson":
-        _warn("no instance (give --instance INSTANCE): the report leaves out the map, the "
+        warning("no instance (give --instance INSTANCE): the report leaves out the map, the "
               "comparison with doing nothing and the social and institutional measures")
     text = render_report(checked, chosen, inst, source=Path(result).name, notes=warnings,
                          local_coordinates=local_coordinates, table=table)
@@ -168,14 +174,14 @@ def compare(results: tuple[str, ...], output: str | None, fmt: str | None,
         checked, _ = read_result(r)
         inst, warnings = instance_for(checked, r, instance, cache)
         for w in warnings:
-            _warn(w)
+            warning(w)
         entries.append((r, checked, inst))
     if all(inst is None for _, _, inst in entries):
-        _warn("no instance (give --instance INSTANCE): the comparison leaves out doing nothing")
+        warning("no instance (give --instance INSTANCE): the comparison leaves out doing nothing")
     names = [s.strip() for s in labels.split(",")] if labels else None
     comparison = build(entries, force=force, labels=names)
     for problem in comparison.forced:
-        _warn(f"compared anyway (--force): {problem}")
+        warning(f"compared anyway (--force): {problem}")
     _emit(path, render_comparison(comparison, chosen, table), "comparison")
 
 
@@ -221,17 +227,17 @@ def sweep(instance: str, budgets: str | None, budget_range: str | None, targets:
     swept, goals = _budgets_and_targets(budgets, budget_range, targets)
     path = _frontier_outputs(instance, output, plot)
     inst = load_instance(instance)
-    warn_instance(inst)
+    warn(inst)
     kind = ObjectiveKind(objective) if objective else None
     if kind is None and inst.objective.kind is ObjectiveKind.MIN_COST:
-        _warn("the instance's objective is min_cost; the budgets maximise worst_case")
+        warning("the instance's objective is min_cost; the budgets maximise worst_case")
     options = SolveOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads)
     frontier = _sweep_with_progress(inst, swept, goals, kind, ceiling, options, quiet)
     if stopping.requested():  # a frontier with an interrupted point is not written
         raise KeyboardInterrupt
     for p in frontier.points:
         if p.carried_from is not None:
-            _warn(f"budget {p.budget:,.2f}: {p.note}")
+            warning(f"budget {p.budget:,.2f}: {p.note}")
     _write_frontier_outputs(frontier, path, plot, results_folder, instance)
     _say_where_returns_diminish(frontier)
 
@@ -269,19 +275,9 @@ def _sweep_with_progress(inst: Instance, swept: list[float], goals: list[float],
                          options: SolveOptions, quiet: bool) -> Frontier:
     """The frontier, one solve per budget and target, under a progress bar (with a line per
     solve unless ``quiet``)."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
     from optimizer.results.frontier import sweep as run_sweep
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
-    with Progress(*columns, console=err, disable=quiet, transient=True) as progress:
+    with progress_bar(quiet) as progress:
         task = progress.add_task("sweeping", total=len(swept) + len(goals))
 
         def step(line: str) -> None:

@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from optimizer.choices import STRESS_EXACT_UP_TO as EXACT_UP_TO
-from optimizer.cli.common import err, handled, make_console, output_path, warn
+from optimizer.cli.common import (
+    answer_console,
+    handled,
+    output_path,
+    progress_bar,
+    read_result_plan,
+    warn,
+    write_json,
+)
 from optimizer.safe_text import console_text as escape
 
 if TYPE_CHECKING:
@@ -43,20 +51,17 @@ def stress(instance: str, result: str, failures: int, output: str | None, quiet:
     """
     from optimizer.evaluation.stress import stress_document
     from optimizer.instance.reading import load_instance
-    from optimizer.results.file import read_plan
 
     inst = load_instance(instance)
     warn(inst)
-    plan, doc = read_plan(result, inst)
-    if doc.get("instance", {}).get("sha256") not in (None, "", inst.sha256):
-        err.print(f"[yellow]warning:[/yellow] {escape(result)} was solved from a different "
-                  f"version of {escape(instance)} (sha256 differs)")
+    plan, _ = read_result_plan(result, inst, instance)
     path = output_path(output, instance, ".stress.json") if output else None
     report = _stress_with_progress(inst, plan, failures, quiet)
     document = stress_document(inst, report)
     document["result"] = str(result)
-    _write_document(document, path)
-    console = err if path == "-" else make_console()
+    if path is not None:
+        write_json(document, path)
+    console = answer_console(path)
     _print_worst(console, document, report, failures)
     if path not in (None, "-"):
         console.print(f"stress test written to {path}")
@@ -64,34 +69,13 @@ def stress(instance: str, result: str, failures: int, output: str | None, quiet:
 
 def _stress_with_progress(inst: Instance, plan: Plan, failures: int,
                           quiet: bool) -> StressReport:
-    """The stress test under a bar like sweep's and bench's: one step per scenario
+    """The stress test under a progress bar (common.progress_bar): one step per scenario
     searched."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
     from optimizer.evaluation.stress import stress_test
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
-    with Progress(*columns, console=err, disable=quiet, transient=True) as progress:
+    with progress_bar(quiet) as progress:
         task = progress.add_task("stress", total=len(inst.scenarios))
         return stress_test(inst, plan, failures, progress=lambda _: progress.advance(task))
-
-
-def _write_document(document: dict[str, Any], path: str | None) -> None:
-    """The JSON at ``path`` ('-': standard output; None: not asked for)."""
-    from optimizer.files import write_atomic
-    from optimizer.results.file import dumps
-
-    if path == "-":
-        click.echo(dumps(document), nl=False)
-    elif path is not None:
-        write_atomic(path, dumps(document))
 
 
 def _print_worst(console: Console, document: dict[str, Any], report: StressReport,

@@ -18,19 +18,23 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import networkx as nx
 import numpy as np
 
-from optimizer.evaluation.outcome import ScenarioOutcome
+from optimizer.evaluation.outcome import ResilienceSummary, ScenarioOutcome
 from optimizer.evaluation.reachability import within
 from optimizer.executors import open_executor
 from optimizer.instance.data import Instance, Scenario
 from optimizer.plan import Plan, plan_cost
 
 FEASIBILITY_TOL = 1e-6
+# Largest difference allowed between a scenario's R_s as claimed (by the model, or by a
+# result file) and the max-flow evaluation.
+VERIFICATION_TOL = 1e-6
 
 # From this many scenarios (or with an explicit --workers or --scheduler) the evaluation of
 # a plan may run on the executor of design section 6, as the recovery analysis does: below
@@ -453,3 +457,44 @@ def verify(instance: Instance, plan: Plan, resilience: np.ndarray,
     return Verification("networkx maximum flow", difference,
                         tuple(plan_violations(instance, plan))), outcomes
 
+
+
+def agrees(max_difference: float | None, violations: Sequence[str]) -> bool:
+    """A result's claims hold: no rule of the instance broken, and every scenario's R_s it
+    states within :data:`VERIFICATION_TOL` of the evaluation (``max_difference`` None: it
+    states none)."""
+    return not violations and (max_difference is None or max_difference <= VERIFICATION_TOL)
+
+
+@dataclass(frozen=True, eq=False)
+class Judgement:
+    """A plan evaluated by max flow and set against what a result claims (``resilience
+    evaluate``, :func:`optimizer.api.evaluate`)."""
+
+    outcomes: list[ScenarioOutcome]  # in the instance's order
+    differences: list[float | None]  # per scenario, |claimed - evaluated|; None: no claim
+    max_difference: float | None  # None when no scenario's R_s is claimed
+    violations: list[str]  # rules of the instance the plan breaks (plan_violations)
+    summary: ResilienceSummary
+
+    @property
+    def agrees(self) -> bool:
+        return agrees(self.max_difference, self.violations)
+
+
+def judge(instance: Instance, plan: Plan, claimed: Mapping[str, Any],
+          alpha: float) -> Judgement:
+    """Evaluate ``plan`` on every scenario of ``instance`` and compare with ``claimed`` (a
+    scenario id -> the R_s a result states; a scenario it leaves out, or claims None for,
+    is not compared); the plan's violations, and its summary at CVaR level ``alpha``."""
+    outcomes = evaluate_plan(instance, plan)
+    differences = []
+    for s, o in zip(instance.scenarios, outcomes, strict=True):
+        c = claimed.get(s.id)
+        differences.append(None if c is None else abs(c - o.resilience))
+    compared = [d for d in differences if d is not None]
+    violations = plan_violations(instance, plan)
+    summary = ResilienceSummary.of(np.array([o.resilience for o in outcomes]),
+                                   instance.probabilities, alpha)
+    return Judgement(outcomes, differences, max(compared) if compared else None, violations,
+                     summary)

@@ -115,6 +115,12 @@ def _nearest(graph: csr_matrix, sources: list[int]) -> np.ndarray:
     return dijkstra(graph, directed=False, indices=sources, min_only=True)
 
 
+def _intact_nearest(intact: Intact, facilities: dict[str, list[int]]) -> dict[str, np.ndarray]:
+    """Kind -> each node's distance to the nearest open facility of that kind on the intact
+    roads (the same for every scenario of a plan)."""
+    return {kind: _nearest(intact.graph, facilities[kind]) for kind in KINDS}
+
+
 def capacity_arcs(instance: Instance, failed: set[int]) -> tuple[np.ndarray, np.ndarray,
                                                                    np.ndarray]:
     """Surviving roads as (u, v, capacity), capacity = how many parallel roads join u, v."""
@@ -268,7 +274,7 @@ def recover_scenario(instance: Instance, plan: Plan, scenario: Scenario, *,
     surviving = intact.graph_without(sorted(failed))
     facilities = _facility_nodes(instance, plan)
     if intact_nearest is None:
-        intact_nearest = {kind: _nearest(intact.graph, facilities[kind]) for kind in KINDS}
+        intact_nearest = _intact_nearest(intact, facilities)
     affected = [int(i) for i in np.nonzero((scenario.need.sum(axis=1) > 0)
                                            | (scenario.evacuees > 0))[0]]
     reach = {"supply": instance.policy.supply_reach,
@@ -343,9 +349,8 @@ def analyse(instance: Instance, plan: Plan, starts: Mapping[int, float] | None =
     chosen = list(range(len(instance.scenarios))) if only is None else sorted(set(only))
     known = _known_starts(instance, plan, chosen, starts)
     chosen.sort(key=lambda n: (known[n], n))
-    facilities = _facility_nodes(instance, plan)
     intact = Intact(instance)
-    nearest = {kind: _nearest(intact.graph, facilities[kind]) for kind in KINDS}
+    nearest = _intact_nearest(intact, _facility_nodes(instance, plan))
     work = _Analysis(instance, plan, known, intact, nearest, deadline, stop)
     parallel = (workers is not None and workers > 1) or scheduler is not None or (
         workers is None and len(chosen) >= PARALLEL_FROM)
@@ -353,11 +358,11 @@ def analyse(instance: Instance, plan: Plan, starts: Mapping[int, float] | None =
     where = "in-process"
     interrupted = False
     if not parallel:
-        interrupted = _analyse_here(work, chosen, done)
+        done, interrupted = _analyse_here(work, chosen)
     elif deadline is not None and time.monotonic() >= deadline:
         pass  # no time left: starting the workers (a second or more) would only add to it
     else:
-        where, interrupted = _analyse_on_executor(work, chosen, done, workers, scheduler)
+        where, done, interrupted = _analyse_on_executor(work, chosen, workers, scheduler)
     pending = tuple(instance.scenarios[n].id for n in sorted(set(chosen) - done.keys()))
     return RecoveryRun(tuple(done[n] for n in sorted(done)), pending,
                        time.monotonic() - started, where, interrupted)
@@ -386,10 +391,11 @@ def _known_starts(instance: Instance, plan: Plan, chosen: list[int],
     return known
 
 
-def _analyse_here(work: _Analysis, chosen: list[int],
-                  done: dict[int, ScenarioRecovery]) -> bool:
-    """Analyse ``chosen`` in order in this process, into ``done``, while the deadline
-    allows; whether a stop (Ctrl-C or SIGTERM) ended it."""
+def _analyse_here(work: _Analysis,
+                  chosen: list[int]) -> tuple[dict[int, ScenarioRecovery], bool]:
+    """Analyse ``chosen`` in order in this process while the deadline allows: the
+    scenarios analysed (by index), and whether a stop (Ctrl-C or SIGTERM) ended it."""
+    done: dict[int, ScenarioRecovery] = {}
     longest = 0.0  # a scenario starts only while one as long as any so far would fit
     try:
         for n in chosen:
@@ -397,7 +403,7 @@ def _analyse_here(work: _Analysis, chosen: list[int],
             if work.deadline is not None and now + longest >= work.deadline:
                 break
             if work.stop is not None and work.stop():  # Ctrl-C or SIGTERM recorded
-                return True
+                return done, True
             done[n] = recover_scenario(work.instance, work.plan, work.instance.scenarios[n],
                                        start=work.known[n], intact=work.intact,
                                        intact_nearest=work.nearest)
@@ -405,15 +411,17 @@ def _analyse_here(work: _Analysis, chosen: list[int],
     except KeyboardInterrupt:
         # Stopped by the user: what is done stands, the rest is pending, and the caller
         # still writes the plan (it says so and exits as interrupted).
-        return True
-    return False
+        return done, True
+    return done, False
 
 
-def _analyse_on_executor(work: _Analysis, chosen: list[int],
-                         done: dict[int, ScenarioRecovery], workers: int | None,
-                         scheduler: str | None) -> tuple[str, bool]:
-    """Analyse ``chosen`` on the executor, into ``done``, in tasks of
-    :data:`TASK_SCENARIOS`; the executor's description and whether a stop ended it."""
+def _analyse_on_executor(work: _Analysis, chosen: list[int], workers: int | None,
+                         scheduler: str | None
+                         ) -> tuple[str, dict[int, ScenarioRecovery], bool]:
+    """Analyse ``chosen`` on the executor, in tasks of :data:`TASK_SCENARIOS`: the
+    executor's description, the scenarios analysed (by index), and whether a stop ended
+    it."""
+    done: dict[int, ScenarioRecovery] = {}
     interrupted = False
     with open_executor(workers, scheduler) as executor:
         where = executor.describe()
@@ -449,7 +457,7 @@ def _analyse_on_executor(work: _Analysis, chosen: list[int],
                     done[n] = rec
                 launch(lane)
         executor.release(shared)
-    return where, interrupted
+    return where, done, interrupted
 
 
 def pending_warning(pending: Sequence[str], why: str = "the time limit was reached") -> str:

@@ -30,9 +30,8 @@ pairs of :mod:`optimizer.evaluation.whatif`, and a repaired road ``(u, v)`` can 
   from one bounded Dijkstra (from u and v) on the graph before the repair.
 - A candidate's new pairs come from the same formula without any Dijkstra
   (:func:`optimizer.evaluation.whatif.live_with_each`); a candidate that adds no pair is not
-  evaluated,
-  and one that adds pairs recomputes only the flows (commodities, shelter) those pairs can
-  carry (:class:`optimizer.evaluation.whatif.PairEvaluator`).
+  evaluated, and one that adds pairs recomputes only the flows (commodities, shelter) those
+  pairs can carry (:class:`optimizer.evaluation.whatif.PairEvaluator`).
 
 ``tests/test_restoration.py`` keeps the straightforward version (every remaining road
 evaluated with :func:`optimizer.evaluation.evaluate.evaluate_scenario` at every rank) and

@@ -194,9 +194,9 @@ def write_sweep_results(frontier: Frontier, folder: str | Path, *, stem: str,
     """
     import copy
     import json
-    import os
 
     from optimizer.report.sheets import frontier_records
+    from optimizer.results.file import path_seen_from
 
     target = Path(folder)
     try:
@@ -213,8 +213,7 @@ def write_sweep_results(frontier: Frontier, folder: str | Path, *, stem: str,
         path = target / f"{stem}-budget-{point.budget:g}.result.json"
         if instance_path is not None and instance_path != "-":
             # As `solve` records it: where the instance is, seen from the result's folder.
-            document["instance"]["path"] = os.path.relpath(Path(instance_path).resolve(),
-                                                           target.resolve())
+            document["instance"]["path"] = path_seen_from(target, instance_path)
         write_text(path, json.dumps(document, indent=2, allow_nan=False) + "\n")
         written.append(path)
     return written

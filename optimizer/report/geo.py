@@ -29,12 +29,14 @@ Where to look next: :func:`optimizer.report.render_report` calls :func:`geojson`
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from optimizer import geo
 from optimizer.errors import UsageError
-from optimizer.instance.data import Instance
 from optimizer.report.facts import Facts
+
+if TYPE_CHECKING:
+    from optimizer.instance.data import Instance
 
 # RFC 7946 section 11.2: six decimals of a degree are about 10 cm, finer than any input.
 DEGREE_DIGITS = 7

@@ -338,7 +338,7 @@ def decisions(c: Comparison) -> Table:
 
 def cost_lines(c: Comparison) -> Table:
     rows, classes = [], []
-    for line in [*Cost.LINES, "total", "budget"]:
+    for line in Cost.ROWS:
         values = [getattr(o.result.cost, line) for o in c.options]
         rows.append([fmt.label(line), *[fmt.money(v) for v in values],
                      *[fmt.money(v - values[0]) for v in values[1:]]])

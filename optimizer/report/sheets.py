@@ -141,7 +141,7 @@ def _costs_sheet(facts: Facts) -> Sheet:
     return _sheet("costs", [("line", T), ("amount", M), ("share_of_budget", S)],
                   [[line, getattr(cost, line),
                     getattr(cost, line) / cost.budget if cost.budget > 0 else None]
-                   for line in (*Cost.LINES, "total", "budget")])
+                   for line in Cost.ROWS])
 
 
 def _depots_sheet(facts: Facts) -> Sheet:
@@ -272,7 +272,7 @@ def comparison_sheets(c: Comparison) -> list[Sheet]:
     sheets = [_options_sheet(c),
               _sheet("costs", [("line", T), *[(n, M) for n in names]],
                      [[line, *[getattr(o.result.cost, line) for o in c.options]]
-                      for line in (*Cost.LINES, "total", "budget")]),
+                      for line in Cost.ROWS]),
               _sheet("resilience", [("measure", T), *[(n, S) for n in names]],
                      [["worst_case", *[o.result.resilience.worst_case for o in c.options]],
                       ["expected", *[o.result.resilience.expected for o in c.options]],

@@ -18,7 +18,7 @@ from html import escape
 import networkx as nx
 import numpy as np
 
-from optimizer.instance.data import Instance
+from optimizer.instance.data import Instance, Network
 from optimizer.report import fmt
 from optimizer.report.compare import Comparison, FacilityState
 from optimizer.report.facts import Facility, Facts
@@ -95,6 +95,12 @@ def _frame(instance: Instance) -> tuple[np.ndarray, np.ndarray, float, bool]:
     return px, py, height, own
 
 
+def _largest_population(net: Network) -> float:
+    """The largest population of a zone (1 when no zone has any): the circles' scale."""
+    population = net.population
+    return float(population.max()) if population.size and population.max() > 0 else 1.0
+
+
 def _radius(pop: float, top: float) -> float:
     """A zone's circle: its area follows population (``top``: the largest)."""
     return ZONE_MIN + (ZONE_MAX - ZONE_MIN) * np.sqrt(pop / top) if pop > 0 else 2.0
@@ -132,9 +138,9 @@ def network_map(facts: Facts) -> str:
              f'{_attr(instance.name)}">',
              "<style>.halo{paint-order:stroke;stroke:#fff;stroke-width:3px;"
              "stroke-linejoin:round;fill:#222;font-family:inherit}</style>"]
-    parts += _roads(facts, px, py)
-    zones, zone_labels = _zones(facts, px, py)
-    marks, labels = _facilities(facts, px, py)
+    parts += _roads(facts, instance, px, py)
+    zones, zone_labels = _zones(facts, instance, px, py)
+    marks, labels = _facilities(facts, instance, px, py)
     parts += zones + marks + zone_labels + labels
     parts += _legend(height, facts.worst.id)
     if not own:
@@ -143,10 +149,9 @@ def network_map(facts: Facts) -> str:
     return "\n".join(parts)
 
 
-def _roads(facts: Facts, px: np.ndarray, py: np.ndarray) -> list[str]:
+def _roads(facts: Facts, instance: Instance, px: np.ndarray, py: np.ndarray) -> list[str]:
     """Every road, those the worst scenario cuts red and dashed, each with a tooltip."""
-    assert facts.instance is not None
-    net = facts.instance.network
+    net = instance.network
     cut = set(facts.failed_roads or ())
     lines = []
     for j in range(net.num_edges):
@@ -163,14 +168,14 @@ def _roads(facts: Facts, px: np.ndarray, py: np.ndarray) -> list[str]:
     return lines
 
 
-def _zones(facts: Facts, px: np.ndarray, py: np.ndarray) -> tuple[list[str], list[str]]:
+def _zones(facts: Facts, instance: Instance, px: np.ndarray,
+           py: np.ndarray) -> tuple[list[str], list[str]]:
     """The zones' circles, orange where someone goes without in the worst scenario, and
     the ids of the first :data:`ZONES_LABELLED` of those."""
-    assert facts.instance is not None
-    net = facts.instance.network
+    net = instance.network
     worst = facts.worst
     population = net.population
-    top = float(population.max()) if population.size and population.max() > 0 else 1.0
+    top = _largest_population(net)
     short = {z.zone: z for z in facts.shortfalls[0].zones} if facts.shortfalls else {}
     circles: list[str] = []
     zone_labels: list[str] = []
@@ -197,10 +202,9 @@ def _zones(facts: Facts, px: np.ndarray, py: np.ndarray) -> tuple[list[str], lis
     return circles, zone_labels
 
 
-def _facilities(facts: Facts, px: np.ndarray, py: np.ndarray) -> tuple[list[str], list[str]]:
+def _facilities(facts: Facts, instance: Instance, px: np.ndarray,
+                py: np.ndarray) -> tuple[list[str], list[str]]:
     """Depots (squares) and shelters (triangles) and the labels of the open ones."""
-    instance = facts.instance
-    assert instance is not None
     node_of = _node_of(instance)
     at_node: dict[int, int] = {}
     marks: list[str] = []
@@ -292,11 +296,11 @@ def comparison_map(c: Comparison) -> str:
              f'{_attr(instance.name)}">',
              "<style>.halo{paint-order:stroke;stroke:#fff;stroke-width:3px;"
              "stroke-linejoin:round}</style>"]
+    names = [o.label for o in c.options]
     parts += _plain_network(instance, px, py)
-    marks, labels = _compared_facilities(c, px, py)
+    marks, labels = _compared_facilities(c, instance, names, px, py)
     parts += marks + labels
     parts += _comparison_legend(height)
-    names = [o.label for o in c.options]
     parts.append(_text(WIDTH - PAD, height - 10, "labels: " + " | ".join(names),
                        size=9.5, anchor="end"))
     if not own:
@@ -313,7 +317,7 @@ def _plain_network(instance: Instance, px: np.ndarray, py: np.ndarray) -> list[s
         u, v = int(net.edge_from[j]), int(net.edge_to[j])
         parts.append(f'<line x1="{px[u]:.1f}" y1="{py[u]:.1f}" x2="{px[v]:.1f}" '
                      f'y2="{py[v]:.1f}" stroke="{ROAD}" stroke-width="1.4"/>')
-    top = float(net.population.max()) if net.num_nodes and net.population.max() > 0 else 1.0
+    top = _largest_population(net)
     for i, zone in enumerate(net.node_ids):
         pop = float(net.population[i])
         radius = _radius(pop, top)
@@ -324,13 +328,11 @@ def _plain_network(instance: Instance, px: np.ndarray, py: np.ndarray) -> list[s
     return parts
 
 
-def _compared_facilities(c: Comparison, px: np.ndarray,
-                         py: np.ndarray) -> tuple[list[str], list[str]]:
-    """Every facility's mark, coloured by whether the plans agree on it, and the labels of
-    those they treat differently."""
-    assert c.instance is not None
-    node_of = _node_of(c.instance)
-    names = [o.label for o in c.options]
+def _compared_facilities(c: Comparison, instance: Instance, names: list[str],
+                         px: np.ndarray, py: np.ndarray) -> tuple[list[str], list[str]]:
+    """Every facility's mark, coloured by whether the plans agree on it (``names``: the
+    options' labels, in order), and the labels of those they treat differently."""
+    node_of = _node_of(instance)
     at_node: dict[int, int] = {}
     marks: list[str] = []
     labels: list[str] = []

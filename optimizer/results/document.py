@@ -75,6 +75,8 @@ class Cost(_Model):
 
     LINES: ClassVar[tuple[str, ...]] = ("depots", "stock", "shelters", "modules",
                                         "compensation_pool")
+    # The rows of a table of costs: every line, their total and the budget.
+    ROWS: ClassVar[tuple[str, ...]] = (*LINES, "total", "budget")
 
 
 class Cvar(_Model):

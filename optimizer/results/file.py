@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -107,17 +109,30 @@ def resilience_section(instance: Instance, outcomes: list[ScenarioOutcome],
             "decided_by": "" if solution is None else solution.decided}
 
 
-def instance_section(instance: Instance, path: str | None = None,
-                     records_path: bool = False) -> dict[str, Any]:
-    """Which instance was solved; with ``records_path``, ``path``: where it is seen from
-    the result's folder (``resilience solve`` records it, null for standard input;
-    ``report`` and ``compare`` find it there)."""
+@dataclass(frozen=True)
+class RecordedPath:
+    """The instance's path as a result records it (``instance.path``, which ``report`` and
+    ``compare`` follow): see :func:`path_seen_from`; None (null) for an instance read from
+    standard input. ``resilience solve`` records one; a result made through the API none."""
+
+    path: str | None
+
+
+def path_seen_from(folder: str | Path, instance: str | Path) -> str:
+    """Where the file ``instance`` is, seen from ``folder`` (the result's): the path a
+    result written there records, so that a report finds the instance from it later."""
+    return os.path.relpath(Path(instance).resolve(), Path(folder).resolve())
+
+
+def instance_section(instance: Instance,
+                     recorded_path: RecordedPath | None = None) -> dict[str, Any]:
+    """Which instance was solved, and where it is (``recorded_path``; None: not said)."""
     section: dict[str, Any] = {"name": instance.name, "sha256": instance.sha256,
                                "budget": instance.budget}
     if instance.currency is not None:  # so that reports label money without the instance
         section["currency"] = instance.currency
-    if records_path:
-        section["path"] = path
+    if recorded_path is not None:
+        section["path"] = recorded_path.path
     return section
 
 
@@ -242,19 +257,20 @@ def merge_recovery(document: dict[str, Any], instance: Instance,
 
 def result_document(instance: Instance, solution: Solution, verification: Verification,
                     recovery: RecoveryRun | None = None, *, failure: str = "",
-                    warnings: Sequence[str] = (), instance_path: str | None = None,
-                    records_path: bool = False) -> dict[str, Any]:
+                    warnings: Sequence[str] = (),
+                    recorded_path: RecordedPath | None = None) -> dict[str, Any]:
     """The full result of a solve that produced a plan, built once and whole.
 
     ``recovery_pending`` names the scenarios whose recovery paths the time limit left out
     (``resilience recover`` fills them in); ``recovery`` is ``null`` when the analysis
     failed (the warnings say why). ``failure``: why the independent check rejects the
-    plan (the status is then ``error``); ``warnings`` come after the instance's own.
+    plan (the status is then ``error``); ``warnings`` come after the instance's own;
+    ``recorded_path``: where the instance is (None: the document does not say).
     """
     assert solution.plan is not None and solution.outcomes is not None
     return {
         "schema_version": RESULT_SCHEMA_VERSION,
-        "instance": instance_section(instance, instance_path, records_path),
+        "instance": instance_section(instance, recorded_path),
         "status": "error" if failure else solution.status.value,
         "message": ("independent check failed: " + failure) if failure else solution.message,
         "objective": objective_section(instance, solution),
