@@ -566,3 +566,21 @@ def test_explicit_synthetic_scenarios_are_the_generators() -> None:
         s.model_dump(mode="json", exclude_defaults=True)
         for s in generators.generate(InstanceFile.model_validate(compact))]
     assert all(s["origin"]["generator"] == "hazard" for s in explicit["scenarios"])
+
+
+POLYGON = {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]}
+
+
+@pytest.mark.parametrize(("kind", "key", "member", "inner"), [
+    ("FeatureCollection", "features", {"type": "Feature", "geometry": POLYGON},
+     ".features[0].geometry"),
+    ("GeometryCollection", "geometries", POLYGON, ".geometries[0]")])
+def test_a_zone_collection_is_read_through_its_members(kind: str, key: str, member: dict,
+                                                       inner: str) -> None:
+    """Each member's geometry at its inner path; without a members array, the message
+    names the array the collection needs."""
+    from optimizer.generators.hazard_zones import GeoError, _geometries
+
+    assert _geometries({"type": kind, key: [member]}) == [(inner, POLYGON)]
+    with pytest.raises(GeoError, match=f"a {kind} needs a {key} array"):
+        _geometries({"type": kind, key: {"not": "a list"}})

@@ -35,31 +35,28 @@ class GeoError(Exception):
 POLYGONAL = ("Polygon", "MultiPolygon")
 
 
+# A collection's type -> the array of its members.
+_MEMBERS = {"FeatureCollection": "features", "GeometryCollection": "geometries"}
+
+
 def _geometries(doc: Any, inner: str = "") -> list[tuple[str, Any]]:
     """(inner path, geometry object) of every geometry in a geometry, Feature or collection."""
     if not isinstance(doc, dict):
         raise GeoError(inner, "must be a GeoJSON object (a geometry, Feature or "
                        "FeatureCollection)")
     kind = doc.get("type")
-    if kind == "FeatureCollection":
-        features = doc.get("features")
-        if not isinstance(features, list):
-            raise GeoError(inner, "a FeatureCollection needs a features array")
+    if kind in _MEMBERS:
+        key = _MEMBERS[kind]
+        members = doc.get(key)
+        if not isinstance(members, list):
+            raise GeoError(inner, f"a {kind} needs a {key} array")
         found = []
-        for k, feature in enumerate(features):
-            found += _geometries(feature, f"{inner}.features[{k}]")
+        for k, member in enumerate(members):
+            found += _geometries(member, f"{inner}.{key}[{k}]")
         return found
     if kind == "Feature":
         geometry = doc.get("geometry")
         return [] if geometry is None else _geometries(geometry, f"{inner}.geometry")
-    if kind == "GeometryCollection":
-        parts = doc.get("geometries")
-        if not isinstance(parts, list):
-            raise GeoError(inner, "a GeometryCollection needs a geometries array")
-        found = []
-        for k, part in enumerate(parts):
-            found += _geometries(part, f"{inner}.geometries[{k}]")
-        return found
     if kind in POLYGONAL:
         return [(inner, doc)]
     raise GeoError(inner, f"type {kind!r} is not a polygon; a hazard zone is made of "
